@@ -1,0 +1,351 @@
+"""Load and validate a network file (YAML) into a `Network`.
+
+Every field is checked once here; an error names the file, the field path and the value.
+Round trips not published in the file are computed from great-circle distance with the file's
+`latency_model`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from suanwang.errors import InputError
+from suanwang.model import Hub, Kind, Network, Pool, Region, Site, Snapshot
+
+BUNDLED = "national"
+EARTH_RADIUS_KM = 6371.0
+
+
+def bundled_network_path(name: str = BUNDLED) -> Path:
+    """Path of a network file shipped in the package (`national`)."""
+    return Path(str(resources.files("suanwang.network") / "data" / f"{name}.yaml"))
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dphi = p2 - p1
+    dlmb = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def provincial_grid_factors_g_per_kwh(year: int = 2022) -> dict[str, float]:
+    """Provincial grid CO2 factors (g/kWh), from the MEE/NBS announcement bundled as CSV."""
+    text = (resources.files("suanwang.network") / "data" / "grid_co2_factors.csv").read_text(
+        encoding="utf-8"
+    )
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    out: dict[str, float] = {}
+    for row in rows:
+        value = row.get(f"factor_{year}") or ""
+        if row["level"] == "province" and value:
+            out[row["name_en"]] = round(float(value) * 1000.0, 1)
+    return out
+
+
+class _Reader:
+    """Typed access to a parsed YAML tree that raises `InputError` naming file and field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, field: str, value: Any, problem: str) -> InputError:
+        return InputError(self.source, field, value, problem)
+
+    def get(self, obj: Any, key: str, path: str) -> Any:
+        if not isinstance(obj, dict):
+            raise self.fail(path, obj, "must be a mapping")
+        if key not in obj:
+            raise self.fail(f"{path}.{key}" if path else key, None, "missing")
+        return obj[key]
+
+    def text(self, obj: Any, key: str, path: str) -> str:
+        value = self.get(obj, key, path)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{path}.{key}" if path else key, value, "must be non-empty text")
+        return value
+
+    def number(
+        self,
+        value: Any,
+        field: str,
+        *,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+    ) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(field, value, "must be a number")
+        x = float(value)
+        if not math.isfinite(x):
+            raise self.fail(field, value, "must be finite")
+        if lo is not None and (x <= lo if lo_open else x < lo):
+            raise self.fail(field, value, f"must be {'>' if lo_open else '>='} {lo:g}")
+        if hi is not None and x > hi:
+            raise self.fail(field, value, f"must be <= {hi:g}")
+        return x
+
+    def sourced(self, obj: Any, key: str, path: str, **bounds: Any) -> float:
+        """A number written as {value: X, source: "..."}; the source is mandatory."""
+        field = f"{path}.{key}"
+        node = self.get(obj, key, path)
+        if not isinstance(node, dict):
+            raise self.fail(field, node, "must be {value: <number>, source: <text>}")
+        source = node.get("source")
+        if not isinstance(source, str) or not source.strip():
+            raise self.fail(f"{field}.source", source, "every number needs a source")
+        return self.number(node.get("value"), f"{field}.value", **bounds)
+
+    def seq(self, obj: Any, key: str, path: str, *, required: bool = True) -> list[Any]:
+        if not required and (not isinstance(obj, dict) or key not in obj):
+            return []
+        value = self.get(obj, key, path)
+        if not isinstance(value, list):
+            raise self.fail(f"{path}.{key}" if path else key, value, "must be a list")
+        return value
+
+
+def load_network(path: str | Path | None = None) -> Network:
+    """Load a network file; `None` loads the bundled national network."""
+    file = Path(path) if path is not None else bundled_network_path()
+    source = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(source, "(file)", str(file), f"cannot be read: {exc.strerror}") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(source, "(file)", str(file), f"is not valid YAML: {exc}") from exc
+    return parse_network(doc, source)
+
+
+def parse_network(doc: Any, source: str = "<network>") -> Network:
+    r = _Reader(source)
+    if not isinstance(doc, dict):
+        raise r.fail("(document)", type(doc).__name__, "must be a mapping at the top level")
+    name = r.text(doc, "name", "")
+
+    lm = r.get(doc, "latency_model", "")
+    r.text(lm, "source", "latency_model")
+    route_factor = r.number(r.get(lm, "route_factor", "latency_model"),
+                            "latency_model.route_factor", lo=1.0)
+    km_per_ms = r.number(r.get(lm, "fibre_km_per_ms", "latency_model"),
+                         "latency_model.fibre_km_per_ms", lo=0.0, lo_open=True)
+    overhead_ms = r.number(r.get(lm, "overhead_ms", "latency_model"),
+                           "latency_model.overhead_ms", lo=0.0)
+    min_rtt_ms = r.number(r.get(lm, "min_rtt_ms", "latency_model"),
+                          "latency_model.min_rtt_ms", lo=0.0)
+    default_bw = r.sourced(doc, "default_bandwidth_gbps", "", lo=0.0, lo_open=True)
+
+    unit_defaults: dict[Kind, tuple[float, float]] = {}
+    ut = r.get(doc, "unit_types", "")
+    for kind in Kind:
+        node = r.get(ut, kind.value, "unit_types")
+        base = f"unit_types.{kind.value}"
+        unit_defaults[kind] = (
+            r.sourced(node, "pflops_per_unit", base, lo=0.0, lo_open=True),
+            r.sourced(node, "kw_per_unit", base, lo=0.0, lo_open=True),
+        )
+
+    hubs: list[Hub] = []
+    for i, h in enumerate(r.seq(doc, "hubs", "")):
+        p = f"hubs[{i}]"
+        hubs.append(Hub(r.text(h, "id", p), r.text(h, "name_zh", p), r.text(h, "name_en", p)))
+    _unique(r, [h.id for h in hubs], "hubs", "id")
+    hub_ids = {h.id for h in hubs}
+
+    regions: list[Region] = []
+    for i, g in enumerate(r.seq(doc, "regions", "")):
+        p = f"regions[{i}]"
+        r.text(g, "source", p)
+        regions.append(Region(
+            r.text(g, "id", p), r.text(g, "name_zh", p), r.text(g, "name_en", p),
+            r.number(r.get(g, "lat", p), f"{p}.lat", lo=-90, hi=90),
+            r.number(r.get(g, "lon", p), f"{p}.lon", lo=-180, hi=180),
+        ))
+    if not regions:
+        raise r.fail("regions", [], "at least one demand region is needed")
+    _unique(r, [g.id for g in regions], "regions", "id")
+
+    grid = provincial_grid_factors_g_per_kwh()
+    sites: list[Site] = []
+    for i, s in enumerate(r.seq(doc, "sites", "")):
+        sites.append(_parse_site(r, s, f"sites[{i}]", hub_ids, unit_defaults, grid))
+    if not sites:
+        raise r.fail("sites", [], "at least one site is needed")
+    _unique(r, [s.id for s in sites], "sites", "id")
+
+    site_by_id = {s.id: s for s in sites}
+    region_by_id = {g.id: g for g in regions}
+    rtt: dict[tuple[str, str], float] = {}
+    rtt_source: dict[tuple[str, str], str] = {}
+    for g in regions:
+        for s in sites:
+            km = great_circle_km(g.lat, g.lon, s.lat, s.lon)
+            est = overhead_ms + 2.0 * route_factor * km / km_per_ms
+            rtt[(g.id, s.id)] = round(max(min_rtt_ms, est), 2)
+            rtt_source[(g.id, s.id)] = f"formula: {km:.0f} km great-circle"
+    for i, e in enumerate(r.seq(doc, "latency", "", required=False)):
+        p = f"latency[{i}]"
+        key = _pair(r, e, p, region_by_id, site_by_id)
+        rtt[key] = r.number(r.get(e, "rtt_ms", p), f"{p}.rtt_ms", lo=0.0, lo_open=True)
+        rtt_source[key] = r.text(e, "source", p)
+
+    bw: dict[tuple[str, str], float] = {(g.id, s.id): default_bw for g in regions for s in sites}
+    for i, e in enumerate(r.seq(doc, "bandwidth", "", required=False)):
+        p = f"bandwidth[{i}]"
+        key = _pair(r, e, p, region_by_id, site_by_id)
+        bw[key] = r.number(r.get(e, "gbps", p), f"{p}.gbps", lo=0.0, lo_open=True)
+        r.text(e, "source", p)
+
+    return Network(name=name, hubs=tuple(hubs), regions=tuple(regions), sites=tuple(sites),
+                   rtt_ms=rtt, bandwidth_gbps=bw, rtt_source=rtt_source)
+
+
+def _unique(r: _Reader, ids: list[str], path: str, key: str) -> None:
+    seen: set[str] = set()
+    for i, x in enumerate(ids):
+        if x in seen:
+            raise r.fail(f"{path}[{i}].{key}", x, "duplicate id")
+        seen.add(x)
+
+
+def _pair(r: _Reader, e: Any, p: str, regions: dict[str, Region],
+          sites: dict[str, Site]) -> tuple[str, str]:
+    region = r.text(e, "region", p)
+    site = r.text(e, "site", p)
+    if region not in regions:
+        raise r.fail(f"{p}.region", region, f"unknown region; known: {', '.join(regions)}")
+    if site not in sites:
+        raise r.fail(f"{p}.site", site, f"unknown site; known: {', '.join(sites)}")
+    return region, site
+
+
+def _parse_site(r: _Reader, s: Any, p: str, hub_ids: set[str],
+                unit_defaults: dict[Kind, tuple[float, float]],
+                grid: dict[str, float]) -> Site:
+    hub = r.text(s, "hub", p)
+    if hub not in hub_ids:
+        raise r.fail(f"{p}.hub", hub, f"unknown hub; known: {', '.join(sorted(hub_ids))}")
+    province = r.text(s, "province", p)
+    if isinstance(s, dict) and "grid_intensity_g_per_kwh" in s:
+        intensity = r.sourced(s, "grid_intensity_g_per_kwh", p, lo=0.0, hi=2000.0)
+    elif province in grid:
+        intensity = grid[province]
+    else:
+        raise r.fail(f"{p}.province", province,
+                     "no grid CO2 factor for this province; give grid_intensity_g_per_kwh "
+                     f"or one of: {', '.join(sorted(grid))}")
+    site_id = r.text(s, "id", p)
+    wind = r.sourced(s, "wind_fraction", p, lo=0.0, hi=1.0)
+    solar = r.sourced(s, "solar_fraction", p, lo=0.0, hi=1.0)
+    if wind + solar > 1.0 + 1e-9:
+        raise r.fail(f"{p}.solar_fraction.value", solar,
+                     f"wind_fraction + solar_fraction = {wind + solar:g} must be <= 1")
+    pools: list[Pool] = []
+    for j, q in enumerate(r.seq(s, "pools", p)):
+        qp = f"{p}.pools[{j}]"
+        kind_text = r.text(q, "kind", qp)
+        try:
+            kind = Kind(kind_text)
+        except ValueError:
+            raise r.fail(f"{qp}.kind", kind_text,
+                         f"unknown kind; known: {', '.join(k.value for k in Kind)}") from None
+        if any(x.kind == kind for x in pools):
+            raise r.fail(f"{qp}.kind", kind_text, "a site has at most one pool of each kind")
+        pf_unit, kw_unit = unit_defaults[kind]
+        if "pflops_per_unit" in q:
+            pf_unit = r.sourced(q, "pflops_per_unit", qp, lo=0.0, lo_open=True)
+        if "kw_per_unit" in q:
+            kw_unit = r.sourced(q, "kw_per_unit", qp, lo=0.0, lo_open=True)
+        if "units" in q:
+            units = r.sourced(q, "units", qp, lo=1.0)
+        else:
+            units = r.sourced(q, "pflops", qp, lo=0.0, lo_open=True) / pf_unit
+        if units < 1.0:
+            raise r.fail(f"{qp}.pflops.value", units * pf_unit, "smaller than one unit")
+        pools.append(Pool(site_id, kind, round(units), pf_unit, kw_unit))
+    if not pools:
+        raise r.fail(f"{p}.pools", [], "a site needs at least one pool")
+    snapshots: list[Snapshot] = []
+    for j, n in enumerate(r.seq(s, "snapshots", p, required=False)):
+        sp = f"{p}.snapshots[{j}]"
+        parts_node = r.get(n, "pflops", sp)
+        if not isinstance(parts_node, dict):
+            raise r.fail(f"{sp}.pflops", parts_node, "must map kind to P")
+        parts: list[tuple[Kind, float]] = []
+        for k, v in parts_node.items():
+            try:
+                kind = Kind(k)
+            except ValueError:
+                raise r.fail(f"{sp}.pflops.{k}", k, "unknown kind") from None
+            parts.append((kind, r.number(v, f"{sp}.pflops.{k}", lo=0.0)))
+        total = r.number(r.get(n, "total_pflops", sp), f"{sp}.total_pflops", lo=0.0)
+        if abs(sum(v for _, v in parts) - total) > 0.5:
+            raise r.fail(f"{sp}.total_pflops", total,
+                         f"parts sum to {sum(v for _, v in parts):g}, not the total")
+        snapshots.append(Snapshot(str(r.get(n, "as_of", sp)), tuple(parts), total,
+                                  r.text(n, "source", sp)))
+    return Site(
+        id=site_id,
+        name_zh=r.text(s, "name_zh", p),
+        name_en=r.text(s, "name_en", p),
+        hub_id=hub,
+        province_en=province,
+        lat=r.number(r.get(s, "lat", p), f"{p}.lat", lo=-90, hi=90),
+        lon=r.number(r.get(s, "lon", p), f"{p}.lon", lo=-180, hi=180),
+        pue=r.sourced(s, "pue", p, lo=1.0, hi=3.0),
+        price_yuan_per_kwh=r.sourced(s, "price_yuan_per_kwh", p, lo=0.0, hi=10.0),
+        green_share=r.sourced(s, "green_share", p, lo=0.0, hi=1.0),
+        wind_fraction=wind,
+        solar_fraction=solar,
+        grid_intensity_g_per_kwh=intensity,
+        pools=tuple(pools),
+        snapshots=tuple(snapshots),
+    )
+
+
+def network_to_dict(net: Network) -> dict[str, Any]:
+    """The resolved network as plain data (written as network.json by a run)."""
+    return {
+        "name": net.name,
+        "energy_formula": "energy_kwh = units * kw_per_unit * PUE * hours",
+        "hubs": [{"id": h.id, "name_zh": h.name_zh, "name_en": h.name_en} for h in net.hubs],
+        "regions": [
+            {"id": g.id, "name_zh": g.name_zh, "name_en": g.name_en, "lat": g.lat, "lon": g.lon}
+            for g in net.regions
+        ],
+        "sites": [
+            {
+                "id": s.id, "name_zh": s.name_zh, "name_en": s.name_en, "hub": s.hub_id,
+                "province": s.province_en, "lat": s.lat, "lon": s.lon, "pue": s.pue,
+                "price_yuan_per_kwh": s.price_yuan_per_kwh, "green_share": s.green_share,
+                "wind_fraction": s.wind_fraction, "solar_fraction": s.solar_fraction,
+                "grid_intensity_g_per_kwh": s.grid_intensity_g_per_kwh,
+                "pflops": s.pflops,
+                "pools": [
+                    {"kind": q.kind.value, "units": q.units, "pflops_per_unit": q.pflops_per_unit,
+                     "kw_per_unit": q.kw_per_unit, "pflops": q.pflops}
+                    for q in s.pools
+                ],
+                "snapshots": [
+                    {"as_of": n.as_of, "pflops": {k.value: v for k, v in n.pflops_by_kind},
+                     "total_pflops": n.total_pflops, "source": n.source}
+                    for n in s.snapshots
+                ],
+            }
+            for s in net.sites
+        ],
+        "links": [
+            {"region": g, "site": s, "rtt_ms": v, "bandwidth_gbps": net.bandwidth_gbps[(g, s)],
+             "rtt_source": net.rtt_source.get((g, s), "")}
+            for (g, s), v in net.rtt_ms.items()
+        ],
+    }
