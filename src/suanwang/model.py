@@ -34,6 +34,7 @@ class Hub:
     id: str
     name_zh: str
     name_en: str
+    west: bool = False  # a western supply hub (compute goes west under 东数西算)
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,7 +157,11 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
     hubs: list[Hub] = []
     for i, h in enumerate(r.seq(doc, "hubs", "")):
         p = f"hubs[{i}]"
-        hubs.append(Hub(r.text(h, "id", p), r.text(h, "name_zh", p), r.text(h, "name_en", p)))
+        west = h.get("west", False) if isinstance(h, dict) else False
+        if not isinstance(west, bool):
+            raise r.fail(f"{p}.west", west, "must be true or false")
+        hubs.append(Hub(r.text(h, "id", p), r.text(h, "name_zh", p), r.text(h, "name_en", p),
+                        west))
     _unique(r, [h.id for h in hubs], "hubs", "id")
     hub_ids = {h.id for h in hubs}
 
@@ -317,7 +321,8 @@ def network_to_dict(net: Network) -> dict[str, Any]:
     return {
         "name": net.name,
         "energy_formula": "energy_kwh = units * kw_per_unit * PUE * hours",
-        "hubs": [{"id": h.id, "name_zh": h.name_zh, "name_en": h.name_en} for h in net.hubs],
+        "hubs": [{"id": h.id, "name_zh": h.name_zh, "name_en": h.name_en, "west": h.west}
+                 for h in net.hubs],
         "regions": [
             {"id": g.id, "name_zh": g.name_zh, "name_en": g.name_en, "lat": g.lat, "lon": g.lon}
             for g in net.regions

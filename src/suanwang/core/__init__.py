@@ -1,0 +1,1 @@
+"""The scheduling core: state, the Policy protocol, accounting. No I/O, no clocks."""

@@ -1,0 +1,117 @@
+"""Forecasts of the energy series, as policies see them.
+
+Policies decide on forecasts; the simulator charges the actuals. A forecast issued at hour `i`
+for hour `h >= i` misses the actual green share by `sigma(h - i) * z[site, h]`, where `z` is one
+seeded standard-normal draw per site and hour, and
+
+    sigma(lead_h) = error_scale * (0.02 + 0.015 * sqrt(lead_h))
+
+(0.02 at lead 0, about 0.09 a day ahead, about 0.12 two days ahead: the order of day-ahead wind
+and solar forecast errors, normalised by capacity, that grid operators report; issue 3
+calibrates this to a stated reference). The error of a given target hour shrinks as it nears.
+The forecast intensity moves with the forecast green share at the site's grid factor; prices
+are tariffs, known in advance, and are forecast exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from suanwang.energy.series import HOUR_S, EnergySeries
+
+DEFAULT_HORIZON_H = 96
+
+
+def forecast_sigma(lead_h: np.ndarray | float, error_scale: float) -> np.ndarray:
+    return error_scale * (0.02 + 0.015 * np.sqrt(np.asarray(lead_h, dtype=float)))
+
+
+@dataclass(frozen=True)
+class ForecastView:
+    """The forecast issued at `issued_hour`, for hours issued_hour .. issued_hour + horizon - 1.
+
+    Plain Python lists, because policies read a handful of values per decision and list indexing
+    is faster than numpy scalar access. `cum_*[s][k]` is the sum of the first k forecast hours.
+    """
+
+    issued_hour: int
+    horizon_h: int
+    green_share: list[list[float]]
+    intensity_g_per_kwh: list[list[float]]
+    price_yuan_per_kwh: list[list[float]]
+    cum_intensity: list[list[float]]
+    cum_price: list[list[float]]
+    intensity_sd_g_per_kwh: list[list[float]]  # expected error (1 sd) of each forecast hour
+
+    def _window(self, t0_s: float, t1_s: float) -> tuple[int, int]:
+        k0 = int(t0_s // HOUR_S) - self.issued_hour
+        k1 = int(math.ceil(t1_s / HOUR_S)) - self.issued_hour
+        k0 = min(max(k0, 0), self.horizon_h - 1)
+        k1 = min(max(k1, k0 + 1), self.horizon_h)
+        return k0, k1
+
+    def mean_intensity(self, site: int, t0_s: float, t1_s: float) -> float:
+        """Mean forecast intensity over the hours that [t0, t1) touches (within the horizon)."""
+        k0, k1 = self._window(t0_s, t1_s)
+        c = self.cum_intensity[site]
+        return (c[k1] - c[k0]) / (k1 - k0)
+
+    def mean_price(self, site: int, t0_s: float, t1_s: float) -> float:
+        k0, k1 = self._window(t0_s, t1_s)
+        c = self.cum_price[site]
+        return (c[k1] - c[k0]) / (k1 - k0)
+
+
+class Forecaster:
+    """Issues `ForecastView`s of an `EnergySeries`, with error that grows with lead time."""
+
+    def __init__(self, series: EnergySeries, grid_intensity_g_per_kwh: list[float],
+                 seed: int = 0, error_scale: float = 1.0,
+                 horizon_h: int = DEFAULT_HORIZON_H) -> None:
+        if error_scale < 0:
+            raise ValueError(f"error_scale must be >= 0, got {error_scale}")
+        self.series = series
+        self.error_scale = error_scale
+        self.horizon_h = horizon_h
+        self._grid = np.asarray(grid_intensity_g_per_kwh, dtype=float)[:, None]
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0xF0CA57]))
+        self._z = rng.standard_normal(series.green_share.shape)
+        self._cache: dict[int, ForecastView] = {}
+
+    def view(self, now_s: float) -> ForecastView:
+        hour = max(0, int(now_s // HOUR_S))
+        v = self._cache.get(hour)
+        if v is None:
+            if len(self._cache) > 4:
+                self._cache.clear()
+            v = self._issue(hour)
+            self._cache[hour] = v
+        return v
+
+    def _issue(self, hour: int) -> ForecastView:
+        s = self.series
+        last = s.hours - 1
+        idx = np.minimum(np.arange(hour, hour + self.horizon_h), last)
+        actual_g = s.green_share[:, idx]
+        lead = np.arange(self.horizon_h, dtype=float)
+        sigma = forecast_sigma(lead, self.error_scale)
+        green = np.clip(actual_g + sigma * self._z[:, idx], 0.0, 1.0)
+        intensity = np.maximum(
+            s.intensity_g_per_kwh[:, idx] + (actual_g - green) * self._grid, 0.0)
+        price = s.price_yuan_per_kwh[:, idx]
+        zeros = np.zeros((len(s.site_ids), 1))
+        cum_i = np.concatenate([zeros, np.cumsum(intensity, axis=1)], axis=1)
+        cum_p = np.concatenate([zeros, np.cumsum(price, axis=1)], axis=1)
+        return ForecastView(
+            issued_hour=hour,
+            horizon_h=self.horizon_h,
+            green_share=green.tolist(),
+            intensity_g_per_kwh=intensity.tolist(),
+            price_yuan_per_kwh=price.tolist(),
+            cum_intensity=cum_i.tolist(),
+            cum_price=cum_p.tolist(),
+            intensity_sd_g_per_kwh=(sigma[None, :] * self._grid).tolist(),
+        )

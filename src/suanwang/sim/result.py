@@ -1,0 +1,171 @@
+"""What a simulation run produced: per-job outcomes and charges, per site-hour load, totals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from suanwang.core.accounting import busy_unit_seconds_by_hour, charge_jobs
+from suanwang.core.state import Topology
+from suanwang.energy.series import HOUR_S, EnergySeries
+from suanwang.model import Job, Network
+
+DONE, LATE, REJECTED = "done", "late", "rejected"
+
+
+@dataclass
+class SimResult:
+    policy_name: str
+    network: Network
+    jobs: Sequence[Job]
+    series: EnergySeries
+    topology: Topology
+    site: np.ndarray  # site index per job, -1 if rejected
+    pool: np.ndarray  # pool index per job, -1 if rejected
+    placed_s: np.ndarray
+    start_s: np.ndarray  # compute start (after the data transfer); NaN if rejected
+    end_s: np.ndarray
+    transfer_s: np.ndarray
+    rtt_ms: np.ndarray  # NaN if rejected
+    status: list[str]
+    energy_kwh: np.ndarray  # zeros for rejected jobs
+    green_kwh: np.ndarray
+    carbon_kg: np.ndarray
+    cost_yuan: np.ndarray
+    deferrals: np.ndarray
+    reasons: dict[int, str]
+    wall_s: float
+
+    @classmethod
+    def build(cls, *, network: Network, jobs: Sequence[Job], policy_name: str,
+              series: EnergySeries, topology: Topology, site: np.ndarray, pool: np.ndarray,
+              placed_s: np.ndarray, transfer_s: np.ndarray, deferrals: np.ndarray,
+              reasons: dict[int, str], rejected: dict[int, str], wall_s: float) -> SimResult:
+        n = len(jobs)
+        duration = np.fromiter((j.duration_s for j in jobs), dtype=float, count=n)
+        units = np.fromiter((j.units for j in jobs), dtype=float, count=n)
+        deadline = np.fromiter(
+            (j.deadline_s if j.deadline_s is not None else np.inf for j in jobs),
+            dtype=float, count=n)
+        for i in rejected:
+            site[i] = -1
+            pool[i] = -1
+        ran = site >= 0
+        start = placed_s + transfer_s
+        end = start + duration
+        start[~ran] = np.nan
+        end[~ran] = np.nan
+        kw_fac = np.asarray(topology.pool_kw_facility)
+        power = np.zeros(n)
+        power[ran] = units[ran] * kw_fac[pool[ran]]
+        energy = np.zeros(n)
+        green = np.zeros(n)
+        carbon = np.zeros(n)
+        cost = np.zeros(n)
+        if ran.any():
+            ch = charge_jobs(series, site[ran], power[ran], start[ran], end[ran])
+            energy[ran], green[ran] = ch.energy_kwh, ch.green_kwh
+            carbon[ran], cost[ran] = ch.carbon_kg, ch.cost_yuan
+        rtt = np.full(n, np.nan)
+        site_ids = topology.site_ids
+        for i in np.flatnonzero(ran).tolist():
+            rtt[i] = network.rtt_ms[(jobs[i].origin, site_ids[site[i]])]
+        late = ran & (end > deadline + 1e-6)
+        status = [DONE] * n
+        for i in np.flatnonzero(late).tolist():
+            status[i] = LATE
+        all_reasons = dict(reasons)
+        for i, why in rejected.items():
+            status[i] = REJECTED
+            all_reasons[i] = why
+        return cls(policy_name=policy_name, network=network, jobs=jobs, series=series,
+                   topology=topology, site=site, pool=pool, placed_s=placed_s, start_s=start,
+                   end_s=end, transfer_s=transfer_s, rtt_ms=rtt, status=status,
+                   energy_kwh=energy, green_kwh=green, carbon_kg=carbon, cost_yuan=cost,
+                   deferrals=deferrals, reasons=all_reasons, wall_s=wall_s)
+
+    # ---- views -------------------------------------------------------------------------
+
+    @property
+    def ran(self) -> np.ndarray:
+        return self.site >= 0
+
+    def wait_s(self) -> np.ndarray:
+        submit = np.fromiter((j.submit_s for j in self.jobs), dtype=float, count=len(self.jobs))
+        return self.start_s - submit
+
+    def latency_violations(self) -> int:
+        bound = np.fromiter(
+            (j.rtt_bound_ms if j.rtt_bound_ms is not None else np.inf for j in self.jobs),
+            dtype=float, count=len(self.jobs))
+        return int(np.sum(self.ran & (self.rtt_ms > bound + 1e-9)))
+
+    def site_hours(self) -> dict[str, np.ndarray]:
+        """Per (pool, hour): busy units (time-averaged), energy and the site's actual series.
+
+        Rows cover hour 0 to the hour in which the last job ends.
+        """
+        ran = self.ran
+        last_end = float(np.nanmax(self.end_s)) if ran.any() else 0.0
+        n_hours = max(1, int(math.ceil(last_end / HOUR_S)))
+        topo = self.topology
+        units = np.fromiter((j.units for j in self.jobs), dtype=float, count=len(self.jobs))
+        rows_pool, rows_hour, busy, energy = [], [], [], []
+        for p in range(len(topo.pools)):
+            mask = ran & (self.pool == p)
+            unit_s = busy_unit_seconds_by_hour(units[mask], self.start_s[mask],
+                                               self.end_s[mask], n_hours)
+            rows_pool.append(np.full(n_hours, p))
+            rows_hour.append(np.arange(n_hours))
+            busy.append(unit_s / HOUR_S)
+            energy.append(unit_s * topo.pool_kw_facility[p] / HOUR_S)
+        pool_col = np.concatenate(rows_pool)
+        hour_col = np.concatenate(rows_hour)
+        site_col = np.asarray(topo.pool_site)[pool_col]
+        h = np.minimum(hour_col, self.series.hours - 1)
+        return {
+            "pool": pool_col,
+            "site": site_col,
+            "hour": hour_col,
+            "busy_units": np.concatenate(busy),
+            "capacity_units": np.asarray(topo.pool_capacity)[pool_col],
+            "energy_kwh": np.concatenate(energy),
+            "green_share": self.series.green_share[site_col, h],
+            "intensity_g_per_kwh": self.series.intensity_g_per_kwh[site_col, h],
+            "price_yuan_per_kwh": self.series.price_yuan_per_kwh[site_col, h],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        ran = self.ran
+        wait = self.wait_s()[ran]
+        energy = float(self.energy_kwh.sum())
+        green = float(self.green_kwh.sum())
+        west_sites = {i for i, s in enumerate(self.network.sites)
+                      if any(h.id == s.hub_id and h.west for h in self.network.hubs)}
+        west_mask = np.isin(self.site, list(west_sites))
+        n = len(self.jobs)
+        return {
+            "policy": self.policy_name,
+            "jobs": n,
+            "done": self.status.count(DONE),
+            "late": self.status.count(LATE),
+            "rejected": self.status.count(REJECTED),
+            "energy_kwh": energy,
+            "green_kwh": green,
+            "green_share": green / energy if energy > 0 else 0.0,
+            "carbon_t": float(self.carbon_kg.sum()) / 1000.0,
+            "cost_yuan": float(self.cost_yuan.sum()),
+            "west_energy_share": float(self.energy_kwh[west_mask].sum()) / energy
+            if energy > 0 else 0.0,
+            "mean_wait_s": float(wait.mean()) if len(wait) else 0.0,
+            "p99_wait_s": float(np.percentile(wait, 99)) if len(wait) else 0.0,
+            "latency_violations": self.latency_violations(),
+            "deadline_misses": self.status.count(LATE),
+            "deferred_jobs": int(np.sum(self.deferrals > 0)),
+            "wall_s": self.wall_s,
+            "jobs_per_s": n / self.wall_s if self.wall_s > 0 else 0.0,
+        }

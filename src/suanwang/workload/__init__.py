@@ -1,0 +1,1 @@
+"""Workload: job files, real traces and synthetic demand mapped to `Job`s."""
