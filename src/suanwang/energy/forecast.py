@@ -48,7 +48,7 @@ class ForecastView:
 
     def _window(self, t0_s: float, t1_s: float) -> tuple[int, int]:
         k0 = int(t0_s // HOUR_S) - self.issued_hour
-        k1 = int(math.ceil(t1_s / HOUR_S)) - self.issued_hour
+        k1 = math.ceil(t1_s / HOUR_S) - self.issued_hour
         k0 = min(max(k0, 0), self.horizon_h - 1)
         k1 = min(max(k1, k0 + 1), self.horizon_h)
         return k0, k1

@@ -14,6 +14,7 @@ the recorded start and end times (`suanwang.core.accounting`).
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +41,7 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
              progress_every: int = 20_000) -> SimResult:
     """Run `jobs` (sorted by submit_s) through `policy`; return what happened to each."""
     n = len(jobs)
-    for a, b in zip(jobs, jobs[1:], strict=False):
+    for a, b in itertools.pairwise(jobs):
         if b.submit_s < a.submit_s:
             raise ValueError(f"jobs must be sorted by submit_s: {b.job_id} comes after "
                              f"{a.job_id} but is submitted earlier")
@@ -186,4 +187,4 @@ def horizon_hours(jobs: Sequence[Job], days: float | None = None) -> int:
                    j.submit_s + j.duration_s)
     if days:
         last = max(last, days * 86400.0)
-    return int(math.ceil(last / 3600.0)) + 7 * 24
+    return math.ceil(last / 3600.0) + 7 * 24

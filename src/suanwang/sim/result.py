@@ -111,7 +111,7 @@ class SimResult:
         """
         ran = self.ran
         last_end = float(np.nanmax(self.end_s)) if ran.any() else 0.0
-        n_hours = max(1, int(math.ceil(last_end / HOUR_S)))
+        n_hours = max(1, math.ceil(last_end / HOUR_S))
         topo = self.topology
         units = np.fromiter((j.units for j in self.jobs), dtype=float, count=len(self.jobs))
         rows_pool, rows_hour, busy, energy = [], [], [], []
