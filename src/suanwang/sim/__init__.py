@@ -2,5 +2,7 @@
 
 from suanwang.sim.engine import PolicyError, horizon_hours, simulate
 from suanwang.sim.result import SimResult
+from suanwang.sim.runner import DEFAULT_START, energy_for, run
 
-__all__ = ["PolicyError", "SimResult", "horizon_hours", "simulate"]
+__all__ = ["DEFAULT_START", "PolicyError", "SimResult", "energy_for", "horizon_hours", "run",
+           "simulate"]

@@ -1,0 +1,33 @@
+"""One call from (network, jobs, policy name) to a result: builds the energy series and the
+forecaster the same way for every policy, so that runs compare like with like."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+from suanwang.energy.forecast import Forecaster
+from suanwang.energy.series import EnergySeries
+from suanwang.energy.simple import simple_energy_series
+from suanwang.model import Job, Network
+from suanwang.policies.registry import make_policy
+from suanwang.sim.engine import ProgressFn, horizon_hours, simulate
+from suanwang.sim.result import SimResult
+
+DEFAULT_START = datetime(2024, 6, 1, tzinfo=timezone(timedelta(hours=8)))
+
+
+def energy_for(network: Network, jobs: Sequence[Job], seed: int = 0,
+               start_utc: datetime = DEFAULT_START, days: float | None = None) -> EnergySeries:
+    """The actual energy series a run on `jobs` needs (long enough for their deadlines)."""
+    return simple_energy_series(network, start_utc, horizon_hours(jobs, days), seed=seed)
+
+
+def run(network: Network, jobs: Sequence[Job], policy: str, seed: int = 0,
+        series: EnergySeries | None = None, forecast_error: float = 1.0,
+        progress: ProgressFn | None = None) -> SimResult:
+    """Simulate `jobs` under the named policy. Same seed, same series, same forecasts."""
+    series = series if series is not None else energy_for(network, jobs, seed)
+    forecaster = Forecaster(series, [s.grid_intensity_g_per_kwh for s in network.sites],
+                            seed=seed, error_scale=forecast_error)
+    return simulate(network, jobs, make_policy(policy), series, forecaster, progress=progress)
