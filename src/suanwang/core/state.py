@@ -61,21 +61,26 @@ class Topology:
                 ]
                 cands.sort(key=lambda c: (c.rtt_ms, c.site))
                 self._by_origin_kind[(r.id, k)] = cands
-        self._feasible_cache: dict[tuple[str, Kind, float | None, int], list[Candidate]] = {}
+        self._feasible_cache: dict[tuple[str, Kind, float | None],
+                                   tuple[list[Candidate], int]] = {}
 
     def candidates(self, job: Job) -> list[Candidate]:
         """Pools that could ever serve `job`: its kind, big enough, within its round-trip
-        bound. Sorted by round trip (nearest first). Cached per (origin, kind, bound, units)."""
-        key = (job.origin, job.kind, job.rtt_bound_ms, job.units)
-        c = self._feasible_cache.get(key)
-        if c is None:
+        bound. Sorted by round trip (nearest first). The same list object is returned for all
+        jobs of one (origin, kind, bound) that fit every pool, so callers may cache on it."""
+        key = (job.origin, job.kind, job.rtt_bound_ms)
+        entry = self._feasible_cache.get(key)
+        if entry is None:
             bound = job.rtt_bound_ms
-            c = [x for x in self._by_origin_kind.get((job.origin, job.kind), [])
-                 if x.capacity_units >= job.units and (bound is None or x.rtt_ms <= bound)]
-            if len(self._feasible_cache) > 200_000:
-                self._feasible_cache.clear()
-            self._feasible_cache[key] = c
-        return c
+            within = [x for x in self._by_origin_kind.get((job.origin, job.kind), [])
+                      if bound is None or x.rtt_ms <= bound]
+            smallest = min((x.capacity_units for x in within), default=0)
+            entry = (within, smallest)
+            self._feasible_cache[key] = entry
+        within, smallest = entry
+        if job.units <= smallest:
+            return within
+        return [x for x in within if x.capacity_units >= job.units]
 
     def why_infeasible(self, job: Job) -> str:
         all_kind = self._by_origin_kind.get((job.origin, job.kind), [])

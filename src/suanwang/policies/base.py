@@ -8,30 +8,48 @@ preferred; if none does, the best one is taken and the job will be late.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from suanwang.core.policy import Decision, Unplaced
 from suanwang.core.state import Candidate, SchedulerState
 from suanwang.energy.forecast import ForecastView
+from suanwang.energy.series import HOUR_S
 from suanwang.model import Job, Placement
 
 
 class RankingPolicy:
     name = "ranking"
-    score_label = ""  # what score() measures, for reasons ("kg CO2/h")
+    score_label = ""  # what score() measures, for reasons ("g CO2/unit-h")
+    _rank_hour = -1
+
+    def __init__(self) -> None:
+        self._rank_cache: dict[tuple[int, int, int], list[tuple[float, Candidate]]] = {}
 
     def score(self, view: ForecastView, job: Job, cand: Candidate, start_s: float) -> float:
         raise NotImplementedError
 
     def ranked(self, state: SchedulerState, job: Job, cands: list[Candidate],
                now_s: float) -> list[tuple[float, Candidate]]:
-        """(score, candidate) pairs, best first. Default: nearest first, score = rtt."""
+        """(score, candidate) pairs, best first. Default: nearest first, score = rtt.
+
+        A score may depend on the job only through the hours its run covers if it started
+        now (the data transfer, minutes, is left out of ranking): rankings are cached per
+        forecast issue, candidate list and run window.
+        """
         if type(self).score is RankingPolicy.score:
             return [(c.rtt_ms, c) for c in cands]
         view = state.forecast(now_s)
-        scored = [(self.score(view, job, c, now_s + c.transfer_s(job.data_gb)), c)
-                  for c in cands]
-        scored.sort(key=lambda sc: (sc[0], sc[1].rtt_ms, sc[1].site))
+        end_s = now_s + job.duration_s
+        key = (id(cands), int(now_s // HOUR_S), math.ceil(end_s / HOUR_S))
+        if self._rank_hour != view.issued_hour:
+            self._rank_hour = view.issued_hour
+            self._rank_cache.clear()
+        scored = self._rank_cache.get(key)
+        if scored is None:
+            scored = [(self.score(view, job, c, now_s), c) for c in cands]
+            scored.sort(key=lambda sc: (sc[0], sc[1].rtt_ms, sc[1].site))
+            self._rank_cache[key] = scored
         return scored
 
     def choose(self, state: SchedulerState, job: Job, cands: list[Candidate],

@@ -47,17 +47,19 @@ class _WindowMinima:
         endc = np.minimum(end, horizon)
         windows = (cum[:, endc] - cum[:, np.broadcast_to(k, endc.shape)]) / d  # (S, D, H)
         windows = np.where(valid[None, :, :], windows, np.inf)
-        self.best = np.minimum.accumulate(windows, axis=2)
+        best = np.minimum.accumulate(windows, axis=2)
         prev = np.concatenate([np.full((n_sites, self.max_len_h, 1), np.inf),
-                               self.best[:, :, :-1]], axis=2)
+                               best[:, :, :-1]], axis=2)
         pos = np.where(windows < prev, np.arange(horizon)[None, None, :], 0)
-        self.best_start = np.maximum.accumulate(pos, axis=2)
+        # nested lists: a decision reads a few values, and list indexing beats numpy's
+        self.best: list[list[list[float]]] = best.tolist()
+        self.best_start: list[list[list[int]]] = np.maximum.accumulate(pos, axis=2).tolist()
         self.horizon = horizon
 
     def lookup(self, site: int, length_h: int, latest_k: int) -> tuple[float, int]:
         d = min(max(length_h, 1), self.max_len_h)
         k = min(latest_k, self.horizon - d)
-        return float(self.best[site, d - 1, k]), int(self.best_start[site, d - 1, k])
+        return self.best[site][d - 1][k], self.best_start[site][d - 1][k]
 
 
 class GreenWindowPolicy(GreenestPolicy):
@@ -66,6 +68,7 @@ class GreenWindowPolicy(GreenestPolicy):
     def __init__(self, min_gain: float = 0.05, margin_s: float = 3600.0,
                  margin_fraction: float = 0.25, max_len_h: int = 48,
                  risk_aversion: float = 1.0) -> None:
+        super().__init__()
         self.risk_aversion = risk_aversion
         self.min_gain = min_gain
         self.margin_s = margin_s

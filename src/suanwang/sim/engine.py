@@ -128,7 +128,9 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
         if not q:
             return
         max_free = max((free[p] for p in topo.pools_of_kind[kind]), default=0)
-        ready = [j for j in q if j.units <= max_free]
+        drained = state.drained
+        ready = [j for j in q if j.units <= max_free and any(
+            free[c.pool] >= j.units and c.site not in drained for c in topo.candidates(j))]
         if not ready:
             return
         d = policy.decide(state, ready, now_s)
