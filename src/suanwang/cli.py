@@ -29,7 +29,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 network_app = typer.Typer(no_args_is_help=True, help="The compute network 算力网络.")
 app.add_typer(network_app, name="network")
 # a table wider than 80 columns stays readable when piped or captured
-console = Console(width=None if sys.stdout.isatty() else 150)
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 NetworkOpt = Annotated[Path | None, typer.Option(
