@@ -64,21 +64,24 @@ class Topology:
         self._feasible_cache: dict[tuple[str, Kind, float | None],
                                    tuple[list[Candidate], int]] = {}
 
+    def reachable(self, origin: str, kind: Kind, rtt_bound_ms: float | None) -> list[Candidate]:
+        """Pools of `kind` within the round-trip bound from `origin`, nearest first, whatever
+        their size. The same list object for the same arguments."""
+        key = (origin, kind, rtt_bound_ms)
+        entry = self._feasible_cache.get(key)
+        if entry is None:
+            within = [x for x in self._by_origin_kind.get((origin, kind), [])
+                      if rtt_bound_ms is None or x.rtt_ms <= rtt_bound_ms]
+            entry = (within, min((x.capacity_units for x in within), default=0))
+            self._feasible_cache[key] = entry
+        return entry[0]
+
     def candidates(self, job: Job) -> list[Candidate]:
         """Pools that could ever serve `job`: its kind, big enough, within its round-trip
         bound. Sorted by round trip (nearest first). The same list object is returned for all
         jobs of one (origin, kind, bound) that fit every pool, so callers may cache on it."""
-        key = (job.origin, job.kind, job.rtt_bound_ms)
-        entry = self._feasible_cache.get(key)
-        if entry is None:
-            bound = job.rtt_bound_ms
-            within = [x for x in self._by_origin_kind.get((job.origin, job.kind), [])
-                      if bound is None or x.rtt_ms <= bound]
-            smallest = min((x.capacity_units for x in within), default=0)
-            entry = (within, smallest)
-            self._feasible_cache[key] = entry
-        within, smallest = entry
-        if job.units <= smallest:
+        within = self.reachable(job.origin, job.kind, job.rtt_bound_ms)
+        if job.units <= self._feasible_cache[(job.origin, job.kind, job.rtt_bound_ms)][1]:
             return within
         return [x for x in within if x.capacity_units >= job.units]
 

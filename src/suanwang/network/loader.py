@@ -93,7 +93,7 @@ class _Reader:
 
     def sourced(self, obj: Any, key: str, path: str, **bounds: Any) -> float:
         """A number written as {value: X, source: "..."}; the source is mandatory."""
-        field = f"{path}.{key}"
+        field = f"{path}.{key}" if path else key
         node = self.get(obj, key, path)
         if not isinstance(node, dict):
             raise self.fail(field, node, "must be {value: <number>, source: <text>}")

@@ -24,7 +24,10 @@ class RankingPolicy:
     _rank_hour = -1
 
     def __init__(self) -> None:
-        self._rank_cache: dict[tuple[int, int, int], list[tuple[float, Candidate]]] = {}
+        # value: (the candidate list itself, its ranking). Holding the list keeps it alive, so
+        # its id (part of the key) cannot be reused by another list while the entry exists.
+        self._rank_cache: dict[tuple[int, int, int],
+                               tuple[list[Candidate], list[tuple[float, Candidate]]]] = {}
 
     def score(self, view: ForecastView, job: Job, cand: Candidate, start_s: float) -> float:
         raise NotImplementedError
@@ -45,11 +48,12 @@ class RankingPolicy:
         if self._rank_hour != view.issued_hour:
             self._rank_hour = view.issued_hour
             self._rank_cache.clear()
-        scored = self._rank_cache.get(key)
-        if scored is None:
-            scored = [(self.score(view, job, c, now_s), c) for c in cands]
-            scored.sort(key=lambda sc: (sc[0], sc[1].rtt_ms, sc[1].site))
-            self._rank_cache[key] = scored
+        entry = self._rank_cache.get(key)
+        if entry is not None and entry[0] is cands:
+            return entry[1]
+        scored = [(self.score(view, job, c, now_s), c) for c in cands]
+        scored.sort(key=lambda sc: (sc[0], sc[1].rtt_ms, sc[1].site))
+        self._rank_cache[key] = (cands, scored)
         return scored
 
     def choose(self, state: SchedulerState, job: Job, cands: list[Candidate],

@@ -109,26 +109,40 @@ class GreenWindowPolicy(GreenestPolicy):
             return
         view = state.forecast(now_s)
         minima = self._window_minima(view)
-        length_h = max(1, math.ceil(job.duration_s / HOUR_S))
+        # the hot loop of this policy: plain locals and list indexing only
+        d = min(max(1, math.ceil(job.duration_s / HOUR_S)), minima.max_len_h)
+        k_max = minima.horizon - d
+        best_rows, start_rows = minima.best, minima.best_start
+        issued = view.issued_hour
+        margin = max(self.margin_s, self.margin_fraction * job.duration_s)
+        latest_base = job.deadline_s - job.duration_s - margin
+        data_gbit = job.data_gb * 8.0
+        units = job.units
+        drained = state.drained
         best: tuple[float, int, Candidate] | None = None
         best_now = math.inf
         for c in cands:
-            if c.site in state.drained:
+            site = c.site
+            if site in drained:
                 continue
-            now_value, _ = minima.lookup(c.site, length_h, 0)
-            if free[c.pool] >= job.units:
-                best_now = min(best_now, c.kw_per_unit_facility * now_value)
-            margin = max(self.margin_s, self.margin_fraction * job.duration_s)
-            latest = job.deadline_s - job.duration_s - c.transfer_s(job.data_gb) - margin
-            latest_k = int(latest // HOUR_S) - view.issued_hour
+            values = best_rows[site][d - 1]
+            if free[c.pool] >= units:
+                now_score = c.kw_per_unit_facility * values[0]
+                if now_score < best_now:
+                    best_now = now_score
+            latest = latest_base - (data_gbit / c.bandwidth_gbps if data_gbit > 0 else 0.0)
+            latest_k = int(latest // HOUR_S) - issued
             if latest_k < 1:
                 continue  # no room to wait at this site
-            value, k = minima.lookup(c.site, length_h, latest_k)
-            score = c.kw_per_unit_facility * value
-            if k > 0 and not self._room(state, c, view.issued_hour + k, job.units):
+            if latest_k > k_max:
+                latest_k = k_max
+            score = c.kw_per_unit_facility * values[latest_k]
+            if best is not None and score >= best[0]:
                 continue
-            if best is None or score < best[0]:
-                best = (score, k, c)
+            k = start_rows[site][d - 1][latest_k]
+            if k > 0 and not self._room(state, c, issued + k, units):
+                continue
+            best = (score, k, c)
         if best is not None and best[1] > 0 and best[0] < best_now * (1.0 - self.min_gain):
             score, k, c = best
             until = (view.issued_hour + k) * HOUR_S

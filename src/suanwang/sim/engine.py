@@ -65,7 +65,10 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
     free = state.free_units
     heap: list[tuple[float, int, int, int, int, int]] = []
     seq = 0
-    queue: dict[Kind, list[Job]] = {k: [] for k in Kind}
+    # jobs waiting for capacity, grouped by (origin, kind, rtt bound): jobs of a group can use
+    # the same pools, so one "largest free pool of the group" check skips most of them
+    queue: dict[tuple[str, Kind, float | None], list[Job]] = {}
+    groups_of_kind: dict[Kind, list[tuple[str, Kind, float | None]]] = {k: [] for k in Kind}
     queued: set[int] = set()
     settled = 0
     next_progress = progress_every
@@ -114,28 +117,43 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
             if un.retry:
                 if i not in queued:
                     queued.add(i)
-                    queue[un.job.kind].append(un.job)
+                    key = (un.job.origin, un.job.kind, un.job.rtt_bound_ms)
+                    if key not in queue:
+                        queue[key] = []
+                        groups_of_kind[un.job.kind].append(key)
+                    queue[key].append(un.job)
             else:
                 rejected[i] = un.reason
                 queued.discard(i)
                 settled += 1
 
-    def drain_queue(kind: Kind, now_s: float) -> None:
-        q = queue[kind]
-        if not q:
-            return
-        q[:] = [j for j in q if index[id(j)] in queued]
-        if not q:
-            return
-        max_free = max((free[p] for p in topo.pools_of_kind[kind]), default=0)
+    def group_room(cands: list) -> int:
         drained = state.drained
-        ready = [j for j in q if j.units <= max_free and any(
-            free[c.pool] >= j.units and c.site not in drained for c in topo.candidates(j))]
-        if not ready:
-            return
-        d = policy.decide(state, ready, now_s)
-        apply(d.placed, d.deferred, d.unplaced, now_s)
-        q[:] = [j for j in q if index[id(j)] in queued]
+        return max((free[c.pool] for c in cands if c.site not in drained), default=0)
+
+    def drain_queue(kind: Kind, now_s: float) -> None:
+        """Offer queued jobs of `kind` to the policy, first come first served within each
+        group, one at a time and only if a pool they could use has room now (checked against
+        live capacity, so a job is not re-decided when an earlier one took the room)."""
+        for key in groups_of_kind[kind]:
+            q = queue[key]
+            if not q:
+                continue
+            group = topo.reachable(*key)
+            room = group_room(group)
+            for j in q:
+                if room <= 0:
+                    break
+                i = index[id(j)]
+                if i not in queued or j.units > room:
+                    continue
+                cands = topo.candidates(j)
+                if cands is not group and j.units > group_room(cands):
+                    continue
+                d = policy.decide(state, (j,), now_s)
+                apply(d.placed, d.deferred, d.unplaced, now_s)
+                room = group_room(group)
+            q[:] = [j for j in q if index[id(j)] in queued]
 
     started = time.perf_counter()
     a = 0
@@ -166,8 +184,8 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
             progress(settled, n)
             next_progress = settled + progress_every
 
-    for k in Kind:  # anything still queued can never run (e.g. its sites were drained)
-        for j in queue[k]:
+    for q in queue.values():  # anything still queued can never run (e.g. its sites drained)
+        for j in q:
             i = index[id(j)]
             if i in queued:
                 rejected[i] = "still waiting for capacity when the run ended"
