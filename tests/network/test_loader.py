@@ -203,6 +203,15 @@ def _wind_plus_solar(doc: dict[str, Any]) -> None:
     doc["sites"][0]["wind_fraction"]["value"] = 0.9  # solar is 0.35
 
 
+def _duplicate_latency(doc: dict[str, Any]) -> None:
+    doc["latency"].append(dict(doc["latency"][0], rtt_ms=7))
+
+
+def _fractional_units(doc: dict[str, Any]) -> None:
+    doc["sites"][0]["pools"][0] = {"kind": "general",
+                                   "units": {"value": 10.5, "source": "test"}}
+
+
 # (name, mutation, field path in the message, offending value)
 BAD_DOCS: list[tuple[str, Mutation, str, Any]] = [
     ("negative pflops", _set(["sites", 0, "pools", 0, "pflops", "value"], -5),
@@ -237,6 +246,8 @@ BAD_DOCS: list[tuple[str, Mutation, str, Any]] = [
      "sites[0].pools[1].kind", "general"),
     ("bad default bandwidth", _set(["default_bandwidth_gbps", "value"], -1),
      "default_bandwidth_gbps.value", -1),
+    ("duplicate latency entry", _duplicate_latency, "latency[7].site", "horinger"),
+    ("fractional units", _fractional_units, "sites[0].pools[0].units.value", 10.5),
 ]
 
 

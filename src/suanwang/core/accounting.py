@@ -71,4 +71,5 @@ def busy_unit_seconds_by_hour(units: np.ndarray, start_s: np.ndarray, end_s: np.
     if len(units) == 0:
         return np.zeros(n_hours)
     u_at = sum_min(np.asarray(end_s, dtype=float)) - sum_min(np.asarray(start_s, dtype=float))
-    return np.diff(u_at)
+    # differences of large prefix sums leave rounding dust; busy time is never negative
+    return np.maximum(np.diff(u_at), 0.0)

@@ -196,16 +196,25 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
             est = overhead_ms + 2.0 * route_factor * km / km_per_ms
             rtt[(g.id, s.id)] = round(max(min_rtt_ms, est), 2)
             rtt_source[(g.id, s.id)] = f"formula: {km:.0f} km great-circle"
+    seen: set[tuple[str, str]] = set()
     for i, e in enumerate(r.seq(doc, "latency", "", required=False)):
         p = f"latency[{i}]"
         key = _pair(r, e, p, region_by_id, site_by_id)
+        if key in seen:
+            raise r.fail(f"{p}.site", key[1], f"a second latency entry for {key[0]} -> {key[1]}")
+        seen.add(key)
         rtt[key] = r.number(r.get(e, "rtt_ms", p), f"{p}.rtt_ms", lo=0.0, lo_open=True)
         rtt_source[key] = r.text(e, "source", p)
 
     bw: dict[tuple[str, str], float] = {(g.id, s.id): default_bw for g in regions for s in sites}
+    seen = set()
     for i, e in enumerate(r.seq(doc, "bandwidth", "", required=False)):
         p = f"bandwidth[{i}]"
         key = _pair(r, e, p, region_by_id, site_by_id)
+        if key in seen:
+            raise r.fail(f"{p}.site", key[1],
+                         f"a second bandwidth entry for {key[0]} -> {key[1]}")
+        seen.add(key)
         bw[key] = r.number(r.get(e, "gbps", p), f"{p}.gbps", lo=0.0, lo_open=True)
         r.text(e, "source", p)
 
@@ -271,6 +280,8 @@ def _parse_site(r: _Reader, s: Any, p: str, hub_ids: set[str],
             kw_unit = r.sourced(q, "kw_per_unit", qp, lo=0.0, lo_open=True)
         if "units" in q:
             units = r.sourced(q, "units", qp, lo=1.0)
+            if units != int(units):
+                raise r.fail(f"{qp}.units.value", units, "must be a whole number of units")
         else:
             units = r.sourced(q, "pflops", qp, lo=0.0, lo_open=True) / pf_unit
         if units < 1.0:
