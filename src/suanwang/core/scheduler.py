@@ -1,0 +1,250 @@
+"""The scheduler: applies a policy's decisions to capacity, on any clock.
+
+One implementation serves the simulator (virtual clock: it calls `advance` up to each arrival)
+and the live service (wall clock: it calls `advance(now)` on a timer and `submit` on each
+request). The scheduler owns capacity: it applies a placement only if it fits now (a policy that
+over-commits a pool is a bug and raises `PolicyError`), queues jobs the policy could not place
+until capacity frees, wakes deferred jobs when asked, and tells a `Listener` every transition.
+
+Events sit in one heap as (time_s, priority, sequence, kind, job_id) — the SimPy layout, so
+that ties break deterministically: releases of capacity (priority 0) come before deferred jobs
+waking (1); the caller submits arrivals after advancing to their time, so releases and wakes at
+the same instant come first.
+
+Jobs waiting for capacity are grouped by (origin, kind, rtt bound): jobs of a group can use the
+same pools, so one "largest free pool of the group" check skips most of them when capacity
+frees; within a group they are offered first come, first served, one at a time, against live
+capacity.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from suanwang.core.policy import Decision, Policy
+from suanwang.core.state import Candidate, SchedulerState, Topology
+from suanwang.energy.forecast import Forecaster
+from suanwang.model import Job, Kind, Placement
+
+RELEASE, WAKE = 0, 1
+GroupKey = tuple[str, Kind, float | None]
+
+
+class PolicyError(RuntimeError):
+    """A policy answered something the scheduler cannot apply."""
+
+
+class Listener(Protocol):
+    """Told of every transition, in order, before the scheduler acts on the next event."""
+
+    def placed(self, placement: Placement, pool: int) -> None: ...
+    def deferred(self, job: Job, until_s: float, reason: str) -> None: ...
+    def queued(self, job: Job, reason: str) -> None: ...
+    def rejected(self, job: Job, reason: str) -> None: ...
+    def finished(self, job: Job, now_s: float) -> None: ...
+
+
+class NullListener:
+    def placed(self, placement: Placement, pool: int) -> None:
+        pass
+
+    def deferred(self, job: Job, until_s: float, reason: str) -> None:
+        pass
+
+    def queued(self, job: Job, reason: str) -> None:
+        pass
+
+    def rejected(self, job: Job, reason: str) -> None:
+        pass
+
+    def finished(self, job: Job, now_s: float) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class Running:
+    job: Job
+    pool: int
+    end_s: float
+
+
+class Scheduler:
+    def __init__(self, topology: Topology, forecaster: Forecaster, policy: Policy,
+                 listener: Listener | None = None) -> None:
+        self.topology = topology
+        self.state = SchedulerState(topology, forecaster)
+        self.policy = policy
+        self.listener: Listener = listener or NullListener()
+        self.now_s = 0.0
+        self._heap: list[tuple[float, int, int, int, str]] = []
+        self._seq = 0
+        self._pool_of: dict[tuple[str, Kind], int] = {
+            (topology.site_ids[topology.pool_site[p]], topology.pool_kind[p]): p
+            for p in range(len(topology.pools))
+        }
+        self.running: dict[str, Running] = {}
+        self.deferred: dict[str, tuple[Job, float]] = {}
+        self._queue: dict[GroupKey, list[Job]] = {}
+        self._groups_of_kind: dict[Kind, list[GroupKey]] = {k: [] for k in Kind}
+        self._queued: dict[str, Job] = {}
+
+    # ---- inputs ----------------------------------------------------------------------------
+
+    def submit(self, job: Job, now_s: float) -> None:
+        """A job arrives: decide it now (after `advance(now_s)`)."""
+        self.now_s = now_s
+        self._apply(self.policy.decide(self.state, (job,), now_s), now_s)
+
+    def resume_running(self, job: Job, site_id: str, end_s: float) -> None:
+        """Re-adopt a job already running (the service restarting): hold its units until
+        `end_s`. Raises if the pool is unknown."""
+        pool = self._pool_of[(site_id, job.kind)]
+        self.state.free_units[pool] -= job.units
+        self.running[job.job_id] = Running(job, pool, end_s)
+        self._push(end_s, RELEASE, job.job_id)
+
+    def resume_deferred(self, job: Job, until_s: float) -> None:
+        self.deferred[job.job_id] = (job, until_s)
+        self._push(until_s, WAKE, job.job_id)
+
+    def cancel(self, job_id: str, now_s: float) -> bool:
+        """Withdraw a job wherever it is; frees its units if it holds any. False if the
+        scheduler does not know it (finished, rejected, or never seen)."""
+        if job_id in self.running:
+            r = self.running.pop(job_id)
+            self.state.free_units[r.pool] += r.job.units
+            self._drain_queue(self.topology.pool_kind[r.pool], now_s)
+            return True
+        if self.deferred.pop(job_id, None) is not None:
+            return True
+        return self._queued.pop(job_id, None) is not None
+
+    def drain_site(self, site_id: str, drained: bool, now_s: float) -> None:
+        """Stop (or resume) new placements at a site from the next decision on."""
+        idx = self.topology.site_ids.index(site_id)
+        if drained:
+            self.state.drained.add(idx)
+        else:
+            self.state.drained.discard(idx)
+            for k in Kind:
+                self._drain_queue(k, now_s)
+
+    # ---- the clock -------------------------------------------------------------------------
+
+    def next_event_s(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def advance(self, until_s: float) -> None:
+        """Process every release and wake-up due at or before `until_s`, in time order."""
+        heap = self._heap
+        while heap and heap[0][0] <= until_s:
+            now = heap[0][0]
+            self.now_s = now
+            dirty: set[Kind] = set()
+            woken: list[Job] = []
+            while heap and heap[0][0] == now:
+                _, kind_ev, _, _, job_id = heapq.heappop(heap)
+                if kind_ev == RELEASE:
+                    r = self.running.get(job_id)
+                    if r is None or r.end_s != now:
+                        continue  # cancelled, or re-placed since
+                    del self.running[job_id]
+                    self.state.free_units[r.pool] += r.job.units
+                    dirty.add(r.job.kind)
+                    self.listener.finished(r.job, now)
+                else:
+                    entry = self.deferred.get(job_id)
+                    if entry is None or entry[1] != now:
+                        continue
+                    del self.deferred[job_id]
+                    woken.append(entry[0])
+            if woken:
+                self._apply(self.policy.decide(self.state, woken, now), now)
+            for k in dirty:
+                self._drain_queue(k, now)
+        if until_s > self.now_s:
+            self.now_s = until_s
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _push(self, t: float, kind: int, job_id: str) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, kind, self._seq, 0, job_id))
+
+    def _apply(self, decision: Decision, now_s: float) -> None:
+        free = self.state.free_units
+        name = self.policy.name
+        for pl in decision.placed:
+            j = pl.job
+            p = self._pool_of.get((pl.site_id, j.kind))
+            if p is None:
+                raise PolicyError(f"{name} placed {j.job_id} ({j.kind.value}) at "
+                                  f"{pl.site_id}, which has no such pool")
+            if free[p] < j.units:
+                raise PolicyError(f"{name} placed {j.job_id} needing {j.units} units at "
+                                  f"{pl.site_id} {j.kind.value} with {free[p]} free")
+            if pl.placed_s != now_s:
+                raise PolicyError(f"{name} placed {j.job_id} at {pl.placed_s}, not now "
+                                  f"({now_s}); defer instead")
+            free[p] -= j.units
+            self._queued.pop(j.job_id, None)
+            end = now_s + pl.transfer_s + j.duration_s
+            self.running[j.job_id] = Running(j, p, end)
+            self._push(end, RELEASE, j.job_id)
+            self.listener.placed(pl, p)
+        for df in decision.deferred:
+            if not df.until_s > now_s:
+                raise PolicyError(f"{name} deferred {df.job.job_id} to {df.until_s}, not "
+                                  f"after now ({now_s})")
+            self._queued.pop(df.job.job_id, None)
+            self.deferred[df.job.job_id] = (df.job, df.until_s)
+            self._push(df.until_s, WAKE, df.job.job_id)
+            self.listener.deferred(df.job, df.until_s, df.reason)
+        for un in decision.unplaced:
+            j = un.job
+            if un.retry:
+                if j.job_id not in self._queued:
+                    self._queued[j.job_id] = j
+                    key = (j.origin, j.kind, j.rtt_bound_ms)
+                    q = self._queue.get(key)
+                    if q is None:
+                        q = self._queue[key] = []
+                        self._groups_of_kind[j.kind].append(key)
+                    q.append(j)
+                    self.listener.queued(j, un.reason)
+            else:
+                self._queued.pop(j.job_id, None)
+                self.listener.rejected(j, un.reason)
+
+    def _room(self, cands: Iterable[Candidate]) -> int:
+        free = self.state.free_units
+        drained = self.state.drained
+        return max((free[c.pool] for c in cands if c.site not in drained), default=0)
+
+    def _drain_queue(self, kind: Kind, now_s: float) -> None:
+        topo = self.topology
+        queued = self._queued
+        for key in self._groups_of_kind[kind]:
+            q = self._queue[key]
+            if not q:
+                continue
+            group = topo.reachable(*key)
+            room = self._room(group)
+            for j in q:
+                if room <= 0:
+                    break
+                if j.job_id not in queued or j.units > room:
+                    continue
+                cands = topo.candidates(j)
+                if cands is not group and j.units > self._room(cands):
+                    continue
+                self._apply(self.policy.decide(self.state, (j,), now_s), now_s)
+                room = self._room(group)
+            q[:] = [j for j in q if j.job_id in queued]
+
+    def waiting(self) -> list[Job]:
+        """Jobs queued for capacity, in arrival order within each group."""
+        return [j for q in self._queue.values() for j in q if j.job_id in self._queued]
