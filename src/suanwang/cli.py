@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from suanwang import cli_service
 from suanwang.errors import InputError
 from suanwang.model import KIND_NAMES_ZH, Job, Network
 from suanwang.network.loader import load_network
@@ -249,6 +250,9 @@ def _print_table(rows: Sequence[dict[str, Any]], baseline: str | None) -> None:
         console.print("Bracketed: change against nearest (the before-东数西算 baseline: compute "
                       "stays next to its demand). west = share of energy drawn in the western "
                       "hubs.")
+
+
+cli_service.register(app)
 
 
 def main() -> None:  # pragma: no cover

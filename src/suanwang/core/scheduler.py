@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from suanwang.core.policy import Decision, Policy
@@ -131,6 +131,25 @@ class Scheduler:
             self.state.drained.discard(idx)
             for k in Kind:
                 self._drain_queue(k, now_s)
+
+    def set_capacity(self, site_id: str, kind: Kind, units: int, now_s: float) -> None:
+        """Change a pool's installed units from the next decision on. Jobs running keep their
+        units; if the pool shrinks below what is busy, nothing new is placed there until enough
+        of them end."""
+        if units < 0:
+            raise ValueError(f"units must be >= 0, got {units}")
+        p = self._pool_of[(site_id, kind)]
+        topo = self.topology
+        busy = topo.pool_capacity[p] - self.state.free_units[p]
+        net = topo.network
+        sites = tuple(
+            replace(s, pools=tuple(replace(q, units=units) if q.kind == kind else q
+                                   for q in s.pools)) if s.id == site_id else s
+            for s in net.sites)
+        self.topology = Topology(replace(net, sites=sites))
+        self.state.topology = self.topology
+        self.state.free_units[p] = units - busy
+        self._drain_queue(kind, now_s)
 
     # ---- the clock -------------------------------------------------------------------------
 

@@ -1,0 +1,305 @@
+"""The HTTP API (FastAPI), versioned under /v1, with /healthz and /metrics.
+
+Tenants authenticate with `Authorization: Bearer <token>` (tokens are stored only as SHA-256
+hashes). A tenant sees and cancels only its own jobs (another tenant's job is a 404); the
+operator sees everything and may drain a site or change its capacity. No or an unknown token is
+a 401, a tenant on an operator route a 403.
+"""
+
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from suanwang.model import Network
+from suanwang.network.loader import load_network
+from suanwang.service.clock import RunClock
+from suanwang.service.db import JobEventRow, JobRow, make_engine
+from suanwang.service.live import LiveScheduler
+from suanwang.service.metrics import Metrics
+from suanwang.service.schemas import BatchIn, JobIn, SitePatch, validate_against
+from suanwang.service.store import TERMINAL_STATES, JobSpec, Store, Tenant, row_to_job
+
+log = logging.getLogger("suanwang.service")
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class Settings:
+    db_url: str = "sqlite:///suanwang-data/suanwang.db"
+    db_schema: str | None = None  # PostgreSQL schema (tests isolate themselves with one)
+    network_path: Path | None = None
+    policy: str = "green-window"
+    seed: int = 0
+    speed: float = 1.0  # run seconds per wall second, for a new database
+    forecast_error: float = 1.0
+    tick_s: float = 0.1
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (tenant, role)
+    start_scheduler: bool = True
+    demo_jobs_per_day: int = 0  # > 0: a synthetic demand stream as tenant "demo"
+
+
+def job_out(row: JobRow) -> dict[str, Any]:
+    return {
+        "id": row.id, "tenant": row.tenant, "state": row.state, "reason": row.reason,
+        "origin": row.origin, "kind": row.kind, "units": row.units,
+        "duration_s": row.duration_s, "submit_s": row.submit_s,
+        "rtt_bound_ms": row.rtt_bound_ms, "deadline_s": row.deadline_s,
+        "data_gb": row.data_gb, "workload": row.workload, "command": row.command,
+        "site": row.site, "rtt_ms": row.rtt_ms, "placed_s": row.placed_s,
+        "start_s": row.start_s, "end_s": row.end_s, "defer_until_s": row.defer_until_s,
+        "energy_kwh": row.energy_kwh, "green_kwh": row.green_kwh,
+        "carbon_kg": row.carbon_kg, "cost_yuan": row.cost_yuan,
+    }
+
+
+def event_out(row: JobEventRow) -> dict[str, Any]:
+    return {"at_s": row.at_s, "state": row.state, "reason": row.reason, "site": row.site}
+
+
+class Service:
+    """Everything one running API owns: store, live scheduler, metrics."""
+
+    def __init__(self, settings: Settings, network: Network | None = None) -> None:
+        self.settings = settings
+        self.network = network or load_network(settings.network_path)
+        self.store = Store(make_engine(settings.db_url, settings.db_schema))
+        for token, (tenant, role) in settings.tokens.items():
+            self.store.ensure_tenant(tenant, role, token)
+        origin = self.store.meta("clock_origin_epoch_s")
+        speed = self.store.meta("clock_speed")
+        if origin is None:
+            origin, speed = str(time.time()), str(settings.speed)
+            self.store.set_meta("clock_origin_epoch_s", origin)
+            self.store.set_meta("clock_speed", speed)
+        self.clock = RunClock(float(origin), float(speed or settings.speed))
+        self.live = LiveScheduler(self.network, self.store, self.clock, settings.policy,
+                                  seed=settings.seed, forecast_error=settings.forecast_error)
+        self.metrics = Metrics(self.live)
+        self.demo: Any = None
+
+    def accept_specs(self, tenant: str, specs: list[JobSpec],
+                     idempotency_key: str | None = None) -> tuple[list[JobRow], bool]:
+        """Persist submissions (before anyone is told), then hand them to the scheduler."""
+        rows, created = self.store.add_jobs(tenant, specs, self.clock.now_s(), idempotency_key)
+        if created:
+            self.live.accept([row_to_job(r) for r in rows])
+            for spec in specs:
+                self.metrics.submitted.labels(spec.kind.value).inc()
+        return rows, created
+
+    def start(self) -> None:
+        if self.settings.start_scheduler:
+            self.live.start(self.settings.tick_s)
+        if self.settings.demo_jobs_per_day > 0:
+            from suanwang.service.demo import DemoStream
+
+            self.demo = DemoStream(self, jobs_per_day=self.settings.demo_jobs_per_day,
+                                   seed=self.settings.seed)
+            self.demo.start()
+
+    def stop(self) -> None:
+        if self.demo is not None:
+            self.demo.stop()
+        self.live.stop()
+        self.store.engine.dispose()
+
+
+def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
+    service = Service(settings, network)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            service.stop()
+
+    app = FastAPI(title="suanwang 算网", version="1", lifespan=lifespan,
+                  description="Monitoring and scheduling of the East-Data-West-Compute network")
+    app.state.service = service
+
+    @app.middleware("http")
+    async def _limits_and_timing(request: Request, call_next: Any) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse(status_code=413, content={
+                "detail": f"body of {int(length):,} bytes is larger than {MAX_BODY_BYTES:,}"})
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        service.metrics.requests.labels(request.method, getattr(route, "path", "other"),
+                                        str(response.status_code)).observe(
+            time.perf_counter() - started)
+        return response
+
+    def tenant(authorization: Annotated[str | None, Header()] = None) -> Tenant:
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise HTTPException(401, "missing bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+        found = service.store.tenant_by_token(authorization[7:].strip())
+        if found is None:
+            raise HTTPException(401, "unknown token", headers={"WWW-Authenticate": "Bearer"})
+        return found
+
+    def operator(who: Annotated[Tenant, Depends(tenant)]) -> Tenant:
+        if not who.operator:
+            raise HTTPException(403, "this needs the operator role")
+        return who
+
+    Who = Annotated[Tenant, Depends(tenant)]
+    Operator = Annotated[Tenant, Depends(operator)]
+
+    def own_job(job_id: str, who: Tenant) -> JobRow:
+        row = service.store.get_job(job_id)
+        if row is None or (not who.operator and row.tenant != who.id):
+            raise HTTPException(404, f"no job {job_id}")
+        return row
+
+    def check(jobs: list[JobIn], batch: bool) -> None:
+        errors: list[dict[str, Any]] = []
+        for i, j in enumerate(jobs):
+            loc: tuple[Any, ...] = ("body", "jobs", i) if batch else ("body",)
+            errors.extend(validate_against(j, service.network, loc))
+        if errors:
+            raise RequestValidationError(errors)
+
+    def accept(who: Tenant, jobs: list[JobIn], key: str | None) -> tuple[list[JobRow], bool]:
+        return service.accept_specs(who.id, [j.to_spec() for j in jobs], key)
+
+    # ---- health and metrics ----------------------------------------------------------------
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "now_s": service.clock.now_s(), "policy": settings.policy}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(service.metrics.registry),
+                        media_type=CONTENT_TYPE_LATEST)
+
+    # ---- network -------------------------------------------------------------------------
+
+    @app.get("/v1/regions")
+    def regions(who: Who) -> list[dict[str, Any]]:
+        return [{"id": r.id, "name_zh": r.name_zh, "name_en": r.name_en, "lat": r.lat,
+                 "lon": r.lon} for r in service.network.regions]
+
+    def site_out(i: int) -> dict[str, Any]:
+        s = service.network.sites[i]
+        topo = service.live.topology
+        return {"id": s.id, "name_zh": s.name_zh, "name_en": s.name_en, "hub": s.hub_id,
+                "province": s.province_en, "lat": s.lat, "lon": s.lon, "pue": s.pue,
+                "price_yuan_per_kwh": s.price_yuan_per_kwh, "green_share": s.green_share,
+                "drained": s.id in service.live.drained_sites(),
+                "pools": [{"kind": topo.pool_kind[p].value,
+                           "capacity_units": topo.pool_capacity[p],
+                           "pflops_per_unit": topo.pools[p].pflops_per_unit,
+                           "kw_per_unit": topo.pools[p].kw_per_unit}
+                          for p in range(len(topo.pools)) if topo.pool_site[p] == i]}
+
+    def site_index(site_id: str) -> int:
+        ids = [s.id for s in service.network.sites]
+        if site_id not in ids:
+            raise HTTPException(404, f"no site {site_id}")
+        return ids.index(site_id)
+
+    @app.get("/v1/sites")
+    def sites(who: Who) -> list[dict[str, Any]]:
+        return [site_out(i) for i in range(len(service.network.sites))]
+
+    @app.get("/v1/sites/{site_id}")
+    def site(site_id: str, who: Who) -> dict[str, Any]:
+        return site_out(site_index(site_id))
+
+    @app.patch("/v1/sites/{site_id}")
+    def patch_site(site_id: str, body: SitePatch, who: Operator) -> dict[str, Any]:
+        i = site_index(site_id)
+        kinds = {p.kind for p in service.network.sites[i].pools}
+        for kind in body.capacity_units or {}:
+            if kind not in kinds:
+                raise RequestValidationError([{
+                    "loc": ["body", "capacity_units", kind.value], "input": kind.value,
+                    "type": "value_error", "msg": f"site {site_id} has no {kind.value} pool"}])
+        for kind, units in (body.capacity_units or {}).items():
+            service.live.set_capacity(site_id, kind, units)
+        if body.drained is not None:
+            service.live.drain(site_id, body.drained)
+        log.info("operator %s changed site %s: %s", who.id, site_id,
+                 body.model_dump(exclude_none=True))
+        return site_out(i)
+
+    @app.get("/v1/live")
+    def live(who: Who) -> dict[str, Any]:
+        return service.live.live_state()[0]
+
+    # ---- jobs ----------------------------------------------------------------------------
+
+    @app.post("/v1/jobs", status_code=201)
+    def submit(body: JobIn, who: Who, response: Response,
+               idempotency_key: Annotated[str | None, Header(max_length=200)] = None
+               ) -> dict[str, Any]:
+        check([body], batch=False)
+        rows, created = accept(who, [body], idempotency_key)
+        if not created:
+            response.status_code = 200
+        return job_out(rows[0])
+
+    @app.post("/v1/jobs/batch", status_code=201)
+    def submit_batch(body: BatchIn, who: Who, response: Response,
+                     idempotency_key: Annotated[str | None, Header(max_length=200)] = None
+                     ) -> dict[str, Any]:
+        check(body.jobs, batch=True)
+        rows, created = accept(who, body.jobs, idempotency_key)
+        if not created:
+            response.status_code = 200
+        return {"jobs": [job_out(r) for r in rows]}
+
+    @app.get("/v1/jobs")
+    def list_jobs(who: Who, state: str | None = None, origin: str | None = None,
+                  kind: str | None = None, site: str | None = None,
+                  tenant: str | None = None,
+                  cursor: Annotated[int, Query(ge=0)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+        scope = tenant if who.operator else who.id
+        rows = service.store.list_jobs(scope, state=state, origin=origin, kind=kind,
+                                       site=site, after_seq=cursor, limit=limit)
+        return {"jobs": [job_out(r) for r in rows],
+                "next_cursor": rows[-1].seq if len(rows) == limit else None}
+
+    @app.get("/v1/jobs/{job_id}")
+    def get_job(job_id: str, who: Who) -> dict[str, Any]:
+        return job_out(own_job(job_id, who))
+
+    @app.get("/v1/jobs/{job_id}/events")
+    def job_events(job_id: str, who: Who) -> list[dict[str, Any]]:
+        own_job(job_id, who)
+        return [event_out(e) for e in service.store.events(job_id)]
+
+    @app.post("/v1/jobs/{job_id}/cancel")
+    def cancel(job_id: str, who: Who) -> dict[str, Any]:
+        row = own_job(job_id, who)
+        if row.state in TERMINAL_STATES:
+            raise HTTPException(409, f"job {job_id} is already {row.state}")
+        if not service.live.cancel(job_id):
+            raise HTTPException(409, f"job {job_id} could not be cancelled (it just ended)")
+        return job_out(own_job(job_id, who))
+
+    @app.get("/v1/summary")
+    def summary(who: Who) -> dict[str, Any]:
+        totals = service.store.totals(None if who.operator else who.id)
+        energy = totals["energy_kwh"]
+        return {**totals, "now_s": service.clock.now_s(), "policy": settings.policy,
+                "green_share": totals["green_kwh"] / energy if energy else 0.0}
+
+    return app

@@ -1,0 +1,32 @@
+"""The service's clock: run seconds since the run's start, on the wall clock or sped up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+
+class RunClock:
+    """`now_s()` = (wall time - origin) x speed. speed 1 is real time; a demo may run at 60
+    (a minute of run time a second). The origin is kept in the database, so a restarted
+    service carries on where it was, with the time it was down counted."""
+
+    def __init__(self, origin_epoch_s: float, speed: float = 1.0,
+                 wall: Callable[[], float] = time.time) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        self.origin_epoch_s = origin_epoch_s
+        self.speed = speed
+        self._wall = wall
+
+    def now_s(self) -> float:
+        return max(0.0, (self._wall() - self.origin_epoch_s) * self.speed)
+
+    @property
+    def start_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.origin_epoch_s, tz=UTC)
+
+    def wall_of(self, run_s: float) -> datetime:
+        """The wall instant at which the run clock shows `run_s`."""
+        return datetime.fromtimestamp(self.origin_epoch_s + run_s / self.speed, tz=UTC)

@@ -1,0 +1,113 @@
+"""Tables of the live service (SQLAlchemy 2). The schema is created by Alembic migrations
+(`suanwang.service.migrations`), never by `create_all`, so SQLite and PostgreSQL databases
+are upgraded the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TenantRow(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # "tenant" or "operator"
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)  # acceptance order
+    tenant: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    origin: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    units: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float)
+    submit_s: Mapped[float] = mapped_column(Float)
+    rtt_bound_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    deadline_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    data_gb: Mapped[float] = mapped_column(Float, default=0.0)
+    workload: Mapped[str] = mapped_column(String(64), default="")
+    command: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    site: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rtt_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    placed_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    start_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    defer_until_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    energy_kwh: Mapped[float | None] = mapped_column(Float, nullable=True)
+    green_kwh: Mapped[float | None] = mapped_column(Float, nullable=True)
+    carbon_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cost_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    __table_args__ = (UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_idempotency"),
+                      Index("ix_jobs_tenant_seq", "tenant", "seq"))
+
+
+class JobEventRow(Base):
+    __tablename__ = "job_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(64), ForeignKey("jobs.id"), index=True)
+    at_s: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    site: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class SiteStateRow(Base):
+    __tablename__ = "site_state"
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    drained: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MetaRow(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def make_engine(url: str, schema: str | None = None) -> Engine:
+    """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys.
+    On PostgreSQL, `schema` (if given) is put first on the search path."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    args = {"options": f"-csearch_path={schema}"} if schema else {}
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                         connect_args=args)

@@ -1,0 +1,81 @@
+"""Prometheus metrics of the service, on a registry of its own (one per app).
+
+Counters and histograms are updated as things happen; the per-site gauges are read from the
+live scheduler when Prometheus scrapes, so they are never stale. Names follow Prometheus
+conventions: base units in the name, `_total` for counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from suanwang.service.live import LiveScheduler
+
+
+class _LiveCollector(Collector):
+    def __init__(self, live: LiveScheduler) -> None:
+        self.live = live
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        state = self.live.live_state()[0]
+        busy = GaugeMetricFamily("suanwang_pool_busy_units", "Units of a pool in use",
+                                 labels=["site", "pool"])
+        cap = GaugeMetricFamily("suanwang_pool_capacity_units", "Installed units of a pool",
+                                labels=["site", "pool"])
+        power = GaugeMetricFamily("suanwang_site_power_kilowatts",
+                                  "Facility power drawn by running jobs", labels=["site"])
+        green = GaugeMetricFamily("suanwang_site_green_share_ratio",
+                                  "Renewable share of the site's power this hour",
+                                  labels=["site"])
+        intensity = GaugeMetricFamily("suanwang_site_carbon_intensity_grams_per_kilowatt_hour",
+                                      "CO2 per kWh of the site's power this hour",
+                                      labels=["site"])
+        drained = GaugeMetricFamily("suanwang_site_drained", "1 if the site takes no new work",
+                                    labels=["site"])
+        for s in state["sites"]:
+            power.add_metric([s["site"]], s["power_kw"])
+            green.add_metric([s["site"]], s["green_share"])
+            intensity.add_metric([s["site"]], s["intensity_g_per_kwh"])
+            drained.add_metric([s["site"]], 1.0 if s["drained"] else 0.0)
+            for p in s["pools"]:
+                busy.add_metric([s["site"], p["kind"]], p["busy_units"])
+                cap.add_metric([s["site"], p["kind"]], p["capacity_units"])
+        jobs = GaugeMetricFamily("suanwang_jobs", "Jobs in flight by lifecycle state",
+                                 labels=["state"])
+        for st, n in self.live.counts().items():
+            jobs.add_metric([st], n)
+        t = self.live.totals
+        energy = CounterMetricFamily("suanwang_energy_kilowatt_hours",
+                                     "Facility energy of finished jobs")
+        energy.add_metric([], t.energy_kwh)
+        green_e = CounterMetricFamily("suanwang_green_energy_kilowatt_hours",
+                                      "Renewable energy of finished jobs")
+        green_e.add_metric([], t.green_kwh)
+        carbon = CounterMetricFamily("suanwang_carbon_kilograms", "CO2 of finished jobs")
+        carbon.add_metric([], t.carbon_kg)
+        cost = CounterMetricFamily("suanwang_electricity_cost_yuan",
+                                   "Electricity cost of finished jobs")
+        cost.add_metric([], t.cost_yuan)
+        finished = CounterMetricFamily("suanwang_jobs_finished", "Jobs that ran to the end")
+        finished.add_metric([], t.finished)
+        yield from (busy, cap, power, green, intensity, drained, jobs, energy, green_e, carbon,
+                    cost, finished)
+
+
+class Metrics:
+    def __init__(self, live: LiveScheduler) -> None:
+        self.registry = CollectorRegistry()
+        self.submitted = Counter("suanwang_jobs_submitted", "Jobs accepted by the API",
+                                 ["kind"], registry=self.registry)
+        self.requests = Histogram("suanwang_http_request_duration_seconds",
+                                  "HTTP request latency", ["method", "route", "status"],
+                                  registry=self.registry,
+                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                           0.5, 1.0, 2.5))
+        self.registry.register(_LiveCollector(live))

@@ -1,0 +1,97 @@
+"""Wire formats of the HTTP API (pydantic). Validation that needs the network (known regions,
+reachable latency bounds, pool sizes) happens in `validate_against`, so that a 422 names the
+field and the value either way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from suanwang.model import Kind, Network
+from suanwang.service.store import JobSpec
+
+MAX_DURATION_S = 90 * 86400.0
+MAX_BATCH = 10_000
+
+
+class JobIn(BaseModel):
+    """A job to run: `units` of `kind` for `duration_s`, from region `origin`. Real-time jobs
+    give `rtt_bound_ms`; non-real-time jobs give `deadline_in_s` (seconds after submission by
+    which the job should end). Exactly one of the two."""
+
+    model_config = ConfigDict(extra="forbid")
+    origin: str = Field(min_length=1, max_length=64, examples=["bth"])
+    kind: Kind
+    units: int = Field(ge=1, examples=[8])
+    duration_s: float = Field(gt=0, le=MAX_DURATION_S, examples=[3600])
+    rtt_bound_ms: float | None = Field(default=None, gt=0, le=1000, examples=[20])
+    deadline_in_s: float | None = Field(default=None, gt=0, le=365 * 86400.0)
+    data_gb: float = Field(default=0.0, ge=0, le=1e7)
+    workload: str = Field(default="", max_length=64)
+    command: list[str] | None = Field(default=None, max_length=256)
+
+    @model_validator(mode="after")
+    def _one_latency_class(self) -> JobIn:
+        if (self.rtt_bound_ms is None) == (self.deadline_in_s is None):
+            raise ValueError("give exactly one of rtt_bound_ms (real-time) and deadline_in_s "
+                             "(non-real-time)")
+        if self.deadline_in_s is not None and self.deadline_in_s < self.duration_s:
+            raise ValueError(f"deadline_in_s = {self.deadline_in_s:g} is shorter than "
+                             f"duration_s = {self.duration_s:g}: the job cannot finish in time")
+        return self
+
+    def to_spec(self) -> JobSpec:
+        return JobSpec(origin=self.origin, kind=self.kind, units=self.units,
+                       duration_s=self.duration_s, rtt_bound_ms=self.rtt_bound_ms,
+                       deadline_in_s=self.deadline_in_s, data_gb=self.data_gb,
+                       workload=self.workload, command=self.command)
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    jobs: list[JobIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def validate_against(job: JobIn, network: Network, loc: tuple[Any, ...] = ("body",)
+                     ) -> list[dict[str, Any]]:
+    """Errors (in FastAPI's 422 format) that only the network can tell: an unknown origin, a
+    job bigger than every pool of its kind, a latency bound no site can meet."""
+    errors: list[dict[str, Any]] = []
+    regions = [r.id for r in network.regions]
+    if job.origin not in regions:
+        errors.append({"loc": [*loc, "origin"], "input": job.origin, "type": "value_error",
+                       "msg": f"unknown region; known: {', '.join(regions)}"})
+        return errors
+    pools = [(s, p) for s in network.sites for p in s.pools if p.kind == job.kind]
+    if not pools:
+        errors.append({"loc": [*loc, "kind"], "input": job.kind.value, "type": "value_error",
+                       "msg": "no site has a pool of this kind"})
+        return errors
+    largest = max(p.units for _, p in pools)
+    if job.units > largest:
+        errors.append({"loc": [*loc, "units"], "input": job.units, "type": "value_error",
+                       "msg": f"larger than the largest {job.kind.value} pool ({largest})"})
+    if job.rtt_bound_ms is not None:
+        nearest = min(network.rtt_ms[(job.origin, s.id)] for s, _ in pools)
+        if job.rtt_bound_ms < nearest:
+            errors.append({"loc": [*loc, "rtt_bound_ms"], "input": job.rtt_bound_ms,
+                           "type": "value_error",
+                           "msg": f"impossible: the nearest {job.kind.value} site is "
+                                  f"{nearest:g} ms from {job.origin}"})
+    return errors
+
+
+class SitePatch(BaseModel):
+    """Operator changes to a site: drain or undrain it, set a pool's installed units."""
+
+    model_config = ConfigDict(extra="forbid")
+    drained: bool | None = None
+    capacity_units: dict[Kind, int] | None = None
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> SitePatch:
+        for kind, units in (self.capacity_units or {}).items():
+            if units < 0:
+                raise ValueError(f"capacity_units.{kind.value} = {units}: must be >= 0")
+        return self
