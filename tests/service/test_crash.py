@@ -1,0 +1,122 @@
+"""SIGKILL the server while clients are submitting; restart it; nothing acknowledged is lost and
+nothing is duplicated (retries carry their idempotency keys)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+TOKEN = "tok-crash-tenant"
+OPS_TOKEN = "tok-crash-ops"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "suanwang.cli", "serve", "--port", str(port),
+           "--data-dir", str(data_dir), "--policy", "greenest", "--speed", "60",
+           "--token-file", str(data_dir / "tokens.json")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            pytest.fail(f"server exited with {proc.returncode}: {err[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.fail("server did not come up")
+
+
+def body(i: int) -> dict[str, Any]:
+    return {"origin": ["bth", "yrd", "gba", "cc"][i % 4], "kind": "general", "units": 64,
+            "duration_s": 600.0 + i, "deadline_in_s": 86400.0}
+
+
+def test_sigkill_while_submitting_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    (tmp_path / "tokens.json").write_text(json.dumps({
+        TOKEN: {"tenant": "crash", "role": "tenant"},
+        OPS_TOKEN: {"tenant": "ops", "role": "operator"}}), encoding="utf-8")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(tmp_path, port)
+
+    acked: dict[str, str] = {}  # idempotency key -> job id, for every 201/200 received
+    tried: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        with httpx.Client(base_url=url, timeout=5,
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+            i = 0
+            while not stop.is_set():
+                key = f"c{n}-{i}"
+                with lock:
+                    tried.append(key)
+                try:
+                    r = c.post("/v1/jobs", json=body(i), headers={"Idempotency-Key": key})
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if r.status_code in (200, 201):
+                    with lock:
+                        acked[key] = r.json()["id"]
+                i += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    end = time.monotonic() + 30
+    while len(acked) < 150 and time.monotonic() < end:
+        time.sleep(0.02)
+    os.killpg(server.pid, signal.SIGKILL)  # no shutdown, no flush
+    server.wait()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(acked) >= 150
+
+    server = start_server(tmp_path, port)
+    try:
+        with httpx.Client(base_url=url, timeout=10,
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+            for key, job_id in acked.items():  # every acknowledged job is there
+                r = c.get(f"/v1/jobs/{job_id}")
+                assert r.status_code == 200, (key, job_id)
+            for key in tried:  # retry everything: answered with the original, never a copy
+                i = int(key.split("-")[1])
+                r = c.post("/v1/jobs", json=body(i), headers={"Idempotency-Key": key})
+                assert r.status_code in (200, 201)
+                if key in acked:
+                    assert r.status_code == 200 and r.json()["id"] == acked[key]
+            ids: list[str] = []
+            cursor = 0
+            while True:
+                page = c.get("/v1/jobs", params={"limit": 1000, "cursor": cursor}).json()
+                ids += [j["id"] for j in page["jobs"]]
+                if page["next_cursor"] is None:
+                    break
+                cursor = page["next_cursor"]
+        assert len(ids) == len(set(ids)) == len(set(tried))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
