@@ -77,7 +77,8 @@ def main() -> None:
         row = {k: statistics.median(r[k] for r in runs) if isinstance(runs[0][k], float | int)
                else runs[0][k] for k in runs[0]}
         rows.append(row)
-        print(f"{policy:>13}: {row['jobs_per_s']:>9,.0f} jobs/s  simulate {row['simulate_s']:6.1f} s"
+        print(f"{policy:>13}: {row['jobs_per_s']:>9,.0f} jobs/s  "
+              f"simulate {row['simulate_s']:6.1f} s"
               f"  peak {row['peak_mb']:6,.0f} MB  (generate {row['generate_s']:.1f} s, "
               f"accounting {row['summary_s']:.1f} s)", flush=True)
     base = next((r for r in rows if r["policy"] == "nearest"), None)

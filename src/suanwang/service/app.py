@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -48,7 +48,7 @@ class Settings:
     demo_jobs_per_day: int = 0  # > 0: a synthetic demand stream as tenant "demo"
 
 
-def job_out(row: JobRow) -> dict[str, Any]:
+def job_out(row: Any) -> dict[str, Any]:
     return {
         "id": row.id, "tenant": row.tenant, "state": row.state, "reason": row.reason,
         "origin": row.origin, "kind": row.kind, "units": row.units,
@@ -114,6 +114,42 @@ class Service:
         self.store.engine.dispose()
 
 
+class _LimitsAndTiming:
+    """Pure ASGI middleware: refuses bodies over MAX_BODY_BYTES (413) and times requests
+    into the latency histogram. (Starlette's decorator middleware costs a task per request.)"""
+
+    def __init__(self, app: Any, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
+                response = JSONResponse(status_code=413, content={
+                    "detail": f"body of {int(value):,} bytes is larger than {MAX_BODY_BYTES:,}"})
+                await response(scope, receive, send)
+                return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            self.service.metrics.requests.labels(
+                scope["method"], getattr(route, "path", "other"), str(status)).observe(
+                time.perf_counter() - started)
+
+
 def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     service = Service(settings, network)
 
@@ -129,19 +165,7 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
                   description="Monitoring and scheduling of the East-Data-West-Compute network")
     app.state.service = service
 
-    @app.middleware("http")
-    async def _limits_and_timing(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse(status_code=413, content={
-                "detail": f"body of {int(length):,} bytes is larger than {MAX_BODY_BYTES:,}"})
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        service.metrics.requests.labels(request.method, getattr(route, "path", "other"),
-                                        str(response.status_code)).observe(
-            time.perf_counter() - started)
-        return response
+    app.add_middleware(_LimitsAndTiming, service=service)
 
     def tenant(authorization: Annotated[str | None, Header()] = None) -> Tenant:
         if not authorization or not authorization.lower().startswith("bearer "):
@@ -246,24 +270,21 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     # ---- jobs ----------------------------------------------------------------------------
 
     @app.post("/v1/jobs", status_code=201)
-    def submit(body: JobIn, who: Who, response: Response,
+    def submit(body: JobIn, who: Who,
                idempotency_key: Annotated[str | None, Header(max_length=200)] = None
-               ) -> dict[str, Any]:
+               ) -> JSONResponse:
         check([body], batch=False)
         rows, created = accept(who, [body], idempotency_key)
-        if not created:
-            response.status_code = 200
-        return job_out(rows[0])
+        return JSONResponse(job_out(rows[0]), status_code=201 if created else 200)
 
     @app.post("/v1/jobs/batch", status_code=201)
-    def submit_batch(body: BatchIn, who: Who, response: Response,
+    def submit_batch(body: BatchIn, who: Who,
                      idempotency_key: Annotated[str | None, Header(max_length=200)] = None
-                     ) -> dict[str, Any]:
+                     ) -> JSONResponse:
         check(body.jobs, batch=True)
         rows, created = accept(who, body.jobs, idempotency_key)
-        if not created:
-            response.status_code = 200
-        return {"jobs": [job_out(r) for r in rows]}
+        return JSONResponse({"jobs": [job_out(r) for r in rows]},
+                            status_code=201 if created else 200)
 
     @app.get("/v1/jobs")
     def list_jobs(who: Who, state: str | None = None, origin: str | None = None,

@@ -8,13 +8,15 @@ process can see them.
 from __future__ import annotations
 
 import hashlib
+import queue
 import secrets
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,11 +73,32 @@ class Transition:
     fields: dict[str, Any] | None = None
 
 
-def row_to_job(row: JobRow) -> Job:
+_UNSET_COLUMNS = {c: None for c in ("site", "rtt_ms", "placed_s", "start_s", "end_s",
+                                     "defer_until_s", "energy_kwh", "green_kwh", "carbon_kg",
+                                     "cost_yuan")}
+
+
+class JobRecord(SimpleNamespace):
+    """A job's row as just written (the columns of `JobRow` as attributes), without the cost
+    of an ORM object: what `add_jobs` returns."""
+
+
+def row_to_job(row: Any) -> Job:
     return Job(job_id=row.id, tenant=row.tenant, origin=row.origin, kind=Kind(row.kind),
                units=row.units, duration_s=row.duration_s, submit_s=row.submit_s,
                rtt_bound_ms=row.rtt_bound_ms, deadline_s=row.deadline_s, data_gb=row.data_gb,
                workload=row.workload)
+
+
+@dataclass(eq=False)
+class _PendingWrite:
+    tenant: str
+    specs: list[JobSpec]
+    now_s: float
+    idempotency_key: str | None
+    done: threading.Event = field(default_factory=threading.Event)
+    rows: list[dict[str, Any]] | None = None
+    error: Exception | None = None
 
 
 class Store:
@@ -83,7 +106,9 @@ class Store:
         self.engine = engine
         upgrade(engine)
         self._session = sessionmaker(engine, expire_on_commit=False)
-        self._seq_lock = threading.Lock()
+        self._writes: queue.Queue[_PendingWrite] = queue.Queue()
+        threading.Thread(target=self._writer, name="suanwang-store-writer", daemon=True).start()
+        self._tenant_cache: dict[str, Tenant] = {}  # token hash -> tenant (tokens set here)
         with self._session() as s:
             self._next_seq = (s.scalar(select(func.max(JobRow.seq))) or 0) + 1
 
@@ -93,6 +118,7 @@ class Store:
     # ---- tenants ---------------------------------------------------------------------------
 
     def ensure_tenant(self, tenant_id: str, role: str, token: str) -> None:
+        self._tenant_cache.clear()
         with self._session.begin() as s:
             row = s.get(TenantRow, tenant_id)
             if row is None:
@@ -107,53 +133,96 @@ class Store:
             return Tenant(row.id, row.role) if row is not None else None
 
     def tenant_by_token(self, token: str) -> Tenant | None:
+        digest = token_hash(token)
+        found = self._tenant_cache.get(digest)
+        if found is not None:
+            return found
         with self._session() as s:
-            row = s.scalar(select(TenantRow).where(TenantRow.token_sha256 == token_hash(token)))
-            return Tenant(row.id, row.role) if row is not None else None
+            row = s.scalar(select(TenantRow).where(TenantRow.token_sha256 == digest))
+            if row is None:
+                return None
+            found = self._tenant_cache[digest] = Tenant(row.id, row.role)
+            return found
 
     # ---- jobs ------------------------------------------------------------------------------
 
     def add_jobs(self, tenant: str, specs: Sequence[JobSpec], now_s: float,
-                 idempotency_key: str | None = None) -> tuple[list[JobRow], bool]:
+                 idempotency_key: str | None = None) -> tuple[list[Any], bool]:
         """Accept `specs` for `tenant` at run time `now_s`, committed before returning.
 
         With an idempotency key already used by this tenant, nothing is added and the jobs of
         the first request come back; the flag says whether they were created now.
+
+        Writes go through one writer thread that commits whatever requests are waiting in
+        one transaction (group commit): each caller still returns only after its own rows
+        are committed, and concurrent requests do not queue on a lock one commit at a time.
         """
         if idempotency_key is not None:
             existing = self._by_idempotency(tenant, idempotency_key)
             if existing:
                 return existing, False
-        with self._seq_lock:
-            seq0 = self._next_seq
-            rows = []
-            for k, spec in enumerate(specs):
-                seq = seq0 + k
-                key = (idempotency_key if k == 0 else f"{idempotency_key}#{k}") \
-                    if idempotency_key is not None else None
-                rows.append(JobRow(
-                    id=f"j{seq:08d}-{secrets.token_hex(2)}", seq=seq, tenant=tenant,
-                    idempotency_key=key, origin=spec.origin, kind=spec.kind.value,
-                    units=spec.units, duration_s=spec.duration_s, submit_s=now_s,
-                    rtt_bound_ms=spec.rtt_bound_ms,
-                    deadline_s=(now_s + spec.deadline_in_s
-                                if spec.deadline_in_s is not None else None),
-                    data_gb=spec.data_gb, workload=spec.workload, command=spec.command,
-                    state=SUBMITTED, reason="",
-                ))
+        pending = _PendingWrite(tenant, list(specs), now_s, idempotency_key)
+        self._writes.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        if pending.rows is None:  # lost an idempotency race: answer with the winner's jobs
+            return self._by_idempotency(tenant, idempotency_key or ""), False
+        return [JobRecord(**r) for r in pending.rows], True
+
+    def _rows_for(self, p: _PendingWrite, seq0: int) -> list[dict[str, Any]]:
+        key0 = p.idempotency_key
+        return [{
+            "id": f"j{seq0 + k:08d}-{secrets.token_hex(2)}", "seq": seq0 + k,
+            "tenant": p.tenant,
+            "idempotency_key": (key0 if k == 0 else f"{key0}#{k}") if key0 is not None
+            else None,
+            "origin": spec.origin, "kind": spec.kind.value, "units": spec.units,
+            "duration_s": spec.duration_s, "submit_s": p.now_s,
+            "rtt_bound_ms": spec.rtt_bound_ms,
+            "deadline_s": (p.now_s + spec.deadline_in_s
+                           if spec.deadline_in_s is not None else None),
+            "data_gb": spec.data_gb, "workload": spec.workload, "command": spec.command,
+            "state": SUBMITTED, "reason": "", **_UNSET_COLUMNS,
+        } for k, spec in enumerate(p.specs)]
+
+    def _insert(self, batch: list[_PendingWrite]) -> None:
+        rows = [r for p in batch for r in p.rows or []]
+        with self.engine.begin() as conn:
+            conn.execute(insert(JobRow.__table__), rows)
+            conn.execute(insert(JobEventRow.__table__),
+                         [{"job_id": r["id"], "at_s": r["submit_s"], "state": SUBMITTED,
+                           "reason": "accepted", "site": None} for r in rows])
+
+    def _writer(self) -> None:
+        while True:
+            batch = [self._writes.get()]
+            while len(batch) < 1000:
+                try:
+                    batch.append(self._writes.get_nowait())
+                except queue.Empty:
+                    break
+            for p in batch:
+                p.rows = self._rows_for(p, self._next_seq)
+                self._next_seq += len(p.specs)
             try:
-                with self._session.begin() as s:
-                    s.add_all(rows)
-                    s.flush()
-                    s.add_all([JobEventRow(job_id=r.id, at_s=now_s, state=SUBMITTED,
-                                           reason="accepted") for r in rows])
+                self._insert(batch)
             except IntegrityError:
-                if idempotency_key is None:
-                    raise
-                # a concurrent retry with the same key won the race: answer with its jobs
-                return self._by_idempotency(tenant, idempotency_key), False
-            self._next_seq = seq0 + len(rows)
-        return rows, True
+                # some request in the batch lost an idempotency race: commit one by one
+                for p in batch:
+                    try:
+                        self._insert([p])
+                    except IntegrityError as exc:
+                        if p.idempotency_key is None:
+                            p.error = exc
+                        p.rows = None
+                    except Exception as exc:  # handed to the waiting request, which raises
+                        p.error = exc
+            except Exception as exc:  # handed to the waiting requests, which raise it
+                for p in batch:
+                    p.error = exc
+            for p in batch:
+                p.done.set()
 
     def _by_idempotency(self, tenant: str, key: str) -> list[JobRow]:
         with self._session() as s:
@@ -200,19 +269,32 @@ class Store:
                                   .order_by(JobRow.seq)))
 
     def apply(self, transitions: Iterable[Transition]) -> None:
-        """Persist a batch of transitions in one transaction."""
+        """Persist a batch of transitions in one transaction: one lifecycle event each, and
+        each job's row updated once to its latest state (executemany, grouped by the set of
+        columns that change)."""
         ts = list(transitions)
         if not ts:
             return
-        with self._session.begin() as s:
-            for t in ts:
-                values: dict[str, Any] = {"state": t.state, "reason": t.reason}
-                if t.fields:
-                    values.update(t.fields)
-                s.execute(update(JobRow).where(JobRow.id == t.job_id).values(**values))
-            s.add_all([JobEventRow(job_id=t.job_id, at_s=t.at_s, state=t.state,
-                                   reason=t.reason,
-                                   site=(t.fields or {}).get("site")) for t in ts])
+        latest: dict[str, dict[str, Any]] = {}
+        for t in ts:
+            row = latest.setdefault(t.job_id, {})
+            row.update(t.fields or {})
+            row["state"] = t.state
+            row["reason"] = t.reason
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for job_id, values in latest.items():
+            cols = tuple(sorted(values))
+            groups.setdefault(cols, []).append(
+                {"b_id": job_id, **{f"b_{c}": v for c, v in values.items()}})
+        table = JobRow.__table__
+        events = [{"job_id": t.job_id, "at_s": t.at_s, "state": t.state, "reason": t.reason,
+                   "site": (t.fields or {}).get("site")} for t in ts]
+        with self.engine.begin() as conn:
+            for cols, params in groups.items():
+                stmt = (update(table).where(table.c.id == bindparam("b_id"))
+                        .values({c: bindparam(f"b_{c}") for c in cols}))
+                conn.execute(stmt, params)
+            conn.execute(insert(JobEventRow.__table__), events)
 
     def totals(self, tenant: str | None = None) -> dict[str, Any]:
         cols = (func.count(JobRow.id), func.sum(JobRow.energy_kwh), func.sum(JobRow.green_kwh),

@@ -1,0 +1,182 @@
+"""Submission throughput and latency of the live service (a benchmark, not a test).
+
+    python benchmarks/bench_service.py                 # SQLite and PostgreSQL, 1/10/50 clients
+    python benchmarks/bench_service.py --db sqlite --requests 2000
+
+Starts `suanwang serve` in a child process on a fresh database (SQLite file, or a fresh
+schema of PostgreSQL database `test` on 127.0.0.1:5432), then loads it over loopback: single
+submissions (POST /v1/jobs) at 1, 10 and 50 concurrent connections, and the batch endpoint
+(1,000 jobs a request) at 1 and 4. The load comes from `wrk` (Debian package `wrk`; a C load
+generator, so the server gets most of the 2 cores) for `--seconds` a case, or, without wrk,
+from keep-alive httpx clients on threads in this process (which take CPU from the server:
+a floor). Reports requests/s, jobs/s and p50/p99 latency; with --runs N, the median of N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TOKEN = "bench-token"
+PG_URL = "postgresql://root@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(db: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str | None]:
+    (data_dir / "tokens.json").write_text(json.dumps(
+        {TOKEN: {"tenant": "bench", "role": "tenant"}}), encoding="utf-8")
+    port = free_port()
+    schema = None
+    cmd = [sys.executable, "-m", "suanwang.cli", "serve", "--port", str(port),
+           "--data-dir", str(data_dir), "--token-file", str(data_dir / "tokens.json"),
+           "--policy", "greenest", "--speed", "1"]
+    env = dict(os.environ)
+    if db == "postgresql":
+        import sqlalchemy
+
+        schema = f"bench_{secrets.token_hex(4)}"
+        eng = sqlalchemy.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+        with eng.begin() as conn:
+            conn.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+        eng.dispose()
+        cmd += ["--db", f"{PG_URL}?options=-csearch_path%3D{schema}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url, schema
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def job(i: int) -> dict[str, Any]:
+    return {"origin": ["bth", "yrd", "gba", "cc"][i % 4], "kind": "general", "units": 64,
+            "duration_s": 600.0, "deadline_in_s": 86400.0}
+
+
+def drive(url: str, clients: int, requests: int, batch: int) -> dict[str, float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_client = max(1, requests // clients)
+
+    def worker(n: int) -> None:
+        mine: list[float] = []
+        with httpx.Client(base_url=url, timeout=30,
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+            for i in range(per_client):
+                t0 = time.perf_counter()
+                if batch > 1:
+                    r = c.post("/v1/jobs/batch", json={"jobs": [job(i + k)
+                                                                for k in range(batch)]})
+                else:
+                    r = c.post("/v1/jobs", json=job(i))
+                mine.append(time.perf_counter() - t0)
+                if r.status_code != 201:
+                    raise SystemExit(f"HTTP {r.status_code}: {r.text[:300]}")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    latencies.sort()
+    n = len(latencies)
+    return {"requests_per_s": n / wall, "jobs_per_s": n * batch / wall,
+            "p50_ms": 1000 * latencies[n // 2], "p99_ms": 1000 * latencies[int(n * 0.99) - 1]}
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+wrk.body = [[{body}]]
+"""
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text.strip()).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def drive_wrk(url: str, clients: int, seconds: float, batch: int, workdir: Path
+              ) -> dict[str, float]:
+    payload = ({"jobs": [job(k) for k in range(batch)]} if batch > 1 else job(0))
+    script = workdir / f"post{batch}.lua"
+    script.write_text(WRK_SCRIPT.format(token=TOKEN, body=json.dumps(payload)),
+                      encoding="utf-8")
+    path = "/v1/jobs/batch" if batch > 1 else "/v1/jobs"
+    out = subprocess.run(["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{int(seconds)}s",
+                          "--latency", "-s", str(script), url + path],
+                         check=True, capture_output=True, text=True).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"errors from the server:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    return {"requests_per_s": rps, "jobs_per_s": rps * batch, "p50_ms": p50, "p99_ms": p99}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", default="sqlite,postgresql")
+    ap.add_argument("--requests", type=int, default=3000, help="single submissions a case")
+    ap.add_argument("--batches", type=int, default=40, help="batch requests a case")
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of a wrk case")
+    ap.add_argument("--python-client", action="store_true", help="don't use wrk")
+    args = ap.parse_args()
+    cases = [("single", 1, 1), ("single", 10, 1), ("single", 50, 1), ("batch", 1, 1000),
+             ("batch", 4, 1000)]
+    for db in args.db.split(","):
+        for name, clients, batch in cases:
+            runs = []
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory() as d:
+                    proc, url, _schema = start(db, Path(d))
+                    try:
+                        drive(url, clients, 50 if batch == 1 else 2, batch)  # warm up
+                        if shutil.which("wrk") and not args.python_client:
+                            runs.append(drive_wrk(url, clients, args.seconds, batch, Path(d)))
+                        else:
+                            runs.append(drive(url, clients, args.requests if batch == 1
+                                              else args.batches, batch))
+                    finally:
+                        os.killpg(proc.pid, signal.SIGTERM)
+                        proc.wait(timeout=30)
+            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            print(f"{db:>10} {name:>6} x{clients:<3} {med['requests_per_s']:>8,.0f} req/s "
+                  f"{med['jobs_per_s']:>9,.0f} jobs/s  p50 {med['p50_ms']:6.1f} ms  "
+                  f"p99 {med['p99_ms']:6.1f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()
