@@ -8,6 +8,7 @@ process can see them.
 from __future__ import annotations
 
 import hashlib
+import json
 import queue
 import secrets
 import threading
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -73,6 +74,11 @@ class Transition:
     fields: dict[str, Any] | None = None
 
 
+_JOB_COLUMNS = ("id", "seq", "tenant", "idempotency_key", "origin", "kind", "units",
+                "duration_s", "submit_s", "rtt_bound_ms", "deadline_s", "data_gb", "workload",
+                "command", "state", "reason", "site", "rtt_ms", "placed_s", "start_s", "end_s",
+                "defer_until_s", "energy_kwh", "green_kwh", "carbon_kg", "cost_yuan")
+_EVENT_COLUMNS = ("job_id", "at_s", "state", "reason", "site")
 _UNSET_COLUMNS = {c: None for c in ("site", "rtt_ms", "placed_s", "start_s", "end_s",
                                      "defer_until_s", "energy_kwh", "green_kwh", "carbon_kg",
                                      "cost_yuan")}
@@ -189,10 +195,24 @@ class Store:
     def _insert(self, batch: list[_PendingWrite]) -> None:
         rows = [r for p in batch for r in p.rows or []]
         with self.engine.begin() as conn:
-            conn.execute(insert(JobRow.__table__), rows)
-            conn.execute(insert(JobEventRow.__table__),
-                         [{"job_id": r["id"], "at_s": r["submit_s"], "state": SUBMITTED,
-                           "reason": "accepted", "site": None} for r in rows])
+            self._insert_rows(conn, "jobs", _JOB_COLUMNS,
+                              [tuple(json.dumps(r[c]) if c == "command" and r[c] is not None
+                                     else r[c] for c in _JOB_COLUMNS) for r in rows])
+            self._insert_rows(conn, "job_events", _EVENT_COLUMNS,
+                              [(r["id"], r["submit_s"], SUBMITTED, "accepted", None)
+                               for r in rows])
+
+    def _placeholder(self) -> str:
+        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+
+    def _insert_rows(self, conn: Connection, table: str, columns: tuple[str, ...],
+                     rows: list[tuple[Any, ...]]) -> None:
+        """executemany at the driver level: SQLAlchemy's per-row parameter processing costs
+        more than the database's work for bulk writes of plain values."""
+        if rows:
+            ph = self._placeholder()
+            conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) "
+                                 f"VALUES ({', '.join([ph] * len(columns))})", rows)
 
     def _writer(self) -> None:
         while True:
@@ -286,15 +306,16 @@ class Store:
             cols = tuple(sorted(values))
             groups.setdefault(cols, []).append(
                 {"b_id": job_id, **{f"b_{c}": v for c, v in values.items()}})
-        table = JobRow.__table__
-        events = [{"job_id": t.job_id, "at_s": t.at_s, "state": t.state, "reason": t.reason,
-                   "site": (t.fields or {}).get("site")} for t in ts]
+        events = [(t.job_id, t.at_s, t.state, t.reason, (t.fields or {}).get("site"))
+                  for t in ts]
+        ph = self._placeholder()
         with self.engine.begin() as conn:
             for cols, params in groups.items():
-                stmt = (update(table).where(table.c.id == bindparam("b_id"))
-                        .values({c: bindparam(f"b_{c}") for c in cols}))
-                conn.execute(stmt, params)
-            conn.execute(insert(JobEventRow.__table__), events)
+                sets = ", ".join(f"{c} = {ph}" for c in cols)
+                conn.exec_driver_sql(
+                    f"UPDATE jobs SET {sets} WHERE id = {ph}",
+                    [(*(p[f"b_{c}"] for c in cols), p["b_id"]) for p in params])
+            self._insert_rows(conn, "job_events", _EVENT_COLUMNS, events)
 
     def totals(self, tenant: str | None = None) -> dict[str, Any]:
         cols = (func.count(JobRow.id), func.sum(JobRow.energy_kwh), func.sum(JobRow.green_kwh),
