@@ -123,8 +123,8 @@ wrk.body = [[{body}]]
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text.strip()).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text.strip()).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def drive_wrk(url: str, clients: int, seconds: float, batch: int, workdir: Path
@@ -140,8 +140,11 @@ def drive_wrk(url: str, clients: int, seconds: float, batch: int, workdir: Path
     if "Non-2xx" in out:
         raise SystemExit(f"errors from the server:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    found = {q: re.search(rf"^\s+{q}%\s+([\d.]+(?:us|ms|s|m))\s*$", out, re.MULTILINE)
+             for q in (50, 99)}
+    if not all(found.values()):
+        raise SystemExit(f"cannot read wrk's latency distribution:\n{out}")
+    p50, p99 = (_ms(found[q].group(1)) for q in (50, 99))  # type: ignore[union-attr]
     return {"requests_per_s": rps, "jobs_per_s": rps * batch, "p50_ms": p50, "p99_ms": p99}
 
 

@@ -8,6 +8,7 @@ the client file `suanwang up` writes (`<data dir>/client.json`, pointed to by
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sys
@@ -80,6 +81,8 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
         console.print(f"operator token and URL in {data_dir / 'client.json'}")
     console.print(f"tenant tokens in {token_file or data_dir / 'tokens.json'} "
                   f"({', '.join(tenant_names) or 'none'})")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
     # hand the GIL over more often than every 5 ms, so that request threads are not held up
     # behind the scheduler's tick (p99 latency)
     sys.setswitchinterval(0.0005)

@@ -44,7 +44,7 @@ class Listener(Protocol):
     def deferred(self, job: Job, until_s: float, reason: str) -> None: ...
     def queued(self, job: Job, reason: str) -> None: ...
     def rejected(self, job: Job, reason: str) -> None: ...
-    def finished(self, job: Job, now_s: float) -> None: ...
+    def finished(self, job: Job, pool: int, now_s: float) -> None: ...
 
 
 class NullListener:
@@ -60,7 +60,7 @@ class NullListener:
     def rejected(self, job: Job, reason: str) -> None:
         pass
 
-    def finished(self, job: Job, now_s: float) -> None:
+    def finished(self, job: Job, pool: int, now_s: float) -> None:
         pass
 
 
@@ -173,7 +173,7 @@ class Scheduler:
                     del self.running[job_id]
                     self.state.free_units[r.pool] += r.job.units
                     dirty.add(r.job.kind)
-                    self.listener.finished(r.job, now)
+                    self.listener.finished(r.job, r.pool, now)
                 else:
                     entry = self.deferred.get(job_id)
                     if entry is None or entry[1] != now:

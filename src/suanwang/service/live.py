@@ -213,13 +213,12 @@ class LiveScheduler:
     def rejected(self, job: Job, reason: str) -> None:
         self._outbox.append(Transition(job.job_id, REJECTED, self.scheduler.now_s, reason))
 
-    def finished(self, job: Job, now_s: float) -> None:
-        r_site = self._site_of_finished(job)
+    def finished(self, job: Job, pool: int, now_s: float) -> None:
         start_s = self._started.pop(job.job_id, None)
         if start_s is None:  # placed, started and ended within one tick
             start_s = now_s - job.duration_s
             self._outbox.append(Transition(job.job_id, RUNNING, start_s, "input data arrived"))
-        charges = self.charge(job, r_site, start_s, now_s)
+        charges = self.charge(job, pool, start_s, now_s)
         self.totals.finished += 1
         self.totals.energy_kwh += charges["energy_kwh"]
         self.totals.green_kwh += charges["green_kwh"]
@@ -228,25 +227,12 @@ class LiveScheduler:
         self._outbox.append(Transition(job.job_id, FINISHED, now_s, "ran its duration",
                                        charges))
 
-    def _site_of_finished(self, job: Job) -> str:
-        # the scheduler has just removed it from `running`; the placement is in the outbox or
-        # the database
-        for t in reversed(self._outbox):
-            if t.job_id == job.job_id and t.fields and "site" in t.fields:
-                return str(t.fields["site"])
-        row = self.store.get_job(job.job_id)
-        if row is None or row.site is None:
-            raise RuntimeError(f"finished job {job.job_id} has no site on record")
-        return row.site
-
-    def charge(self, job: Job, site_id: str, start_s: float, end_s: float) -> dict[str, float]:
-        """Energy, green energy, carbon and cost of `job` at `site_id` over [start, end)."""
-        site_idx = self.topology.site_ids.index(site_id)
-        pool = next(p for p, (s, k) in enumerate(zip(self.topology.pool_site,
-                                                     self.topology.pool_kind, strict=True))
-                    if s == site_idx and k == job.kind)
-        power_kw = job.units * self.topology.pool_kw_facility[pool]
-        ch = charge_jobs(self.series, np.array([site_idx]), np.array([power_kw]),
+    def charge(self, job: Job, pool: int, start_s: float, end_s: float) -> dict[str, float]:
+        """Energy, green energy, carbon and cost of `job` in `pool` over [start, end): the
+        simulator's accounting rule, on the actual series."""
+        topo = self.topology
+        power_kw = job.units * topo.pool_kw_facility[pool]
+        ch = charge_jobs(self.series, np.array([topo.pool_site[pool]]), np.array([power_kw]),
                          np.array([start_s]), np.array([end_s]))
         return {"energy_kwh": float(ch.energy_kwh[0]), "green_kwh": float(ch.green_kwh[0]),
                 "carbon_kg": float(ch.carbon_kg[0]), "cost_yuan": float(ch.cost_yuan[0])}

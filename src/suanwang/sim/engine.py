@@ -71,7 +71,7 @@ class _Recorder:
         self.rejected_why[self.index[job.job_id]] = reason
         self.settled += 1
 
-    def finished(self, job: Job, now_s: float) -> None:
+    def finished(self, job: Job, pool: int, now_s: float) -> None:
         pass
 
 

@@ -120,3 +120,41 @@ def test_sigkill_while_submitting_loses_and_duplicates_nothing(tmp_path: Path) -
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_cli_client_submits_and_reads_back(tmp_path: Path) -> None:
+    """`suanwang submit`, `jobs`, `status` and `cancel` against a real server process."""
+    from typer.testing import CliRunner
+
+    from suanwang.cli import app
+
+    (tmp_path / "tokens.json").write_text(json.dumps({
+        TOKEN: {"tenant": "cli-user", "role": "tenant"}}), encoding="utf-8")
+    port = free_port()
+    server = start_server(tmp_path, port)
+    env = {"SUANWANG_URL": f"http://127.0.0.1:{port}", "SUANWANG_TOKEN": TOKEN}
+    runner = CliRunner()
+    try:
+        out = runner.invoke(app, ["submit", "--origin", "yrd", "--kind", "general",
+                                  "--units", "128", "--duration-s", "36000",
+                                  "--deadline-in-s", "90000"], env=env)
+        assert out.exit_code == 0, out.output
+        assert "cli-user" in out.output
+        listed = runner.invoke(app, ["jobs"], env=env)
+        assert listed.exit_code == 0 and "yrd" in listed.output
+        with httpx.Client(base_url=env["SUANWANG_URL"],
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+            job_id = c.get("/v1/jobs").json()["jobs"][0]["id"]
+        shown = runner.invoke(app, ["status", job_id], env=env)
+        assert shown.exit_code == 0 and "submitted" in shown.output
+        cancelled = runner.invoke(app, ["cancel", job_id], env=env)
+        assert cancelled.exit_code == 0 and "cancelled" in cancelled.output
+        bad = runner.invoke(app, ["submit", "--origin", "mars", "--kind", "general",
+                                  "--units", "1", "--duration-s", "60",
+                                  "--rtt-bound-ms", "10"], env=env)
+        assert bad.exit_code == 2 and "mars" in bad.output
+        nobody = runner.invoke(app, ["jobs"], env={**env, "SUANWANG_TOKEN": "wrong"})
+        assert nobody.exit_code == 2 and "401" in nobody.output
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
