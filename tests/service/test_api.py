@@ -33,6 +33,10 @@ def test_submit_is_placed_runs_and_finishes(client: TestClient) -> None:
     summary = client.get("/v1/summary", headers=ALICE).json()
     assert summary["finished"] == 1
     assert summary["energy_kwh"] == pytest.approx(done["energy_kwh"])
+    # the nearest site within reach of bth, what `nearest` would have used
+    assert done["baseline_site"] == "zhangjiakou"
+    assert summary["carbon_saved_kg"] == pytest.approx(
+        done["baseline_carbon_kg"] - done["carbon_kg"])
 
 
 def test_energy_of_a_finished_job_follows_the_network(client: TestClient) -> None:
@@ -59,6 +63,8 @@ def test_batch_submission_and_pagination(client: TestClient) -> None:
             break
         cursor = page["next_cursor"]
     assert seen == ids
+    newest = client.get("/v1/jobs", params={"limit": 5, "order": "desc"}, headers=ALICE).json()
+    assert [j["id"] for j in newest["jobs"]] == ids[::-1][:5]
 
 
 def test_cancel_stops_a_job(client: TestClient) -> None:

@@ -61,6 +61,8 @@ def job_out(row: Any) -> dict[str, Any]:
         "start_s": row.start_s, "end_s": row.end_s, "defer_until_s": row.defer_until_s,
         "energy_kwh": row.energy_kwh, "green_kwh": row.green_kwh,
         "carbon_kg": row.carbon_kg, "cost_yuan": row.cost_yuan,
+        "baseline_site": row.baseline_site, "baseline_carbon_kg": row.baseline_carbon_kg,
+        "baseline_cost_yuan": row.baseline_cost_yuan,
     }
 
 
@@ -302,10 +304,15 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
                   kind: str | None = None, site: str | None = None,
                   tenant: str | None = None,
                   cursor: Annotated[int, Query(ge=0)] = 0,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                  order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
+                  ) -> dict[str, Any]:
+        """Jobs in submission order (`order=desc`: newest first); pass `next_cursor` back as
+        `cursor` for the next page."""
         scope = tenant if who.operator else who.id
         rows = service.store.list_jobs(scope, state=state, origin=origin, kind=kind,
-                                       site=site, after_seq=cursor, limit=limit)
+                                       site=site, after_seq=cursor, limit=limit,
+                                       newest_first=order == "desc")
         return {"jobs": [job_out(r) for r in rows],
                 "next_cursor": rows[-1].seq if len(rows) == limit else None}
 

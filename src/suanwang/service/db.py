@@ -62,6 +62,10 @@ class JobRow(Base):
     green_kwh: Mapped[float | None] = mapped_column(Float, nullable=True)
     carbon_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
     cost_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # the same run at the nearest site that could serve it (revision 0002)
+    baseline_site: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    baseline_carbon_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    baseline_cost_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
     __table_args__ = (UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_idempotency"),
                       Index("ix_jobs_tenant_seq", "tenant", "seq"))
 

@@ -219,6 +219,12 @@ class LiveScheduler:
             start_s = now_s - job.duration_s
             self._outbox.append(Transition(job.job_id, RUNNING, start_s, "input data arrived"))
         charges = self.charge(job, pool, start_s, now_s)
+        base_pool = self._nearest_pool(job)
+        if base_pool is not None:
+            base = self.charge(job, base_pool, start_s, now_s)
+            charges["baseline_site"] = self.topology.site_ids[self.topology.pool_site[base_pool]]
+            charges["baseline_carbon_kg"] = base["carbon_kg"]
+            charges["baseline_cost_yuan"] = base["cost_yuan"]
         self.totals.finished += 1
         self.totals.energy_kwh += charges["energy_kwh"]
         self.totals.green_kwh += charges["green_kwh"]
@@ -227,7 +233,13 @@ class LiveScheduler:
         self._outbox.append(Transition(job.job_id, FINISHED, now_s, "ran its duration",
                                        charges))
 
-    def charge(self, job: Job, pool: int, start_s: float, end_s: float) -> dict[str, float]:
+    def _nearest_pool(self, job: Job) -> int | None:
+        """The pool the `nearest` baseline would have used: the lowest round trip that could
+        serve the job (capacity aside) — compute staying next to its demand."""
+        cands = self.topology.candidates(job)
+        return cands[0].pool if cands else None
+
+    def charge(self, job: Job, pool: int, start_s: float, end_s: float) -> dict[str, Any]:
         """Energy, green energy, carbon and cost of `job` in `pool` over [start, end): the
         simulator's accounting rule, on the actual series."""
         topo = self.topology

@@ -77,11 +77,13 @@ class Transition:
 _JOB_COLUMNS = ("id", "seq", "tenant", "idempotency_key", "origin", "kind", "units",
                 "duration_s", "submit_s", "rtt_bound_ms", "deadline_s", "data_gb", "workload",
                 "command", "state", "reason", "site", "rtt_ms", "placed_s", "start_s", "end_s",
-                "defer_until_s", "energy_kwh", "green_kwh", "carbon_kg", "cost_yuan")
+                "defer_until_s", "energy_kwh", "green_kwh", "carbon_kg", "cost_yuan",
+                "baseline_site", "baseline_carbon_kg", "baseline_cost_yuan")
 _EVENT_COLUMNS = ("job_id", "at_s", "state", "reason", "site")
 _UNSET_COLUMNS = {c: None for c in ("site", "rtt_ms", "placed_s", "start_s", "end_s",
                                      "defer_until_s", "energy_kwh", "green_kwh", "carbon_kg",
-                                     "cost_yuan")}
+                                     "cost_yuan", "baseline_site", "baseline_carbon_kg",
+                                     "baseline_cost_yuan")}
 
 
 class JobRecord(SimpleNamespace):
@@ -267,8 +269,13 @@ class Store:
     def list_jobs(self, tenant: str | None, *, state: str | None = None,
                   origin: str | None = None, kind: str | None = None,
                   site: str | None = None, after_seq: int = 0,
-                  limit: int = 100) -> list[JobRow]:
-        q = select(JobRow).where(JobRow.seq > after_seq)
+                  limit: int = 100, newest_first: bool = False) -> list[JobRow]:
+        q = select(JobRow)
+        if newest_first:
+            if after_seq:
+                q = q.where(JobRow.seq < after_seq)
+        else:
+            q = q.where(JobRow.seq > after_seq)
         if tenant is not None:
             q = q.where(JobRow.tenant == tenant)
         for col, value in ((JobRow.state, state), (JobRow.origin, origin),
@@ -276,7 +283,8 @@ class Store:
             if value is not None:
                 q = q.where(col == value)
         with self._session() as s:
-            return list(s.scalars(q.order_by(JobRow.seq).limit(limit)))
+            order = JobRow.seq.desc() if newest_first else JobRow.seq
+            return list(s.scalars(q.order_by(order).limit(limit)))
 
     def events(self, job_id: str) -> list[JobEventRow]:
         with self._session() as s:
@@ -319,7 +327,8 @@ class Store:
 
     def totals(self, tenant: str | None = None) -> dict[str, Any]:
         cols = (func.count(JobRow.id), func.sum(JobRow.energy_kwh), func.sum(JobRow.green_kwh),
-                func.sum(JobRow.carbon_kg), func.sum(JobRow.cost_yuan))
+                func.sum(JobRow.carbon_kg), func.sum(JobRow.cost_yuan),
+                func.sum(JobRow.baseline_carbon_kg), func.sum(JobRow.baseline_cost_yuan))
         with self._session() as s:
             by_state = dict(s.execute(
                 (select(JobRow.state, func.count(JobRow.id)).where(JobRow.tenant == tenant)
@@ -328,10 +337,14 @@ class Store:
             q = select(*cols).where(JobRow.state == FINISHED)
             if tenant:
                 q = q.where(JobRow.tenant == tenant)
-            n, energy, green, carbon, cost = s.execute(q).one()
+            n, energy, green, carbon, cost, base_carbon, base_cost = s.execute(q).one()
         return {"jobs_by_state": by_state, "finished": n or 0,
                 "energy_kwh": energy or 0.0, "green_kwh": green or 0.0,
-                "carbon_kg": carbon or 0.0, "cost_yuan": cost or 0.0}
+                "carbon_kg": carbon or 0.0, "cost_yuan": cost or 0.0,
+                "baseline_carbon_kg": base_carbon or 0.0,
+                "baseline_cost_yuan": base_cost or 0.0,
+                "carbon_saved_kg": (base_carbon or 0.0) - (carbon or 0.0),
+                "cost_saved_yuan": (base_cost or 0.0) - (cost or 0.0)}
 
     # ---- sites and meta --------------------------------------------------------------------
 
