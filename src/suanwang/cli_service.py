@@ -50,7 +50,8 @@ def _tokens(data_dir: Path, token_file: Path | None) -> dict[str, tuple[str, str
 
 def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, speed: float,
            network: Path | None, seed: int, token_file: Path | None, demo_jobs_per_day: int,
-           forecast_error: float) -> None:
+           forecast_error: float, deployment: Path | None = None,
+           executor: str = "clock") -> None:
     import uvicorn
 
     from suanwang.errors import InputError
@@ -64,7 +65,8 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
     settings = Settings(db_url=db or f"sqlite:///{(data_dir / 'suanwang.db').resolve()}",
                         network_path=network, policy=policy, seed=seed, speed=speed,
                         forecast_error=forecast_error, tokens=tokens,
-                        demo_jobs_per_day=demo_jobs_per_day)
+                        demo_jobs_per_day=demo_jobs_per_day, deployment_path=deployment,
+                        executor_default=executor, log_dir=data_dir / "logs")
     try:
         app = create_app(settings)
     except InputError as exc:
@@ -110,10 +112,17 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOpt = None,
           demo: Annotated[int, typer.Option(
               "--demo-jobs-per-day", min=0, help="Synthetic demand stream (0 = none).")] = 0,
           forecast_error: Annotated[float, typer.Option("--forecast-error", min=0.0)] = 1.0,
+          deployment: Annotated[Path | None, typer.Option(
+              "--deployment", help="YAML: which backend (local, slurm, ray, clock) runs each "
+                                   "site, with its settings.")] = None,
+          executor: Annotated[str, typer.Option(
+              "--executor", help="Backend of sites the deployment file does not name: clock "
+                                 "(jobs just take their duration) or local processes.")
+          ] = "clock",
           ) -> None:
     """Run the HTTP API and the scheduler on the wall clock."""
     _serve(host, port, db, data_dir, policy, speed, network, seed, token_file, demo,
-           forecast_error)
+           forecast_error, deployment, executor)
 
 
 def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, data_dir: DataOpt = DEFAULT_DATA_DIR,
@@ -121,8 +130,8 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, data_dir: DataOpt = DE
        speed: Annotated[float, typer.Option("--speed", min=0.001)] = 60.0,
        demo: Annotated[int, typer.Option("--demo-jobs-per-day", min=0)] = 3000) -> None:
     """The main job: the service on 127.0.0.1:8000 with the national network, an SQLite file,
-    a demo demand stream and a clock running 60x."""
-    _serve(host, port, None, data_dir, policy, speed, None, 0, None, demo, 1.0)
+    a demo demand stream, a clock running 60x, and every job a real local process."""
+    _serve(host, port, None, data_dir, policy, speed, None, 0, None, demo, 1.0, None, "local")
 
 
 # ---- the client --------------------------------------------------------------------------

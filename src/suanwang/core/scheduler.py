@@ -73,7 +73,12 @@ class Running:
 
 class Scheduler:
     def __init__(self, topology: Topology, forecaster: Forecaster, policy: Policy,
-                 listener: Listener | None = None) -> None:
+                 listener: Listener | None = None,
+                 estimate_sites: set[int] | None = None) -> None:
+        """At sites in `estimate_sites` (all sites when None: the simulator, and a service whose
+        jobs only run on the clock) a job's units are freed when its estimated end comes; at
+        the others the driver calls `release` when the job's executor reports its end."""
+        self.estimate_sites = estimate_sites
         self.topology = topology
         self.state = SchedulerState(topology, forecaster)
         self.policy = policy
@@ -104,11 +109,36 @@ class Scheduler:
         pool = self._pool_of[(site_id, job.kind)]
         self.state.free_units[pool] -= job.units
         self.running[job.job_id] = Running(job, pool, end_s)
-        self._push(end_s, RELEASE, job.job_id)
+        if self._at_estimate(pool):
+            self._push(end_s, RELEASE, job.job_id)
 
     def resume_deferred(self, job: Job, until_s: float) -> None:
         self.deferred[job.job_id] = (job, until_s)
         self._push(until_s, WAKE, job.job_id)
+
+    def release(self, job_id: str, now_s: float, notify: bool = True) -> Running | None:
+        """A running job ended (its executor says so): free its units, tell the listener
+        (unless `notify` is False: the driver records how it ended, e.g. failed), offer the
+        room to waiting jobs. None if the job was not running."""
+        r = self.running.pop(job_id, None)
+        if r is None:
+            return None
+        self.state.free_units[r.pool] += r.job.units
+        if notify:
+            self.listener.finished(r.job, r.pool, now_s)
+        self._drain_queue(r.job.kind, now_s)
+        return r
+
+    def requeue(self, job_id: str, now_s: float) -> bool:
+        """Take a placed job back (its site failed before it started, or it failed and is to
+        be retried) and decide it again now. False if the job was not running."""
+        r = self.running.pop(job_id, None)
+        if r is None:
+            return False
+        self.state.free_units[r.pool] += r.job.units
+        self._apply(self.policy.decide(self.state, (r.job,), now_s), now_s)
+        self._drain_queue(r.job.kind, now_s)
+        return True
 
     def cancel(self, job_id: str, now_s: float) -> bool:
         """Withdraw a job wherever it is; frees its units if it holds any. False if the
@@ -189,6 +219,9 @@ class Scheduler:
 
     # ---- internals -------------------------------------------------------------------------
 
+    def _at_estimate(self, pool: int) -> bool:
+        return self.estimate_sites is None or self.topology.pool_site[pool] in self.estimate_sites
+
     def _push(self, t: float, kind: int, job_id: str) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (t, kind, self._seq, 0, job_id))
@@ -212,7 +245,8 @@ class Scheduler:
             self._queued.pop(j.job_id, None)
             end = now_s + pl.transfer_s + j.duration_s
             self.running[j.job_id] = Running(j, p, end)
-            self._push(end, RELEASE, j.job_id)
+            if self._at_estimate(p):
+                self._push(end, RELEASE, j.job_id)
             self.listener.placed(pl, p)
         for df in decision.deferred:
             if not df.until_s > now_s:

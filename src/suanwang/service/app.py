@@ -22,11 +22,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from suanwang.executors.base import BackendUnavailable
+from suanwang.executors.registry import load_deployment, make_executors
 from suanwang.model import Network
 from suanwang.network.loader import load_network
 from suanwang.service.clock import RunClock
 from suanwang.service.db import JobEventRow, JobRow, make_engine
-from suanwang.service.live import LiveScheduler
+from suanwang.service.live import ExecInfo, LiveScheduler
 from suanwang.service.metrics import Metrics
 from suanwang.service.schemas import BatchIn, JobIn, SitePatch, validate_against
 from suanwang.service.store import TERMINAL_STATES, JobSpec, Store, Tenant, row_to_job
@@ -45,6 +47,9 @@ class Settings:
     speed: float = 1.0  # run seconds per wall second, for a new database
     forecast_error: float = 1.0
     tick_s: float = 0.1
+    deployment_path: Path | None = None  # which backend runs each site (executors.registry)
+    executor_default: str = "clock"  # backend of sites the deployment file does not name
+    log_dir: Path = Path("suanwang-data/logs")  # stdout/stderr of jobs run by executors
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (tenant, role)
     start_scheduler: bool = True
     demo_jobs_per_day: int = 0  # > 0: a synthetic demand stream as tenant "demo"
@@ -62,7 +67,9 @@ def job_out(row: Any) -> dict[str, Any]:
         "energy_kwh": row.energy_kwh, "green_kwh": row.green_kwh,
         "carbon_kg": row.carbon_kg, "cost_yuan": row.cost_yuan,
         "baseline_site": row.baseline_site, "baseline_carbon_kg": row.baseline_carbon_kg,
-        "baseline_cost_yuan": row.baseline_cost_yuan,
+        "baseline_cost_yuan": row.baseline_cost_yuan, "max_retries": row.max_retries,
+        "attempts": row.attempts, "exec_handle": row.exec_handle, "exit_code": row.exit_code,
+        "log_tail": row.log_tail,
     }
 
 
@@ -92,8 +99,13 @@ class Service:
             self.store.set_meta("clock_origin_epoch_s", origin)
             self.store.set_meta("clock_speed", speed)
         self.clock = RunClock(float(origin), float(speed or settings.speed))
+        site_ids = [s.id for s in self.network.sites]
+        self.executors = make_executors(
+            load_deployment(settings.deployment_path, site_ids, settings.executor_default),
+            settings.log_dir)
         self.live = LiveScheduler(self.network, self.store, self.clock, settings.policy,
-                                  seed=settings.seed, forecast_error=settings.forecast_error)
+                                  seed=settings.seed, forecast_error=settings.forecast_error,
+                                  executors=self.executors)
         self.metrics = Metrics(self.live)
         self.demo: Any = None
 
@@ -102,7 +114,7 @@ class Service:
         """Persist submissions (before anyone is told), then hand them to the scheduler."""
         rows, created = self.store.add_jobs(tenant, specs, self.clock.now_s(), idempotency_key)
         if created:
-            self.live.accept([row_to_job(r) for r in rows])
+            self.live.accept([row_to_job(r) for r in rows], [ExecInfo.of(r) for r in rows])
             by_kind = Counter(spec.kind.value for spec in specs)
             for kind, n in by_kind.items():
                 self.metrics.submitted.labels(kind).inc(n)
@@ -122,6 +134,8 @@ class Service:
         if self.demo is not None:
             self.demo.stop()
         self.live.stop()
+        for executor in {id(e): e for e in self.executors.values() if e is not None}.values():
+            executor.close()
         self.store.engine.dispose()
 
 
@@ -237,6 +251,8 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
                 "province": s.province_en, "lat": s.lat, "lon": s.lon, "pue": s.pue,
                 "price_yuan_per_kwh": s.price_yuan_per_kwh, "green_share": s.green_share,
                 "drained": s.id in service.live.drained_sites(),
+                "healthy": s.id not in service.live.unhealthy,
+                "backend": getattr(service.live.executors[s.id], "name", "clock"),
                 "pools": [{"kind": topo.pool_kind[p].value,
                            "capacity_units": topo.pool_capacity[p],
                            "pflops_per_unit": topo.pools[p].pflops_per_unit,
@@ -330,7 +346,12 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
         row = own_job(job_id, who)
         if row.state in TERMINAL_STATES:
             raise HTTPException(409, f"job {job_id} is already {row.state}")
-        if not service.live.cancel(job_id):
+        try:
+            cancelled = service.live.cancel(job_id)
+        except BackendUnavailable as exc:
+            raise HTTPException(503, f"the backend running {job_id} cannot be reached: {exc}; "
+                                     "try again") from None
+        if not cancelled:
             raise HTTPException(409, f"job {job_id} could not be cancelled (it just ended)")
         return job_out(own_job(job_id, who))
 

@@ -27,6 +27,10 @@ class RunClock:
     def start_utc(self) -> datetime:
         return datetime.fromtimestamp(self.origin_epoch_s, tz=UTC)
 
+    def run_of(self, wall_epoch_s: float) -> float:
+        """The run clock's reading at wall instant `wall_epoch_s` (UTC seconds)."""
+        return max(0.0, (wall_epoch_s - self.origin_epoch_s) * self.speed)
+
     def wall_of(self, run_s: float) -> datetime:
         """The wall instant at which the run clock shows `run_s`."""
         return datetime.fromtimestamp(self.origin_epoch_s + run_s / self.speed, tz=UTC)

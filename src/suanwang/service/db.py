@@ -66,6 +66,14 @@ class JobRow(Base):
     baseline_site: Mapped[str | None] = mapped_column(String(64), nullable=True)
     baseline_carbon_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
     baseline_cost_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # what it runs and how it ran on the site's engine (revision 0003)
+    env: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    workdir: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    max_retries: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    exec_handle: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    log_tail: Mapped[str | None] = mapped_column(Text, nullable=True)
     __table_args__ = (UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_idempotency"),
                       Index("ix_jobs_tenant_seq", "tenant", "seq"))
 

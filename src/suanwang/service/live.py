@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +24,14 @@ from suanwang.core.scheduler import Scheduler
 from suanwang.core.state import Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import HOUR_S, EnergySeries
+from suanwang.executors.base import BackendUnavailable, ExecState, ExecStatus, Executor, RunSpec
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.policies.registry import make_policy
 from suanwang.service.clock import RunClock
 from suanwang.service.store import (
     CANCELLED,
     DEFERRED,
+    FAILED,
     FINISHED,
     PLACED,
     QUEUED,
@@ -43,6 +46,22 @@ from suanwang.sim.runner import energy_for
 
 log = logging.getLogger("suanwang.service")
 SERIES_DAYS = 400
+HEALTH_CHECK_EVERY_S = 2.0  # wall seconds between probes of an unhealthy site's backend
+
+
+@dataclass
+class ExecInfo:
+    """What a job runs, and how often it may be run again."""
+
+    command: list[str] | None = None
+    env: dict[str, str] | None = None
+    workdir: str | None = None
+    max_retries: int = 0
+    attempts: int = 0
+
+    @classmethod
+    def of(cls, row: Any) -> ExecInfo:
+        return cls(row.command, row.env, row.workdir, row.max_retries or 0, row.attempts or 0)
 
 
 @dataclass
@@ -57,7 +76,8 @@ class Totals:
 class LiveScheduler:
     def __init__(self, network: Network, store: Store, clock: RunClock, policy: str,
                  seed: int = 0, forecast_error: float = 1.0,
-                 series: EnergySeries | None = None) -> None:
+                 series: EnergySeries | None = None,
+                 executors: dict[str, Executor | None] | None = None) -> None:
         self.network = network
         self.store = store
         self.clock = clock
@@ -68,7 +88,18 @@ class LiveScheduler:
         forecaster = Forecaster(self.series,
                                 [s.grid_intensity_g_per_kwh for s in network.sites],
                                 seed=seed, error_scale=forecast_error)
-        self.scheduler = Scheduler(self.topology, forecaster, make_policy(policy), self)
+        self.executors: dict[str, Executor | None] = {
+            sid: (executors or {}).get(sid) for sid in self.topology.site_ids}
+        estimate_sites = {i for i, sid in enumerate(self.topology.site_ids)
+                          if self.executors[sid] is None}
+        self.scheduler = Scheduler(self.topology, forecaster, make_policy(policy), self,
+                                   estimate_sites=estimate_sites)
+        self._exec: dict[str, ExecInfo] = {}  # job_id -> what it runs
+        self._handles: dict[str, tuple[str, str]] = {}  # job_id -> (site, backend handle)
+        self._to_dispatch: list[str] = []  # placed jobs whose start has come, to hand over
+        self._operator_drained: set[str] = set()
+        self.unhealthy: dict[str, str] = {}  # site -> why its backend is unavailable
+        self._last_health_check = 0.0
         self.lock = threading.RLock()  # the scheduler and the outbox
         self._inbox_lock = threading.Lock()
         self._inbox: list[Job] = []
@@ -91,15 +122,20 @@ class LiveScheduler:
                 if units is not None and int(units) != pool.units:
                     self.scheduler.set_capacity(site.id, pool.kind, int(units), 0.0)
         self.topology = self.scheduler.topology
-        for site_id in self.store.drained_sites():
-            if site_id in self.topology.site_ids:
-                self.scheduler.drain_site(site_id, True, self.clock.now_s())
+        self._operator_drained = {s for s in self.store.drained_sites()
+                                  if s in self.topology.site_ids}
+        self._apply_drains(self.clock.now_s())
         resumed = requeued = 0
         for row in self.store.active_jobs():
             job = row_to_job(row)
+            self._exec[job.job_id] = ExecInfo.of(row)
             if row.state in (PLACED, RUNNING) and row.site and row.end_s is not None:
                 self.scheduler.resume_running(job, row.site, row.end_s)
-                if row.state == PLACED and row.start_s is not None:
+                if row.exec_handle:
+                    self._handles[job.job_id] = (row.site, row.exec_handle)
+                    if row.state == RUNNING and row.start_s is not None:
+                        self._started[job.job_id] = row.start_s
+                elif row.state == PLACED and row.start_s is not None:
                     heapq.heappush(self._starts, (row.start_s, job.job_id))
                 elif row.start_s is not None:
                     self._started[job.job_id] = row.start_s
@@ -115,16 +151,25 @@ class LiveScheduler:
 
     # ---- inputs --------------------------------------------------------------------------
 
-    def accept(self, jobs: list[Job]) -> None:
+    def accept(self, jobs: list[Job], infos: list[ExecInfo] | None = None) -> None:
         """Jobs already persisted as submitted: decide them at the next tick."""
         with self._inbox_lock:
+            for k, job in enumerate(jobs):
+                self._exec[job.job_id] = infos[k] if infos is not None else ExecInfo()
             self._inbox.extend(jobs)
             self.submitted_total += len(jobs)
 
     def cancel(self, job_id: str) -> bool:
-        """Cancel a job in flight; False if the scheduler had already let it go."""
+        """Cancel a job in flight (on its backend too); False if the scheduler had already let
+        it go. Raises BackendUnavailable if the backend running it cannot be told."""
         with self.lock:
             now = self.clock.now_s()
+            handle = self._handles.get(job_id)
+            if handle is not None:
+                executor = self.executors[handle[0]]
+                if executor is not None:
+                    executor.cancel(handle[1])
+                self._handles.pop(job_id, None)
             with self._inbox_lock:
                 before = len(self._inbox)
                 self._inbox = [j for j in self._inbox if j.job_id != job_id]
@@ -146,8 +191,20 @@ class LiveScheduler:
     def drain(self, site_id: str, drained: bool) -> None:
         with self.lock:
             self.store.set_drained(site_id, drained)
-            self.scheduler.drain_site(site_id, drained, self.clock.now_s())
+            if drained:
+                self._operator_drained.add(site_id)
+            else:
+                self._operator_drained.discard(site_id)
+            self._apply_drains(self.clock.now_s())
             self._flush()
+
+    def _apply_drains(self, now: float) -> None:
+        """New work avoids sites the operator drained and sites whose backend is down."""
+        closed = self._operator_drained | set(self.unhealthy)
+        drained_now = {self.topology.site_ids[i] for i in self.scheduler.state.drained}
+        for site_id in self.topology.site_ids:
+            if (site_id in closed) != (site_id in drained_now):
+                self.scheduler.drain_site(site_id, site_id in closed, now)
 
     # ---- the clock -----------------------------------------------------------------------
 
@@ -164,14 +221,156 @@ class LiveScheduler:
                 self.scheduler.submit(job, t)
             self.scheduler.advance(now)
             self._start_due(now)
+            self._flush()  # decisions are persisted before any backend hears of them
+            if self._to_dispatch:
+                self._dispatch(now)
+            if self._handles:
+                self._poll(now)
+            if self.unhealthy:
+                self._check_health(now)
             self._flush()
 
     def _start_due(self, now: float) -> None:
         while self._starts and self._starts[0][0] <= now:
             start_s, job_id = heapq.heappop(self._starts)
-            if job_id in self.scheduler.running:
-                self._started[job_id] = start_s
-                self._outbox.append(Transition(job_id, RUNNING, start_s, "input data arrived"))
+            r = self.scheduler.running.get(job_id)
+            if r is None:
+                continue
+            if self.executors[self._site_of(r.pool)] is not None:
+                self._to_dispatch.append(job_id)
+                continue
+            self._started[job_id] = start_s
+            self._outbox.append(Transition(job_id, RUNNING, start_s, "input data arrived"))
+
+    def _site_of(self, pool: int) -> str:
+        return self.topology.site_ids[self.topology.pool_site[pool]]
+
+    def _run_spec(self, job: Job, site_id: str) -> RunSpec:
+        info = self._exec.get(job.job_id, ExecInfo())
+        # by default a job sleeps its duration, as the run clock counts it
+        command = info.command or ["sleep", f"{job.duration_s / self.clock.speed:.3f}"]
+        margin_s = max(60.0, 0.5 * job.duration_s)
+        return RunSpec(job_id=job.job_id, site_id=site_id, kind=job.kind, units=job.units,
+                       command=tuple(command), env=tuple((info.env or {}).items()),
+                       workdir=info.workdir,
+                       time_limit_s=(job.duration_s + margin_s) / self.clock.speed)
+
+    def _dispatch(self, now: float) -> None:
+        due, self._to_dispatch = self._to_dispatch, []
+        for job_id in due:
+            r = self.scheduler.running.get(job_id)
+            if r is None:
+                continue
+            site_id = self._site_of(r.pool)
+            executor = self.executors[site_id]
+            if executor is None:
+                continue
+            try:
+                handle = executor.submit(self._run_spec(r.job, site_id))
+            except BackendUnavailable as exc:
+                self._site_down(site_id, str(exc), now)
+                self._outbox.append(Transition(job_id, QUEUED, now,
+                                               f"{site_id} unavailable: {exc}; placing again",
+                                               {"site": None}))
+                self.scheduler.requeue(job_id, now)
+                continue
+            self._handles[job_id] = (site_id, handle)
+            self._outbox.append(Transition(job_id, PLACED, now,
+                                           f"handed to {executor.name} as {handle}",
+                                           {"exec_handle": handle, "site": site_id}))
+
+    def _poll(self, now: float) -> None:
+        by_executor: dict[int, list[str]] = {}
+        for job_id, (site_id, _) in self._handles.items():
+            if site_id not in self.unhealthy:
+                by_executor.setdefault(id(self.executors[site_id]), []).append(job_id)
+        for job_ids in by_executor.values():
+            site_id = self._handles[job_ids[0]][0]
+            executor = self.executors[site_id]
+            if executor is None:
+                continue
+            try:
+                statuses = executor.poll([self._handles[j][1] for j in job_ids])
+            except BackendUnavailable as exc:
+                for j in job_ids:
+                    self._site_down(self._handles[j][0], str(exc), now)
+                continue
+            for job_id in job_ids:
+                status = statuses.get(self._handles[job_id][1])
+                if status is not None:
+                    self._observe(job_id, status, now)
+
+    def _observe(self, job_id: str, st: ExecStatus, now: float) -> None:
+        r = self.scheduler.running.get(job_id)
+        if r is None:
+            self._handles.pop(job_id, None)
+            return
+        if st.started_wall_s is not None and job_id not in self._started:
+            start = min(self.clock.run_of(st.started_wall_s), now)
+            self._started[job_id] = start
+            self._outbox.append(Transition(job_id, RUNNING, start, "started on its engine",
+                                           {"start_s": start}))
+        if not st.ended:
+            return
+        site_id, handle = self._handles.pop(job_id)
+        executor = self.executors[site_id]
+        forget = getattr(executor, "forget", None)
+        if forget is not None:
+            forget(handle)
+        start = self._started.pop(job_id, None)
+        end = min(self.clock.run_of(st.ended_wall_s), now) if st.ended_wall_s else now
+        self.scheduler.release(job_id, now, notify=False)
+        charges = self.charge(r.job, r.pool, start, end) if start is not None else {}
+        fields: dict[str, Any] = {**charges, "end_s": end, "exit_code": st.exit_code,
+                                  "log_tail": st.log_tail or None}
+        if start is not None:
+            fields["start_s"] = start
+        if st.state == ExecState.FINISHED:
+            self._count(charges)
+            self._outbox.append(Transition(job_id, FINISHED, end, st.reason or "exit code 0",
+                                           fields))
+            return
+        info = self._exec.setdefault(job_id, ExecInfo())
+        info.attempts += 1
+        why = st.reason or st.state.value
+        if info.attempts <= info.max_retries:
+            self._outbox.append(Transition(
+                job_id, QUEUED, now, f"attempt {info.attempts} failed ({why}); run again",
+                {"attempts": info.attempts, "exit_code": st.exit_code,
+                 "log_tail": st.log_tail or None, "site": None, "exec_handle": None}))
+            self.scheduler.submit(r.job, now)
+            return
+        self._count(charges)
+        fields["attempts"] = info.attempts
+        self._outbox.append(Transition(job_id, FAILED, end, why, fields))
+        log.warning("job %s failed at %s: %s", job_id, site_id, why)
+
+    def _count(self, charges: dict[str, Any]) -> None:
+        if not charges:
+            return
+        self.totals.finished += 1
+        self.totals.energy_kwh += charges["energy_kwh"]
+        self.totals.green_kwh += charges["green_kwh"]
+        self.totals.carbon_kg += charges["carbon_kg"]
+        self.totals.cost_yuan += charges["cost_yuan"]
+
+    def _site_down(self, site_id: str, why: str, now: float) -> None:
+        if site_id not in self.unhealthy:
+            log.warning("site %s unhealthy, no new work goes there: %s", site_id, why)
+            self.unhealthy[site_id] = why
+            self._apply_drains(now)
+
+    def _check_health(self, now: float) -> None:
+        wall = time.monotonic()
+        if wall - self._last_health_check < HEALTH_CHECK_EVERY_S:
+            return
+        self._last_health_check = wall
+        for site_id in list(self.unhealthy):
+            executor = self.executors[site_id]
+            if executor is not None and executor.healthy():
+                del self.unhealthy[site_id]
+                log.info("site %s healthy again", site_id)
+        self._apply_drains(now)
 
     def _flush(self) -> None:
         out, self._outbox = self._outbox, []
@@ -219,17 +418,7 @@ class LiveScheduler:
             start_s = now_s - job.duration_s
             self._outbox.append(Transition(job.job_id, RUNNING, start_s, "input data arrived"))
         charges = self.charge(job, pool, start_s, now_s)
-        base_pool = self._nearest_pool(job)
-        if base_pool is not None:
-            base = self.charge(job, base_pool, start_s, now_s)
-            charges["baseline_site"] = self.topology.site_ids[self.topology.pool_site[base_pool]]
-            charges["baseline_carbon_kg"] = base["carbon_kg"]
-            charges["baseline_cost_yuan"] = base["cost_yuan"]
-        self.totals.finished += 1
-        self.totals.energy_kwh += charges["energy_kwh"]
-        self.totals.green_kwh += charges["green_kwh"]
-        self.totals.carbon_kg += charges["carbon_kg"]
-        self.totals.cost_yuan += charges["cost_yuan"]
+        self._count(charges)
         self._outbox.append(Transition(job.job_id, FINISHED, now_s, "ran its duration",
                                        charges))
 
@@ -243,11 +432,19 @@ class LiveScheduler:
         """Energy, green energy, carbon and cost of `job` in `pool` over [start, end): the
         simulator's accounting rule, on the actual series."""
         topo = self.topology
-        power_kw = job.units * topo.pool_kw_facility[pool]
-        ch = charge_jobs(self.series, np.array([topo.pool_site[pool]]), np.array([power_kw]),
-                         np.array([start_s]), np.array([end_s]))
-        return {"energy_kwh": float(ch.energy_kwh[0]), "green_kwh": float(ch.green_kwh[0]),
-                "carbon_kg": float(ch.carbon_kg[0]), "cost_yuan": float(ch.cost_yuan[0])}
+        base_pool = self._nearest_pool(job)
+        pools = [pool] if base_pool is None else [pool, base_pool]
+        power_kw = np.array([job.units * topo.pool_kw_facility[p] for p in pools])
+        ch = charge_jobs(self.series, np.array([topo.pool_site[p] for p in pools]), power_kw,
+                         np.full(len(pools), start_s), np.full(len(pools), end_s))
+        out: dict[str, Any] = {
+            "energy_kwh": float(ch.energy_kwh[0]), "green_kwh": float(ch.green_kwh[0]),
+            "carbon_kg": float(ch.carbon_kg[0]), "cost_yuan": float(ch.cost_yuan[0])}
+        if base_pool is not None:  # what the `nearest` baseline would have drawn
+            out["baseline_site"] = self._site_of(base_pool)
+            out["baseline_carbon_kg"] = float(ch.carbon_kg[1])
+            out["baseline_cost_yuan"] = float(ch.cost_yuan[1])
+        return out
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -273,7 +470,11 @@ class LiveScheduler:
             pools = [p for p in range(len(topo.pools)) if topo.pool_site[p] == i]
             out.append({
                 "site": site.id, "name_zh": site.name_zh, "name_en": site.name_en,
-                "drained": i in drained,
+                "drained": site.id in self._operator_drained,
+                "healthy": site.id not in self.unhealthy,
+                "unhealthy_reason": self.unhealthy.get(site.id),
+                "taking_work": i not in drained,
+                "backend": getattr(self.executors[site.id], "name", "clock"),
                 "green_share": float(self.series.green_share[i, h]),
                 "intensity_g_per_kwh": float(self.series.intensity_g_per_kwh[i, h]),
                 "price_yuan_per_kwh": float(self.series.price_yuan_per_kwh[i, h]),
@@ -294,5 +495,6 @@ class LiveScheduler:
                     RUNNING: len(self._started)}
 
     def drained_sites(self) -> set[str]:
+        """Sites the operator drained (an unhealthy site is not drained: see `unhealthy`)."""
         with self.lock:
-            return {self.topology.site_ids[i] for i in self.scheduler.state.drained}
+            return set(self._operator_drained)

@@ -36,13 +36,16 @@ class _LiveCollector(Collector):
         intensity = GaugeMetricFamily("suanwang_site_carbon_intensity_grams_per_kilowatt_hour",
                                       "CO2 per kWh of the site's power this hour",
                                       labels=["site"])
-        drained = GaugeMetricFamily("suanwang_site_drained", "1 if the site takes no new work",
+        drained = GaugeMetricFamily("suanwang_site_drained", "1 if the operator drained it",
                                     labels=["site"])
+        healthy = GaugeMetricFamily("suanwang_site_healthy",
+                                    "1 if the site's backend answers", labels=["site"])
         for s in state["sites"]:
             power.add_metric([s["site"]], s["power_kw"])
             green.add_metric([s["site"]], s["green_share"])
             intensity.add_metric([s["site"]], s["intensity_g_per_kwh"])
             drained.add_metric([s["site"]], 1.0 if s["drained"] else 0.0)
+            healthy.add_metric([s["site"]], 1.0 if s["healthy"] else 0.0)
             for p in s["pools"]:
                 busy.add_metric([s["site"], p["kind"]], p["busy_units"])
                 cap.add_metric([s["site"], p["kind"]], p["capacity_units"])
@@ -64,8 +67,8 @@ class _LiveCollector(Collector):
         cost.add_metric([], t.cost_yuan)
         finished = CounterMetricFamily("suanwang_jobs_finished", "Jobs that ran to the end")
         finished.add_metric([], t.finished)
-        yield from (busy, cap, power, green, intensity, drained, jobs, energy, green_e, carbon,
-                    cost, finished)
+        yield from (busy, cap, power, green, intensity, drained, healthy, jobs, energy,
+                    green_e, carbon, cost, finished)
 
 
 class Metrics:

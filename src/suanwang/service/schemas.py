@@ -29,7 +29,13 @@ class JobIn(BaseModel):
     deadline_in_s: float | None = Field(default=None, gt=0, le=365 * 86400.0)
     data_gb: float = Field(default=0.0, ge=0, le=1e7)
     workload: str = Field(default="", max_length=64)
-    command: list[str] | None = Field(default=None, max_length=256)
+    command: list[str] | None = Field(
+        default=None, min_length=1, max_length=256,
+        description="What to run on the site's engine; default: a sleep of the job's duration")
+    env: dict[str, str] | None = Field(default=None, max_length=256)
+    workdir: str | None = Field(default=None, max_length=500)
+    max_retries: int = Field(default=0, ge=0, le=5,
+                             description="Run again up to this many times if it fails")
 
     @model_validator(mode="after")
     def _one_latency_class(self) -> JobIn:
@@ -45,7 +51,8 @@ class JobIn(BaseModel):
         return JobSpec(origin=self.origin, kind=self.kind, units=self.units,
                        duration_s=self.duration_s, rtt_bound_ms=self.rtt_bound_ms,
                        deadline_in_s=self.deadline_in_s, data_gb=self.data_gb,
-                       workload=self.workload, command=self.command)
+                       workload=self.workload, command=self.command, env=self.env,
+                       workdir=self.workdir, max_retries=self.max_retries)
 
 
 class BatchIn(BaseModel):

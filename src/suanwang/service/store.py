@@ -61,6 +61,9 @@ class JobSpec:
     data_gb: float
     workload: str
     command: list[str] | None
+    env: dict[str, str] | None = None
+    workdir: str | None = None
+    max_retries: int = 0
 
 
 @dataclass(slots=True)
@@ -78,12 +81,15 @@ _JOB_COLUMNS = ("id", "seq", "tenant", "idempotency_key", "origin", "kind", "uni
                 "duration_s", "submit_s", "rtt_bound_ms", "deadline_s", "data_gb", "workload",
                 "command", "state", "reason", "site", "rtt_ms", "placed_s", "start_s", "end_s",
                 "defer_until_s", "energy_kwh", "green_kwh", "carbon_kg", "cost_yuan",
-                "baseline_site", "baseline_carbon_kg", "baseline_cost_yuan")
+                "baseline_site", "baseline_carbon_kg", "baseline_cost_yuan", "env", "workdir",
+                "max_retries", "attempts", "exec_handle", "exit_code", "log_tail")
+_JSON_COLUMNS = ("command", "env")
 _EVENT_COLUMNS = ("job_id", "at_s", "state", "reason", "site")
 _UNSET_COLUMNS = {c: None for c in ("site", "rtt_ms", "placed_s", "start_s", "end_s",
                                      "defer_until_s", "energy_kwh", "green_kwh", "carbon_kg",
                                      "cost_yuan", "baseline_site", "baseline_carbon_kg",
-                                     "baseline_cost_yuan")}
+                                     "baseline_cost_yuan", "exec_handle", "exit_code",
+                                     "log_tail")}
 
 
 class JobRecord(SimpleNamespace):
@@ -191,14 +197,15 @@ class Store:
             "deadline_s": (p.now_s + spec.deadline_in_s
                            if spec.deadline_in_s is not None else None),
             "data_gb": spec.data_gb, "workload": spec.workload, "command": spec.command,
-            "state": SUBMITTED, "reason": "", **_UNSET_COLUMNS,
+            "env": spec.env, "workdir": spec.workdir, "max_retries": spec.max_retries,
+            "attempts": 0, "state": SUBMITTED, "reason": "", **_UNSET_COLUMNS,
         } for k, spec in enumerate(p.specs)]
 
     def _insert(self, batch: list[_PendingWrite]) -> None:
         rows = [r for p in batch for r in p.rows or []]
         with self.engine.begin() as conn:
             self._insert_rows(conn, "jobs", _JOB_COLUMNS,
-                              [tuple(json.dumps(r[c]) if c == "command" and r[c] is not None
+                              [tuple(json.dumps(r[c]) if c in _JSON_COLUMNS and r[c] is not None
                                      else r[c] for c in _JOB_COLUMNS) for r in rows])
             self._insert_rows(conn, "job_events", _EVENT_COLUMNS,
                               [(r["id"], r["submit_s"], SUBMITTED, "accepted", None)

@@ -1,0 +1,140 @@
+"""The service running jobs for real through executors: actual times charged, failures with
+exit codes and retries, cancel reaching the process, an unreachable backend marking its site
+unhealthy and its work placed elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from svc_support import ALICE, OPS, rt_job, wait_for
+
+from suanwang.executors.base import BackendUnavailable, ExecStatus, ExecutorConfig, RunSpec
+from suanwang.executors.local import LocalExecutor
+from suanwang.executors.registry import BACKENDS, register_backend
+
+
+def job(client: TestClient, job_id: str) -> Any:
+    return client.get(f"/v1/jobs/{job_id}", headers=ALICE).json()
+
+
+@pytest.fixture
+def local_client(make_client: Callable[..., TestClient], tmp_path: Path) -> TestClient:
+    return make_client(executor_default="local", log_dir=tmp_path / "logs")
+
+
+def test_a_job_runs_as_a_process_and_is_charged_for_its_actual_time(
+        local_client: TestClient) -> None:
+    # estimated 10 hours; really runs about 0.5 s of wall time = about 1,800 s at x3600
+    body = rt_job(duration_s=36_000, command=["sh", "-c", "sleep 0.5; echo done"])
+    j = local_client.post("/v1/jobs", json=body, headers=ALICE).json()
+    done = wait_for(lambda: job(local_client, j["id"]), lambda x: x["state"] == "finished")
+    ran_s = done["end_s"] - done["start_s"]
+    assert 900 < ran_s < 20_000  # the actual run, not the 36,000 s estimate
+    site = local_client.get(f"/v1/sites/{done['site']}", headers=ALICE).json()
+    assert site["backend"] == "local"
+    pool = next(p for p in site["pools"] if p["kind"] == "intelligent")
+    expected = 8 * pool["kw_per_unit"] * site["pue"] * ran_s / 3600
+    assert done["energy_kwh"] == pytest.approx(expected, rel=1e-6)
+    assert done["exit_code"] == 0 and done["exec_handle"]
+
+
+def test_a_failing_job_is_retried_then_reported_with_exit_code_and_log(
+        local_client: TestClient) -> None:
+    body = rt_job(command=["sh", "-c", "echo 'disk full' >&2; exit 3"], max_retries=1)
+    j = local_client.post("/v1/jobs", json=body, headers=ALICE).json()
+    failed = wait_for(lambda: job(local_client, j["id"]), lambda x: x["state"] == "failed")
+    assert failed["exit_code"] == 3 and failed["attempts"] == 2
+    assert "disk full" in failed["log_tail"]
+    events = local_client.get(f"/v1/jobs/{j['id']}/events", headers=ALICE).json()
+    assert any(e["state"] == "queued" and "attempt 1 failed" in e["reason"] for e in events)
+    assert events[-1]["state"] == "failed"
+
+
+def test_cancel_reaches_the_process(local_client: TestClient, tmp_path: Path) -> None:
+    marker = tmp_path / "still-running"
+    body = rt_job(command=["sh", "-c", f"sleep 2; touch {marker}"])
+    j = local_client.post("/v1/jobs", json=body, headers=ALICE).json()
+    wait_for(lambda: job(local_client, j["id"]), lambda x: x["state"] == "running")
+    r = local_client.post(f"/v1/jobs/{j['id']}/cancel", headers=ALICE)
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    import time
+
+    time.sleep(2.5)  # long enough for the process to have written the marker had it lived
+    assert not marker.exists()
+
+
+# ---- an unreachable backend ----------------------------------------------------------------
+
+class FlakyExecutor(LocalExecutor):
+    """A local executor whose backend can be switched off, as a stopped controller would be."""
+
+    name = "flaky"
+    up = False
+
+    def submit(self, spec: RunSpec) -> str:
+        if not FlakyExecutor.up:
+            raise BackendUnavailable("connection refused")
+        return super().submit(spec)
+
+    def poll(self, handles: Sequence[str]) -> dict[str, ExecStatus]:
+        if not FlakyExecutor.up:
+            raise BackendUnavailable("connection refused")
+        return super().poll(handles)
+
+    def healthy(self) -> bool:
+        return FlakyExecutor.up
+
+
+@pytest.fixture
+def flaky_client(make_client: Callable[..., TestClient], tmp_path: Path) -> Any:
+    register_backend("flaky", lambda cfg, log_dir: FlakyExecutor(log_dir))
+    deployment = tmp_path / "deploy.yaml"
+    deployment.write_text("default: {backend: local}\nsites:\n  zhangjiakou: {backend: flaky}\n",
+                          encoding="utf-8")
+    FlakyExecutor.up = False
+    try:
+        yield make_client(deployment_path=deployment, log_dir=tmp_path / "logs")
+    finally:
+        BACKENDS.pop("flaky", None)
+        FlakyExecutor.up = False
+
+
+def test_unreachable_backend_marks_site_unhealthy_and_work_goes_elsewhere(
+        flaky_client: TestClient) -> None:
+    c = flaky_client
+    for site in ("jining", "horinger"):  # leave zhangjiakou the only site within 6 ms of bth
+        assert c.patch(f"/v1/sites/{site}", json={"drained": True}, headers=OPS).is_success
+    j = c.post("/v1/jobs", json=rt_job(rtt_bound_ms=6, duration_s=600), headers=ALICE).json()
+    wait_for(lambda: c.get("/v1/sites/zhangjiakou", headers=ALICE).json(),
+             lambda s: s["healthy"] is False)
+    assert 'suanwang_site_healthy{site="zhangjiakou"} 0.0' in c.get("/metrics").text
+    wait_for(lambda: job(c, j["id"]), lambda x: x["state"] == "queued")
+    events = c.get(f"/v1/jobs/{j['id']}/events", headers=ALICE).json()
+    assert any("zhangjiakou unavailable" in e["reason"] for e in events)
+    # a site that can take it opens: the job goes there, not back to the broken one
+    assert c.patch("/v1/sites/horinger", json={"drained": False}, headers=OPS).is_success
+    done = wait_for(lambda: job(c, j["id"]), lambda x: x["state"] == "finished")
+    assert done["site"] == "horinger"
+    events = c.get(f"/v1/jobs/{j['id']}/events", headers=ALICE).json()
+    assert sum(1 for e in events if e["state"] == "running") == 1  # never ran twice
+    FlakyExecutor.up = True  # the backend comes back: so does the site
+    wait_for(lambda: c.get("/v1/sites/zhangjiakou", headers=ALICE).json(),
+             lambda s: s["healthy"] is True)
+
+
+def test_deployment_file_errors_name_the_field(tmp_path: Path) -> None:
+    from suanwang.errors import InputError
+    from suanwang.executors.registry import load_deployment
+
+    bad = tmp_path / "d.yaml"
+    bad.write_text("sites:\n  atlantis: {backend: local}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"sites\.atlantis"):
+        load_deployment(bad, ["horinger"])
+    bad.write_text("sites:\n  horinger: {backend: kubernetes}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="kubernetes"):
+        load_deployment(bad, ["horinger"])
+    assert load_deployment(None, ["horinger"])["horinger"] == ExecutorConfig("clock")
