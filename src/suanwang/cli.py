@@ -14,7 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from suanwang import cli_service
+from suanwang import cli_energy, cli_ledger, cli_report, cli_service
+from suanwang.energy.measured import read_measured
+from suanwang.energy.models import DEFAULT_ENERGY_MODEL, ENERGY_MODELS
+from suanwang.energy.series import EnergySeries
 from suanwang.errors import InputError
 from suanwang.model import KIND_NAMES_ZH, Job, Network
 from suanwang.network.loader import load_network
@@ -29,6 +32,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="suanwang 算网: monitor and schedule the East-Data-West-Compute network.")
 network_app = typer.Typer(no_args_is_help=True, help="The compute network 算力网络.")
 app.add_typer(network_app, name="network")
+app.add_typer(cli_ledger.app, name="ledger")
+app.add_typer(cli_report.app, name="report")
+app.add_typer(cli_energy.app, name="energy")
 # a table wider than 80 columns stays readable when piped or captured
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
@@ -46,6 +52,11 @@ TraceOpt = Annotated[Path | None, typer.Option(
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Directory to write results to.")]
 ErrOpt = Annotated[float, typer.Option(
     "--forecast-error", min=0.0, help="Scale of forecast error (0 = perfect forecasts).")]
+EnergyOpt = Annotated[str, typer.Option(
+    "--energy", help="Energy model: " + " or ".join(ENERGY_MODELS) + ".")]
+EnergySeriesOpt = Annotated[Path | None, typer.Option(
+    "--energy-series", help="Measured series (CSV or Parquet) overriding the model where it "
+                            "has values; schema in suanwang.energy.measured.")]
 
 
 class _Bar:
@@ -167,6 +178,7 @@ def simulate(
     days: DaysOpt = 7.0, jobs: JobsOpt = 40_000, seed: SeedOpt = 0,
     load: LoadOpt = DEFAULT_LOAD, trace: TraceOpt = None, network: NetworkOpt = None,
     out: OutOpt = None, forecast_error: ErrOpt = 1.0,
+    energy: EnergyOpt = DEFAULT_ENERGY_MODEL, energy_series: EnergySeriesOpt = None,
 ) -> None:
     """Simulate one policy on the demand; with --out, write jobs.csv, sites.csv, summary.json
     and network.json."""
@@ -175,11 +187,13 @@ def simulate(
             f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")))
     net = _network(network)
     demand, info = _demand(net, trace, days, jobs, seed, load)
-    result = _run(net, demand, policy, seed, forecast_error)
-    info = {**info, "network": net.name, "forecast_error": forecast_error}
+    series = _energy(net, demand, seed, None, energy, energy_series)
+    result = _run(net, demand, policy, seed, forecast_error, series=series)
+    info = {**info, "network": net.name, "forecast_error": forecast_error,
+            "energy": _energy_label(energy, energy_series)}
     if out is not None:
         summary = write_run(result, out, info)
-        console.print(f"wrote {out}/jobs.csv, sites.csv, summary.json, network.json")
+        console.print(f"wrote {out}/jobs.csv, sites.csv, summary.json, network.json, ledger.jsonl")
     else:
         summary = {**info, **result.summary()}
     _print_table([summary], baseline=None)
@@ -190,6 +204,7 @@ def compare(
     days: DaysOpt = 7.0, jobs: JobsOpt = 40_000, seed: SeedOpt = 0,
     load: LoadOpt = DEFAULT_LOAD, trace: TraceOpt = None, network: NetworkOpt = None,
     out: OutOpt = None, forecast_error: ErrOpt = 1.0,
+    energy: EnergyOpt = DEFAULT_ENERGY_MODEL, energy_series: EnergySeriesOpt = None,
     policies: Annotated[str, typer.Option(
         "--policies", help="Comma-separated policies to compare.")] = ",".join(POLICIES),
 ) -> None:
@@ -201,12 +216,13 @@ def compare(
             raise _fail(f"unknown policy {name!r}; choose from: {', '.join(POLICIES)}")
     net = _network(network)
     demand, info = _demand(net, trace, days, jobs, seed, load)
-    series = energy_for(net, demand, seed, DEFAULT_START,
-                        days=None if trace is not None else days)
+    series = _energy(net, demand, seed, None if trace is not None else days, energy,
+                     energy_series)
     summaries = []
     for name in names:
         result = _run(net, demand, name, seed, forecast_error, series=series)
         summaries.append({**info, "network": net.name, "forecast_error": forecast_error,
+                          "energy": _energy_label(energy, energy_series),
                           **result.summary()})
     _print_table(summaries, baseline="nearest" if "nearest" in names else None)
     if out is not None:
@@ -214,6 +230,23 @@ def compare(
         (out / "compare.json").write_text(json.dumps(summaries, indent=2, ensure_ascii=False),
                                           encoding="utf-8")
         console.print(f"wrote {out}/compare.json")
+
+
+def _energy(net: Network, demand: list[Job], seed: int, days: float | None, model: str,
+            measured_path: Path | None) -> EnergySeries:
+    """The run's energy series from the named model, measured values in place where given."""
+    if model not in ENERGY_MODELS:
+        raise _fail(f"unknown energy model {model!r}; choose one of: {', '.join(ENERGY_MODELS)}")
+    try:
+        measured = None if measured_path is None else read_measured(measured_path, net)
+        return energy_for(net, demand, seed, DEFAULT_START, days=days, model=model,
+                          measured=measured)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _energy_label(model: str, measured_path: Path | None) -> str:
+    return model if measured_path is None else f"{model} + measured {measured_path}"
 
 
 def _hours(seconds: float) -> str:

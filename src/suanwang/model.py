@@ -74,6 +74,20 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Contracts:
+    """A site's contracted green supply (绿电直供): farms whose output is delivered to the site.
+
+    The physical energy model turns these into hourly output; the green share of an hour is
+    min(1, output / load), with load = the site's facility power at full use x the network's
+    `contract_load_utilisation`. Output above the load is sold back to the grid.
+    """
+
+    wind_mw: float  # contracted wind-farm capacity (nameplate)
+    solar_mw: float  # contracted PV capacity (DC nameplate)
+    firm_mw: float = 0.0  # contracted flat green supply (hydro and the like)
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     """One place where compute runs (a cluster or one zone of a cluster)."""
 
@@ -92,6 +106,7 @@ class Site:
     grid_intensity_g_per_kwh: float  # provincial grid CO2 factor for the non-green part
     pools: tuple[Pool, ...]
     snapshots: tuple[Snapshot, ...] = ()
+    contracts: Contracts | None = None  # None: the energy model sizes them from green_share
 
     def pool(self, kind: Kind) -> Pool | None:
         for p in self.pools:
@@ -119,6 +134,7 @@ class Network:
     rtt_ms: dict[tuple[str, str], float] = field(hash=False)
     bandwidth_gbps: dict[tuple[str, str], float] = field(hash=False)
     rtt_source: dict[tuple[str, str], str] = field(hash=False, default_factory=dict)
+    contract_load_utilisation: float = 0.6  # share of facility power contracts are sized for
 
     def site(self, site_id: str) -> Site:
         for s in self.sites:

@@ -200,9 +200,11 @@ def test_forecast_error_grows_with_lead_time(national: Network,
             errors[k].extend(np.abs(green[:, k] - series.green_share[:, hour + k]).tolist())
     mean = {k: float(np.mean(v)) for k, v in errors.items()}
     assert mean[1] < mean[12] < mean[48]
-    # and near the stated sigma (clipping at 0 and 1 can only shrink it): E|N(0, s)| = 0.8 s
-    assert mean[48] < 0.8 * float(forecast_sigma(48, 1.0)) * 1.1
-    assert mean[1] > 0.8 * float(forecast_sigma(1, 1.0)) * 0.5
+    # and near the stated sigma, sigma_cap(lead) x the site's gain (clipping at 0 and 1 can
+    # only shrink it): E|N(0, s)| = 0.8 s
+    expected = {k: 0.8 * float(forecast_sigma(k, 1.0)) * float(fc.gain.mean()) for k in leads}
+    assert mean[48] < expected[48] * 1.1
+    assert mean[1] > expected[1] * 0.5
 
 
 def test_forecast_prices_are_exact_and_intensity_follows_green(
@@ -219,9 +221,11 @@ def test_forecast_prices_are_exact_and_intensity_follows_green(
 
 
 def test_forecast_sigma_values() -> None:
-    assert float(forecast_sigma(0, 1.0)) == pytest.approx(0.02)
-    assert float(forecast_sigma(24, 1.0)) == pytest.approx(0.02 + 0.015 * 24 ** 0.5)
-    assert float(forecast_sigma(48, 2.0)) == pytest.approx(2 * (0.02 + 0.015 * 48 ** 0.5))
+    # calibrated to the NEA 2011 rule: 15% of capacity 4 h ahead, 20% a day ahead
+    assert float(forecast_sigma(0, 1.0)) == 0.0
+    assert float(forecast_sigma(4, 1.0)) == pytest.approx(0.15, abs=5e-4)
+    assert float(forecast_sigma(24, 1.0)) == pytest.approx(0.20, abs=5e-4)
+    assert float(forecast_sigma(48, 2.0)) == pytest.approx(2 * float(forecast_sigma(48, 1.0)))
     assert float(forecast_sigma(10, 0.0)) == 0.0
 
 

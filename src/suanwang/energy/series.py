@@ -15,12 +15,28 @@ HOUR_S = 3600.0
 
 
 @dataclass(frozen=True)
+class SupplyMix:
+    """The contracted supply behind a modelled series (informative: plots and the dashboard).
+
+    Nothing in accounting, forecasts or policies reads it; measured series may override the
+    green share it implies. Green share = min(1, (wind + solar + firm) / load) per hour; the
+    grid supplies load x (1 - green share); output above the load is sold back to the grid.
+    """
+
+    load_kw: np.ndarray  # (sites,): the load the green share is computed against
+    wind_kw: np.ndarray  # (sites, hours): contracted wind output
+    solar_kw: np.ndarray  # (sites, hours): contracted PV output (AC)
+    firm_kw: np.ndarray  # (sites, hours): contracted flat green supply (hydro and the like)
+
+
+@dataclass(frozen=True)
 class EnergySeries:
     site_ids: tuple[str, ...]
     start_utc: datetime  # the instant of run second 0 (aware)
     green_share: np.ndarray  # (sites, hours), 0..1: renewable fraction of the site's power
     intensity_g_per_kwh: np.ndarray  # (sites, hours): CO2 per kWh of the site's facility power
     price_yuan_per_kwh: np.ndarray  # (sites, hours)
+    supply: SupplyMix | None = field(default=None, compare=False)  # physical model only
     _cum: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

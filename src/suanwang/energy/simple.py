@@ -18,7 +18,8 @@ its mean over a reference year from the run's start equals the network file's an
 1093号, which asks for a peak-valley ratio of at least 3:1) scaled so that its daily mean equals
 the file's price.
 
-Issue 3 replaces this with pvlib and windpowerlib behind the same `EnergySeries`.
+The physical model (`suanwang.energy.supply`: pvlib, windpowerlib, contracted capacities)
+replaces this by default; this one stays available as `--energy simple`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from suanwang.energy.calibrate import scale_to_mean as _calibrate
 from suanwang.energy.series import EnergySeries
 from suanwang.model import Network, Site
 
@@ -80,26 +82,6 @@ def _wind_shape(site: Site, utc_hours: np.ndarray, rng: np.random.Generator) -> 
     doy = (utc_hours / 24.0) % 365.25
     seasonal = 1.0 + (0.2 if north else 0.05) * np.cos(2 * np.pi * (doy - 105.0) / 365.25)
     return np.exp(WIND_LOG_SIGMA * x) * diurnal * seasonal
-
-
-def _calibrate(shape: np.ndarray, target: float) -> float:
-    """c such that mean(min(1, c * shape)) == target (bisection; monotone in c)."""
-    if target <= 0:
-        return 0.0
-    if target >= 1:
-        return float("inf")
-    lo, hi = 0.0, 1.0
-    while np.minimum(1.0, hi * shape).mean() < target:
-        hi *= 2.0
-        if hi > 1e9:
-            return hi
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if np.minimum(1.0, mid * shape).mean() < target:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
 
 
 def simple_energy_series(network: Network, start_utc: datetime, hours: int,

@@ -22,6 +22,8 @@ import yaml
 
 from suanwang.errors import InputError
 from suanwang.executors.base import Executor, ExecutorConfig
+from suanwang.executors.ray_tasks import make_ray
+from suanwang.executors.slurm import make_slurm
 
 
 def _local(cfg: ExecutorConfig, log_dir: Path) -> Executor:
@@ -32,6 +34,8 @@ def _local(cfg: ExecutorConfig, log_dir: Path) -> Executor:
 
 BACKENDS: dict[str, Callable[[ExecutorConfig, Path], Executor]] = {
     "local": _local,
+    "slurm": make_slurm,
+    "ray": make_ray,
 }
 NO_EXECUTOR = "clock"
 

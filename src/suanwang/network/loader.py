@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from suanwang.errors import InputError
-from suanwang.model import Hub, Kind, Network, Pool, Region, Site, Snapshot
+from suanwang.model import Contracts, Hub, Kind, Network, Pool, Region, Site, Snapshot
 
 BUNDLED = "national"
 EARTH_RADIUS_KM = 6371.0
@@ -143,6 +143,10 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
     min_rtt_ms = r.number(r.get(lm, "min_rtt_ms", "latency_model"),
                           "latency_model.min_rtt_ms", lo=0.0)
     default_bw = r.sourced(doc, "default_bandwidth_gbps", "", lo=0.0, lo_open=True)
+    utilisation = 0.6
+    if "contract_load_utilisation" in doc:
+        utilisation = r.sourced(doc, "contract_load_utilisation", "", lo=0.0, hi=1.0,
+                                lo_open=True)
 
     unit_defaults: dict[Kind, tuple[float, float]] = {}
     ut = r.get(doc, "unit_types", "")
@@ -219,7 +223,8 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
         r.text(e, "source", p)
 
     return Network(name=name, hubs=tuple(hubs), regions=tuple(regions), sites=tuple(sites),
-                   rtt_ms=rtt, bandwidth_gbps=bw, rtt_source=rtt_source)
+                   rtt_ms=rtt, bandwidth_gbps=bw, rtt_source=rtt_source,
+                   contract_load_utilisation=utilisation)
 
 
 def _unique(r: _Reader, ids: list[str], path: str, key: str) -> None:
@@ -324,7 +329,25 @@ def _parse_site(r: _Reader, s: Any, p: str, hub_ids: set[str],
         grid_intensity_g_per_kwh=intensity,
         pools=tuple(pools),
         snapshots=tuple(snapshots),
+        contracts=_contracts(r, s, p),
     )
+
+
+def _contracts(r: _Reader, s: Any, p: str) -> Contracts | None:
+    """The optional `contracts` block: wind_mw, solar_mw, firm_mw (optional), each sourced."""
+    if not isinstance(s, dict) or "contracts" not in s:
+        return None
+    node = s["contracts"]
+    cp = f"{p}.contracts"
+    if not isinstance(node, dict):
+        raise r.fail(cp, node, "must map wind_mw, solar_mw, firm_mw to {value, source}")
+    unknown = sorted(set(node) - {"wind_mw", "solar_mw", "firm_mw"})
+    if unknown:
+        raise r.fail(f"{cp}.{unknown[0]}", node[unknown[0]],
+                     "unknown key; known: wind_mw, solar_mw, firm_mw")
+    firm = r.sourced(node, "firm_mw", cp, lo=0.0) if "firm_mw" in node else 0.0
+    return Contracts(wind_mw=r.sourced(node, "wind_mw", cp, lo=0.0),
+                     solar_mw=r.sourced(node, "solar_mw", cp, lo=0.0), firm_mw=firm)
 
 
 def network_to_dict(net: Network) -> dict[str, Any]:
@@ -332,6 +355,7 @@ def network_to_dict(net: Network) -> dict[str, Any]:
     return {
         "name": net.name,
         "energy_formula": "energy_kwh = units * kw_per_unit * PUE * hours",
+        "contract_load_utilisation": net.contract_load_utilisation,
         "hubs": [{"id": h.id, "name_zh": h.name_zh, "name_en": h.name_en, "west": h.west}
                  for h in net.hubs],
         "regions": [
@@ -345,6 +369,9 @@ def network_to_dict(net: Network) -> dict[str, Any]:
                 "price_yuan_per_kwh": s.price_yuan_per_kwh, "green_share": s.green_share,
                 "wind_fraction": s.wind_fraction, "solar_fraction": s.solar_fraction,
                 "grid_intensity_g_per_kwh": s.grid_intensity_g_per_kwh,
+                "contracts": None if s.contracts is None else {
+                    "wind_mw": s.contracts.wind_mw, "solar_mw": s.contracts.solar_mw,
+                    "firm_mw": s.contracts.firm_mw},
                 "pflops": s.pflops,
                 "pools": [
                     {"kind": q.kind.value, "units": q.units, "pflops_per_unit": q.pflops_per_unit,

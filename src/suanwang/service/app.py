@@ -27,6 +27,7 @@ from suanwang.executors.registry import load_deployment, make_executors
 from suanwang.model import Network
 from suanwang.network.loader import load_network
 from suanwang.service.clock import RunClock
+from suanwang.service.dashboard import mount_dashboard
 from suanwang.service.db import JobEventRow, JobRow, make_engine
 from suanwang.service.live import ExecInfo, LiveScheduler
 from suanwang.service.metrics import Metrics
@@ -362,4 +363,5 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
         return {**totals, "now_s": service.clock.now_s(), "policy": settings.policy,
                 "green_share": totals["green_kwh"] / energy if energy else 0.0}
 
+    mount_dashboard(app, service, operator)  # the page at / and /v1/dashboard/*
     return app

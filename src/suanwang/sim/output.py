@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from suanwang.ledger.sim_output import write_sim_ledger
 from suanwang.network.loader import network_to_dict
 from suanwang.sim.result import SimResult
 
@@ -76,10 +77,11 @@ def write_sites_csv(result: SimResult, path: Path) -> None:
 
 
 def write_run(result: SimResult, out_dir: Path, run_info: dict[str, Any]) -> dict[str, Any]:
-    """Write the four files of a run; return the summary written."""
+    """Write the files of a run (and its ledger, ledger.jsonl); return the summary written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_jobs_csv(result, out_dir / "jobs.csv")
     write_sites_csv(result, out_dir / "sites.csv")
+    write_sim_ledger(result, out_dir)
     summary = {**run_info, **result.summary()}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False),
                                           encoding="utf-8")

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from suanwang.energy.forecast import Forecaster
+from suanwang.energy.measured import Measured, apply_measured
+from suanwang.energy.models import DEFAULT_ENERGY_MODEL, energy_series
 from suanwang.energy.series import EnergySeries
-from suanwang.energy.simple import simple_energy_series
 from suanwang.model import Job, Network
 from suanwang.policies.registry import make_policy
 from suanwang.sim.engine import ProgressFn, horizon_hours, simulate
@@ -18,9 +19,13 @@ DEFAULT_START = datetime(2024, 6, 1, tzinfo=timezone(timedelta(hours=8)))
 
 
 def energy_for(network: Network, jobs: Sequence[Job], seed: int = 0,
-               start_utc: datetime = DEFAULT_START, days: float | None = None) -> EnergySeries:
-    """The actual energy series a run on `jobs` needs (long enough for their deadlines)."""
-    return simple_energy_series(network, start_utc, horizon_hours(jobs, days), seed=seed)
+               start_utc: datetime = DEFAULT_START, days: float | None = None,
+               model: str = DEFAULT_ENERGY_MODEL,
+               measured: Measured | None = None) -> EnergySeries:
+    """The actual energy series a run on `jobs` needs (long enough for their deadlines), from
+    the named energy model, with measured values (if any) in place of the model's."""
+    series = energy_series(model, network, start_utc, horizon_hours(jobs, days), seed=seed)
+    return series if measured is None else apply_measured(series, measured, network)
 
 
 def run(network: Network, jobs: Sequence[Job], policy: str, seed: int = 0,

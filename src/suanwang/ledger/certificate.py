@@ -1,0 +1,133 @@
+"""Green-power certificates (绿电溯源证书) per job, or per tenant and period, from the ledger.
+
+A certificate is built only from a ledger that verifies. It states total, green and grid kWh,
+the green share, CO2 both ways, CO2 avoided against running the same facility kWh in the origin
+region's grid, and lists every record it rests on with its hash; `records_sha256` (SHA-256 of
+the records' hashes, one per line, in ledger order) and the ledger's head let anyone check it
+against the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from suanwang.errors import InputError
+from suanwang.ledger.chain import Problem
+from suanwang.ledger.factors import RESIDUAL_MIX_G_PER_KWH, RESIDUAL_MIX_SOURCE, origin_factor
+from suanwang.ledger.period import Period
+from suanwang.ledger.record import LedgerRecord
+from suanwang.ledger.store import FileLedger
+from suanwang.ledger.totals import Totals
+from suanwang.ledger.units import MICRO, fmt_micro
+
+METHODS = {
+    "green": "green kWh: the job's share of each site-hour's green supply (metered facility "
+             "energy x the hour's green share), allocated by the ledger's rule",
+    "co2_location": "location-based: grid kWh x the site's provincial average grid factor",
+    "co2_market": "market-based: green kWh (contracted green power, green certificates) at "
+                  f"zero; grid kWh at the residual mix {RESIDUAL_MIX_G_PER_KWH} g/kWh ("
+                  f"{RESIDUAL_MIX_SOURCE})",
+    "avoided": "avoided = baseline - this work's CO2, each method on its own: location-based "
+               "baseline = the same facility kWh at the origin region's grid factor, no green "
+               "power; market-based baseline = the same facility kWh at the residual mix",
+}
+
+
+class LedgerBroken(Exception):
+    """The ledger did not verify; no certificate is issued from it."""
+
+    def __init__(self, path: str, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(f"{path}: {problem.describe()}")
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    job: str | None = None
+    tenant: str | None = None
+    period: Period | None = None
+
+    def matches(self, r: LedgerRecord, hour_of: dict[str, datetime]) -> bool:
+        if self.job is not None and r.job != self.job:
+            return False
+        if self.tenant is not None and r.tenant != self.tenant:
+            return False
+        if self.period is not None:
+            t = hour_of.get(r.hour)
+            if t is None:
+                t = hour_of[r.hour] = datetime.fromisoformat(r.hour)
+            return self.period.contains(t)
+        return True
+
+
+def _kwh(x: int) -> float:
+    return x / MICRO
+
+
+def build_certificate(ledger: FileLedger, subject: Subject,
+                      issued: datetime | None = None) -> dict[str, Any]:
+    """Verify the ledger and certify the subject's records. Raises `LedgerBroken` if the ledger
+    does not verify, `InputError` if no record matches."""
+    if subject.job is None and subject.tenant is None:
+        raise InputError("command line", "--job/--tenant", None, "give a job or a tenant")
+    hour_of: dict[str, datetime] = {}
+    picked: list[tuple[int, str, LedgerRecord]] = []
+
+    def keep(seq: int, digest: str, r: LedgerRecord) -> None:
+        if subject.matches(r, hour_of):
+            picked.append((seq, digest, r))
+
+    check = ledger.verify(on_record=keep)
+    if check.problem is not None:
+        raise LedgerBroken(str(ledger.path), check.problem)
+    if not picked:
+        what = f"job {subject.job}" if subject.job is not None else f"tenant {subject.tenant}"
+        when = f" in {subject.period.label}" if subject.period is not None else ""
+        field = "--job" if subject.job is not None else "--tenant"
+        raise InputError(str(ledger.path), field, subject.job or subject.tenant,
+                         f"no ledger records for {what}{when}")
+    totals = Totals()
+    by_site: dict[str, Totals] = {}
+    for _, _, r in picked:
+        totals.add(r)
+        by_site.setdefault(r.site, Totals()).add(r)
+    first = picked[0][2]
+    hashes = [d for _, d, _ in picked]
+    origins = sorted({r.origin for _, _, r in picked})
+    head = ledger.read_head() or {}
+    subject_dict: dict[str, Any] = {"job": subject.job, "tenant": subject.tenant or first.tenant,
+                                    "period": subject.period.as_dict() if subject.period
+                                    else None}
+    if subject.job is not None:
+        subject_dict.update(origin=first.origin, kind=first.kind)
+    return {
+        "certificate": "green-power traceability certificate (绿电溯源证书)",
+        "issued_utc": (issued or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "subject": subject_dict,
+        "hours": {"first": picked[0][2].hour, "last": picked[-1][2].hour},
+        "totals": totals.as_dict(),
+        "by_site": [{"site": s, **t.as_dict()} for s, t in sorted(by_site.items())],
+        "origin_factors": [
+            {"region": o, "g_per_kwh": origin_factor(o).g_per_kwh,
+             "basis": origin_factor(o).basis, "basis_zh": origin_factor(o).basis_zh}
+            for o in origins],
+        "methods": {**METHODS, "green_rule": head.get("green_rule")},
+        "ledger": {"file": str(ledger.path), "records": check.records, "head": check.head,
+                   "verified": True},
+        "records_sha256": hashlib.sha256("\n".join(hashes).encode("ascii")).hexdigest(),
+        "records": [
+            {"seq": seq, "hash": d, "hour": r.hour, "job": r.job, "site": r.site,
+             "kind": r.kind, "facility_kwh": _kwh(r.facility_ukwh),
+             "green_kwh": _kwh(r.green_ukwh), "grid_kwh": _kwh(r.grid_ukwh),
+             "co2_location_kg": _kwh(r.co2_location_ukg),
+             "co2_market_kg": _kwh(r.co2_market_ukg)}
+            for seq, d, r in picked],
+    }
+
+
+def fmt_kwh(x: float) -> str:
+    """Six places, as in the ledger."""
+    return fmt_micro(round(x * MICRO))

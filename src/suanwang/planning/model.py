@@ -1,0 +1,154 @@
+"""The time-indexed slot model over job classes, solved by HiGHS (SciPy's `linprog`).
+
+Classes (see `aggregate`) belong to pool groups: the jobs of a group may run in the same pools.
+With W_c a class's work and R_c[h] its rate cap (unit-hours), the variables are
+
+    y[c, h] >= 0   the share of class c's work computed in slot h      (y <= R_c[h] / W_c)
+    z[g, p, h] >= 0  unit-hours that pool group g computes in pool p in slot h
+
+and the model is
+
+    minimise    sum  z[g,p,h] * kw_per_unit_facility[p] * rate[site(p), h]
+    subject to  sum_h y[c,h] = 1                                    every class: all work done
+                sum_{h<d} W_c y[c,h] >= due_c(d)                    every class and due slot d
+                sum_p z[g,p,h] = sum_{c in g} W_c y[c,h]            every group and slot
+                sum_g z[g,p,h] <= available[p, h]                   every pool and slot
+
+which is the per-class model (class x pool x slot columns) written with far fewer columns: the
+classes of a group share their pools and a pool-hour's price does not depend on who uses it.
+`rate` is the objective per kWh (`Objective.rate_per_kwh`): carbon, cost or a weighted mix.
+Latency bounds and deadlines are never traded: they decide which columns exist. Rows and
+columns are scaled so that general pools of millions of cores and accelerator pools of
+thousands sit in one well-conditioned model.
+
+Besides the optimum, a solve returns per pool and slot the planned unit-hours and the price of
+capacity (the dual of its row, objective units per unit-hour, >= 0): what one more unit-hour
+there would save. Policies add that price to a job's own objective when they choose where and
+when it runs, so that jobs do not all crowd into the same green hours.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from suanwang.core.state import Topology
+from suanwang.planning.aggregate import JobClasses
+
+OPTIMAL, INFEASIBLE = "optimal", "infeasible"
+
+
+@dataclass(frozen=True)
+class SlotSolution:
+    status: str  # OPTIMAL, INFEASIBLE, or HiGHS's message
+    objective: float  # objective units (kg CO2 or yuan); nan unless optimal
+    slot0: int  # absolute slot of column 0 of the arrays below
+    flow_unit_h: np.ndarray  # (pools, slots): unit-hours planned per pool and slot
+    price_per_unit_h: np.ndarray  # (pools, slots): dual price of capacity, >= 0
+    n_vars: int
+    n_rows: int
+    solve_s: float
+
+
+def solve_slot_model(topo: Topology, classes: JobClasses, rate_per_kwh: np.ndarray,
+                     slot0: int = 0, available_unit_h: np.ndarray | None = None,
+                     time_limit_s: float | None = None) -> SlotSolution:
+    """Solve the slot model.
+
+    `rate_per_kwh[s, h]` is the objective per kWh at site s in absolute slot `slot0 + h`, and
+    `available_unit_h[p, h]` the pool's unit-hours free for these classes in that slot
+    (default: its full capacity); both must cover every class's slots.
+    """
+    n_pools = len(topo.pools)
+    n_slots = rate_per_kwh.shape[1]
+    kw = np.asarray(topo.pool_kw_facility, dtype=float)
+    cap = np.maximum(np.asarray(topo.pool_capacity, dtype=float), 1.0)
+    site = np.asarray(topo.pool_site, dtype=np.int64)
+    if available_unit_h is None:
+        available_unit_h = np.repeat(cap[:, None], n_slots, axis=1)
+    n_cls = len(classes)
+    empty = np.zeros((n_pools, n_slots))
+    if n_cls == 0:
+        return SlotSolution(OPTIMAL, 0.0, slot0, empty, empty.copy(), 0, 0, 0.0)
+    first = classes.first_slot - slot0
+    if int(first.min()) < 0 or int((first + classes.n_slots).max()) > n_slots:
+        raise ValueError("the rate matrix does not cover every class's slots")
+    work = classes.work_unit_h
+
+    # y columns: class c's slots, in class order
+    n_y = int(classes.n_slots.sum())
+    y_cls = np.repeat(np.arange(n_cls), classes.n_slots)
+    y_slot = np.arange(n_y) - np.repeat(classes.offset, classes.n_slots) + first[y_cls]
+    y_grp = classes.group[y_cls]
+    y_ub = classes.rate_unit_h / work[y_cls]
+
+    # balance rows: (group, slot) pairs that some class uses; z columns per pool of the group
+    n_groups = len(classes.pools)
+    bal_key = y_grp * n_slots + y_slot
+    bal_used, y_bal = np.unique(bal_key, return_inverse=True)
+    y_bal = y_bal.ravel()
+    bal_grp = bal_used // n_slots
+    bal_slot = bal_used % n_slots
+    group_size = np.array([cap[p].sum() for p in classes.pools])  # balance row scale
+    z_bal = np.concatenate([np.repeat(np.flatnonzero(bal_grp == g), len(classes.pools[g]))
+                            for g in range(n_groups)])
+    z_pool = np.concatenate([np.tile(classes.pools[g], int((bal_grp == g).sum()))
+                             for g in range(n_groups)])
+    z_slot = bal_slot[z_bal]
+    n_z = len(z_bal)
+    # capacity rows: (pool, slot) pairs some z column uses; z is scaled to a share of the pool
+    cap_key = z_pool * n_slots + z_slot
+    cap_used, z_cap = np.unique(cap_key, return_inverse=True)
+    z_cap = z_cap.ravel()
+    cap_pool = cap_used // n_slots
+    cap_slot = cap_used % n_slots
+    n_bal, n_cap = len(bal_used), len(cap_used)
+
+    cost = np.concatenate([np.zeros(n_y),
+                           cap[z_pool] * kw[z_pool] * rate_per_kwh[site[z_pool], z_slot]])
+    a_eq = sp.csr_array((
+        np.concatenate([np.ones(n_y), -work[y_cls] / group_size[bal_grp[y_bal]],
+                        cap[z_pool] / group_size[bal_grp[z_bal]]]),
+        (np.concatenate([y_cls, n_cls + y_bal, n_cls + z_bal]),
+         np.concatenate([np.arange(n_y), np.arange(n_y), n_y + np.arange(n_z)]))),
+        shape=(n_cls + n_bal, n_y + n_z))
+    b_eq = np.concatenate([np.ones(n_cls), np.zeros(n_bal)])
+    # due rows: -sum_{first <= h < d} y[c, h] <= -due / W_c
+    due_c = classes.due_class
+    due_len = classes.due_slot - classes.first_slot[due_c]
+    n_due = len(due_c)
+    due_row = np.repeat(np.arange(n_due), due_len)
+    due_col = (np.repeat(classes.offset[due_c], due_len) + np.arange(int(due_len.sum()))
+               - np.repeat(np.cumsum(due_len) - due_len, due_len))
+    a_ub = sp.csr_array((
+        np.concatenate([-np.ones(len(due_row)), np.ones(n_z)]),
+        (np.concatenate([due_row, n_due + z_cap]),
+         np.concatenate([due_col, n_y + np.arange(n_z)]))),
+        shape=(n_due + n_cap, n_y + n_z))
+    b_ub = np.concatenate([-classes.due_unit_h / work[due_c],
+                           np.maximum(available_unit_h[cap_pool, cap_slot], 0.0)
+                           / cap[cap_pool]])
+    bounds = np.stack([np.zeros(n_y + n_z), np.concatenate([y_ub, np.full(n_z, np.inf)])],
+                      axis=1)
+    options: dict[str, float | bool] = {"presolve": True}
+    if time_limit_s is not None:
+        options["time_limit"] = time_limit_s
+    t0 = time.perf_counter()
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds,
+                  method="highs", options=options)
+    solve_s = time.perf_counter() - t0
+    n_vars, n_rows = n_y + n_z, n_cls + n_bal + n_due + n_cap
+    if res.status != 0:
+        status = INFEASIBLE if res.status == 2 else str(res.message)
+        return SlotSolution(status, float("nan"), slot0, empty, empty.copy(), n_vars, n_rows,
+                            solve_s)
+    flow = np.zeros((n_pools, n_slots))
+    np.add.at(flow, (z_pool, z_slot), res.x[n_y:] * cap[z_pool])
+    price = np.zeros((n_pools, n_slots))
+    marg = np.asarray(res.ineqlin.marginals)[n_due:]
+    price[cap_pool, cap_slot] = np.maximum(-marg, 0.0) / cap[cap_pool]
+    return SlotSolution(OPTIMAL, float(res.fun), slot0, flow, price, n_vars, n_rows, solve_s)

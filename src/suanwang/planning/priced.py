@@ -1,0 +1,81 @@
+"""The decision loop shared by the planning policies (`optimal`, `rolling`).
+
+Both price every option of a job (pool and start) by its objective plus the capacity prices of
+the slot model (`choose`), and answer through the `Policy` interface like any other policy:
+a job whose best option starts now is placed (if the pool has the units now: the scheduler's
+live capacity always rules), one whose best option starts later is deferred to then (the
+scheduler wakes it and it is decided again), one with no option is queued until capacity
+frees, and one no pool could ever serve is rejected with the cause. A job whose deadline no
+pool can meet any more runs at once where it is cheapest, and its reason says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from suanwang.core.policy import Decision, Deferral, Unplaced
+from suanwang.core.state import SchedulerState
+from suanwang.energy.series import HOUR_S
+from suanwang.model import Job, Placement
+from suanwang.planning.choose import Choice
+
+
+class PricedPolicy:
+    """Subclasses provide `choice(state, job, free, now_s)` and may react to outcomes."""
+
+    name = "priced"
+
+    def choice(self, state: SchedulerState, job: Job, free: list[int],
+               now_s: float) -> Choice | None:
+        raise NotImplementedError
+
+    def defer_until(self, job: Job, choice: Choice, now_s: float) -> float:
+        """When a job planned to start later is woken to be decided again."""
+        return choice.placed_s
+
+    def placed(self, job: Job, choice: Choice, now_s: float) -> None:
+        """Called for each job placed now."""
+
+    def deferred(self, job: Job, choice: Choice, until_s: float) -> None:
+        """Called for each job deferred."""
+
+    def order(self, pending: Sequence[Job], now_s: float) -> list[Job]:
+        """The order in which a batch is decided: real-time jobs first, then by deadline."""
+        return sorted(pending, key=lambda j: (
+            j.rtt_bound_ms is None and j.deadline_s is not None,
+            j.deadline_s - j.duration_s if j.deadline_s is not None else now_s))
+
+    def decide(self, state: SchedulerState, pending: Sequence[Job], now_s: float) -> Decision:
+        decision = Decision()
+        free = list(state.free_units)
+        topo = state.topology
+        for job in self.order(pending, now_s):
+            cands = topo.candidates(job)
+            if not cands:
+                decision.unplaced.append(Unplaced(job, topo.why_infeasible(job), retry=False))
+                self.forget(job)
+                continue
+            ch = self.choice(state, job, free, now_s)
+            if ch is None:
+                decision.unplaced.append(Unplaced(
+                    job, f"no free capacity at {len(cands)} feasible sites", retry=True))
+                continue
+            site = topo.site_ids[ch.cand.site]
+            if ch.now:
+                free[ch.cand.pool] -= job.units
+                why = f"{self.name}: {site} ({ch.cost:.4g} incl. capacity price)"
+                if ch.late:
+                    why += "; deadline cannot be met"
+                decision.placed.append(Placement(job, site, now_s, ch.cand.transfer_s(job.data_gb),
+                                                 why))
+                self.placed(job, ch, now_s)
+            else:
+                until = self.defer_until(job, ch, now_s)
+                decision.deferred.append(Deferral(
+                    job, until, f"{self.name}: planned at {site} in "
+                                f"{(ch.placed_s - now_s) / HOUR_S:.1f} h ({ch.cost:.4g})"))
+                self.deferred(job, ch, until)
+        return decision
+
+    def forget(self, job: Job) -> None:
+        """A job leaves the policy's hands (rejected)."""
