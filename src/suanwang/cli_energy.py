@@ -13,14 +13,6 @@ from rich.table import Table
 
 from suanwang.energy.measured import apply_measured, read_measured
 from suanwang.energy.series import EnergySeries
-from suanwang.energy.supply import (
-    REFERENCE_HOURS,
-    contract_load_kw,
-    facility_power_kw,
-    physical_energy_series,
-    site_contracts,
-    site_weather,
-)
 from suanwang.energy.tariffs import tariff_for
 from suanwang.errors import InputError
 from suanwang.model import Network
@@ -82,6 +74,8 @@ def plot(
 ) -> None:
     """Plot a site's contracted supply (wind, solar, firm, grid), green share and intensity
     from the physical model (measured values in place where --energy-series gives them)."""
+    from suanwang.energy.supply import physical_energy_series  # pvlib: import on use
+
     net = _network(network)
     ids = [s.id for s in net.sites]
     if site not in ids:
@@ -111,6 +105,15 @@ def plot(
 def supply(seed: SeedOpt = 0, start: StartOpt = None, network: NetworkOpt = None) -> None:
     """Each site's contracts, the load they are sized for, their modelled full-load hours and
     the green share they deliver over a year, beside the network file's figure."""
+    from suanwang.energy.supply import (  # pvlib: import on use
+        REFERENCE_HOURS,
+        contract_load_kw,
+        facility_power_kw,
+        physical_energy_series,
+        site_contracts,
+        site_weather,
+    )
+
     net = _network(network)
     t0 = _start(start)
     series = physical_energy_series(net, t0, REFERENCE_HOURS, seed=seed)

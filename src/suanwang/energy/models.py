@@ -7,13 +7,20 @@ from datetime import datetime
 
 from suanwang.energy.series import EnergySeries
 from suanwang.energy.simple import simple_energy_series
-from suanwang.energy.supply import physical_energy_series
 from suanwang.model import Network
 
 EnergyModel = Callable[..., EnergySeries]
 
+
+def _physical(*args: object, **kw: object) -> EnergySeries:
+    # pvlib, windpowerlib and scipy take about a second to import: only when used
+    from suanwang.energy.supply import physical_energy_series
+
+    return physical_energy_series(*args, **kw)  # type: ignore[arg-type]
+
+
 ENERGY_MODELS: dict[str, EnergyModel] = {
-    "physical": physical_energy_series,  # pvlib, windpowerlib, contracted capacities
+    "physical": _physical,  # pvlib, windpowerlib, contracted capacities
     "simple": simple_energy_series,  # shapes scaled to the file's annual green shares
 }
 DEFAULT_ENERGY_MODEL = "physical"
