@@ -78,6 +78,7 @@ JobCompType=jobcomp/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=2,bf_interval=1
 MpiDefault=none
 MailProg=/bin/true
 ReturnToService=2

@@ -81,6 +81,7 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
         (data_dir / "client.json").write_text(json.dumps(client, indent=2), encoding="utf-8")
         (data_dir / "client.json").chmod(0o600)
         console.print(f"operator token and URL in {data_dir / 'client.json'}")
+        console.print(f"dashboard: {url}/#token={operator_token}", highlight=False)
     console.print(f"tenant tokens in {token_file or data_dir / 'tokens.json'} "
                   f"({', '.join(tenant_names) or 'none'})")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "

@@ -413,7 +413,7 @@ def test_all_feasible_sites_drained_is_unplaced_with_retry(policy: str, tiny_net
 
 
 def test_registry_names_match_policy_names() -> None:
-    assert set(POLICIES) == {"nearest", "cheapest", "greenest", "green-window"}
+    assert {"nearest", "cheapest", "greenest", "green-window"} <= set(POLICIES)
     for name in POLICIES:
         assert make_policy(name).name == name
 

@@ -15,10 +15,12 @@ Settings (a site's entry in the deployment file, all optional):
 The task (a streaming generator, so the driver learns the start before the end) runs the job's
 command as a subprocess in its own session and process group, with stdout and stderr in
 `<log_dir>/<job_id>.out` and `.err` on the node that runs it. It yields the start time and pid
-first, then the exit code, end time and the tail of stderr. Beside the command it starts a small
-reaper process that waits for the Ray worker to die and then ends the job's process group:
-`ray.cancel(force=True)` kills the worker with SIGKILL, which a child in its own session would
-otherwise outlive. A task that is still pending is simply dropped by Ray.
+first, then the exit code, end time and the tail of stderr. When the command exits, whatever it
+left running in its process group is killed (as Slurm does at the end of a batch job). Cancel is
+`ray.cancel(force=True)`: Ray kills the worker's direct children (the command), then the
+worker; the task ends the rest of the group when its command dies, and a small reaper process,
+started beside the command and no child of the worker, ends the group should the worker die
+before it could (SIGKILL, a crash). A task that is still pending is simply dropped by Ray.
 
 `poll` never blocks: `ray.wait(..., timeout=0)` says which tasks have something new. A cluster
 that cannot be reached (nothing listening at the address, `ray.init` failing) raises
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import math
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -140,6 +143,11 @@ def run_job(command: Sequence[str], env: dict[str, str], workdir: str | None, lo
             proc.wait()
         raise
     finally:
+        # What the command left running in its group ends with it, as at the end of a Slurm
+        # batch job. This also covers a force-cancel: Ray first kills the worker's direct
+        # children (the command), so proc.wait() returns here before the worker dies.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         if reaper_pid > 0:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(reaper_pid, signal.SIGKILL)
@@ -238,7 +246,7 @@ class RayExecutor:
                                              ) from None
                 self._started_ray = True
             if self._remote is None:
-                ray.cloudpickle.register_pickle_by_value(__import__(__name__, fromlist=["_"]))
+                ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
                 self._remote = ray.remote(num_returns="streaming", max_retries=0)(run_job)
         return ray
 

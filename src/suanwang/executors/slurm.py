@@ -94,6 +94,7 @@ _GONE = re.compile(r"invalid job id|already completing or completed|job has alre
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PING_FRESH_S = 1.0  # skip `scontrol ping` when a command succeeded this recently
 _QUERY_CHUNK = 500  # job ids per squeue call
+_ONE_BY_ONE = 8  # more newly ended jobs than this: one `scontrol show job` for all jobs
 T = TypeVar("T")
 
 
@@ -352,13 +353,19 @@ class SlurmExecutor:
             seen.update(self._squeue(ids[i:i + _QUERY_CHUNK]))
         missing = [j for j in ids if j not in seen]
         from_sacct = self._sacct_query(missing) if missing else {}
+        ended = [j for j, row in seen.items() if status_of(row[0], "", "").ended]
+        details = self._scontrol(ended) if ended else {}
         for slurm_id, h in ask.items():
             job_id = h.rpartition("@")[0]
             if slurm_id in seen:
                 state, start, end, reason = seen[slurm_id]
                 st = status_of(state, start, end, slurm_reason=reason)
-                if st.ended:  # the exit code is only in scontrol's (or sacct's) view
-                    st = self._ended_status(slurm_id, job_id, st, reason)
+                f = details.get(slurm_id)
+                if st.ended and f:  # the exit code is only in scontrol's (or sacct's) view
+                    st = status_of(f.get("JobState", state), f.get("StartTime", start),
+                                   f.get("EndTime", end), f.get("ExitCode", ""), reason)
+                if st.ended:
+                    st = self._with_log(st, job_id)
             elif slurm_id in from_sacct:
                 state, start, end, code = from_sacct[slurm_id]
                 st = status_of(state, start, end, code)
@@ -416,14 +423,20 @@ class SlurmExecutor:
                 rows[parts[0]] = (parts[1], parts[2], parts[3], parts[4])
         return rows
 
-    def _ended_status(self, slurm_id: str, job_id: str, st: ExecStatus,
-                      reason: str) -> ExecStatus:
-        done = self._run("scontrol", ["-o", "show", "job", slurm_id], query=True)
-        if done.returncode == 0 and done.stdout.strip():
-            f = _scontrol_fields(done.stdout.strip().splitlines()[0])
-            st = status_of(f.get("JobState", ""), f.get("StartTime", ""),
-                           f.get("EndTime", ""), f.get("ExitCode", ""), reason)
-        return self._with_log(st, job_id)
+    def _scontrol(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """`scontrol show job` fields of ended jobs: one call per job, or one for all jobs
+        when there are many (a restarted service catching up)."""
+        calls = [["-o", "show", "job", j] for j in ids] if len(ids) <= _ONE_BY_ONE else [
+            ["-o", "show", "job"]]
+        wanted = set(ids)
+        out: dict[str, dict[str, str]] = {}
+        for args in calls:
+            done = self._run("scontrol", args, query=True)
+            for line in done.stdout.splitlines() if done.returncode == 0 else ():
+                f = _scontrol_fields(line)
+                if f.get("JobId") in wanted:
+                    out[f["JobId"]] = f
+        return out
 
     def _with_log(self, st: ExecStatus, job_id: str) -> ExecStatus:
         if st.state not in (ExecState.FAILED, ExecState.UNKNOWN):

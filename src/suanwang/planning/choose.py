@@ -1,4 +1,4 @@
-"""Choosing one job's pool and start by its objective plus the price of capacity.
+"""Choosing jobs' pools and starts by their objective plus the price of capacity.
 
 The slot model (`model`) prices capacity: `price[p, h]` is what one more unit-hour in pool p
 during slot h would save the plan. A job of `units` computing over [a, a + d) in pool p then
@@ -12,10 +12,12 @@ cumulative curve per pool, so an option costs two interpolations. Because the ra
 constant within an hour, a job's cost is linear in its start between the times where its
 start or its end crosses an hour boundary; so the options worth looking at are its earliest
 start, its latest, and every start or end on an hour boundary in between. Among those with
-room, the cheapest wins (ties: the earliest start, then the nearest pool).
+room, the cheapest wins (ties: the earliest start, then the nearest pool). Options are priced
+for a whole batch of jobs at once (`price_options`, vectorised per candidate list); then each
+job in turn takes its best option that still has room (`pick`).
 
 "Room": starting now needs free units now (the live capacity); a later start needs room in
-`Bookings`, the unit-hours already planned per pool and slot (running work and other jobs'
+`Bookings`, the units already planned per pool at every instant (running work and other jobs'
 planned starts), so that planned jobs do not all crowd into the same green hour.
 """
 
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suanwang.core.state import Candidate
+from suanwang.core.state import GB_TO_GBIT, Candidate
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job
 
@@ -61,9 +63,10 @@ class PriceBook:
 
     def integral(self, pools: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         """Integral of `per_unit_h` of `pools` from slot0 to `t_s` (broadcast), per unit."""
-        n = self.per_unit_h.shape[1]
         x = t_s / HOUR_S - self.slot0
-        k = np.clip(np.floor(x).astype(np.int64), 0, n - 1)
+        k = np.floor(x).astype(np.int64)
+        np.minimum(k, self.per_unit_h.shape[1] - 1, out=k)
+        np.maximum(k, 0, out=k)
         return self.phi[pools, k] + self.per_unit_h[pools, k] * (x - k)
 
 
@@ -90,50 +93,59 @@ def occupancy_unit_h(n_pools: int, slot0: int, n_slots: int, pools: np.ndarray,
 
 
 class Bookings:
-    """Unit-hours planned per pool and absolute slot, and which job planned what."""
+    """Units planned per pool at every instant, at `step_s` resolution, and which job planned
+    what.
 
-    def __init__(self, n_pools: int, slot0: int, n_slots: int,
-                 booked: np.ndarray | None = None) -> None:
-        self.slot0 = slot0
-        self.booked = np.zeros((n_pools, n_slots)) if booked is None else booked.copy()
-        self._of: dict[str, tuple[int, int, np.ndarray]] = {}
+    A job holding `units` over [t0, t1) counts its units in every step it touches, so a plan
+    that fits here never has a pool over capacity at any instant (it may leave a little
+    capacity unused at the ends of jobs: at most one step each). Steps are absolute (step i
+    covers [i x step_s, (i + 1) x step_s)) and the table grows as needed.
+    """
 
-    @staticmethod
-    def profile(t0_s: float, t1_s: float) -> tuple[int, np.ndarray]:
-        """(first absolute slot, hours of each slot inside [t0, t1))."""
-        h0 = math.floor(t0_s / HOUR_S)
-        h1 = max(math.ceil(t1_s / HOUR_S), h0 + 1)
-        edges = np.arange(h0, h1 + 1) * HOUR_S
-        return h0, (np.minimum(edges[1:], t1_s) - np.maximum(edges[:-1], t0_s)) / HOUR_S
+    def __init__(self, n_pools: int, step_s: float = 300.0) -> None:
+        self.step_s = step_s
+        self.booked = np.zeros((n_pools, 1024))
+        self._of: dict[str, tuple[int, int, int, float]] = {}
 
-    def _slice(self, h0: int, n: int) -> tuple[int, int, int]:
-        lo = h0 - self.slot0
-        a, b = max(lo, 0), min(lo + n, self.booked.shape[1])
-        return a, b, a - lo
+    def _steps(self, t0_s: float, t1_s: float) -> tuple[int, int]:
+        i0 = max(math.floor(t0_s / self.step_s + 1e-9), 0)
+        i1 = max(math.ceil(t1_s / self.step_s - 1e-9), i0 + 1)
+        if i1 > self.booked.shape[1]:
+            more = max(i1, 2 * self.booked.shape[1]) - self.booked.shape[1]
+            self.booked = np.concatenate([self.booked, np.zeros((len(self.booked), more))],
+                                         axis=1)
+        return i0, i1
 
     def fits(self, pool: int, t0_s: float, t1_s: float, units: float,
-             capacity_unit_h: float) -> bool:
-        h0, hours = self.profile(t0_s, t1_s)
-        a, b, skip = self._slice(h0, len(hours))
-        if b <= a:
-            return True
-        add = units * hours[skip:skip + b - a]
-        return bool(np.all(self.booked[pool, a:b] + add <= capacity_unit_h * (1 + 1e-9)))
+             capacity_units: float) -> bool:
+        """Would `units` more held in `pool` over [t0, t1) keep it within capacity?"""
+        i0, i1 = self._steps(t0_s, t1_s)
+        return bool(self.booked[pool, i0:i1].max() + units <= capacity_units + 1e-9)
+
+    def first_fit(self, pool: int, t0_s: float, t1_s: float, units: float,
+                  capacity_units: float, within_s: float) -> float | None:
+        """The least shift in (0, within_s], in whole steps, after which `fits` holds."""
+        i0, i1 = self._steps(t0_s, t1_s)
+        n = int(within_s // self.step_s)
+        if n < 1:
+            return None
+        self._steps(t0_s, t1_s + n * self.step_s)
+        row = self.booked[pool, i0 + 1:i1 + n]
+        peak = np.lib.stride_tricks.sliding_window_view(row, i1 - i0).max(axis=1)
+        ok = np.flatnonzero(peak + units <= capacity_units + 1e-9)
+        return None if len(ok) == 0 else (int(ok[0]) + 1) * self.step_s
 
     def add(self, key: str, pool: int, t0_s: float, t1_s: float, units: float) -> None:
         self.remove(key)
-        h0, hours = self.profile(t0_s, t1_s)
-        a, b, skip = self._slice(h0, len(hours))
-        if b > a:
-            add = units * hours[skip:skip + b - a]
-            self.booked[pool, a:b] += add
-            self._of[key] = (pool, a, add)
+        i0, i1 = self._steps(t0_s, t1_s)
+        self.booked[pool, i0:i1] += units
+        self._of[key] = (pool, i0, i1, units)
 
     def remove(self, key: str) -> None:
         entry = self._of.pop(key, None)
         if entry is not None:
-            pool, a, add = entry
-            self.booked[pool, a:a + len(add)] -= add
+            pool, i0, i1, units = entry
+            self.booked[pool, i0:i1] -= units
 
     def __contains__(self, key: str) -> bool:
         return key in self._of
@@ -149,66 +161,166 @@ class Choice:
     late: bool  # no option meets the deadline: this one is the least bad
 
 
-def choose(job: Job, cands: Sequence[Candidate], now_s: float, book: PriceBook,
-           bookings: Bookings | None, free_units: Sequence[int], drained: set[int],
-           latest_end_s: float = math.inf) -> Choice | None:
-    """The cheapest option with room for `job` (decided at `now_s`), or None if no pool can
-    take it now and no later option has room. `latest_end_s` caps the compute end of later
-    options (a planning horizon); starting now is always considered."""
-    usable = [c for c in cands if c.site not in drained]
-    if not usable:
-        return None
-    release = max(job.submit_s, now_s)
-    d = job.duration_s
-    u = float(job.units)
+@dataclass(frozen=True)
+class Options:
+    """One job's options, best first: rows are its usable pools; column 0 starts at once."""
+
+    cands: list[Candidate]
+    pools: np.ndarray  # (K,)
+    start_s: np.ndarray  # (K, M) compute start
+    placed_s: np.ndarray  # (K, M)
+    cost: np.ndarray  # (K, M)
+    timely: np.ndarray  # (K,) the pool can still meet the deadline
+    order: np.ndarray  # flat indices into (K, M) of the valid options, best first
+
+
+CHUNK_JOBS = 512
+
+
+def price_options(jobs: Sequence[Job], cands: Sequence[Sequence[Candidate]],
+                  now_s: float | None, book: PriceBook, drained: set[int],
+                  latest_end_s: float = math.inf) -> list[Options | None]:
+    """Options of each job (None where every pool is drained), decided at `now_s` (None:
+    each job at its own submission). `latest_end_s` caps the compute end of later options
+    (a planning horizon); starting at once is always an option."""
+    out: list[Options | None] = [None] * len(jobs)
+    groups: dict[int, tuple[list[Candidate], list[int]]] = {}
+    for i, c in enumerate(cands):
+        entry = groups.get(id(c))
+        if entry is None:
+            groups[id(c)] = (list(c), [i])
+        else:
+            entry[1].append(i)
+    for group_cands, idx in groups.values():
+        usable = [c for c in group_cands if c.site not in drained]
+        if not usable:
+            continue
+        for lo in range(0, len(idx), CHUNK_JOBS):
+            chunk = idx[lo:lo + CHUNK_JOBS]
+            for i, opt in zip(chunk, _price_group([jobs[i] for i in chunk], usable, now_s,
+                                                  book, latest_end_s), strict=True):
+                out[i] = opt
+    return out
+
+
+def _price_group(jobs: list[Job], usable: list[Candidate], now_s: float | None,
+                 book: PriceBook, latest_end_s: float) -> list[Options]:
+    n, k = len(jobs), len(usable)
     pools = np.array([c.pool for c in usable], dtype=np.int64)
-    transfer = np.array([c.transfer_s(job.data_gb) for c in usable])
-    earliest = release + transfer
-    if job.deadline_s is not None and job.rtt_bound_ms is None:
-        by_deadline = job.deadline_s - d - earliest  # slack of each pool, s
-        timely = by_deadline >= -1e-6
-        # later starts must also end within the horizon; starting now is always allowed
-        latest = earliest + np.clip(np.minimum(by_deadline, latest_end_s - d - earliest),
-                                    0.0, None)
-    else:  # real-time, or no deadline: starts on arrival
-        timely = np.ones(len(usable), dtype=bool)
-        latest = earliest.copy()
-    # option times: earliest, latest, and every start or end on an hour boundary in between
-    lo, hi = float(earliest.min()), float(latest.max())
-    grid = np.arange(math.floor(lo / HOUR_S) + 1, math.floor(hi / HOUR_S) + 1) * HOUR_S
-    ends = np.arange(math.floor((lo + d) / HOUR_S) + 1, math.floor((hi + d) / HOUR_S) + 1) * HOUR_S
-    times = np.concatenate([grid, ends - d])
-    opt = np.concatenate([earliest[:, None], latest[:, None],
-                          np.broadcast_to(times, (len(usable), len(times)))], axis=1)
-    inside = (opt >= earliest[:, None] - 1e-6) & (opt <= latest[:, None] + 1e-6)
-    inside &= timely[:, None]
-    inside[:, 0] = True  # starting now is always an option (late if not timely)
-    cost = u * (book.integral(pools[:, None], opt + d) - book.integral(pools[:, None], opt))
-    is_now = np.zeros(opt.shape, dtype=bool)
-    is_now[:, 0] = earliest - transfer <= now_s + 1e-6
-    free = np.array([free_units[p] for p in pools])
-    room_now = free >= job.units
-    allowed = inside & (~is_now | room_now[:, None])
-    late_now = ~timely
-    allowed[late_now, 0] = room_now[late_now] & is_now[late_now, 0]
-    # late options come last; then cost (ties: earliest start, nearest pool)
-    scale = max(float(np.abs(cost[allowed]).max()) if allowed.any() else 1.0, 1e-300)
-    rank = np.where(late_now[:, None], 1.0, 0.0) * 1e6 + np.round(cost / scale / TIE) * TIE
-    r_idx, c_idx = np.nonzero(allowed)
-    if len(r_idx) == 0:
-        return None
+    bw = np.array([c.bandwidth_gbps for c in usable])
     rtt = np.array([c.rtt_ms for c in usable])
-    order = np.lexsort((rtt[r_idx], opt[r_idx, c_idx], rank[r_idx, c_idx]))
-    for o in order.tolist():
-        r, k = int(r_idx[o]), int(c_idx[o])
-        a = float(opt[r, k])
-        now = bool(is_now[r, k])
-        if not now:
-            if a - transfer[r] <= now_s + 1e-6:
-                continue  # a "later" option that is really now, without free units
-            if bookings is not None and not bookings.fits(
-                    int(pools[r]), a - transfer[r], a + d, u, usable[r].capacity_units):
-                continue
-        return Choice(usable[r], a, now_s if now else a - float(transfer[r]),
-                      float(cost[r, k]), now, bool(late_now[r]))
+    u = np.fromiter((j.units for j in jobs), dtype=float, count=n)
+    d = np.fromiter((j.duration_s for j in jobs), dtype=float, count=n)
+    data = np.fromiter((j.data_gb for j in jobs), dtype=float, count=n)
+    submit = np.fromiter((j.submit_s for j in jobs), dtype=float, count=n)
+    now = submit if now_s is None else np.full(n, now_s)
+    deadline = np.fromiter(
+        (j.deadline_s if j.deadline_s is not None and j.rtt_bound_ms is None else np.nan
+         for j in jobs), dtype=float, count=n)
+    transfer = np.where(data[:, None] > 0, data[:, None] * GB_TO_GBIT / bw[None, :], 0.0)
+    earliest = np.maximum(submit, now)[:, None] + transfer  # (n, k)
+    waits = ~np.isnan(deadline)
+    if not waits.any():  # every job starts on arrival: one option per pool
+        cost = u[:, None] * (book.integral(pools[None, :], earliest + d[:, None])
+                             - book.integral(pools[None, :], earliest))
+        order = np.lexsort((np.broadcast_to(rtt, (n, k)), cost), axis=1)
+        ones = np.ones(k, dtype=bool)
+        return [Options(usable, pools, earliest[j][:, None], (earliest - transfer)[j][:, None],
+                        cost[j][:, None], ones, order[j]) for j in range(n)]
+    by_deadline = np.where(waits[:, None], (deadline - d)[:, None] - earliest, 0.0)
+    timely = by_deadline >= -1e-6
+    room = np.clip(np.minimum(by_deadline, (latest_end_s - d)[:, None] - earliest), 0.0, None)
+    latest = earliest + np.where(waits[:, None] & timely, room, 0.0)
+    # column 0 starts at once; 1 is the latest start; then starts and ends on hour boundaries
+    lo = earliest.min(axis=1)
+    hi = latest.max(axis=1)
+    g0 = np.floor(lo / HOUR_S)
+    n_grid = (np.floor(hi / HOUR_S) - g0).astype(np.int64)
+    e0 = np.floor((lo + d) / HOUR_S)
+    n_ends = (np.floor((hi + d) / HOUR_S) - e0).astype(np.int64)
+    gi = np.arange(max(int(n_grid.max()), 0))
+    ei = np.arange(max(int(n_ends.max()), 0))
+    grid = np.where(gi[None, :] < n_grid[:, None], (g0[:, None] + 1 + gi[None, :]) * HOUR_S,
+                    np.nan)
+    ends = np.where(ei[None, :] < n_ends[:, None],
+                    (e0[:, None] + 1 + ei[None, :]) * HOUR_S - d[:, None], np.nan)
+    m = 2 + len(gi) + len(ei)
+    start = np.empty((n, k, m))
+    start[:, :, 0] = earliest
+    start[:, :, 1] = latest
+    start[:, :, 2:] = np.concatenate([grid, ends], axis=1)[:, None, :]
+    placed = start - transfer[:, :, None]
+    with np.errstate(invalid="ignore"):
+        valid = ((start >= earliest[:, :, None] - 1e-6) & (start <= latest[:, :, None] + 1e-6)
+                 & timely[:, :, None] & (placed > now[:, None, None] + 1e-6))
+    valid[:, :, 0] = True
+    start_f = np.where(valid, start, earliest[:, :, None])
+    cost = u[:, None, None] * (book.integral(pools[None, :, None], start_f + d[:, None, None])
+                               - book.integral(pools[None, :, None], start_f))
+    # sort key: deadline-missing last; then cost (ties: earliest start, then nearest pool)
+    scale = np.maximum(np.abs(np.where(valid, cost, 0.0)).max(axis=(1, 2)), 1e-300)
+    rank = (np.round(cost / scale[:, None, None] / TIE) * TIE
+            + np.where(timely, 0.0, 2.0)[:, :, None])
+    out = []
+    for j in range(n):
+        flat = np.flatnonzero(valid[j])
+        order = flat[np.lexsort((rtt[flat // m], start_f[j].ravel()[flat],
+                                 rank[j].ravel()[flat]))]
+        out.append(Options(usable, pools, start_f[j], placed[j], cost[j], timely[j], order))
+    return out
+
+
+def pick(job: Job, opt: Options, now_s: float, free_units: Sequence[int] | None,
+         bookings: Bookings | None, book: PriceBook | None = None) -> Choice | None:
+    """The best of `opt` that has room: starting at once needs the units free now (or, with
+    `free_units` None, room in `bookings`); a later start needs room in `bookings`. With
+    `book`, a later start that lacks room may slide later (in booking steps, within its
+    window and the hour) to where it has room, if it still beats the next option: jobs then
+    follow one another in a pool instead of waiting for the next hour."""
+    m = opt.start_s.shape[1]
+    room_now = (None if free_units is None
+                else [free_units[p] >= job.units for p in opt.pools.tolist()])
+    start = opt.start_s.ravel()
+    placed = opt.placed_s.ravel()
+    cost = opt.cost.ravel()
+    d, u = job.duration_s, float(job.units)
+    order = opt.order.tolist()
+    for i, flat in enumerate(order):
+        r, k = divmod(flat, m)
+        if k == 0 and room_now is not None:
+            if room_now[r]:
+                return _choice(job, opt, flat, now_s)
+            continue
+        pool, cap = int(opt.pools[r]), opt.cands[r].capacity_units
+        if bookings is None or bookings.fits(pool, placed[flat], start[flat] + d, u, cap):
+            return _choice(job, opt, flat, now_s)
+        if book is None or not opt.timely[r]:
+            continue
+        room = float(opt.start_s[r, 1]) - start[flat]  # up to the latest start
+        shift = bookings.first_fit(pool, placed[flat], start[flat] + d, u, cap,
+                                   min(room, HOUR_S))
+        if shift is None:
+            continue
+        a = start[flat] + shift
+        p = np.array([pool])
+        c = u * float((book.integral(p, np.array([a + d])) - book.integral(p, np.array([a])))[0])
+        if i + 1 == len(order) or c <= cost[order[i + 1]] * (1 + TIE):
+            return Choice(opt.cands[r], a, placed[flat] + shift, c, False, False)
     return None
+
+
+def _choice(job: Job, opt: Options, flat: int, now_s: float) -> Choice:
+    m = opt.start_s.shape[1]
+    r, k = divmod(flat, m)
+    now = k == 0
+    return Choice(opt.cands[r], float(opt.start_s[r, k]),
+                  now_s if now else float(opt.placed_s[r, k]), float(opt.cost[r, k]), now,
+                  not bool(opt.timely[r]))
+
+
+def choose(job: Job, cands: Sequence[Candidate], now_s: float, book: PriceBook,
+           bookings: Bookings | None, free_units: Sequence[int] | None, drained: set[int],
+           latest_end_s: float = math.inf) -> Choice | None:
+    """`pick` on the options of one job."""
+    (opt,) = price_options([job], [cands], now_s, book, drained, latest_end_s)
+    return None if opt is None else pick(job, opt, now_s, free_units, bookings, book)

@@ -14,19 +14,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from suanwang.core.policy import Decision, Deferral, Unplaced
-from suanwang.core.state import SchedulerState
+from suanwang.core.state import Candidate, SchedulerState
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job, Placement
-from suanwang.planning.choose import Choice
+from suanwang.planning.choose import Choice, Options
 
 
 class PricedPolicy:
-    """Subclasses provide `choice(state, job, free, now_s)` and may react to outcomes."""
+    """Subclasses provide `choice` (and may price a batch at once in `prepare`) and may react
+    to outcomes."""
 
     name = "priced"
 
-    def choice(self, state: SchedulerState, job: Job, free: list[int],
-               now_s: float) -> Choice | None:
+    def prepare(self, state: SchedulerState, jobs: list[Job], cands: list[list[Candidate]],
+                now_s: float) -> list[Options | None]:
+        """Options of a batch, priced together (default: none, `choice` works alone)."""
+        return [None] * len(jobs)
+
+    def choice(self, state: SchedulerState, job: Job, options: Options | None,
+               free: list[int], now_s: float) -> Choice | None:
         raise NotImplementedError
 
     def defer_until(self, job: Job, choice: Choice, now_s: float) -> float:
@@ -49,16 +55,22 @@ class PricedPolicy:
         decision = Decision()
         free = list(state.free_units)
         topo = state.topology
+        jobs: list[Job] = []
+        cands: list[list[Candidate]] = []
         for job in self.order(pending, now_s):
-            cands = topo.candidates(job)
-            if not cands:
+            c = topo.candidates(job)
+            if c:
+                jobs.append(job)
+                cands.append(c)
+            else:
                 decision.unplaced.append(Unplaced(job, topo.why_infeasible(job), retry=False))
                 self.forget(job)
-                continue
-            ch = self.choice(state, job, free, now_s)
+        for job, c, opt in zip(jobs, cands, self.prepare(state, jobs, cands, now_s),
+                               strict=True):
+            ch = self.choice(state, job, opt, free, now_s)
             if ch is None:
                 decision.unplaced.append(Unplaced(
-                    job, f"no free capacity at {len(cands)} feasible sites", retry=True))
+                    job, f"no free capacity at {len(c)} feasible sites", retry=True))
                 continue
             site = topo.site_ids[ch.cand.site]
             if ch.now:

@@ -29,6 +29,7 @@ from suanwang.network.loader import load_network
 from suanwang.service.clock import RunClock
 from suanwang.service.dashboard import mount_dashboard
 from suanwang.service.db import JobEventRow, JobRow, make_engine
+from suanwang.service.ledger_api import mount_ledger
 from suanwang.service.live import ExecInfo, LiveScheduler
 from suanwang.service.metrics import Metrics
 from suanwang.service.schemas import BatchIn, JobIn, SitePatch, validate_against
@@ -364,4 +365,5 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
                 "green_share": totals["green_kwh"] / energy if energy else 0.0}
 
     mount_dashboard(app, service, operator)  # the page at / and /v1/dashboard/*
+    mount_ledger(app, service, tenant, operator)  # /v1/ledger*, /v1/jobs/{id}/certificate
     return app

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -98,6 +99,32 @@ class MetaRow(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class LedgerEntryRow(Base):
+    """One ledger record (revision 0004): `line` is the record's text exactly as the chain
+    wrote it (what the hash covers); the other columns are copies for filtering."""
+
+    __tablename__ = "ledger_entries"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    line: Mapped[str] = mapped_column(Text)
+    job_id: Mapped[str] = mapped_column(String(64), index=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(64))
+    hour: Mapped[int] = mapped_column(Integer)  # the run clock's hour index
+    __table_args__ = (Index("ix_ledger_entries_tenant_seq", "tenant", "seq"),)
+
+
+class LedgerHeadRow(Base):
+    """The ledger's head (one row, id 1): record count, last hash, and the first run-clock
+    hour not yet closed (hours before it have all their records)."""
+
+    __tablename__ = "ledger_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    records: Mapped[int] = mapped_column(BigInteger)
+    head: Mapped[str] = mapped_column(String(64))
+    next_hour: Mapped[int] = mapped_column(Integer)
 
 
 def make_engine(url: str, schema: str | None = None) -> Engine:

@@ -28,6 +28,7 @@ from suanwang.executors.base import BackendUnavailable, ExecState, ExecStatus, E
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.policies.registry import make_policy
 from suanwang.service.clock import RunClock
+from suanwang.service.ledger_hours import HourCloser
 from suanwang.service.store import (
     CANCELLED,
     DEFERRED,
@@ -110,6 +111,7 @@ class LiveScheduler:
         self.submitted_total = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.ledger = HourCloser(self)  # appends each closed hour's records (issue 8)
         self._recover()
 
     # ---- start-up ----------------------------------------------------------------------
@@ -229,6 +231,7 @@ class LiveScheduler:
             if self.unhealthy:
                 self._check_health(now)
             self._flush()
+            self.ledger.close_hours(now)  # after the flush: every draw up to now is stored
 
     def _start_due(self, now: float) -> None:
         while self._starts and self._starts[0][0] <= now:

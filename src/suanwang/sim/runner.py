@@ -11,6 +11,7 @@ from suanwang.energy.measured import Measured, apply_measured
 from suanwang.energy.models import DEFAULT_ENERGY_MODEL, energy_series
 from suanwang.energy.series import EnergySeries
 from suanwang.model import Job, Network
+from suanwang.planning.context import PolicyContext
 from suanwang.policies.registry import make_policy
 from suanwang.sim.engine import ProgressFn, horizon_hours, simulate
 from suanwang.sim.result import SimResult
@@ -35,4 +36,6 @@ def run(network: Network, jobs: Sequence[Job], policy: str, seed: int = 0,
     series = series if series is not None else energy_for(network, jobs, seed)
     forecaster = Forecaster(series, [s.grid_intensity_g_per_kwh for s in network.sites],
                             seed=seed, error_scale=forecast_error)
-    return simulate(network, jobs, make_policy(policy), series, forecaster, progress=progress)
+    context = PolicyContext(network, jobs, series)  # offline policies read it; online ignore it
+    return simulate(network, jobs, make_policy(policy, context), series, forecaster,
+                    progress=progress)

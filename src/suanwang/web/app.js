@@ -15,7 +15,7 @@ const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)").matches;
 
 const state = {
   sites: [], regions: [], live: null, overview: null, summary: null, placements: null,
-  series: null, seriesAt: 0, selected: null, formKey: "",
+  series: null, seriesAt: 0, selected: null, formKey: "", online: true,
 };
 let map = null;
 let charts = null;
@@ -58,7 +58,12 @@ function setStatus(el, text, bad = false) {
 
 // ---- rendering ---------------------------------------------------------------------------
 
+function renderConnection() {
+  setStatus($("#conn"), `● ${t(state.online ? "live" : "offline")}`, !state.online);
+}
+
 function renderHeader() {
+  renderConnection();
   const o = state.overview;
   if (!o) return;
   $("#run-clock").textContent = fmt.dateTime(runMs(o.now_s));
@@ -236,12 +241,13 @@ async function poll() {
       api("/v1/dashboard/placements?limit=15"),
     ]);
     Object.assign(state, { live, overview, summary, placements });
-    setStatus($("#conn"), `● ${t("live")}`);
+    state.online = true;
     render();
     if (Date.now() - state.seriesAt > SERIES_MS) await loadSeries();
   } catch (err) {
     if (handleAuthError(err)) return;
-    setStatus($("#conn"), `● ${t("offline")}`, true);
+    state.online = false;
+    renderConnection();
   }
   timer = setTimeout(poll, POLL_MS);
 }

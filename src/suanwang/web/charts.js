@@ -50,7 +50,8 @@ export class SiteCharts {
       animation: !this.reducedMotion,
       textStyle: { fontSize: font, color: "#cfe3f7", fontFamily: fontFamily() },
       grid: { left: 44 * scale, right: 48 * scale, top: 30 * scale, bottom: 24 * scale },
-      tooltip: { trigger: "axis", confine: true, textStyle: { fontSize: font } },
+      tooltip: { trigger: "axis", confine: true, backgroundColor: "#0d1d30",
+                 borderColor: "#3a5a7c", textStyle: { fontSize: font, color: "#e6eef7" } },
       legend: { top: 0, textStyle: { color: "#cfe3f7", fontSize: font },
                 itemWidth: 14 * scale, itemHeight: 8 * scale },
       xAxis: {

@@ -99,7 +99,8 @@ export class NetworkMap {
       title: { show: false, text: t("mapAria") },
       aria: { enabled: true, label: { data: { maxCount: 200 }, series: { maxCount: 10 } } },
       tooltip: {
-        trigger: "item", confine: true, textStyle: { fontSize: font },
+        trigger: "item", confine: true, backgroundColor: "#0d1d30", borderColor: "#3a5a7c",
+        textStyle: { fontSize: font, color: "#e6eef7" },
         formatter: (p) => this.tooltip(p),
       },
       geo: {
@@ -110,12 +111,12 @@ export class NetworkMap {
         emphasis: { label: { show: true, color: "#cfe3f7", fontSize: font },
                     itemStyle: { areaColor: "#1d3a5a" } },
         select: { disabled: true },
-        tooltip: { show: false },
       },
       visualMap: {
         type: "continuous", min: 0, max: 1, dimension: 2, seriesIndex: 2, calculable: false,
         orient: "horizontal", left: "left", bottom: 6, itemWidth: 10 * scale,
         itemHeight: 110 * scale, text: [`${t("greenShare")} 100%`, "0%"],
+        formatter: (v) => fmt.pct(v, 0),
         textStyle: { color: "#cfe3f7", fontSize: font },
         inRange: { color: GREEN_COLOURS },
       },
