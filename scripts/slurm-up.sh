@@ -8,7 +8,10 @@
 # up with this configuration it exits at once. About 20 s on a fresh machine.
 #
 # No slurmdbd: `sacct` is not available on this cluster, so the executor's squeue/scontrol path
-# is what is tested. Finished jobs stay in slurmctld's memory for MinJobAge (600 s).
+# is what is tested. Finished jobs stay in slurmctld's memory for MinJobAge (600 s). The daemons
+# run as root; the schedulers run every 1-2 s (Slurm's defaults, 30-60 s, would keep a job queued
+# behind a restart for half a minute); EnforcePartLimits=ALL makes sbatch refuse a job larger
+# than the node instead of leaving it pending for ever; KillWait=5 s.
 set -euo pipefail
 
 CONF_DIR=/etc/slurm
