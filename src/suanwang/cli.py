@@ -21,7 +21,8 @@ from suanwang.energy.series import EnergySeries
 from suanwang.errors import InputError
 from suanwang.model import KIND_NAMES_ZH, Job, Network
 from suanwang.network.loader import load_network
-from suanwang.policies.registry import POLICIES, UnknownPolicyError
+from suanwang.planning.bound import Bound, compare_bounds
+from suanwang.policies.registry import OFFLINE_POLICIES, POLICIES, UnknownPolicyError
 from suanwang.sim.output import write_run
 from suanwang.sim.result import SimResult
 from suanwang.sim.runner import DEFAULT_START, energy_for, run
@@ -173,8 +174,8 @@ def network_show(network: NetworkOpt = None) -> None:
 
 @app.command()
 def simulate(
-    policy: Annotated[str, typer.Option("--policy", help="Policy: "
-                                        + ", ".join(POLICIES))] = "green-window",
+    policy: Annotated[str, typer.Option("--policy", help="Policy: " + ", ".join(
+        [*POLICIES, *OFFLINE_POLICIES]))] = "green-window",
     days: DaysOpt = 7.0, jobs: JobsOpt = 40_000, seed: SeedOpt = 0,
     load: LoadOpt = DEFAULT_LOAD, trace: TraceOpt = None, network: NetworkOpt = None,
     out: OutOpt = None, forecast_error: ErrOpt = 1.0,
@@ -182,9 +183,9 @@ def simulate(
 ) -> None:
     """Simulate one policy on the demand; with --out, write jobs.csv, sites.csv, summary.json
     and network.json."""
-    if policy not in POLICIES:
-        raise _fail(str(UnknownPolicyError(
-            f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")))
+    if policy not in POLICIES and policy not in OFFLINE_POLICIES:
+        raise _fail(str(UnknownPolicyError(f"unknown policy {policy!r}; choose one of: "
+                                           f"{', '.join([*POLICIES, *OFFLINE_POLICIES])}")))
     net = _network(network)
     demand, info = _demand(net, trace, days, jobs, seed, load)
     series = _energy(net, demand, seed, None, energy, energy_series)
@@ -206,14 +207,20 @@ def compare(
     out: OutOpt = None, forecast_error: ErrOpt = 1.0,
     energy: EnergyOpt = DEFAULT_ENERGY_MODEL, energy_series: EnergySeriesOpt = None,
     policies: Annotated[str, typer.Option(
-        "--policies", help="Comma-separated policies to compare.")] = ",".join(POLICIES),
+        "--policies", help="Comma-separated policies to compare.")] = ",".join(
+        [*POLICIES, *OFFLINE_POLICIES]),
+    bound: Annotated[bool, typer.Option(
+        "--bound/--no-bound", help="Also solve the LP lower bound (carbon and cost) and show "
+                                   "each policy's ratio to it.")] = True,
 ) -> None:
     """Run every policy on the same demand and weather; print energy, green share, carbon,
-    cost, waits, latency violations and deadline misses side by side."""
+    cost, waits, latency violations and deadline misses side by side, and each policy's
+    carbon and cost as a ratio to the LP lower bound."""
     names = [p.strip() for p in policies.split(",") if p.strip()]
     for name in names:
-        if name not in POLICIES:
-            raise _fail(f"unknown policy {name!r}; choose from: {', '.join(POLICIES)}")
+        if name not in POLICIES and name not in OFFLINE_POLICIES:
+            raise _fail(f"unknown policy {name!r}; choose from: "
+                        f"{', '.join([*POLICIES, *OFFLINE_POLICIES])}")
     net = _network(network)
     demand, info = _demand(net, trace, days, jobs, seed, load)
     series = _energy(net, demand, seed, None if trace is not None else days, energy,
@@ -224,7 +231,11 @@ def compare(
         summaries.append({**info, "network": net.name, "forecast_error": forecast_error,
                           "energy": _energy_label(energy, energy_series),
                           **result.summary()})
-    _print_table(summaries, baseline="nearest" if "nearest" in names else None)
+    bounds = compare_bounds(net, demand, series) if bound else None
+    if bounds is not None:
+        for r in summaries:
+            r.update(_bound_fields(r, *bounds))
+    _print_table(summaries, baseline="nearest" if "nearest" in names else None, bounds=bounds)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "compare.json").write_text(json.dumps(summaries, indent=2, ensure_ascii=False),
@@ -253,7 +264,15 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 60:,.1f} min" if seconds < 3600 else f"{seconds / 3600:,.1f} h"
 
 
-def _print_table(rows: Sequence[dict[str, Any]], baseline: str | None) -> None:
+def _bound_fields(row: dict[str, Any], carbon: Bound, cost: Bound) -> dict[str, Any]:
+    return {"carbon_bound_t": carbon.value / 1000.0, "cost_bound_yuan": cost.value,
+            "carbon_to_bound": row["carbon_t"] * 1000.0 / carbon.value
+            if carbon.value > 0 else None,
+            "cost_to_bound": row["cost_yuan"] / cost.value if cost.value > 0 else None}
+
+
+def _print_table(rows: Sequence[dict[str, Any]], baseline: str | None,
+                 bounds: tuple[Bound, Bound] | None = None) -> None:
     base = next((r for r in rows if r["policy"] == baseline), None)
     first = rows[0]
     demand = first.get("demand", "")
@@ -266,6 +285,8 @@ def _print_table(rows: Sequence[dict[str, Any]], baseline: str | None) -> None:
             ("wait mean\n平均等待", "right"), ("wait p99\n等待p99", "right"),
             ("latency viol.\n时延违规", "right"), ("deadline miss\n超期", "right"),
             ("rejected\n拒绝", "right"), ("jobs/s\n作业/秒", "right")]
+    if bounds is not None:
+        cols.insert(5, ("carbon, cost\n× LP bound 下界", "right"))
     for col, just in cols:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in rows:
@@ -274,15 +295,44 @@ def _print_table(rows: Sequence[dict[str, Any]], baseline: str | None) -> None:
         if base is not None and r is not base and base["carbon_t"] > 0:
             carbon += f" ({(r['carbon_t'] / base['carbon_t'] - 1):+.0%})"
             cost += f" ({(r['cost_yuan'] / base['cost_yuan'] - 1):+.0%})"
-        t.add_row(r["policy"], f"{r['energy_kwh'] / 1000:,.0f}", f"{r['green_share']:.1%}",
-                  carbon, cost, f"{r['west_energy_share']:.0%}", _hours(r["mean_wait_s"]),
-                  _hours(r["p99_wait_s"]), str(r["latency_violations"]),
-                  str(r["deadline_misses"]), str(r["rejected"]), f"{r['jobs_per_s']:,.0f}")
+        cells = [r["policy"], f"{r['energy_kwh'] / 1000:,.0f}", f"{r['green_share']:.1%}",
+                 carbon, cost, f"{r['west_energy_share']:.0%}", _hours(r["mean_wait_s"]),
+                 _hours(r["p99_wait_s"]), str(r["latency_violations"]),
+                 str(r["deadline_misses"]), str(r["rejected"]), f"{r['jobs_per_s']:,.0f}"]
+        if bounds is not None:
+            cells.insert(5, _ratio(r.get("carbon_to_bound")) + ", "
+                         + _ratio(r.get("cost_to_bound")))
+        t.add_row(*cells)
+    if bounds is not None:
+        carbon_b, cost_b = bounds
+        t.add_row("LP bound 下界", "", "", f"{carbon_b.value / 1000:,.0f}",
+                  f"{cost_b.value / 1e4:,.0f}", "1.00, 1.00", *[""] * 7, end_section=True)
     console.print(t)
+    if bounds is not None:
+        _print_bound_notes(*bounds)
     if base is not None:
         console.print("Bracketed: change against nearest (the before-东数西算 baseline: compute "
                       "stays next to its demand). west = share of energy drawn in the western "
                       "hubs.")
+
+
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _print_bound_notes(carbon: Bound, cost: Bound) -> None:
+    console.print("LP bound: no plan that meets every latency bound and deadline (real-time jobs "
+                  "starting on arrival) emits less carbon or costs less on these actuals; its "
+                  f"carbon and cost come from two solves of {carbon.n_classes:,} job classes "
+                  f"({carbon.solve_s + cost.solve_s:.1f} s).")
+    if carbon.deadlines_relaxed or cost.deadlines_relaxed:
+        console.print("Not every deadline can be met with this capacity: the bound is over plans "
+                      "that may be late.")
+    if carbon.infeasible:
+        shown = "; ".join(f"{i.job_id}: {i.reason}" for i in carbon.infeasible[:5])
+        more = len(carbon.infeasible) - 5
+        console.print(f"{len(carbon.infeasible)} jobs cannot be served as asked: {shown}"
+                      + (f" (and {more} more)" if more > 0 else ""), highlight=False)
 
 
 cli_service.register(app)

@@ -58,7 +58,10 @@ def solution_charges(topo: Topology, sol: SlotSolution, intensity: np.ndarray,
 
 
 def lower_bound(network: Network | Topology, jobs: Sequence[Job], series: EnergySeries,
-                objective: Objective | None = None, rt_wait_s: float = 0.0) -> Bound:
+                objective: Objective | None = None, rt_wait_s: float = 0.0,
+                bucket_h: int = 1) -> Bound:
+    """The bound on `jobs` (see the module docstring); `bucket_h` coarsens the classes of
+    waiting jobs (a smaller model, a looser but still valid bound)."""
     objective = objective or Objective.carbon()
     topo = network if isinstance(network, Topology) else Topology(network)
     t0 = time.perf_counter()
@@ -67,7 +70,7 @@ def lower_bound(network: Network | Topology, jobs: Sequence[Job], series: Energy
     windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s)
     relaxed = False
     while True:
-        classes = aggregate(windows)
+        classes = aggregate(windows, bucket_h)
         n_slots = max(classes.last_slot, 1)
         intensity, price = series_rates(series, n_slots)
         rate = objective.rate_per_kwh(intensity, price)
@@ -86,3 +89,11 @@ def lower_bound(network: Network | Topology, jobs: Sequence[Job], series: Energy
                  deadlines_relaxed=relaxed, infeasible=tuple(windows.infeasible),
                  n_jobs=windows.n_jobs, n_classes=len(classes), n_vars=sol.n_vars,
                  n_rows=sol.n_rows, build_s=build_s, solve_s=sol.solve_s)
+
+
+def compare_bounds(network: Network | Topology, jobs: Sequence[Job],
+                   series: EnergySeries) -> tuple[Bound, Bound]:
+    """The carbon bound and the cost bound of one demand on one actual series (two solves)."""
+    topo = network if isinstance(network, Topology) else Topology(network)
+    return (lower_bound(topo, jobs, series, Objective.carbon()),
+            lower_bound(topo, jobs, series, Objective.cost()))

@@ -40,34 +40,46 @@ TIE = 1e-9  # relative cost difference below which options count as tied
 class PriceBook:
     """Rates and capacity prices over absolute hours [slot0, slot0 + n); past the end the last
     hour's values hold. `phi[p, k]` = integral over hours slot0 .. slot0+k-1 of pool p's
-    objective per busy unit (kW x rate) plus its capacity price."""
+    objective per busy unit (kW x rate) plus its capacity price; `own_*` the same without
+    the price (ties in price go to the option with the smaller objective of its own)."""
 
     slot0: int
     per_unit_h: np.ndarray  # (pools, n): objective + capacity price of one busy unit-hour
     phi: np.ndarray  # (pools, n + 1)
+    own_per_unit_h: np.ndarray  # (pools, n): objective of one busy unit-hour
+    own_phi: np.ndarray  # (pools, n + 1)
 
     @classmethod
     def build(cls, slot0: int, rate_per_kwh: np.ndarray, pool_site: Sequence[int],
               kw_per_unit_facility: Sequence[float],
               price_per_unit_h: np.ndarray | None = None) -> PriceBook:
-        per = (np.asarray(kw_per_unit_facility, dtype=float)[:, None]
+        own = (np.asarray(kw_per_unit_facility, dtype=float)[:, None]
                * rate_per_kwh[np.asarray(pool_site, dtype=np.int64)])
-        if price_per_unit_h is not None:
-            per = per + price_per_unit_h
-        phi = np.concatenate([np.zeros((per.shape[0], 1)), np.cumsum(per, axis=1)], axis=1)
-        return cls(slot0, per, phi)
+        per = own if price_per_unit_h is None else own + price_per_unit_h
+        zeros = np.zeros((own.shape[0], 1))
+        return cls(slot0, per, np.concatenate([zeros, np.cumsum(per, axis=1)], axis=1),
+                   own, np.concatenate([zeros, np.cumsum(own, axis=1)], axis=1))
 
     @property
     def end_s(self) -> float:
         return (self.slot0 + self.per_unit_h.shape[1]) * HOUR_S
 
-    def integral(self, pools: np.ndarray, t_s: np.ndarray) -> np.ndarray:
-        """Integral of `per_unit_h` of `pools` from slot0 to `t_s` (broadcast), per unit."""
+    def integral(self, pools: np.ndarray, t_s: np.ndarray, own: bool = False) -> np.ndarray:
+        """Integral of `per_unit_h` (`own_per_unit_h` if `own`) of `pools` from slot0 to `t_s`
+        (broadcast), per unit."""
         x = t_s / HOUR_S - self.slot0
         k = np.floor(x).astype(np.int64)
         np.minimum(k, self.per_unit_h.shape[1] - 1, out=k)
         np.maximum(k, 0, out=k)
+        if own:
+            return self.own_phi[pools, k] + self.own_per_unit_h[pools, k] * (x - k)
         return self.phi[pools, k] + self.per_unit_h[pools, k] * (x - k)
+
+    def cost(self, pools: np.ndarray, start_s: np.ndarray, duration_s: np.ndarray,
+             units: np.ndarray, own: bool = False) -> np.ndarray:
+        """units x the integral over [start, start + duration) (broadcast)."""
+        return units * (self.integral(pools, start_s + duration_s, own)
+                        - self.integral(pools, start_s, own))
 
 
 def occupancy_unit_h(n_pools: int, slot0: int, n_slots: int, pools: np.ndarray,
@@ -116,15 +128,24 @@ class Bookings:
                                          axis=1)
         return i0, i1
 
-    def fits(self, pool: int, t0_s: float, t1_s: float, units: float,
-             capacity_units: float) -> bool:
-        """Would `units` more held in `pool` over [t0, t1) keep it within capacity?"""
-        i0, i1 = self._steps(t0_s, t1_s)
-        return bool(self.booked[pool, i0:i1].max() + units <= capacity_units + 1e-9)
+    def fit_mask(self, pools: np.ndarray, t0_s: np.ndarray, t1_s: np.ndarray, units: float,
+                 capacity_units: np.ndarray) -> np.ndarray:
+        """For each interval [t0, t1) (row r in pools[r]): would `units` more held there keep
+        the pool within capacity at every step?"""
+        i0 = np.maximum(np.floor(t0_s / self.step_s + 1e-9).astype(np.int64), 0)
+        i1 = np.maximum(np.ceil(t1_s / self.step_s - 1e-9).astype(np.int64), i0 + 1)
+        lo, hi = int(i0.min()), int(i1.max())
+        self._steps(0.0, hi * self.step_s)
+        over = (self.booked[pools, lo:hi] + units
+                > np.asarray(capacity_units, dtype=float)[:, None] + 1e-9)
+        cum = np.zeros((len(pools), hi - lo + 1), dtype=np.int64)
+        np.cumsum(over, axis=1, out=cum[:, 1:])
+        rows = np.arange(len(pools))[:, None]
+        return cum[rows, i1 - lo] == cum[rows, i0 - lo]
 
     def first_fit(self, pool: int, t0_s: float, t1_s: float, units: float,
                   capacity_units: float, within_s: float) -> float | None:
-        """The least shift in (0, within_s], in whole steps, after which `fits` holds."""
+        """The least shift in (0, within_s], in whole steps, after which [t0, t1) fits."""
         i0, i1 = self._steps(t0_s, t1_s)
         n = int(within_s // self.step_s)
         if n < 1:
@@ -175,14 +196,18 @@ class Options:
 
 
 CHUNK_JOBS = 512
+MAX_SLIDES = 2  # later starts tried for sliding, per pick (each costs a scan of the bookings)
 
 
 def price_options(jobs: Sequence[Job], cands: Sequence[Sequence[Candidate]],
                   now_s: float | None, book: PriceBook, drained: set[int],
-                  latest_end_s: float = math.inf) -> list[Options | None]:
+                  latest_end_s: float = math.inf, margin_s: float = 0.0,
+                  margin_fraction: float = 0.0) -> list[Options | None]:
     """Options of each job (None where every pool is drained), decided at `now_s` (None:
     each job at its own submission). `latest_end_s` caps the compute end of later options
-    (a planning horizon); starting at once is always an option."""
+    (a planning horizon); a later start must also leave max(`margin_s`, `margin_fraction` x
+    duration) before the deadline (room to recover if the pool is full then); starting at
+    once is always an option."""
     out: list[Options | None] = [None] * len(jobs)
     groups: dict[int, tuple[list[Candidate], list[int]]] = {}
     for i, c in enumerate(cands):
@@ -198,13 +223,15 @@ def price_options(jobs: Sequence[Job], cands: Sequence[Sequence[Candidate]],
         for lo in range(0, len(idx), CHUNK_JOBS):
             chunk = idx[lo:lo + CHUNK_JOBS]
             for i, opt in zip(chunk, _price_group([jobs[i] for i in chunk], usable, now_s,
-                                                  book, latest_end_s), strict=True):
+                                                  book, latest_end_s, margin_s,
+                                                  margin_fraction), strict=True):
                 out[i] = opt
     return out
 
 
 def _price_group(jobs: list[Job], usable: list[Candidate], now_s: float | None,
-                 book: PriceBook, latest_end_s: float) -> list[Options]:
+                 book: PriceBook, latest_end_s: float, margin_s: float,
+                 margin_fraction: float) -> list[Options]:
     n, k = len(jobs), len(usable)
     pools = np.array([c.pool for c in usable], dtype=np.int64)
     bw = np.array([c.bandwidth_gbps for c in usable])
@@ -221,15 +248,19 @@ def _price_group(jobs: list[Job], usable: list[Candidate], now_s: float | None,
     earliest = np.maximum(submit, now)[:, None] + transfer  # (n, k)
     waits = ~np.isnan(deadline)
     if not waits.any():  # every job starts on arrival: one option per pool
-        cost = u[:, None] * (book.integral(pools[None, :], earliest + d[:, None])
-                             - book.integral(pools[None, :], earliest))
-        order = np.lexsort((np.broadcast_to(rtt, (n, k)), cost), axis=1)
+        cost = book.cost(pools[None, :], earliest, d[:, None], u[:, None])
+        own = book.cost(pools[None, :], earliest, d[:, None], u[:, None], own=True)
+        scale = np.maximum(np.abs(cost).max(axis=1), 1e-300)[:, None]
+        order = np.lexsort((np.broadcast_to(rtt, (n, k)), np.round(own / scale / TIE),
+                            np.round(cost / scale / TIE)), axis=1)
         ones = np.ones(k, dtype=bool)
         return [Options(usable, pools, earliest[j][:, None], (earliest - transfer)[j][:, None],
                         cost[j][:, None], ones, order[j]) for j in range(n)]
     by_deadline = np.where(waits[:, None], (deadline - d)[:, None] - earliest, 0.0)
     timely = by_deadline >= -1e-6
-    room = np.clip(np.minimum(by_deadline, (latest_end_s - d)[:, None] - earliest), 0.0, None)
+    margin = np.maximum(margin_s, margin_fraction * d)[:, None]
+    room = np.clip(np.minimum(by_deadline - margin, (latest_end_s - d)[:, None] - earliest),
+                   0.0, None)
     latest = earliest + np.where(waits[:, None] & timely, room, 0.0)
     # column 0 starts at once; 1 is the latest start; then starts and ends on hour boundaries
     lo = earliest.min(axis=1)
@@ -255,17 +286,21 @@ def _price_group(jobs: list[Job], usable: list[Candidate], now_s: float | None,
                  & timely[:, :, None] & (placed > now[:, None, None] + 1e-6))
     valid[:, :, 0] = True
     start_f = np.where(valid, start, earliest[:, :, None])
-    cost = u[:, None, None] * (book.integral(pools[None, :, None], start_f + d[:, None, None])
-                               - book.integral(pools[None, :, None], start_f))
-    # sort key: deadline-missing last; then cost (ties: earliest start, then nearest pool)
+    placed = start_f - transfer[:, :, None]
+    cost = book.cost(pools[None, :, None], start_f, d[:, None, None], u[:, None, None])
+    own = book.cost(pools[None, :, None], start_f, d[:, None, None], u[:, None, None],
+                    own=True)
+    # sort key: deadline-missing last; then cost (ties: own objective, earliest start, then
+    # nearest pool)
     scale = np.maximum(np.abs(np.where(valid, cost, 0.0)).max(axis=(1, 2)), 1e-300)
-    rank = (np.round(cost / scale[:, None, None] / TIE) * TIE
-            + np.where(timely, 0.0, 2.0)[:, :, None])
+    rank = (np.round(cost / scale[:, None, None] / TIE)
+            + np.where(timely, 0.0, 4.0 / TIE)[:, :, None])
+    own = np.round(own / scale[:, None, None] / TIE)
     out = []
     for j in range(n):
         flat = np.flatnonzero(valid[j])
         order = flat[np.lexsort((rtt[flat // m], start_f[j].ravel()[flat],
-                                 rank[j].ravel()[flat]))]
+                                 own[j].ravel()[flat], rank[j].ravel()[flat]))]
         out.append(Options(usable, pools, start_f[j], placed[j], cost[j], timely[j], order))
     return out
 
@@ -275,38 +310,43 @@ def pick(job: Job, opt: Options, now_s: float, free_units: Sequence[int] | None,
     """The best of `opt` that has room: starting at once needs the units free now (or, with
     `free_units` None, room in `bookings`); a later start needs room in `bookings`. With
     `book`, a later start that lacks room may slide later (in booking steps, within its
-    window and the hour) to where it has room, if it still beats the next option: jobs then
-    follow one another in a pool instead of waiting for the next hour."""
+    window and the hour) to where it has room, if it then beats the best option with room:
+    jobs then follow one another in a pool instead of waiting for the next hour (tried for
+    the first `MAX_SLIDES` options without room)."""
     m = opt.start_s.shape[1]
-    room_now = (None if free_units is None
-                else [free_units[p] >= job.units for p in opt.pools.tolist()])
-    start = opt.start_s.ravel()
-    placed = opt.placed_s.ravel()
-    cost = opt.cost.ravel()
+    order = opt.order
+    if len(order) == 0:
+        return None
+    rows, cols = np.divmod(order, m)
     d, u = job.duration_s, float(job.units)
-    order = opt.order.tolist()
-    for i, flat in enumerate(order):
-        r, k = divmod(flat, m)
-        if k == 0 and room_now is not None:
-            if room_now[r]:
-                return _choice(job, opt, flat, now_s)
-            continue
-        pool, cap = int(opt.pools[r]), opt.cands[r].capacity_units
-        if bookings is None or bookings.fits(pool, placed[flat], start[flat] + d, u, cap):
-            return _choice(job, opt, flat, now_s)
-        if book is None or not opt.timely[r]:
-            continue
-        room = float(opt.start_s[r, 1]) - start[flat]  # up to the latest start
-        shift = bookings.first_fit(pool, placed[flat], start[flat] + d, u, cap,
-                                   min(room, HOUR_S))
-        if shift is None:
-            continue
-        a = start[flat] + shift
-        p = np.array([pool])
-        c = u * float((book.integral(p, np.array([a + d])) - book.integral(p, np.array([a])))[0])
-        if i + 1 == len(order) or c <= cost[order[i + 1]] * (1 + TIE):
-            return Choice(opt.cands[r], a, placed[flat] + shift, c, False, False)
-    return None
+    caps = np.array([c.capacity_units for c in opt.cands])
+    if bookings is None:
+        ok = np.ones(len(order), dtype=bool)
+    else:
+        fit = bookings.fit_mask(opt.pools, opt.placed_s, opt.start_s + d, u, caps)
+        ok = fit.ravel()[order]
+    if free_units is not None:
+        room = np.array([free_units[p] >= job.units for p in opt.pools.tolist()])
+        ok = np.where(cols == 0, room[rows], ok)
+    best = int(np.argmax(ok)) if ok.any() else len(order)
+    if book is not None and bookings is not None:
+        tries = np.flatnonzero(~ok[:best] & (cols[:best] > 0) & opt.timely[rows[:best]])
+        limit = float(opt.cost.ravel()[order[best]]) if best < len(order) else math.inf
+        start, placed = opt.start_s.ravel(), opt.placed_s.ravel()
+        for i in tries[:MAX_SLIDES].tolist():
+            flat, r = int(order[i]), int(rows[i])
+            pool = int(opt.pools[r])
+            room_s = float(opt.start_s[r, 1]) - start[flat]  # up to the latest start
+            shift = bookings.first_fit(pool, placed[flat], start[flat] + d, u, int(caps[r]),
+                                       min(room_s, HOUR_S))
+            if shift is None:
+                continue
+            a = start[flat] + shift
+            c = float(book.cost(np.array([pool]), np.array([a]), np.array([d]),
+                                np.array([u]))[0])
+            if c <= limit * (1 + TIE):
+                return Choice(opt.cands[r], a, placed[flat] + shift, c, False, False)
+    return None if best == len(order) else _choice(job, opt, int(order[best]), now_s)
 
 
 def _choice(job: Job, opt: Options, flat: int, now_s: float) -> Choice:

@@ -40,6 +40,7 @@ from suanwang.core.state import Topology
 from suanwang.planning.aggregate import JobClasses
 
 OPTIMAL, INFEASIBLE = "optimal", "infeasible"
+PRESOLVE_VARS = 20_000  # HiGHS's presolve pays off on large models, costs time on small ones
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def solve_slot_model(topo: Topology, classes: JobClasses, rate_per_kwh: np.ndarr
                            / cap[cap_pool]])
     bounds = np.stack([np.zeros(n_y + n_z), np.concatenate([y_ub, np.full(n_z, np.inf)])],
                       axis=1)
-    options: dict[str, float | bool] = {"presolve": True}
+    options: dict[str, float | bool] = {"presolve": n_y + n_z > PRESOLVE_VARS}
     if time_limit_s is not None:
         options["time_limit"] = time_limit_s
     t0 = time.perf_counter()

@@ -1,13 +1,16 @@
 """`optimal`: the offline plan, with perfect knowledge of the whole trace and the actual series.
 
-Before the first decision it solves the slot model (`suanwang.planning.model`) on every job of
-the trace and the actual series, which gives the price of capacity in every pool-hour; then it
-plans job by job (real-time jobs first, since they cannot move, then by latest start), each at
-its cheapest option of objective plus capacity price with room left in the plan. In the
-simulator it then follows the plan: a job planned later is deferred to its planned time, a job
-due now is placed in its planned pool. If the pool does not have the units at that instant
-(the plan books capacity per hour, the scheduler checks every instant), the job is re-planned
-from now against the same prices and the rest of the plan.
+Before the first decision it plans every job of the trace on the actual series. A small trace
+(at most `milp_max_options` job-pool-start options) is planned exactly, by the MILP of
+`suanwang.planning.milp` (each job in one pool from one start, capacity at every instant). A
+larger one is planned from the slot model (`suanwang.planning.model`), which prices capacity in
+every pool-hour: job by job (real-time jobs first, since they cannot move, then by latest
+start), each takes its cheapest option of objective plus capacity price with room left in the
+plan. In the simulator it then follows the plan: a job planned later is deferred to its
+planned time, a job due now is placed in its planned pool. The plan books capacity at every
+instant, so it can be followed to the letter; should the pool lack the units all the same (a
+drained site), the job is re-planned from now against the same prices and the rest of the
+plan.
 
 It needs the whole trace and the actual series: make it with
 `make_policy("optimal", PolicyContext(network, jobs, series))`. Its objective's LP optimum is
@@ -34,6 +37,7 @@ from suanwang.planning.choose import (
 )
 from suanwang.planning.context import PolicyContext
 from suanwang.planning.demand import Infeasible, job_windows
+from suanwang.planning.milp import option_count, solve_milp
 from suanwang.planning.model import OPTIMAL, SlotSolution, solve_slot_model
 from suanwang.planning.objective import Objective
 from suanwang.planning.priced import PricedPolicy
@@ -54,9 +58,13 @@ class _Plan:
 class OptimalPolicy(PricedPolicy):
     name = "optimal"
 
-    def __init__(self, context: PolicyContext, objective: Objective | None = None) -> None:
+    def __init__(self, context: PolicyContext, objective: Objective | None = None,
+                 milp_max_options: int = 4000, milp_time_limit_s: float = 20.0) -> None:
         self.context = context
         self.objective = objective or Objective.carbon()
+        self.milp_max_options = milp_max_options
+        self.milp_time_limit_s = milp_time_limit_s
+        self.method = ""  # "milp" or "priced greedy", once planned
         self.solution: SlotSolution | None = None
         self.infeasible: list[Infeasible] = []
         self._plan: _Plan | None = None
@@ -88,6 +96,17 @@ class OptimalPolicy(PricedPolicy):
         plan = _Plan(PriceBook.build(0, rate, topo.pool_site, topo.pool_kw_facility,
                                      sol.price_per_unit_h if sol.status == OPTIMAL else None),
                      Bookings(len(topo.pools)))
+        pure = PriceBook.build(0, rate, topo.pool_site, topo.pool_kw_facility)
+        if (len(jobs) <= self.milp_max_options // 10
+                and option_count(topo, jobs, pure) <= self.milp_max_options):
+            exact = solve_milp(topo, jobs, pure, self.milp_time_limit_s)
+            if len(exact.plan) == sum(1 for j in jobs if topo.candidates(j)):
+                for job in jobs:
+                    if job.job_id in exact.plan:
+                        plan.keep(job, exact.plan[job.job_id])
+                self.method = "milp"
+                return plan
+        self.method = "priced greedy"
         ordered = [j for j in self.order(jobs, 0.0) if topo.candidates(j)]
         cands = [topo.candidates(j) for j in ordered]
         for lo in range(0, len(ordered), 4096):

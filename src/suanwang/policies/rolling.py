@@ -1,26 +1,31 @@
 """`rolling`: online rolling-horizon planning on the forecast, committing only what starts now.
 
-Every `interval_s` (15 min by default) it re-plans: it solves the slot model
-(`suanwang.planning.model`) over the jobs it knows that may still wait (submitted, not yet
-started) on the forecast it has now, with each pool's capacity less what its running jobs
-still hold; the model's capacity prices then price every option of every job (pool and start,
-`suanwang.planning.choose`). A job whose best option starts now is placed (if the pool has the
-units now); the others are deferred to their planned start or to the next re-plan, whichever
-comes first, so that each is decided again on newer forecasts and alongside newer jobs.
-(`revise_s`, default one hour: the forecast is issued hourly, and between issues a waiting
-job's options change only through the prices, which the jobs woken at their planned start and
-the new arrivals see at once.)
-Real-time jobs are placed on arrival in the pool that is cheapest with its capacity price.
-Jobs arriving between re-plans are decided against the latest prices.
+Every `interval_s` (15 min by default) it re-plans on what it knows then: the jobs submitted
+and not yet started, the forecast issued for the current hour (its horizon bounds every plan),
+and each pool's capacity less what its running jobs still hold. The plan is the slot model
+(`suanwang.planning.model`) over the waiting jobs, whose capacity prices, added to each job's
+own forecast objective, price every option of every job: pool, and start between now and its
+deadline (`suanwang.planning.choose`). The model is re-solved hourly (`resolve_s`, when the
+forecast is re-issued) or sooner when the waiting work has changed by more than
+`resolve_share`; between solves the newest forecast is priced with the standing capacity
+prices.
 
-It never looks ahead: it knows a job only once the scheduler has handed it over, and it reads
-energy only through the forecast view of the current hour (`state.forecast(now)`), whose
-horizon bounds every plan; its own placements tell it when capacity frees.
+A job whose best option starts now is placed (if the pool has the units now: the scheduler's
+live capacity rules); a real-time job always is, where it is cheapest with its capacity price.
+Every other job is deferred, holding a soft reservation of its planned pool and hours (so that
+the next jobs plan around it), to its planned start, or sooner to be revised: at the first
+`revise_s` boundary at least half-way there. A far-off plan is thus revised a few times on
+newer forecasts and alongside newer jobs before it is acted on; a near one is not.
+
+It never looks ahead: it knows a job only once the scheduler has handed it over, it reads
+energy only through `state.forecast(now)`, and its own placements tell it when capacity frees.
 
 Robust to forecast error by design: every forecast hour is priced at its forecast intensity
 plus `risk_aversion` times its expected error (which grows with lead time), so a far-off green
-hour must be clearly greener to be waited for; and only what starts now is committed, so a
-plan made on an old forecast is revised before it is acted on.
+hour must be clearly greener to be waited for; later starts keep max(`margin_s`,
+`margin_fraction` x duration) before the deadline, room to recover if the planned pool is full
+when the time comes; and only what starts now is committed, so a plan made on an old forecast
+is revised before it is acted on.
 """
 
 from __future__ import annotations
@@ -58,7 +63,9 @@ class RollingPolicy(PricedPolicy):
     name = "rolling"
 
     def __init__(self, interval_s: float = 900.0, revise_s: float = HOUR_S,
-                 objective: Objective | None = None, risk_aversion: float = 1.0) -> None:
+                 objective: Objective | None = None, risk_aversion: float = 1.0,
+                 resolve_s: float = HOUR_S, resolve_share: float = 0.1, reserve: bool = True,
+                 margin_s: float = 1800.0, margin_fraction: float = 0.1) -> None:
         if not (interval_s > 0 and revise_s > 0):
             raise ValueError(f"interval_s and revise_s must be > 0, got {interval_s}, "
                              f"{revise_s}")
@@ -66,6 +73,15 @@ class RollingPolicy(PricedPolicy):
         self.revise_s = revise_s
         self.objective = objective or Objective.carbon()
         self.risk_aversion = risk_aversion
+        self.resolve_s = resolve_s
+        self.resolve_share = resolve_share
+        self.reserve = reserve
+        self.margin_s = margin_s
+        self.margin_fraction = margin_fraction
+        self._solved: tuple[float, float] = (-math.inf, 0.0)  # when, waiting work then
+        self._prices: tuple[int, np.ndarray] | None = None  # slot0, capacity prices
+        self._rated_hour = -1  # forecast issue the price book's rates come from
+        self.lp_solves = 0
         self._known: dict[str, Job] = {}  # submitted, not yet started
         self._running: dict[str, tuple[int, float, int]] = {}  # job id -> pool, end, units
         self._next_replan_s = -math.inf
@@ -77,10 +93,59 @@ class RollingPolicy(PricedPolicy):
     # ---- re-planning -------------------------------------------------------------------
 
     def _replan(self, state: SchedulerState, now_s: float) -> None:
+        """Re-price on the newest forecast. The slot model is re-solved (new capacity prices)
+        once `resolve_s` has passed since the last solve, or sooner if the waiting work has
+        changed by more than `resolve_share`; in between, the last prices stand (shifted to
+        the new forecast's hours)."""
+        self._next_replan_s = (math.floor(now_s / self.interval_s) + 1) * self.interval_s
+        self.replans += 1
         topo = state.topology
+        if self._bookings is None or len(self._bookings.booked) != len(topo.pools):
+            self._bookings = Bookings(len(topo.pools))
+        jobs = [j for j in self._known.values() if _may_wait(j)]
+        work = sum(j.units * j.duration_s for j in jobs)
         view = state.forecast(now_s)
         slot0, n = view.issued_hour, view.horizon_h
+        when, solved_work = self._solved
+        solve = (self._prices is None or now_s - when >= self.resolve_s - 1e-6
+                 or abs(work - solved_work) > self.resolve_share * solved_work)
+        if not solve and view.issued_hour == self._rated_hour:
+            return
+        intensity = (np.asarray(view.intensity_g_per_kwh)
+                     + self.risk_aversion * np.asarray(view.intensity_sd_g_per_kwh))
+        rate = self.objective.rate_per_kwh(intensity, np.asarray(view.price_yuan_per_kwh))
+        if solve or self._prices is None:
+            self._prices = (slot0, self._solve(state, jobs, now_s, rate, slot0, n))
+            self._solved = (now_s, work)
+        price_slot0, prices = self._prices
+        shifted = np.zeros((len(topo.pools), n))
+        k = slot0 - price_slot0
+        if k < prices.shape[1]:
+            shifted[:, :prices.shape[1] - k] = prices[:, k:k + n]
+        self._book = PriceBook.build(slot0, rate, topo.pool_site, topo.pool_kw_facility,
+                                     shifted)
+        self._rated_hour = view.issued_hour
+
+    def _solve(self, state: SchedulerState, jobs: list[Job], now_s: float, rate: np.ndarray,
+               slot0: int, n: int) -> np.ndarray:
+        """Capacity prices of the slot model over the waiting jobs (zero if it fails)."""
+        topo = state.topology
         end_s = (slot0 + n) * HOUR_S
+        available = self._available(state, now_s, slot0, n)
+        windows = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s, horizon_end_s=end_s)
+        sol = solve_slot_model(topo, aggregate(windows), rate, slot0, available)
+        if sol.status != OPTIMAL:  # more work than capacity by the deadlines
+            relaxed = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s,
+                                  horizon_end_s=end_s, drop_deadlines=True)
+            sol = solve_slot_model(topo, aggregate(relaxed), rate, slot0, available)
+        self.lp_solves += 1
+        self.last_solution_status = sol.status
+        return sol.price_per_unit_h if sol.status == OPTIMAL else np.zeros_like(available)
+
+    def _available(self, state: SchedulerState, now_s: float, slot0: int,
+                   n: int) -> np.ndarray:
+        """Unit-hours per pool and slot that running work leaves free from now on."""
+        topo = state.topology
         n_pools = len(topo.pools)
         cap = np.asarray(topo.pool_capacity, dtype=float)
         self._running = {k: v for k, v in self._running.items() if v[1] > now_s}
@@ -90,32 +155,13 @@ class RollingPolicy(PricedPolicy):
         occ = occupancy_unit_h(n_pools, slot0, n, pools, np.full(len(run), now_s),
                                np.array([r[1] for r in run]), units)
         elapsed = now_s / HOUR_S - slot0  # share of the current slot already gone
-        occ[:, 0] += cap * elapsed
         # units busy now that this policy did not place (e.g. adopted on a restart): assume
         # they stay busy over the whole horizon
         tracked = np.bincount(pools, weights=units, minlength=n_pools)
         unknown = np.maximum(cap - np.asarray(state.free_units, dtype=float) - tracked, 0.0)
         occ += unknown[:, None]
-        occ[:, 0] -= unknown * elapsed
-
-        intensity = (np.asarray(view.intensity_g_per_kwh)
-                     + self.risk_aversion * np.asarray(view.intensity_sd_g_per_kwh))
-        rate = self.objective.rate_per_kwh(intensity, np.asarray(view.price_yuan_per_kwh))
-        jobs = [j for j in self._known.values() if _may_wait(j)]
-        windows = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s, horizon_end_s=end_s)
-        available = np.maximum(cap[:, None] - occ, 0.0)
-        sol = solve_slot_model(topo, aggregate(windows), rate, slot0, available)
-        if sol.status != OPTIMAL:  # more work than capacity by the deadlines
-            relaxed = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s,
-                                  horizon_end_s=end_s, drop_deadlines=True)
-            sol = solve_slot_model(topo, aggregate(relaxed), rate, slot0, available)
-        self.last_solution_status = sol.status
-        self._book = PriceBook.build(slot0, rate, topo.pool_site, topo.pool_kw_facility,
-                                     sol.price_per_unit_h if sol.status == OPTIMAL else None)
-        if self._bookings is None or len(self._bookings.booked) != n_pools:
-            self._bookings = Bookings(n_pools)
-        self._next_replan_s = (math.floor(now_s / self.interval_s) + 1) * self.interval_s
-        self.replans += 1
+        occ[:, 0] += (cap - unknown) * elapsed
+        return np.maximum(cap[:, None] - occ, 0.0)
 
     # ---- the Policy interface ----------------------------------------------------------
 
@@ -131,7 +177,8 @@ class RollingPolicy(PricedPolicy):
         book = self._book
         if book is None:  # decide() re-plans first
             raise RuntimeError("rolling: no plan")
-        return price_options(jobs, cands, now_s, book, state.drained, latest_end_s=book.end_s)
+        return price_options(jobs, cands, now_s, book, state.drained, latest_end_s=book.end_s,
+                             margin_s=self.margin_s, margin_fraction=self.margin_fraction)
 
     def choice(self, state: SchedulerState, job: Job, options: Options | None,
                free: list[int], now_s: float) -> Choice | None:
@@ -141,7 +188,11 @@ class RollingPolicy(PricedPolicy):
         return pick(job, options, now_s, free, self._bookings, self._book)
 
     def defer_until(self, job: Job, choice: Choice, now_s: float) -> float:
-        return min(choice.placed_s, (math.floor(now_s / self.revise_s) + 1) * self.revise_s)
+        """Its planned start, or a revision: at the first `revise_s` boundary at least half
+        way there (so a far-off plan is revised a few times, a near one not at all)."""
+        half = now_s + (choice.placed_s - now_s) / 2
+        revise = (math.floor(max(half, now_s) / self.revise_s) + 1) * self.revise_s
+        return min(choice.placed_s, revise)
 
     def placed(self, job: Job, choice: Choice, now_s: float) -> None:
         end = choice.start_s + job.duration_s
@@ -151,7 +202,7 @@ class RollingPolicy(PricedPolicy):
             self._bookings.add(job.job_id, choice.cand.pool, now_s, end, job.units)
 
     def deferred(self, job: Job, choice: Choice, until_s: float) -> None:
-        if self._bookings is not None:
+        if self._bookings is not None and self.reserve:
             self._bookings.add(job.job_id, choice.cand.pool, choice.placed_s,
                                choice.start_s + job.duration_s, job.units)
 
