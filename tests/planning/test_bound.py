@@ -139,9 +139,11 @@ def test_infeasible_jobs_are_reported_by_id_with_the_reason(
 
 def test_demand_beyond_capacity_relaxes_deadlines_instead_of_failing(
         tiny_net: Network, make_series: SeriesMaker, make_job: JobMaker) -> None:
-    # 4 x 10 units for 10 h, all due in 10 h: 40 units at once, 24 installed
+    # 5 jobs of 6 or 8 units for 10 h, all due in 10 h: 34 units at once, 24 installed
     jobs = [make_job(f"j{i}", units=8 if i % 2 else 6, duration_s=10 * H, deadline_s=10 * H)
             for i in range(5)]
+    jobs.append(make_job("hopeless", deadline_s=60.0))
     b = lower_bound(tiny_net, jobs, make_series(tiny_net, 96))
     assert b.deadlines_relaxed
     assert b.value > 0
+    assert [i.job_id for i in b.infeasible] == ["hopeless"]  # still reported

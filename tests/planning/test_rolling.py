@@ -9,7 +9,8 @@ import pytest
 from plan_support import H, random_jobs, random_series, run_policy
 
 from suanwang.core.policy import Decision, Policy
-from suanwang.core.state import SchedulerState
+from suanwang.core.scheduler import Scheduler
+from suanwang.core.state import SchedulerState, Topology
 from suanwang.energy.forecast import Forecaster, ForecastView
 from suanwang.energy.series import EnergySeries
 from suanwang.model import Job, Network
@@ -136,3 +137,20 @@ def test_decisions_do_not_depend_on_hours_past_the_forecast_horizon(
     # and it only ever asks for the forecast of the moment it decides at
     decided = {t for t, _ in log_a}
     assert set(asked) <= decided
+
+
+def test_works_in_the_live_scheduler_after_a_restart(tiny_net: Network,
+                                                     make_series: SeriesMaker,
+                                                     make_job: JobMaker) -> None:
+    """The service's path: a scheduler that re-adopts running work it did not place."""
+    series = make_series(tiny_net, 48, green={"west": [0.9] * 6 + [1.0] * 42})
+    forecaster = Forecaster(series, [s.grid_intensity_g_per_kwh for s in tiny_net.sites],
+                            error_scale=0.0)
+    sched = Scheduler(Topology(tiny_net), forecaster, RollingPolicy())
+    sched.resume_running(make_job("old", units=9), "west", end_s=7 * H)  # west: 1 unit free
+    sched.advance(0.0)
+    sched.submit(make_job("a", units=2, deadline_s=24 * H), 0.0)
+    sched.advance(6 * H)
+    assert "a" in sched.deferred or "a" in sched.running
+    sched.advance(48 * H)
+    assert not sched.deferred and not sched.waiting()

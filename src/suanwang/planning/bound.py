@@ -68,6 +68,7 @@ def lower_bound(network: Network | Topology, jobs: Sequence[Job], series: Energy
     last_end = max((j.submit_s + j.duration_s for j in jobs), default=0.0)
     late_end_s = max(series.hours * HOUR_S, last_end + HOUR_S)
     windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s)
+    infeasible = tuple(windows.infeasible)
     relaxed = False
     while True:
         classes = aggregate(windows, bucket_h)
@@ -86,7 +87,7 @@ def lower_bound(network: Network | Topology, jobs: Sequence[Job], series: Energy
         raise RuntimeError(f"the slot model could not be solved: {sol.status}")
     carbon, cost = solution_charges(topo, sol, intensity, price)
     return Bound(objective=objective, value=sol.objective, carbon_kg=carbon, cost_yuan=cost,
-                 deadlines_relaxed=relaxed, infeasible=tuple(windows.infeasible),
+                 deadlines_relaxed=relaxed, infeasible=infeasible,
                  n_jobs=windows.n_jobs, n_classes=len(classes), n_vars=sol.n_vars,
                  n_rows=sol.n_rows, build_s=build_s, solve_s=sol.solve_s)
 

@@ -12,9 +12,11 @@ cumulative curve per pool, so an option costs two interpolations. Because the ra
 constant within an hour, a job's cost is linear in its start between the times where its
 start or its end crosses an hour boundary; so the options worth looking at are its earliest
 start, its latest, and every start or end on an hour boundary in between. Among those with
-room, the cheapest wins (ties: the earliest start, then the nearest pool). Options are priced
-for a whole batch of jobs at once (`price_options`, vectorised per candidate list); then each
-job in turn takes its best option that still has room (`pick`).
+room, the cheapest wins (ties: the smaller objective of its own, the earliest start, the
+nearest pool). A job that can meet its deadline nowhere may only start at once (it will be
+late); a later start must also end within `latest_end_s` (a planning horizon). Options are
+priced for a whole batch of jobs at once (`price_options`, vectorised per candidate list);
+then each job in turn takes its best option that still has room (`pick`).
 
 "Room": starting now needs free units now (the live capacity); a later start needs room in
 `Bookings`, the units already planned per pool at every instant (running work and other jobs'
@@ -80,6 +82,22 @@ class PriceBook:
         """units x the integral over [start, start + duration) (broadcast)."""
         return units * (self.integral(pools, start_s + duration_s, own)
                         - self.integral(pools, start_s, own))
+
+    def costs(self, pools: np.ndarray, start_s: np.ndarray, duration_s: np.ndarray,
+              units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(`cost`, `cost` with `own`) at once."""
+        n = self.per_unit_h.shape[1]
+        out = []
+        for t in (start_s + duration_s, start_s):
+            x = t / HOUR_S - self.slot0
+            k = np.floor(x).astype(np.int64)
+            np.minimum(k, n - 1, out=k)
+            np.maximum(k, 0, out=k)
+            f = x - k
+            out.append((self.phi[pools, k] + self.per_unit_h[pools, k] * f,
+                        self.own_phi[pools, k] + self.own_per_unit_h[pools, k] * f))
+        (t1, o1), (t0, o0) = out
+        return units * (t1 - t0), units * (o1 - o0)
 
 
 def occupancy_unit_h(n_pools: int, slot0: int, n_slots: int, pools: np.ndarray,
@@ -188,6 +206,7 @@ class Options:
 
     cands: list[Candidate]
     pools: np.ndarray  # (K,)
+    caps: np.ndarray  # (K,) capacity units of each pool
     start_s: np.ndarray  # (K, M) compute start
     placed_s: np.ndarray  # (K, M)
     cost: np.ndarray  # (K, M)
@@ -213,29 +232,49 @@ def price_options(jobs: Sequence[Job], cands: Sequence[Sequence[Candidate]],
     for i, c in enumerate(cands):
         entry = groups.get(id(c))
         if entry is None:
-            groups[id(c)] = (list(c), [i])
+            groups[id(c)] = (c if isinstance(c, list) else list(c), [i])
         else:
             entry[1].append(i)
     for group_cands, idx in groups.values():
-        usable = [c for c in group_cands if c.site not in drained]
-        if not usable:
+        arrays = _arrays(group_cands, drained)
+        if arrays is None:
             continue
         for lo in range(0, len(idx), CHUNK_JOBS):
             chunk = idx[lo:lo + CHUNK_JOBS]
-            for i, opt in zip(chunk, _price_group([jobs[i] for i in chunk], usable, now_s,
+            for i, opt in zip(chunk, _price_group([jobs[i] for i in chunk], arrays, now_s,
                                                   book, latest_end_s, margin_s,
                                                   margin_fraction), strict=True):
                 out[i] = opt
     return out
 
 
-def _price_group(jobs: list[Job], usable: list[Candidate], now_s: float | None,
+_Arrays = tuple[list[Candidate], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_ARRAYS: dict[tuple[int, frozenset[int]], tuple[list[Candidate], _Arrays | None]] = {}
+
+
+def _arrays(cands: list[Candidate], drained: set[int]) -> _Arrays | None:
+    """(usable candidates, their pools, bandwidths, round trips, capacities), cached per
+    candidate list (the cache holds the list, so its id is not reused while cached)."""
+    key = (id(cands), frozenset(drained))
+    hit = _ARRAYS.get(key)
+    if hit is not None and hit[0] is cands:
+        return hit[1]
+    usable = [c for c in cands if c.site not in drained]
+    arrays = None if not usable else (
+        usable, np.array([c.pool for c in usable], dtype=np.int64),
+        np.array([c.bandwidth_gbps for c in usable]), np.array([c.rtt_ms for c in usable]),
+        np.array([c.capacity_units for c in usable], dtype=float))
+    if len(_ARRAYS) > 4096:
+        _ARRAYS.clear()
+    _ARRAYS[key] = (cands, arrays)
+    return arrays
+
+
+def _price_group(jobs: list[Job], arrays: _Arrays, now_s: float | None,
                  book: PriceBook, latest_end_s: float, margin_s: float,
                  margin_fraction: float) -> list[Options]:
+    usable, pools, bw, rtt, caps = arrays
     n, k = len(jobs), len(usable)
-    pools = np.array([c.pool for c in usable], dtype=np.int64)
-    bw = np.array([c.bandwidth_gbps for c in usable])
-    rtt = np.array([c.rtt_ms for c in usable])
     u = np.fromiter((j.units for j in jobs), dtype=float, count=n)
     d = np.fromiter((j.duration_s for j in jobs), dtype=float, count=n)
     data = np.fromiter((j.data_gb for j in jobs), dtype=float, count=n)
@@ -248,13 +287,13 @@ def _price_group(jobs: list[Job], usable: list[Candidate], now_s: float | None,
     earliest = np.maximum(submit, now)[:, None] + transfer  # (n, k)
     waits = ~np.isnan(deadline)
     if not waits.any():  # every job starts on arrival: one option per pool
-        cost = book.cost(pools[None, :], earliest, d[:, None], u[:, None])
-        own = book.cost(pools[None, :], earliest, d[:, None], u[:, None], own=True)
+        cost, own = book.costs(pools[None, :], earliest, d[:, None], u[:, None])
         scale = np.maximum(np.abs(cost).max(axis=1), 1e-300)[:, None]
         order = np.lexsort((np.broadcast_to(rtt, (n, k)), np.round(own / scale / TIE),
                             np.round(cost / scale / TIE)), axis=1)
         ones = np.ones(k, dtype=bool)
-        return [Options(usable, pools, earliest[j][:, None], (earliest - transfer)[j][:, None],
+        placed = earliest - transfer
+        return [Options(usable, pools, caps, earliest[j][:, None], placed[j][:, None],
                         cost[j][:, None], ones, order[j]) for j in range(n)]
     by_deadline = np.where(waits[:, None], (deadline - d)[:, None] - earliest, 0.0)
     timely = by_deadline >= -1e-6
@@ -287,9 +326,7 @@ def _price_group(jobs: list[Job], usable: list[Candidate], now_s: float | None,
     valid[:, :, 0] = True
     start_f = np.where(valid, start, earliest[:, :, None])
     placed = start_f - transfer[:, :, None]
-    cost = book.cost(pools[None, :, None], start_f, d[:, None, None], u[:, None, None])
-    own = book.cost(pools[None, :, None], start_f, d[:, None, None], u[:, None, None],
-                    own=True)
+    cost, own = book.costs(pools[None, :, None], start_f, d[:, None, None], u[:, None, None])
     # sort key: deadline-missing last; then cost (ties: own objective, earliest start, then
     # nearest pool)
     scale = np.maximum(np.abs(np.where(valid, cost, 0.0)).max(axis=(1, 2)), 1e-300)
@@ -301,7 +338,8 @@ def _price_group(jobs: list[Job], usable: list[Candidate], now_s: float | None,
         flat = np.flatnonzero(valid[j])
         order = flat[np.lexsort((rtt[flat // m], start_f[j].ravel()[flat],
                                  own[j].ravel()[flat], rank[j].ravel()[flat]))]
-        out.append(Options(usable, pools, start_f[j], placed[j], cost[j], timely[j], order))
+        out.append(Options(usable, pools, caps, start_f[j], placed[j], cost[j], timely[j],
+                           order))
     return out
 
 
@@ -319,14 +357,15 @@ def pick(job: Job, opt: Options, now_s: float, free_units: Sequence[int] | None,
         return None
     rows, cols = np.divmod(order, m)
     d, u = job.duration_s, float(job.units)
-    caps = np.array([c.capacity_units for c in opt.cands])
-    if bookings is None:
+    caps = opt.caps
+    if bookings is None or (m == 1 and free_units is not None):  # nothing needs a booking
         ok = np.ones(len(order), dtype=bool)
     else:
         fit = bookings.fit_mask(opt.pools, opt.placed_s, opt.start_s + d, u, caps)
         ok = fit.ravel()[order]
     if free_units is not None:
-        room = np.array([free_units[p] >= job.units for p in opt.pools.tolist()])
+        room = np.fromiter((free_units[p] >= job.units for p in opt.pools.tolist()),
+                           dtype=bool, count=len(opt.pools))
         ok = np.where(cols == 0, room[rows], ok)
     best = int(np.argmax(ok)) if ok.any() else len(order)
     if book is not None and bookings is not None:
@@ -337,7 +376,7 @@ def pick(job: Job, opt: Options, now_s: float, free_units: Sequence[int] | None,
             flat, r = int(order[i]), int(rows[i])
             pool = int(opt.pools[r])
             room_s = float(opt.start_s[r, 1]) - start[flat]  # up to the latest start
-            shift = bookings.first_fit(pool, placed[flat], start[flat] + d, u, int(caps[r]),
+            shift = bookings.first_fit(pool, placed[flat], start[flat] + d, u, float(caps[r]),
                                        min(room_s, HOUR_S))
             if shift is None:
                 continue

@@ -67,10 +67,11 @@ def solve_slot_model(topo: Topology, classes: JobClasses, rate_per_kwh: np.ndarr
     n_pools = len(topo.pools)
     n_slots = rate_per_kwh.shape[1]
     kw = np.asarray(topo.pool_kw_facility, dtype=float)
-    cap = np.maximum(np.asarray(topo.pool_capacity, dtype=float), 1.0)
+    installed = np.asarray(topo.pool_capacity, dtype=float)
+    cap = np.maximum(installed, 1.0)  # row and column scale
     site = np.asarray(topo.pool_site, dtype=np.int64)
     if available_unit_h is None:
-        available_unit_h = np.repeat(cap[:, None], n_slots, axis=1)
+        available_unit_h = np.repeat(installed[:, None], n_slots, axis=1)
     n_cls = len(classes)
     empty = np.zeros((n_pools, n_slots))
     if n_cls == 0:
