@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,9 +11,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from suanwang import cli_energy, cli_ledger, cli_report, cli_service
+from suanwang.cli_errors import Commands, fail
+from suanwang.cli_output import Column, print_table, stdout
 from suanwang.energy.measured import read_measured
 from suanwang.energy.models import DEFAULT_ENERGY_MODEL, ENERGY_MODELS
 from suanwang.energy.series import EnergySeries
@@ -29,15 +29,13 @@ from suanwang.sim.runner import DEFAULT_START, energy_for, run
 from suanwang.workload.synthetic import DEFAULT_LOAD, synthetic_jobs
 from suanwang.workload.traces import read_trace
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True,
                   help="suanwang 算网: monitor and schedule the East-Data-West-Compute network.")
 network_app = typer.Typer(no_args_is_help=True, help="The compute network 算力网络.")
 app.add_typer(network_app, name="network")
 app.add_typer(cli_ledger.app, name="ledger")
 app.add_typer(cli_report.app, name="report")
 app.add_typer(cli_energy.app, name="energy")
-# a table wider than 80 columns stays readable when piped or captured
-console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 NetworkOpt = Annotated[Path | None, typer.Option(
@@ -85,9 +83,7 @@ class _Bar:
             self.progress.stop()
 
 
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code=2)
+_fail = fail
 
 
 def _network(path: Path | None) -> Network:
@@ -135,17 +131,16 @@ def network_show(network: NetworkOpt = None) -> None:
     """Sites, pools, compute (P), PUE, price and green share, in Chinese and English."""
     net = _network(network)
     hubs = {h.id: h for h in net.hubs}
-    t = Table(title=f"{net.name}: {len(net.sites)} sites 站点, {len(net.hubs)} hubs 枢纽",
-              show_lines=False)
-    for col, just in (("site 站点", "left"), ("hub 枢纽", "left"), ("pool 算力类型", "left"),
-                      ("units 单位数", "right"), ("P", "right"), ("PUE", "right"),
-                      ("price 电价 ¥/kWh", "right"), ("green 绿电", "right"),
-                      ("grid gCO2/kWh", "right")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    columns = [Column("site 站点", "left", key=True, wrap=True),
+               Column("hub 枢纽", "left", wrap=True), Column("pool 算力类型", "left", wrap=True),
+               Column("units 单位数"), Column("P"), Column("PUE"), Column("price 电价 ¥/kWh"),
+               Column("green 绿电"), Column("grid gCO2/kWh")]
+    rows: list[list[str]] = []
+    ends: list[int] = []
     for s in net.sites:
         for k, p in enumerate(s.pools):
             first = k == 0
-            t.add_row(
+            rows.append([
                 f"{s.name_zh} {s.name_en}" if first else "",
                 hubs[s.hub_id].name_zh if first else "",
                 f"{KIND_NAMES_ZH[p.kind]} {p.kind.value}",
@@ -154,10 +149,13 @@ def network_show(network: NetworkOpt = None) -> None:
                 f"{s.price_yuan_per_kwh:.2f}" if first else "",
                 f"{s.green_share:.0%}" if first else "",
                 f"{s.grid_intensity_g_per_kwh:.0f}" if first else "",
-            )
-        t.add_row("", "", "[bold]total 合计[/]", "", f"[bold]{s.pflops:,.0f}[/]", "", "", "", "",
-                  end_section=True)
-    console.print(t)
+            ])
+        rows.append(["", "", "[bold]total 合计[/]", "", f"[bold]{s.pflops:,.0f}[/]", "", "", "",
+                     ""])
+        ends.append(len(rows) - 1)
+    console = stdout()
+    print_table(f"{net.name}: {len(net.sites)} sites 站点, {len(net.hubs)} hubs 枢纽", columns,
+                rows, section_ends=ends, console=console)
     totals = net.pflops_by_kind()
     console.print("Network 全网: " + ", ".join(
         f"{KIND_NAMES_ZH[k]} {k.value} {v:,.0f} P" for k, v in totals.items())
@@ -194,7 +192,8 @@ def simulate(
             "energy": _energy_label(energy, energy_series)}
     if out is not None:
         summary = write_run(result, out, info)
-        console.print(f"wrote {out}/jobs.csv, sites.csv, summary.json, network.json, ledger.jsonl")
+        stdout().print(f"wrote {out}/jobs.csv, sites.csv, summary.json, network.json, "
+                       "ledger.jsonl")
     else:
         summary = {**info, **result.summary()}
     _print_table([summary], baseline=None)
@@ -240,7 +239,7 @@ def compare(
         out.mkdir(parents=True, exist_ok=True)
         (out / "compare.json").write_text(json.dumps(summaries, indent=2, ensure_ascii=False),
                                           encoding="utf-8")
-        console.print(f"wrote {out}/compare.json")
+        stdout().print(f"wrote {out}/compare.json")
 
 
 def _energy(net: Network, demand: list[Job], seed: int, days: float | None, model: str,
@@ -271,6 +270,17 @@ def _bound_fields(row: dict[str, Any], carbon: Bound, cost: Bound) -> dict[str, 
             "cost_to_bound": row["cost_yuan"] / cost.value if cost.value > 0 else None}
 
 
+# the columns of `simulate` and `compare`, in the order they are shown (and split at)
+RUN_COLUMNS = [
+    Column("policy\n策略", "left", key=True, wrap=True), Column("energy MWh\n能耗"),
+    Column("green\n绿电"), Column("carbon t\n碳排"), Column("cost 万元\n电费"),
+    Column("west\n西部"), Column("wait mean\n平均等待"), Column("wait p99\n等待p99"),
+    Column("latency viol.\n时延违规"), Column("deadline miss\n超期"), Column("rejected\n拒绝"),
+    Column("jobs/s\n作业/秒"),
+]
+BOUND_COLUMN = Column("carbon, cost\n× LP bound 下界")
+
+
 def _print_table(rows: Sequence[dict[str, Any]], baseline: str | None,
                  bounds: tuple[Bound, Bound] | None = None) -> None:
     base = next((r for r in rows if r["policy"] == baseline), None)
@@ -278,38 +288,33 @@ def _print_table(rows: Sequence[dict[str, Any]], baseline: str | None,
     demand = first.get("demand", "")
     title = (f"{first['jobs']:,} jobs ({demand}), network {first.get('network', '')}, "
              f"seed {first.get('seed', '')}")
-    t = Table(title=title)
-    cols = [("policy\n策略", "left"), ("energy MWh\n能耗", "right"),
-            ("green\n绿电", "right"), ("carbon t\n碳排", "right"),
-            ("cost 万元\n电费", "right"), ("west\n西部", "right"),
-            ("wait mean\n平均等待", "right"), ("wait p99\n等待p99", "right"),
-            ("latency viol.\n时延违规", "right"), ("deadline miss\n超期", "right"),
-            ("rejected\n拒绝", "right"), ("jobs/s\n作业/秒", "right")]
+    columns = list(RUN_COLUMNS)
     if bounds is not None:
-        cols.insert(5, ("carbon, cost\n× LP bound 下界", "right"))
-    for col, just in cols:
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+        columns.insert(5, BOUND_COLUMN)
+    cells: list[list[str]] = []
     for r in rows:
         carbon = f"{r['carbon_t']:,.0f}"
         cost = f"{r['cost_yuan'] / 1e4:,.0f}"
         if base is not None and r is not base and base["carbon_t"] > 0:
             carbon += f" ({(r['carbon_t'] / base['carbon_t'] - 1):+.0%})"
             cost += f" ({(r['cost_yuan'] / base['cost_yuan'] - 1):+.0%})"
-        cells = [r["policy"], f"{r['energy_kwh'] / 1000:,.0f}", f"{r['green_share']:.1%}",
-                 carbon, cost, f"{r['west_energy_share']:.0%}", _hours(r["mean_wait_s"]),
-                 _hours(r["p99_wait_s"]), str(r["latency_violations"]),
-                 str(r["deadline_misses"]), str(r["rejected"]), f"{r['jobs_per_s']:,.0f}"]
+        row = [r["policy"], f"{r['energy_kwh'] / 1000:,.0f}", f"{r['green_share']:.1%}",
+               carbon, cost, f"{r['west_energy_share']:.0%}", _hours(r["mean_wait_s"]),
+               _hours(r["p99_wait_s"]), f"{r['latency_violations']:,}",
+               f"{r['deadline_misses']:,}", f"{r['rejected']:,}", f"{r['jobs_per_s']:,.0f}"]
         if bounds is not None:
-            cells.insert(5, _ratio(r.get("carbon_to_bound")) + ", "
-                         + _ratio(r.get("cost_to_bound")))
-        t.add_row(*cells)
+            row.insert(5, _ratio(r.get("carbon_to_bound")) + ", "
+                       + _ratio(r.get("cost_to_bound")))
+        cells.append(row)
     if bounds is not None:
         carbon_b, cost_b = bounds
-        t.add_row("LP bound 下界", "", "", f"{carbon_b.value / 1000:,.0f}",
-                  f"{cost_b.value / 1e4:,.0f}", "1.00, 1.00", *[""] * 7, end_section=True)
-    console.print(t)
+        cells.append(["LP bound 下界", "", "", f"{carbon_b.value / 1000:,.0f}",
+                      f"{cost_b.value / 1e4:,.0f}", "1.00, 1.00", *[""] * 7])
+    console = stdout()
+    print_table(title, columns, cells, section_ends=[len(rows) - 1] if bounds else (),
+                console=console)
     if bounds is not None:
-        _print_bound_notes(*bounds)
+        _print_bound_notes(console, *bounds)
     if base is not None:
         console.print("Bracketed: change against nearest (the before-东数西算 baseline: compute "
                       "stays next to its demand). west = share of energy drawn in the western "
@@ -320,7 +325,7 @@ def _ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
-def _print_bound_notes(carbon: Bound, cost: Bound) -> None:
+def _print_bound_notes(console: Console, carbon: Bound, cost: Bound) -> None:
     console.print("LP bound: no plan that meets every latency bound and deadline (real-time jobs "
                   "starting on arrival) emits less carbon or costs less on these actuals; its "
                   f"carbon and cost come from two solves of {carbon.n_classes:,} job classes "

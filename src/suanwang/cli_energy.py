@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from suanwang.cli_errors import fail
+from suanwang.cli_output import Column, print_table, stdout
 from suanwang.energy.measured import apply_measured, read_measured
 from suanwang.energy.series import EnergySeries
 from suanwang.energy.tariffs import tariff_for
@@ -20,8 +19,6 @@ from suanwang.network.loader import load_network
 from suanwang.sim.runner import DEFAULT_START
 
 app = typer.Typer(no_args_is_help=True, help="Energy 能源: supply, green share, intensity.")
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
 BEIJING = timezone(timedelta(hours=8))
 
 NetworkOpt = Annotated[Path | None, typer.Option(
@@ -32,9 +29,7 @@ StartOpt = Annotated[str | None, typer.Option(
                     "default 2024-06-01, the runs' start.")]
 
 
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code=2)
+_fail = fail
 
 
 def _network(path: Path | None) -> Network:
@@ -97,7 +92,7 @@ def plot(
              f"{t0.astimezone(BEIJING):%Y-%m-%d %H:%M} Beijing time, seed {seed} ({label})")
     plot_site(series, s, path, title)
     i = series.site_index(site)
-    console.print(f"wrote {path}: green share {series.green_share[i].mean():.1%}, intensity "
+    stdout().print(f"wrote {path}: green share {series.green_share[i].mean():.1%}, intensity "
                   f"{series.intensity_g_per_kwh[i].mean():,.0f} g/kWh on average")
 
 
@@ -117,22 +112,24 @@ def supply(seed: SeedOpt = 0, start: StartOpt = None, network: NetworkOpt = None
     net = _network(network)
     t0 = _start(start)
     series = physical_energy_series(net, t0, REFERENCE_HOURS, seed=seed)
-    t = Table(title=f"Contracted green supply 绿电直供, a year from "
-                    f"{t0.astimezone(BEIJING):%Y-%m-%d}, seed {seed}")
-    for col in ("site 站点", "facility MW", "load MW", "wind MW", "solar MW", "firm MW",
-                "wind h", "solar h", "green model", "green file", "tariff"):
-        t.add_column(col, justify="left" if col in ("site 站点", "tariff") else "right")
+    columns = [Column("site 站点", "left", key=True, wrap=True), Column("facility MW"),
+               Column("load MW"), Column("wind MW"), Column("solar MW"), Column("firm MW"),
+               Column("wind h"), Column("solar h"), Column("green model"), Column("green file"),
+               Column("tariff", "left", wrap=True)]
+    rows: list[list[str]] = []
     for i, s in enumerate(net.sites):
         contracts, from_file = site_contracts(s, net, t0, seed)
         wind, solar = site_weather(s, t0, REFERENCE_HOURS, seed)
         mark = "" if from_file else "*"
-        t.add_row(f"{s.name_zh} {s.id}", f"{facility_power_kw(s) / 1000:,.1f}",
+        rows.append([f"{s.name_zh} {s.id}", f"{facility_power_kw(s) / 1000:,.1f}",
                   f"{contract_load_kw(s, net.contract_load_utilisation) / 1000:,.1f}",
                   f"{contracts.wind_mw:,.0f}{mark}", f"{contracts.solar_mw:,.0f}{mark}",
                   f"{contracts.firm_mw:,.0f}{mark}", f"{wind.mean() * 8760:,.0f}",
                   f"{solar.mean() * 8760:,.0f}", f"{series.green_share[i].mean():.1%}",
-                  f"{s.green_share:.0%}", tariff_for(s.province_en).province)
-    console.print(t)
+                  f"{s.green_share:.0%}", tariff_for(s.province_en).province])
+    console = stdout()
+    print_table(f"Contracted green supply 绿电直供, a year from "
+                f"{t0.astimezone(BEIJING):%Y-%m-%d}, seed {seed}", columns, rows, console=console)
     console.print(
         f"load = facility power (units x kW per unit x PUE) x {net.contract_load_utilisation:g}; "
         "green share of an hour = min(1, (wind MW x wind + solar MW x solar + firm MW) / load); "

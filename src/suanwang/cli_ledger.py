@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from suanwang.cli_errors import fail
+from suanwang.cli_output import Column, print_table, stdout
 from suanwang.errors import InputError
 from suanwang.ledger.certificate import LedgerBroken, Subject, build_certificate
 from suanwang.ledger.certificate_page import render_certificate_html
@@ -19,16 +18,12 @@ from suanwang.ledger.store import FileLedger
 
 app = typer.Typer(no_args_is_help=True,
                   help="Green-power traceability ledger 绿电溯源账本: verify, certify.")
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
 
 DirArg = Annotated[Path, typer.Argument(
     help="A run directory written by `simulate --out` (or its ledger.jsonl).")]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=code)
+_fail = fail
 
 
 def _open(path: Path) -> FileLedger:
@@ -48,6 +43,7 @@ def verify(path: DirArg) -> None:
     except InputError as exc:
         raise _fail(str(exc), code=1) from None
     check = ledger.verify()
+    console = stdout()
     if check.problem is not None:
         console.print(f"[bold red]FAILED[/] {ledger.path}: {check.problem.describe()}",
                       highlight=False, soft_wrap=True)
@@ -87,11 +83,7 @@ def certificate(
         raise _fail(str(exc)) from None
     t = cert["totals"]
     who = f"job {job}" if job is not None else f"tenant {tenant}"
-    table = Table(title=f"绿电溯源证书 Green-power certificate: {who}"
-                        + (f", {period}" if period else ""))
-    table.add_column("item 项目")
-    table.add_column("value 数值", justify="right")
-    for label, value in (
+    rows = [
         ("records 记录", f"{t['records']:,} ({t['jobs']:,} jobs 作业)"),
         ("energy 用电 (facility)", f"{t['facility_kwh']:,.3f} kWh"),
         ("green 绿电", f"{t['green_kwh']:,.3f} kWh ({t['green_share']:.1%})"),
@@ -99,9 +91,11 @@ def certificate(
         ("CO2 market-based 基于市场", f"{t['co2_market_kg']:,.3f} kg"),
         ("avoided, location 减排（位置）", f"{t['avoided_location_kg']:,.3f} kg"),
         ("avoided, market 减排（市场）", f"{t['avoided_market_kg']:,.3f} kg"),
-    ):
-        table.add_row(label, value)
-    console.print(table)
+    ]
+    console = stdout()
+    print_table(f"绿电溯源证书 Green-power certificate: {who}" + (f", {period}" if period else ""),
+                [Column("item 项目", "left", key=True, wrap=True), Column("value 数值")],
+                [list(r) for r in rows], console=console)
     console.print(f"records_sha256 {cert['records_sha256']}; ledger head "
                   f"{cert['ledger']['head']}", highlight=False, soft_wrap=True)
     if out is not None:

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from suanwang.cli_errors import fail
+from suanwang.cli_output import stdout
 from suanwang.errors import InputError
 from suanwang.ledger.certificate import LedgerBroken
 from suanwang.ledger.period import parse_period
 from suanwang.report.run_files import network_dict, read_network_json, read_run
 
 app = typer.Typer(no_args_is_help=True, help="Reports 报告: the compute statistics bulletin.")
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=code)
+_fail = fail
 
 
 @app.command()
@@ -60,5 +56,5 @@ def bulletin(
         raise _fail(f"the run's ledger does not verify: {exc}", code=1) from None
     except InputError as exc:
         raise _fail(str(exc)) from None
-    console.print(f"wrote {len(files)} files to {out}: "
+    stdout().print(f"wrote {len(files)} files to {out}: "
                   + ", ".join(f.name for f in files), highlight=False, soft_wrap=True)

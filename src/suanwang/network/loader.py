@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from suanwang.errors import InputError
+from suanwang.errors import InputError, file_problem
 from suanwang.model import Contracts, Hub, Kind, Network, Pool, Region, Site, Snapshot
 
 BUNDLED = "national"
@@ -119,6 +119,8 @@ def load_network(path: str | Path | None = None) -> Network:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(source, "(file)", str(file), f"cannot be read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError.file(file, file_problem(exc)) from exc
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from suanwang.errors import InputError
+from suanwang.errors import InputError, reading
 from suanwang.ledger.certificate import LedgerBroken
 from suanwang.ledger.record import LedgerRecord
 from suanwang.ledger.store import FileLedger
@@ -59,13 +59,14 @@ def network_dict(path: Path | None) -> dict[str, Any]:
 
 def read_network_json(directory: Path) -> dict[str, Any]:
     path = directory / "network.json"
+    if not path.exists():
+        raise InputError.file(path, "missing: is this a run directory written by "
+                                    "`simulate --out`?")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(str(path), "(file)", None, "missing: is this a run directory "
-                                                    "written by `simulate --out`?") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(str(path), "(file)", None, f"not valid JSON: {exc}") from None
+        with reading(path):
+            data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError.file(path, f"not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("sites"), list):
         raise InputError(str(path), "sites", None, "a network.json must list its sites")
     return data
@@ -85,11 +86,7 @@ def _float(path: Path, line: int, field: str, text: str | None, *,
 
 def read_jobs_csv(path: Path) -> list[JobRow]:
     out: list[JobRow] = []
-    try:
-        f = path.open(encoding="utf-8", newline="")
-    except FileNotFoundError:
-        raise InputError(str(path), "(file)", None, "missing") from None
-    with f:
+    with reading(path), path.open(encoding="utf-8", newline="") as f:
         for n, row in enumerate(csv.DictReader(f), start=2):
             start = row.get("start_s")
             out.append(JobRow(
@@ -103,11 +100,7 @@ def read_jobs_csv(path: Path) -> list[JobRow]:
 
 def read_sites_csv(path: Path) -> list[SiteHourRow]:
     out: list[SiteHourRow] = []
-    try:
-        f = path.open(encoding="utf-8", newline="")
-    except FileNotFoundError:
-        raise InputError(str(path), "(file)", None, "missing") from None
-    with f:
+    with reading(path), path.open(encoding="utf-8", newline="") as f:
         for n, row in enumerate(csv.DictReader(f), start=2):
             out.append(SiteHourRow(
                 site=row.get("site") or "", kind=row.get("pool") or "",

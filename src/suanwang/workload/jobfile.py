@@ -37,7 +37,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from suanwang.errors import InputError
+from suanwang.errors import InputError, reading
 from suanwang.model import Job, Kind, Network
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -202,7 +202,7 @@ class Table:
 
 def read_csv_header(path: Path) -> tuple[str, ...]:
     """The header of a CSV file (stripped column names); `InputError` if the file is empty."""
-    with path.open(encoding="utf-8-sig", newline="") as f:
+    with reading(path), path.open(encoding="utf-8-sig", newline="") as f:
         first = next(csv.reader(f), None)
     if first is None:
         raise InputError(str(path), "header", None, "the file is empty")
@@ -215,7 +215,7 @@ def read_csv_table(path: Path) -> Table:
     A row with a different number of fields than the header raises `InputError`.
     """
     source = str(path)
-    with path.open(encoding="utf-8-sig", newline="") as f:
+    with reading(path), path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         first = next(reader, None)
         if first is None:
