@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
-import pytest
 from ledger_support import HAND_RECORDS, dec
 
 from suanwang.energy.series import EnergySeries
@@ -58,11 +57,9 @@ def test_records_match_the_hand_worked_table(hand_dir: Path) -> None:
 
 def test_market_factor_is_the_published_national_figure_excluding_traded_green() -> None:
     assert RESIDUAL_MIX_G_PER_KWH == 585.6
-    shared = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "grid"
-              / "china_grid_co2_factors_2021_2022.csv")
-    if not shared.is_file():
-        pytest.skip("shared data not present")
-    assert "0.5856 excluding market-traded non-fossil power" in shared.read_text("utf-8")
+    published = (Path(__file__).resolve().parents[1] / "data" / "grid"
+                 / "china_grid_co2_factors_2021_2022.csv")
+    assert "0.5856 excluding market-traded non-fossil power" in published.read_text("utf-8")
 
 
 # ---- sums: the hour against sites.csv, the job against jobs.csv -----------------------------

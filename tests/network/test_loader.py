@@ -24,8 +24,9 @@ from suanwang.network.loader import (
     parse_network,
 )
 
-SHARED_GRID = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "grid"
-               / "china_grid_co2_factors_2021_2022.csv")
+# the published factors, shipped with the tests (tests/data/README.md)
+PUBLISHED_GRID = (Path(__file__).resolve().parents[1] / "data" / "grid"
+                  / "china_grid_co2_factors_2021_2022.csv")
 
 
 @pytest.fixture(scope="module")
@@ -127,17 +128,15 @@ def test_unpublished_round_trips_follow_the_formula(national: Network) -> None:
         assert rtt == round(max(1.0, 0.5 + 2 * 1.2 * km / 200), 2)
 
 
-def shared_grid_factors_2022() -> dict[str, float]:
-    if not SHARED_GRID.is_file():
-        pytest.skip(f"shared grid factors not present: {SHARED_GRID}")
-    lines = [x for x in SHARED_GRID.read_text(encoding="utf-8").splitlines()
+def published_grid_factors_2022() -> dict[str, float]:
+    lines = [x for x in PUBLISHED_GRID.read_text(encoding="utf-8").splitlines()
              if not x.startswith("#")]
     return {row["name_en"]: float(row["factor_2022"]) * 1000.0
             for row in csv.DictReader(lines) if row["level"] == "province"}
 
 
 def test_site_grid_factors_are_the_provinces_2022_factors(national: Network) -> None:
-    factors = shared_grid_factors_2022()
+    factors = published_grid_factors_2022()
     for s in national.sites:
         assert s.grid_intensity_g_per_kwh == pytest.approx(factors[s.province_en], abs=0.05), s.id
 
