@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,13 +106,17 @@ def _demand(net: Network, trace: Path | None, days: float, jobs: int, seed: int,
             err_console.print(f"{trace}: skipped {skipped}")
         if not read.jobs:
             raise _fail(f"{trace}: no jobs to simulate")
-        return read.jobs, {"demand": f"trace {trace} ({read.format})", "seed": seed}
+        # the simulated horizon: the hours over which the trace's jobs arrive
+        last_arrival_s = max(j.submit_s for j in read.jobs)
+        horizon_s = max(1, math.ceil(last_arrival_s / 3600.0 + 1e-9)) * 3600.0
+        return read.jobs, {"demand": f"trace {trace} ({read.format})", "seed": seed,
+                           "horizon_s": horizon_s}
     try:
         demand = synthetic_jobs(net, jobs, days, seed=seed, load=load, start_utc=DEFAULT_START)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     return demand, {"demand": "synthetic", "jobs_requested": jobs, "days": days, "seed": seed,
-                    "load": load}
+                    "load": load, "horizon_s": days * 86400.0}
 
 
 def _run(net: Network, jobs: list[Job], policy: str, seed: int, forecast_error: float,

@@ -15,6 +15,7 @@ from suanwang.ledger.certificate import LedgerBroken, Subject, build_certificate
 from suanwang.ledger.certificate_page import render_certificate_html
 from suanwang.ledger.period import parse_period
 from suanwang.ledger.store import FileLedger
+from suanwang.report.run_files import read_network_json
 
 app = typer.Typer(no_args_is_help=True,
                   help="Green-power traceability ledger 绿电溯源账本: verify, certify.")
@@ -32,6 +33,14 @@ def _open(path: Path) -> FileLedger:
         raise _fail(f"{ledger.path}: no ledger there (write one with `suanwang simulate "
                     "--out DIR`)")
     return ledger
+
+
+def _site_names(ledger: FileLedger) -> dict[str, tuple[str, str]]:
+    """Each site's (Chinese, English) names from the run's network.json, when it is there."""
+    path = ledger.path.parent / "network.json"
+    if not path.is_file():
+        return {}
+    return {s["id"]: (s["name_zh"], s["name_en"]) for s in read_network_json(path.parent)["sites"]}
 
 
 @app.command()
@@ -75,7 +84,7 @@ def certificate(
     try:
         subject = Subject(job=job, tenant=tenant,
                           period=parse_period(period) if period is not None else None)
-        cert = build_certificate(ledger, subject)
+        cert = build_certificate(ledger, subject, site_names=_site_names(ledger))
     except LedgerBroken as exc:
         raise _fail(f"the ledger does not verify, no certificate issued: {exc}", code=1) \
             from None

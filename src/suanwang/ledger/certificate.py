@@ -10,6 +10,7 @@ against the ledger.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from suanwang.errors import InputError
 from suanwang.ledger.chain import Problem
 from suanwang.ledger.factors import RESIDUAL_MIX_G_PER_KWH, RESIDUAL_MIX_SOURCE, origin_factor
-from suanwang.ledger.period import Period
+from suanwang.ledger.period import Period, beijing_iso, hours_text
 from suanwang.ledger.record import LedgerRecord
 from suanwang.ledger.store import FileLedger
 from suanwang.ledger.totals import Totals
@@ -33,6 +34,19 @@ METHODS = {
     "avoided": "avoided = baseline - this work's CO2, each method on its own: location-based "
                "baseline = the same facility kWh at the origin region's grid factor, no green "
                "power; market-based baseline = the same facility kWh at the residual mix",
+}
+
+# why a market-based figure can exceed the location-based one, shown where it does
+MARKET_ABOVE_LOCATION = {
+    "en": "Market-based CO2 exceeds location-based here: the site's province has a low-carbon "
+          "grid (its average factor counts all the hydro, wind and solar power in it), but the "
+          "green certificates of that power are claimed by others; this work's grid power, "
+          "without certificates, is charged at the residual mix "
+          f"({RESIDUAL_MIX_G_PER_KWH} g/kWh), what remains once the claimed green power is "
+          "taken out.",
+    "zh": "此处基于市场的碳排放高于基于位置的：站点所在省份电网低碳（其平均排放因子计入省内全部"
+          "水电、风电、光伏），但这些绿电的绿证已由他人认领；本作业未附绿证的电网电量按剔除已认领"
+          f"绿电后的剩余电力排放因子（{RESIDUAL_MIX_G_PER_KWH}克/千瓦时）计算。",
 }
 
 
@@ -67,10 +81,12 @@ def _kwh(x: int) -> float:
     return x / MICRO
 
 
-def build_certificate(ledger: FileLedger, subject: Subject,
-                      issued: datetime | None = None) -> dict[str, Any]:
+def build_certificate(ledger: FileLedger, subject: Subject, issued: datetime | None = None,
+                      site_names: Mapping[str, tuple[str, str]] | None = None
+                      ) -> dict[str, Any]:
     """Verify the ledger and certify the subject's records. Raises `LedgerBroken` if the ledger
-    does not verify, `InputError` if no record matches."""
+    does not verify, `InputError` if no record matches. `site_names` gives each site id its
+    (Chinese, English) names for the certificate; times are in Beijing time (+08:00)."""
     if subject.job is None and subject.tenant is None:
         raise InputError("command line", "--job/--tenant", None, "give a job or a tenant")
     hour_of: dict[str, datetime] = {}
@@ -103,13 +119,24 @@ def build_certificate(ledger: FileLedger, subject: Subject,
                                     else None}
     if subject.job is not None:
         subject_dict.update(origin=first.origin, kind=first.kind)
+    names = site_names or {}
+
+    def site_entry(site: str) -> dict[str, str]:
+        zh, en = names.get(site, (site, site))
+        return {"site": site, "name_zh": zh, "name_en": en}
+
+    first_hour, last_hour = picked[0][2].hour, picked[-1][2].hour
+    totals_dict = totals.as_dict()
     return {
         "certificate": "green-power traceability certificate (绿电溯源证书)",
-        "issued_utc": (issued or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "issued": beijing_iso(issued or datetime.now(UTC)),
         "subject": subject_dict,
-        "hours": {"first": picked[0][2].hour, "last": picked[-1][2].hour},
-        "totals": totals.as_dict(),
-        "by_site": [{"site": s, **t.as_dict()} for s, t in sorted(by_site.items())],
+        "hours": {"first": first_hour, "last": last_hour,
+                  "covered": hours_text(first_hour, last_hour)},
+        "totals": totals_dict,
+        "by_site": [{**site_entry(s), **t.as_dict()} for s, t in sorted(by_site.items())],
+        "notes": ([MARKET_ABOVE_LOCATION] if totals_dict["co2_market_kg"]
+                  > totals_dict["co2_location_kg"] else []),
         "origin_factors": [
             {"region": o, "g_per_kwh": origin_factor(o).g_per_kwh,
              "basis": origin_factor(o).basis, "basis_zh": origin_factor(o).basis_zh}

@@ -95,3 +95,18 @@ def span_period(start: datetime, end: datetime) -> Period:
     first = start.astimezone(BEIJING).date()
     label = first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
     return Period(start, end, label)
+
+
+def beijing_iso(t: datetime) -> str:
+    """`t` as an ISO time in Beijing time (+08:00), to the second, as every page shows times."""
+    return t.astimezone(BEIJING).isoformat(timespec="seconds")
+
+
+def hours_text(first_hour: str, last_hour: str) -> str:
+    """The time an hour range covers, from the start of its first hour to the end of its last
+    (ISO hour starts as the ledger writes them), in Beijing time: "2024-06-01 08:00 – 09:00
+    (+08:00)" for one hour, "2024-06-01 08:00 – 2024-06-03 00:00 (+08:00)" across days."""
+    start = datetime.fromisoformat(first_hour).astimezone(BEIJING)
+    end = datetime.fromisoformat(last_hour).astimezone(BEIJING) + timedelta(hours=1)
+    tail = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
+    return f"{start:%Y-%m-%d %H:%M} – {tail} (+08:00)"

@@ -232,6 +232,37 @@ def _notes(fig: dict[str, Any], net: dict[str, Any], lang: str) -> list[Block]:
     return out
 
 
+def _period_basis(run: dict[str, Any], lang: str) -> str:
+    """One sentence saying what the period is and whether the run's tail is counted."""
+    zh = lang == "zh"
+    basis = run.get("period_basis")
+    hours = run["hours"]
+    if basis == "horizon":
+        tail = run["after_period"]
+        if zh:
+            text = f"统计期为本次模拟的时段（{hours}小时，作业到达的时段）"
+            if tail["hours"]:
+                jobs = fmt.integer(tail["jobs"], lang)
+                text += (f"；其后最后一批作业收尾的{tail['hours']}小时（{jobs}个作业，用电"
+                         f"{fmt.energy_kwh(tail['facility_kwh'], lang)}）不计入本公报，"
+                         "可用 --period 另行统计")
+            return text + "。"
+        text = (f"The period is the run's simulated horizon ({hours} hours, in which its jobs "
+                "arrive)")
+        if tail["hours"]:
+            text += (f"; the tail after it, {tail['hours']} hours in which the last "
+                     f"{fmt.integer(tail['jobs'], lang)} jobs finish "
+                     f"({fmt.energy_kwh(tail['facility_kwh'], lang)}), is not counted here "
+                     "(--period covers it)")
+        return text + "."
+    if basis == "asked":
+        return (f"统计期内有运行数据的小时数：{hours}。" if zh else
+                f"Hours of the period with run data: {hours}.")
+    return (f"本次运行未记录模拟时段：统计期为其全部{hours}小时，含最后一批作业的收尾。" if zh else
+            f"The run recorded no simulated horizon: the period is all its {hours} hours, "
+            "including the tail of its last jobs.")
+
+
 def bulletin_blocks(fig: dict[str, Any], net: dict[str, Any], lang: str,
                     charts: dict[str, str]) -> tuple[str, list[Block]]:
     zh = lang == "zh"
@@ -249,6 +280,8 @@ def bulletin_blocks(fig: dict[str, Any], net: dict[str, Any], lang: str,
     blocks = [h1(title)]
     if period_text:
         blocks.append(p(f"统计期：{period_text}" if zh else f"Period: {period_text}"))
+    if run is not None:
+        blocks.append(p(_period_basis(run, lang)))
     if run is None:
         blocks.append(p("本公报仅含网络的算力规模（未附运行数据）。" if zh else
                         "This bulletin covers the network's installed compute only (no run "

@@ -73,15 +73,30 @@ def network_figures(net: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_period(run: Run, period: Period | None) -> Period:
-    """The period asked for, or the whole run; refuses one that misses the run."""
+    """The period asked for, or else the run's: its simulated horizon (the demand's window; the
+    hours after it, in which the last jobs finish, are counted apart as the tail), or for a run
+    that recorded no horizon every hour it has. Refuses a period that misses the run."""
     last_s = max((r.hour_start_s for r in run.site_hours), default=0)
     whole = span_period(run.clock_start, run.at(last_s + 3600))
     if period is None:
+        if run.horizon_s is not None:
+            return span_period(run.clock_start, run.at(run.horizon_s))
         return whole
     if period.end <= whole.start or period.start >= whole.end:
         raise InputError("command line", "--period", period.label,
                          f"does not overlap the run ({whole.label})")
     return period
+
+
+def tail_figures(run: Run, period: Period) -> dict[str, Any]:
+    """What the run drew after `period` ends (the tail of its last jobs), from the ledger."""
+    tail = Totals()
+    hours: set[str] = set()
+    for r in run.records:
+        if datetime.fromisoformat(r.hour) >= period.end:
+            tail.add(r)
+            hours.add(r.hour)
+    return {"hours": len(hours), "jobs": len(tail.jobs), "facility_kwh": tail.facility_ukwh / 1e6}
 
 
 def run_figures(net: dict[str, Any], run: Run, period: Period) -> dict[str, Any]:
@@ -204,7 +219,14 @@ def bulletin_figures(net: dict[str, Any], run: Run | None,
                      period: Period | None) -> dict[str, Any]:
     out: dict[str, Any] = {"network": network_figures(net), "run": None}
     if run is not None:
-        out["run"] = run_figures(net, run, run_period(run, period))
+        chosen = run_period(run, period)
+        out["run"] = run_figures(net, run, chosen)
+        # how the period was chosen: asked for, the run's horizon (tail apart), or all its hours
+        basis = "asked" if period is not None else (
+            "horizon" if run.horizon_s is not None else "all_hours")
+        out["run"]["period_basis"] = basis
+        if basis == "horizon":
+            out["run"]["after_period"] = tail_figures(run, chosen)
         out["run"]["directory"] = str(run.directory)
         out["run"]["ledger_head"] = run.ledger_head.get("head")
     elif period is not None:

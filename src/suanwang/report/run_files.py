@@ -47,6 +47,9 @@ class Run:
     jobs: list[JobRow]
     site_hours: list[SiteHourRow]
     ledger_head: dict[str, Any]
+    # seconds of the simulated horizon (summary.json `horizon_s`; None in runs written before
+    # it was recorded): the demand's window, after which the last jobs only finish
+    horizon_s: float | None = None
 
     def at(self, run_s: float) -> datetime:
         return self.clock_start + timedelta(seconds=run_s)
@@ -134,4 +137,22 @@ def read_run(directory: Path) -> Run:
         raise LedgerBroken(str(ledger.path), check.problem)
     return Run(directory=directory, clock_start=clock_start, records=records,
                jobs=read_jobs_csv(directory / "jobs.csv"),
-               site_hours=read_sites_csv(directory / "sites.csv"), ledger_head=head)
+               site_hours=read_sites_csv(directory / "sites.csv"), ledger_head=head,
+               horizon_s=read_horizon_s(directory / "summary.json"))
+
+
+def read_horizon_s(path: Path) -> float | None:
+    """The run's simulated horizon in seconds from its summary.json, None if not recorded."""
+    if not path.exists():
+        return None
+    try:
+        with reading(path):
+            summary = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError.file(path, f"not valid JSON: {exc}") from None
+    value = summary.get("horizon_s") if isinstance(summary, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or value <= 0:
+        raise InputError(str(path), "horizon_s", value, "must be a positive number of seconds")
+    return float(value)

@@ -94,7 +94,8 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
                                      f"last hour closes at {_hour_end(row.end_s):.0f} (closed "
                                      f"so far: up to {closed_until_s:.0f})")
         try:
-            cert = build_certificate(ledger(), Subject(job=job_id))
+            cert = build_certificate(ledger(), Subject(job=job_id), site_names={
+                s.id: (s.name_zh, s.name_en) for s in service.network.sites})
         except LedgerBroken as exc:
             raise HTTPException(409, f"the ledger does not verify, no certificate issued: "
                                      f"{exc}") from None
