@@ -241,3 +241,61 @@ def test_the_bundled_font_has_every_chinese_character_the_page_and_network_use()
     for weight in (400, 700):
         cmap = TTFont(WEB_DIR / "vendor" / f"noto-sans-sc-subset-{weight}.woff").getBestCmap()
         assert sorted(c for c in used if ord(c) not in cmap) == [], weight
+
+
+# ---- the operator's capacity form: PATCH /v1/sites/{id} ------------------------------------
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("intelligent", -1, "must be >= 0"),
+    ("intelligent", 2.5, "whole number"),
+    ("intelligent", 1e15, "whole number"),  # JSON 1e15 is a float
+    ("intelligent", 801, "must be <= 800 (100 x the 8 installed units)"),
+    ("intelligent", 10**15, "must be <= 800"),
+    ("intelligent", "12", "whole number"),
+    ("intelligent", None, "whole number"),
+    ("gpu", 4, "unknown kind; this site has general, intelligent"),
+    ("hpc", 4, "site local has no hpc pool"),
+])
+def test_absurd_capacities_are_refused_naming_the_field_and_value(
+        tiny_app: Any, field: str, value: Any, says: str) -> None:
+    client, _, _ = tiny_app
+    r = client.patch("/v1/sites/local", json={"capacity_units": {field: value}}, headers=OPS)
+    assert r.status_code == 422, r.text
+    [err] = r.json()["detail"]
+    assert err["loc"] == ["body", "capacity_units", field]
+    assert err["input"] == value
+    assert err["msg"].startswith(f"capacity_units.{field} = {value!r}: ")
+    assert says in err["msg"]
+    # nothing changed
+    pools = {p["kind"]: p["capacity_units"]
+             for p in client.get("/v1/sites/local", headers=OPS).json()["pools"]}
+    assert pools == {"general": 40, "intelligent": 8}
+
+
+def test_a_capacity_patch_changes_only_the_pools_it_names(tiny_app: Any) -> None:
+    client, _, _ = tiny_app
+    r = client.patch("/v1/sites/local", json={"capacity_units": {"intelligent": 800}},
+                     headers=OPS)
+    assert r.status_code == 200, r.text
+    assert "warnings" not in r.json()
+    assert {p["kind"]: p["capacity_units"] for p in r.json()["pools"]} == {
+        "general": 40, "intelligent": 800}
+    # the bound is 100 x what the network installs, not x the current value
+    assert client.patch("/v1/sites/local", json={"capacity_units": {"intelligent": 801}},
+                        headers=OPS).status_code == 422
+    assert client.patch("/v1/sites/local", json={"capacity_units": {}},
+                        headers=OPS).status_code == 200
+    assert client.patch("/v1/sites/local", json={"capacity_units": {"general": 0}},
+                        headers=ANN).status_code == 403
+
+
+def test_a_cut_below_the_busy_units_is_applied_with_a_warning(two_jobs: Any) -> None:
+    client, _, _, _ = two_jobs  # 4 intelligent units busy at `local`
+    r = client.patch("/v1/sites/local", json={"capacity_units": {"intelligent": 2}},
+                     headers=OPS)
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == [
+        "capacity_units.intelligent = 2 is below the 4 units busy now: running jobs keep "
+        "them; nothing new is placed there until enough end"]
+    pool = next(p for p in r.json()["pools"] if p["kind"] == "intelligent")
+    assert pool["capacity_units"] == 2
