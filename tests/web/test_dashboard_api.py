@@ -17,7 +17,13 @@ from fastapi.testclient import TestClient
 from suanwang.model import Network
 from suanwang.service.app import Service, Settings, create_app
 from suanwang.service.clock import RunClock
-from suanwang.service.dashboard import WEB_DIR, interval_means, network_now, placement_out
+from suanwang.service.dashboard import (
+    WEB_DIR,
+    interval_means,
+    network_now,
+    placement_out,
+    reason_parts,
+)
 
 TOKENS = {"tok-ops": ("ops", "operator"), "tok-ann": ("ann", "tenant")}
 OPS = {"Authorization": "Bearer tok-ops"}
@@ -120,7 +126,9 @@ def test_overview_flows_and_the_network_now(two_jobs: Any) -> None:
                            "power_kw": pytest.approx(6.0)}]
     sites = {s["site"]: s for s in o["sites"]}
     assert sites["local"] == {"site": "local", "placed_jobs": 0, "running_jobs": 1,
-                              "pflops_busy": 4.0}
+                              "pflops_busy": 4.0,
+                              "installed_units": {"general": 40, "intelligent": 8},
+                              "max_capacity_units": {"general": 4000, "intelligent": 800}}
     assert sites["west"]["running_jobs"] == 0
     series = service.live.series
     hour = 1  # 5400 s
@@ -142,6 +150,12 @@ def test_placements_newest_first_with_the_policy_reason(two_jobs: Any) -> None:
     assert rows[ai]["site"] == "local" and rows[hpc]["site"] == "west"
     assert rows[ai]["placed_s"] == 1000.0 and rows[ai]["rtt_ms"] == 1.0
     assert rows[ai]["reason"].startswith("greenest")
+    # the reason as data, for the page to say in its language with the site's name
+    parts = rows[ai]["reason_parts"]
+    assert parts["form"] == "ranked" and parts["policy"] == "greenest"
+    assert parts["site"] == "local" and parts["unit"] == "g_co2_per_unit_h"
+    assert parts["feasible"] == 1 and parts["late"] is False
+    assert f"{parts['score']:.4g}" in rows[ai]["reason"]
     assert not rows[ai]["latency_violation"] and not rows[hpc]["late"]
     assert p["violations"] == {"latency": 0, "late": 0, "rejected": 0}
     one = client.get("/v1/dashboard/placements", headers=OPS, params={"limit": 1}).json()
@@ -299,3 +313,22 @@ def test_a_cut_below_the_busy_units_is_applied_with_a_warning(two_jobs: Any) -> 
         "them; nothing new is placed there until enough end"]
     pool = next(p for p in r.json()["pools"] if p["kind"] == "intelligent")
     assert pool["capacity_units"] == 2
+
+
+@pytest.mark.parametrize(("reason", "parts"), [
+    ("greenest: zhongwei best of 11 feasible (0.0894 g CO2/unit-h)",
+     {"form": "ranked", "policy": "greenest", "site": "zhongwei", "feasible": 11,
+      "score": 0.0894, "unit": "g_co2_per_unit_h", "late": False}),
+    ("cheapest: guian best of 3 feasible (0.312 yuan/unit-h); deadline cannot be met",
+     {"form": "ranked", "policy": "cheapest", "site": "guian", "feasible": 3, "score": 0.312,
+      "unit": "yuan_per_unit_h", "late": True}),
+    ("nearest: yangtze-demo best of 2 feasible (1.2 ms)",
+     {"form": "ranked", "policy": "nearest", "site": "yangtze-demo", "feasible": 2,
+      "score": 1.2, "unit": "ms", "late": False}),
+    ("rolling: horinger (1.5e+03 incl. capacity price)",
+     {"form": "priced", "policy": "rolling", "site": "horinger", "score": 1500.0,
+      "late": False}),
+    ("exit code 0", None),
+])
+def test_reason_parts_of_each_policy_form(reason: str, parts: dict[str, Any] | None) -> None:
+    assert reason_parts(reason) == parts
