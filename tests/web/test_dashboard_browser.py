@@ -111,7 +111,14 @@ def test_a_submitted_job_is_listed_and_moves_its_sites_load(
     expect(row).to_be_visible()
     expect(row.locator("td.route")).to_have_text(f"粤港澳大湾区 → {site['name_zh']}")
     expect(row).to_contain_text("ops")
-    expect(row.locator("td.reason")).to_contain_text("greenest")
+    # the policy's reason in Chinese, naming the site (not its id)
+    reason = row.locator("td.reason")
+    expect(reason).to_contain_text(f"最低碳：{site['name_zh']}，")
+    expect(reason).to_contain_text("个可行集群中最优")
+    expect(reason).not_to_contain_text(site["id"])
+    pg.click("#lang-toggle")
+    expect(reason).to_contain_text(f"greenest: {site['name_en']}, best of ")
+    expect(reason).to_contain_text("gCO2 per unit-hour")
     expect(row).not_to_have_class(re.compile("violation"))
 
     cell = pg.locator(f"#sites-table tr[data-site='{site['id']}'] "
