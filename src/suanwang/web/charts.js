@@ -83,7 +83,9 @@ export class SiteCharts {
       legend: { top: 0, type: "plain", textStyle: { color: "#cfe3f7", fontSize: font },
                 itemWidth: 14 * scale, itemHeight: 8 * scale },
       xAxis: {
-        type: "time", min: ms(Math.min(...hours)), max: ms(Math.max(...hours)),
+        // the axis spans whole hours, so that its ends are ticks on the hour too
+        type: "time", min: Math.floor(ms(Math.min(...hours)) / HOUR_MS) * HOUR_MS,
+        max: Math.ceil(ms(Math.max(...hours)) / HOUR_MS) * HOUR_MS,
         minInterval: HOUR_MS, splitNumber: 8,
         axisLabel: { color: "#9fb3c8", fontSize: font, hideOverlap: true,
                      formatter: (v) => fmt.clockTime(Number(v)) },

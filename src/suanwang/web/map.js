@@ -109,10 +109,12 @@ export class NetworkMap {
     return Math.max(...text.split("\n").map((line) => this.measure.measureText(line).width));
   }
 
-  // Where each marker's label goes (ECharts position and distance), greedily: regions first,
-  // then sites from the largest; each takes the candidate place that overlaps the labels
-  // already placed, the other markers and the chart's edge least. `items`: {key, x, y, r,
-  // text, size, weight, prefer}. Returns key -> {position, distance}; keeps the boxes.
+  // Where each marker's label goes, greedily: regions first, then sites from the largest;
+  // each takes the candidate place (beside, above, below, at a corner, or one line further
+  // out) that overlaps the labels already placed, the other markers and the chart's edge
+  // least, nearer places first. `items`: {key, x, y, r, text, size, weight, prefer}.
+  // Returns key -> the label's ECharts position (its top-left corner from the marker's);
+  // keeps the boxes (chart pixels) for labelBoxes().
   layoutLabels(items) {
     const width = this.chart.getWidth();
     const height = this.chart.getHeight();
@@ -124,30 +126,31 @@ export class NetworkMap {
       const lines = it.text.split("\n").length;
       const w = this.textWidth(it.text, it.size, it.weight) + 4;
       const h = lines * it.size * 1.25 + 2;
-      const d = 4;
-      const near = [
-        ["right", d, { x: it.x + it.r + d, y: it.y - h / 2 }],
-        ["left", d, { x: it.x - it.r - d - w, y: it.y - h / 2 }],
-        ["top", d, { x: it.x - w / 2, y: it.y - it.r - d - h }],
-        ["bottom", d, { x: it.x - w / 2, y: it.y + it.r + d }],
-      ];
-      // then above or below a neighbour's label, one line further out
-      const far = near.filter(([pos]) => pos === "top" || pos === "bottom")
-        .map(([pos, dist, b]) => [pos, dist + h, { x: b.x, y: b.y + (pos === "top" ? -h : h) }]);
-      const byPreference = (a, b) => it.prefer.indexOf(a[0]) - it.prefer.indexOf(b[0]);
-      const candidates = [...near.sort(byPreference), ...far.sort(byPreference)];
+      const d = 3;
+      const c = it.r * 0.7;  // a corner of the marker
+      const sides = {
+        right: [it.r + d, -h / 2], left: [-it.r - d - w, -h / 2],
+        top: [-w / 2, -it.r - d - h], bottom: [-w / 2, it.r + d],
+      };
+      const corners = [[c + d, -c - d - h], [-c - d - w, -c - d - h], [c + d, c + d],
+                       [-c - d - w, c + d]];
+      const further = [[-w / 2, -it.r - d - 2 * h], [-w / 2, it.r + d + h],
+                       [it.r + d, -h / 2 - h], [it.r + d, h / 2],
+                       [-it.r - d - w, -h / 2 - h], [-it.r - d - w, h / 2]];
+      const candidates = [...it.prefer.map((p) => sides[p]), ...corners, ...further];
       let best = null;
-      candidates.forEach(([position, distance, at], rank) => {
-        const box = { ...at, w, h };
+      candidates.forEach(([dx, dy], rank) => {
+        const box = { x: it.x + dx, y: it.y + dy, w, h };
         let cost = rank * 0.5;
         for (const p of placed) cost += 10 * overlap(box, p);
-        for (const c of circles) if (c.key !== it.key) cost += 4 * overlap(box, c);
-        const outside = w * h - overlap(box, { x: 0, y: 0, w: width, h: height });
-        cost += 10 * outside;
-        if (best === null || cost < best.cost) best = { cost, position, distance, box };
+        for (const o of circles) if (o.key !== it.key) cost += 4 * overlap(box, o);
+        cost += 10 * (w * h - overlap(box, { x: 0, y: 0, w: width, h: height }));
+        if (best === null || cost < best.cost) best = { cost, dx, dy, box };
       });
       placed.push({ ...best.box, key: it.key });
-      out.set(it.key, { position: best.position, distance: best.distance });
+      // ECharts places an array position from the marker's top-left corner
+      out.set(it.key, { position: [best.dx + it.r, best.dy + it.r], align: "left",
+                        verticalAlign: "top", padding: 0 });
     }
     this.boxes = placed;
     return out;
