@@ -17,7 +17,13 @@ from fastapi.testclient import TestClient
 from suanwang.model import Network
 from suanwang.service.app import Service, Settings, create_app
 from suanwang.service.clock import RunClock
-from suanwang.service.dashboard import WEB_DIR, interval_means, network_now, placement_out
+from suanwang.service.dashboard import (
+    WEB_DIR,
+    interval_means,
+    network_now,
+    placement_out,
+    reason_parts,
+)
 
 TOKENS = {"tok-ops": ("ops", "operator"), "tok-ann": ("ann", "tenant")}
 OPS = {"Authorization": "Bearer tok-ops"}
@@ -120,7 +126,9 @@ def test_overview_flows_and_the_network_now(two_jobs: Any) -> None:
                            "power_kw": pytest.approx(6.0)}]
     sites = {s["site"]: s for s in o["sites"]}
     assert sites["local"] == {"site": "local", "placed_jobs": 0, "running_jobs": 1,
-                              "pflops_busy": 4.0}
+                              "pflops_busy": 4.0,
+                              "installed_units": {"general": 40, "intelligent": 8},
+                              "max_capacity_units": {"general": 4000, "intelligent": 800}}
     assert sites["west"]["running_jobs"] == 0
     series = service.live.series
     hour = 1  # 5400 s
@@ -142,6 +150,12 @@ def test_placements_newest_first_with_the_policy_reason(two_jobs: Any) -> None:
     assert rows[ai]["site"] == "local" and rows[hpc]["site"] == "west"
     assert rows[ai]["placed_s"] == 1000.0 and rows[ai]["rtt_ms"] == 1.0
     assert rows[ai]["reason"].startswith("greenest")
+    # the reason as data, for the page to say in its language with the site's name
+    parts = rows[ai]["reason_parts"]
+    assert parts["form"] == "ranked" and parts["policy"] == "greenest"
+    assert parts["site"] == "local" and parts["unit"] == "g_co2_per_unit_h"
+    assert parts["feasible"] == 1 and parts["late"] is False
+    assert f"{parts['score']:.4g}" in rows[ai]["reason"]
     assert not rows[ai]["latency_violation"] and not rows[hpc]["late"]
     assert p["violations"] == {"latency": 0, "late": 0, "rejected": 0}
     one = client.get("/v1/dashboard/placements", headers=OPS, params={"limit": 1}).json()
@@ -241,3 +255,80 @@ def test_the_bundled_font_has_every_chinese_character_the_page_and_network_use()
     for weight in (400, 700):
         cmap = TTFont(WEB_DIR / "vendor" / f"noto-sans-sc-subset-{weight}.woff").getBestCmap()
         assert sorted(c for c in used if ord(c) not in cmap) == [], weight
+
+
+# ---- the operator's capacity form: PATCH /v1/sites/{id} ------------------------------------
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("intelligent", -1, "must be >= 0"),
+    ("intelligent", 2.5, "whole number"),
+    ("intelligent", 1e15, "whole number"),  # JSON 1e15 is a float
+    ("intelligent", 801, "must be <= 800 (100 x the 8 installed units)"),
+    ("intelligent", 10**15, "must be <= 800"),
+    ("intelligent", "12", "whole number"),
+    ("intelligent", None, "whole number"),
+    ("gpu", 4, "unknown kind; this site has general, intelligent"),
+    ("hpc", 4, "site local has no hpc pool"),
+])
+def test_absurd_capacities_are_refused_naming_the_field_and_value(
+        tiny_app: Any, field: str, value: Any, says: str) -> None:
+    client, _, _ = tiny_app
+    r = client.patch("/v1/sites/local", json={"capacity_units": {field: value}}, headers=OPS)
+    assert r.status_code == 422, r.text
+    [err] = r.json()["detail"]
+    assert err["loc"] == ["body", "capacity_units", field]
+    assert err["input"] == value
+    assert err["msg"].startswith(f"capacity_units.{field} = {value!r}: ")
+    assert says in err["msg"]
+    # nothing changed
+    pools = {p["kind"]: p["capacity_units"]
+             for p in client.get("/v1/sites/local", headers=OPS).json()["pools"]}
+    assert pools == {"general": 40, "intelligent": 8}
+
+
+def test_a_capacity_patch_changes_only_the_pools_it_names(tiny_app: Any) -> None:
+    client, _, _ = tiny_app
+    r = client.patch("/v1/sites/local", json={"capacity_units": {"intelligent": 800}},
+                     headers=OPS)
+    assert r.status_code == 200, r.text
+    assert "warnings" not in r.json()
+    assert {p["kind"]: p["capacity_units"] for p in r.json()["pools"]} == {
+        "general": 40, "intelligent": 800}
+    # the bound is 100 x what the network installs, not x the current value
+    assert client.patch("/v1/sites/local", json={"capacity_units": {"intelligent": 801}},
+                        headers=OPS).status_code == 422
+    assert client.patch("/v1/sites/local", json={"capacity_units": {}},
+                        headers=OPS).status_code == 200
+    assert client.patch("/v1/sites/local", json={"capacity_units": {"general": 0}},
+                        headers=ANN).status_code == 403
+
+
+def test_a_cut_below_the_busy_units_is_applied_with_a_warning(two_jobs: Any) -> None:
+    client, _, _, _ = two_jobs  # 4 intelligent units busy at `local`
+    r = client.patch("/v1/sites/local", json={"capacity_units": {"intelligent": 2}},
+                     headers=OPS)
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == [
+        "capacity_units.intelligent = 2 is below the 4 units busy now: running jobs keep "
+        "them; nothing new is placed there until enough end"]
+    pool = next(p for p in r.json()["pools"] if p["kind"] == "intelligent")
+    assert pool["capacity_units"] == 2
+
+
+@pytest.mark.parametrize(("reason", "parts"), [
+    ("greenest: zhongwei best of 11 feasible (0.0894 g CO2/unit-h)",
+     {"form": "ranked", "policy": "greenest", "site": "zhongwei", "feasible": 11,
+      "score": 0.0894, "unit": "g_co2_per_unit_h", "late": False}),
+    ("cheapest: guian best of 3 feasible (0.312 yuan/unit-h); deadline cannot be met",
+     {"form": "ranked", "policy": "cheapest", "site": "guian", "feasible": 3, "score": 0.312,
+      "unit": "yuan_per_unit_h", "late": True}),
+    ("nearest: yangtze-demo best of 2 feasible (1.2 ms)",
+     {"form": "ranked", "policy": "nearest", "site": "yangtze-demo", "feasible": 2,
+      "score": 1.2, "unit": "ms", "late": False}),
+    ("rolling: horinger (1.5e+03 incl. capacity price)",
+     {"form": "priced", "policy": "rolling", "site": "horinger", "score": 1500.0,
+      "late": False}),
+    ("exit code 0", None),
+])
+def test_reason_parts_of_each_policy_form(reason: str, parts: dict[str, Any] | None) -> None:
+    assert reason_parts(reason) == parts

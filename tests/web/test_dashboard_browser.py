@@ -111,7 +111,14 @@ def test_a_submitted_job_is_listed_and_moves_its_sites_load(
     expect(row).to_be_visible()
     expect(row.locator("td.route")).to_have_text(f"粤港澳大湾区 → {site['name_zh']}")
     expect(row).to_contain_text("ops")
-    expect(row.locator("td.reason")).to_contain_text("greenest")
+    # the policy's reason in Chinese, naming the site (not its id)
+    reason = row.locator("td.reason")
+    expect(reason).to_contain_text(f"最低碳：{site['name_zh']}，")
+    expect(reason).to_contain_text("个可行集群中最优")
+    expect(reason).not_to_contain_text(site["id"])
+    pg.click("#lang-toggle")
+    expect(reason).to_contain_text(f"greenest: {site['name_en']}, best of ")
+    expect(reason).to_contain_text("gCO2 per unit-hour")
     expect(row).not_to_have_class(re.compile("violation"))
 
     cell = pg.locator(f"#sites-table tr[data-site='{site['id']}'] "
@@ -239,3 +246,75 @@ def test_a_tenant_token_is_not_let_in_and_logout_forgets_the_token(
     pg.reload()
     expect(pg.locator("#login")).to_be_visible()
     assert traffic.outside() == []
+
+
+def test_the_capacity_form_refuses_absurd_values_and_asks_before_a_cut_below_busy(
+        page: tuple[Any, Traffic], server: Server) -> None:
+    pg, traffic = page
+    patches: list[Any] = []
+    pg.on("request", lambda r: r.method == "PATCH" and patches.append(r.post_data_json))
+    with server.client() as c:
+        job = submit(c, origin="bth", kind="intelligent", units=24, duration_s=LONG_S,
+                     deadline_in_s=2 * LONG_S)
+    site = sites_by_id(server)[job["site"]]
+    pools = {p["kind"]: p["capacity_units"] for p in site["pools"]}
+    open_dashboard(pg, server, "?lang=en")
+    pg.locator(f"#sites-table tr[data-site='{site['id']}']").click()
+    expect(pg.locator("#detail-site")).to_have_text(site["name_en"])
+    status = pg.locator("#action-status")
+    ai = pg.locator("#capacity-fields input[name='intelligent']")
+    general = pg.locator("#capacity-fields input[name='general']")
+    expect(ai).to_have_value(str(pools["intelligent"]))
+
+    # refused in the page, naming the field and the value; nothing is sent
+    for value in ("1e15", "12.5", "-3", "many"):
+        ai.fill(value)
+        pg.click("#capacity-apply")
+        expect(status).to_have_text(f"AI: “{value}” is not a whole number ≥ 0")
+        expect(status).to_have_class(re.compile(r"\bbad\b"))
+    limit = 100 * pools["intelligent"]
+    ai.fill(str(limit + 1))
+    pg.click("#capacity-apply")
+    expect(status).to_have_text(f"AI: {limit + 1:,} is above the limit of {limit:,} "
+                                "(100 × installed)")
+    # an empty field leaves its pool as it is
+    general.fill("")
+    ai.fill("")
+    pg.click("#capacity-apply")
+    expect(status).to_contain_text("Nothing changed")
+    assert patches == []
+
+    # a cut below the units busy now is asked about first, as drain is
+    with server.client() as c:
+        live = c.get("/v1/live").json()["sites"]
+    busy = next(p["busy_units"] for s in live if s["site"] == site["id"]
+                for p in s["pools"] if p["kind"] == "intelligent")
+    assert busy >= 24
+    asked: list[str] = []
+
+    def answer(accept: bool) -> Any:
+        def on(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+        return on
+
+    ai.fill("1")
+    pg.once("dialog", answer(False))
+    pg.click("#capacity-apply")
+    until(lambda: len(asked), lambda n: n == 1)
+    assert f"from {pools['intelligent']:,} to 1, below the {busy:,} units busy now" in asked[0]
+    assert site["name_en"] in asked[0]
+    assert patches == []  # declined: nothing sent
+    pg.once("dialog", answer(True))
+    pg.click("#capacity-apply")
+    expect(status).to_contain_text(f"Updated: {site['name_en']} · Note: "
+                                   f"capacity_units.intelligent = 1 is below the {busy} units")
+    assert patches == [{"capacity_units": {"intelligent": 1}}]  # the empty field left out
+    now = {p["kind"]: p["capacity_units"] for p in sites_by_id(server)[site["id"]]["pools"]}
+    assert now == {**pools, "intelligent": 1}
+
+    with server.client() as c:  # as it was, for the other tests
+        assert c.patch(f"/v1/sites/{site['id']}",
+                       json={"capacity_units": {"intelligent": pools["intelligent"]}}
+                       ).status_code == 200
+    assert traffic.problems == [] and traffic.outside() == []

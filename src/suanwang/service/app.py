@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from suanwang.executors.base import BackendUnavailable
 from suanwang.executors.registry import load_deployment, make_executors
-from suanwang.model import Network
+from suanwang.model import Kind, Network
 from suanwang.network.loader import load_network
 from suanwang.service.clock import RunClock
 from suanwang.service.dashboard import mount_dashboard
@@ -32,7 +32,7 @@ from suanwang.service.db import JobEventRow, JobRow, make_engine
 from suanwang.service.ledger_api import mount_ledger
 from suanwang.service.live import ExecInfo, LiveScheduler
 from suanwang.service.metrics import Metrics
-from suanwang.service.schemas import BatchIn, JobIn, SitePatch, validate_against
+from suanwang.service.schemas import BatchIn, JobIn, SitePatch, capacity_errors, validate_against
 from suanwang.service.store import TERMINAL_STATES, JobSpec, Store, Tenant, row_to_job
 
 log = logging.getLogger("suanwang.service")
@@ -277,20 +277,27 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
 
     @app.patch("/v1/sites/{site_id}")
     def patch_site(site_id: str, body: SitePatch, who: Operator) -> dict[str, Any]:
+        """Drain or undrain a site, or set its pools' installed units. A cut below the units
+        busy now is applied (running jobs keep their units; nothing new is placed there until
+        enough end) and the answer's `warnings` say so."""
         i = site_index(site_id)
-        kinds = {p.kind for p in service.network.sites[i].pools}
-        for kind in body.capacity_units or {}:
-            if kind not in kinds:
-                raise RequestValidationError([{
-                    "loc": ["body", "capacity_units", kind.value], "input": kind.value,
-                    "type": "value_error", "msg": f"site {site_id} has no {kind.value} pool"}])
+        installed = {p.kind: p.units for p in service.network.sites[i].pools}
+        errors = capacity_errors(body, installed, site_id)
+        if errors:
+            raise RequestValidationError(errors)
+        busy = {p["kind"]: p["busy_units"] for s in service.live.live_state()[0]["sites"]
+                if s["site"] == site_id for p in s["pools"]}
+        warnings = [f"capacity_units.{kind} = {units} is below the {busy[kind]} units busy "
+                    "now: running jobs keep them; nothing new is placed there until enough end"
+                    for kind, units in (body.capacity_units or {}).items()
+                    if units < busy.get(kind, 0)]
         for kind, units in (body.capacity_units or {}).items():
-            service.live.set_capacity(site_id, kind, units)
+            service.live.set_capacity(site_id, Kind(kind), units)
         if body.drained is not None:
             service.live.drain(site_id, body.drained)
         log.info("operator %s changed site %s: %s", who.id, site_id,
                  body.model_dump(exclude_none=True))
-        return site_out(i)
+        return {**site_out(i), **({"warnings": warnings} if warnings else {})}
 
     @app.get("/v1/live")
     def live(who: Who) -> dict[str, Any]:

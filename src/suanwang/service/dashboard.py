@@ -23,6 +23,7 @@ the jobs table, so they survive restarts; cancelled jobs are left out.
 name a local alias.)
 """
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -35,6 +36,7 @@ from sqlalchemy import func, select
 
 from suanwang.energy.series import HOUR_S
 from suanwang.service.db import JobEventRow, JobRow
+from suanwang.service.schemas import MAX_CAPACITY_FACTOR
 from suanwang.service.store import FINISHED, PLACED, REJECTED, RUNNING, Tenant
 
 if TYPE_CHECKING:
@@ -88,6 +90,39 @@ def network_now(sites: Sequence[dict[str, Any]]) -> dict[str, float]:
     }
 
 
+# The placement reasons the policies write (policies/base.py, planning/priced.py), so that the
+# page can say them in the reader's language and name the site; other reasons are shown as is.
+_NUMBER = r"(?P<score>[-+0-9.eE]+|inf|nan)"
+REASON_FORMS = (
+    ("ranked", re.compile(r"(?P<policy>[\w-]+): (?P<site>[\w-]+) best of (?P<feasible>\d+) "
+                          rf"feasible \({_NUMBER} (?P<unit>g CO2/unit-h|yuan/unit-h|ms)\)")),
+    ("priced", re.compile(rf"(?P<policy>[\w-]+): (?P<site>[\w-]+) \({_NUMBER} "
+                          r"incl\. capacity price\)")),
+)
+LATE_SUFFIX = "; deadline cannot be met"
+REASON_UNITS = {"g CO2/unit-h": "g_co2_per_unit_h", "yuan/unit-h": "yuan_per_unit_h",
+                "ms": "ms"}
+
+
+def reason_parts(reason: str) -> dict[str, Any] | None:
+    """A policy's placement reason as data: {"form": "ranked", "policy", "site", "feasible",
+    "score", "unit", "late"} or {"form": "priced", "policy", "site", "score", "late"}; None for
+    a reason of another form (the page then shows the text)."""
+    late = reason.endswith(LATE_SUFFIX)
+    text = reason[: -len(LATE_SUFFIX)] if late else reason
+    for form, pattern in REASON_FORMS:
+        m = pattern.fullmatch(text)
+        if m is None:
+            continue
+        out: dict[str, Any] = {"form": form, "policy": m["policy"], "site": m["site"],
+                               "score": float(m["score"]), "late": late}
+        if form == "ranked":
+            out["feasible"] = int(m["feasible"])
+            out["unit"] = REASON_UNITS[m["unit"]]
+        return out
+    return None
+
+
 def placement_out(row: Any, placed_s: float, reason: str) -> dict[str, Any]:
     latency = (row.rtt_bound_ms is not None and row.rtt_ms is not None
                and row.rtt_ms > row.rtt_bound_ms)
@@ -96,7 +131,7 @@ def placement_out(row: Any, placed_s: float, reason: str) -> dict[str, Any]:
             "kind": row.kind, "units": row.units, "state": row.state, "placed_s": placed_s,
             "start_s": row.start_s, "end_s": row.end_s, "rtt_ms": row.rtt_ms,
             "rtt_bound_ms": row.rtt_bound_ms, "deadline_s": row.deadline_s,
-            "workload": row.workload, "reason": reason,
+            "workload": row.workload, "reason": reason, "reason_parts": reason_parts(reason),
             "latency_violation": latency, "late": late}
 
 
@@ -126,8 +161,12 @@ class DashboardViews:
                 .where(JobRow.state.in_(HOLDING_STATES), JobRow.site.is_not(None))
                 .group_by(JobRow.origin, JobRow.site, JobRow.kind, JobRow.state)).all()
         flows: dict[tuple[str, str], dict[str, Any]] = {}
+        # what the network file installs, and the most the operator may set (PATCH's bound)
         per_site: dict[str, dict[str, Any]] = {
-            site.id: {"site": site.id, "placed_jobs": 0, "running_jobs": 0, "pflops_busy": 0.0}
+            site.id: {"site": site.id, "placed_jobs": 0, "running_jobs": 0, "pflops_busy": 0.0,
+                      "installed_units": {p.kind.value: p.units for p in site.pools},
+                      "max_capacity_units": {p.kind.value: MAX_CAPACITY_FACTOR * max(p.units, 1)
+                                             for p in site.pools}}
             for site in svc.network.sites}
         for origin, site, kind, state, n, units in rows:
             fact = facts.get((site, kind))

@@ -89,16 +89,46 @@ def validate_against(job: JobIn, network: Network, loc: tuple[Any, ...] = ("body
     return errors
 
 
+# a pool may be set to at most this many times the units the network file installs there
+MAX_CAPACITY_FACTOR = 100
+
+
 class SitePatch(BaseModel):
-    """Operator changes to a site: drain or undrain it, set a pool's installed units."""
+    """Operator changes to a site: drain or undrain it, set a pool's installed units (whole
+    numbers from 0 to MAX_CAPACITY_FACTOR times the installed units; the bound needs the network
+    and is checked by `capacity_errors`)."""
 
     model_config = ConfigDict(extra="forbid")
     drained: bool | None = None
-    capacity_units: dict[Kind, int] | None = None
+    capacity_units: dict[str, Any] | None = Field(
+        default=None, examples=[{"intelligent": 1200}],
+        description="units per pool kind (general, intelligent, hpc); kinds left out stay")
 
-    @model_validator(mode="after")
-    def _non_negative(self) -> SitePatch:
-        for kind, units in (self.capacity_units or {}).items():
-            if units < 0:
-                raise ValueError(f"capacity_units.{kind.value} = {units}: must be >= 0")
-        return self
+
+def capacity_errors(patch: SitePatch, installed: dict[Kind, int], site_id: str
+                    ) -> list[dict[str, Any]]:
+    """Errors (FastAPI's 422 format, each naming the field and the value) in a patch's
+    capacity_units, given the units the network installs per kind at the site: an unknown
+    kind, a kind the site has no pool of, a value that is not a whole number, negative, or
+    above MAX_CAPACITY_FACTOR times the installed units."""
+    errors: list[dict[str, Any]] = []
+    kinds = ", ".join(k.value for k in installed)
+    for name, value in (patch.capacity_units or {}).items():
+        problem = ""
+        kind = next((k for k in Kind if k.value == name), None)
+        if kind is None:
+            problem = f"unknown kind; this site has {kinds}"
+        elif kind not in installed:
+            problem = f"site {site_id} has no {name} pool; it has {kinds}"
+        elif isinstance(value, bool) or not isinstance(value, int):
+            problem = "must be a whole number of units"
+        elif value < 0:
+            problem = "must be >= 0"
+        elif value > MAX_CAPACITY_FACTOR * max(installed[kind], 1):
+            problem = (f"must be <= {MAX_CAPACITY_FACTOR * max(installed[kind], 1)} "
+                       f"({MAX_CAPACITY_FACTOR} x the {installed[kind]} installed units)")
+        if problem:
+            errors.append({"loc": ["body", "capacity_units", name], "input": value,
+                           "type": "value_error",
+                           "msg": f"capacity_units.{name} = {value!r}: {problem}"})
+    return errors

@@ -21,6 +21,7 @@ let map = null;
 let charts = null;
 let timer = null;
 let running = false;
+let generation = 0;  // bumped at logout: answers to polls started before it are dropped
 
 // ---- helpers -----------------------------------------------------------------------------
 
@@ -51,6 +52,27 @@ function siteNameById(id) {
   return s ? siteName(s) : id;
 }
 
+function policyName(id) {
+  const name = t(`policy.${id}`);
+  return name === `policy.${id}` ? id : name;
+}
+
+// A placement's reason in the reader's language with the site's name (from the view's
+// `reason_parts`); a reason of another form is shown as written, its site ids named.
+function reasonText(p) {
+  const r = p.reason_parts;
+  if (!r) {
+    return state.sites.reduce((text, s) => text.replace(new RegExp(`\\b${s.id}\\b`, "g"),
+                                                        siteName(s)), p.reason ?? "");
+  }
+  const score = r.form === "ranked"
+    ? (r.unit === "ms" ? fmt.ms(r.score) : `${fmt.num(r.score, 4)} ${t(`reasonUnit.${r.unit}`)}`)
+    : fmt.num(r.score, 4);
+  return t(`reason.${r.form}`, { policy: policyName(r.policy), site: siteNameById(r.site),
+                                 n: fmt.num(r.feasible), score })
+    + (r.late ? t("reason.late") : "");
+}
+
 function setStatus(el, text, bad = false) {
   el.textContent = text;
   el.classList.toggle("bad", bad);
@@ -59,7 +81,13 @@ function setStatus(el, text, bad = false) {
 // ---- rendering ---------------------------------------------------------------------------
 
 function renderConnection() {
-  setStatus($("#conn"), `● ${t(state.online ? "live" : "offline")}`, !state.online);
+  const conn = $("#conn");
+  conn.classList.toggle("off", !running);
+  if (!running) {
+    setStatus(conn, `○ ${t("loggedOut")}`);
+    return;
+  }
+  setStatus(conn, `● ${t(state.online ? "live" : "offline")}`, !state.online);
 }
 
 function renderHeader() {
@@ -69,7 +97,7 @@ function renderHeader() {
   $("#run-clock").textContent = fmt.dateTime(runMs(o.now_s));
   $("#run-day").textContent = t("day", { n: Math.floor(o.now_s / 86400) + 1 });
   $("#clock-speed").textContent = o.clock.speed === 1 ? "" : `×${fmt.num(o.clock.speed)}`;
-  $("#policy-name").textContent = o.policy;
+  $("#policy-name").textContent = policyName(o.policy);
 }
 
 function kpi(key, value, { cls = "", note = "" } = {}) {
@@ -126,8 +154,8 @@ function poolCell(pool, kind) {
   const width = Math.min(100, share * 100).toFixed(1);
   return `<td class="pool" data-kind="${kind}" data-busy="${pool.busy_units}" `
     + `data-capacity="${pool.capacity_units}"><div class="bar"><i style="width:${width}%"></i>`
-    + `</div><span class="busy">${fmt.num(pool.busy_units)}</span> / `
-    + `<span class="cap">${fmt.num(pool.capacity_units)}</span></td>`;
+    + `</div><span class="busy">${fmt.count(pool.busy_units)}</span> / `
+    + `<span class="cap">${fmt.count(pool.capacity_units)}</span></td>`;
 }
 
 function renderSites() {
@@ -146,7 +174,7 @@ function renderSites() {
     const cls = [state.selected === s.id ? "selected" : "", drained ? "drained" : ""].join(" ");
     return `<tr data-site="${fmt.escapeHtml(s.id)}" class="${cls}" tabindex="0">`
       + `<th scope="row"><span class="name">${fmt.escapeHtml(siteName(s))}</span>`
-      + `<small>${fmt.escapeHtml(other)}</small></th>`
+      + `<small title="${fmt.escapeHtml(other)}">${fmt.escapeHtml(other)}</small></th>`
       + `<td class="num">${fmt.pflops(sitePflops(s))}</td>`
       + `<td class="num"><span class="chip" style="background:${greenColour(l?.green_share)}">`
       + `</span>${fmt.pct(l?.green_share)}</td>`
@@ -185,7 +213,8 @@ function renderPlacements() {
       + `<b>${fmt.escapeHtml(siteNameById(p.site))}</b></td>`
       + `<td>${t(`kind.${p.kind}`)} × ${fmt.num(p.units)}</td>`
       + `<td class="bound">${bound}</td>`
-      + `<td class="reason">${fmt.escapeHtml(p.reason)}</td></tr>`;
+      + `<td class="reason" title="${fmt.escapeHtml(p.reason)}">`
+      + `${fmt.escapeHtml(reasonText(p))}</td></tr>`;
   }).join("");
 }
 
@@ -205,9 +234,11 @@ function renderDetail() {
   if (key !== state.formKey) {  // rebuilt only when it changes: never under the user's typing
     state.formKey = key;
     $("#capacity-fields").innerHTML = site.pools.map((p) => `<label>`
-      + `<span>${t(`kind.${p.kind}`)}</span><input type="number" min="0" step="1" `
-      + `name="${p.kind}" value="${p.capacity_units}" data-current="${p.capacity_units}">`
-      + `</label>`).join("");
+      + `<span>${t(`kind.${p.kind}`)} <small>${t(`unitOf.${p.kind}`)}</small></span>`
+      + `<input type="text" inputmode="numeric" autocomplete="off" name="${p.kind}" `
+      + `value="${p.capacity_units}" data-current="${p.capacity_units}" `
+      + `placeholder="${fmt.escapeHtml(t("capEmptyHelp"))}" `
+      + `title="${fmt.escapeHtml(t("capEmptyHelp"))}"></label>`).join("");
   }
   if (state.series) charts.render(state.series, site.id, scale());
 }
@@ -226,8 +257,10 @@ function render() {
 
 // ---- data --------------------------------------------------------------------------------
 
-async function loadSeries() {
-  state.series = await api("/v1/dashboard/series?hours_back=24&hours_ahead=24");
+async function loadSeries(gen) {
+  const series = await api("/v1/dashboard/series?hours_back=24&hours_ahead=24");
+  if (gen !== generation) return;
+  state.series = series;
   state.seriesAt = Date.now();
   renderDetail();
 }
@@ -235,27 +268,53 @@ async function loadSeries() {
 async function poll() {
   clearTimeout(timer);
   if (!running) return;
+  const gen = generation;
   try {
     const [live, overview, summary, placements] = await Promise.all([
       api("/v1/live"), api("/v1/dashboard/overview"), api("/v1/summary"),
       api("/v1/dashboard/placements?limit=15"),
     ]);
+    if (gen !== generation || !running) return;  // logged out meanwhile
     Object.assign(state, { live, overview, summary, placements });
     state.online = true;
     render();
-    if (Date.now() - state.seriesAt > SERIES_MS) await loadSeries();
+    if (Date.now() - state.seriesAt > SERIES_MS) await loadSeries(gen);
   } catch (err) {
+    if (gen !== generation) return;
     if (handleAuthError(err)) return;
     state.online = false;
     renderConnection();
   }
-  timer = setTimeout(poll, POLL_MS);
+  if (gen === generation && running) timer = setTimeout(poll, POLL_MS);
+}
+
+// Stop polling and empty every view: nothing of the last operator's data stays on the page.
+function stopAndClear() {
+  running = false;
+  generation += 1;
+  clearTimeout(timer);
+  Object.assign(state, { sites: [], regions: [], live: null, overview: null, summary: null,
+                         placements: null, series: null, seriesAt: 0, formKey: "" });
+  for (const sel of ["#kpi-now", "#kpi-since", "#kpi-saved", "#kpi-violations",
+                     "#sites-table tbody", "#placements-table tbody", "#capacity-fields"]) {
+    $(sel).innerHTML = "";
+  }
+  for (const sel of ["#queue-line", "#detail-site", "#detail-state", "#drain-button",
+                     "#action-status", "#policy-name", "#run-clock", "#run-day",
+                     "#clock-speed"]) {
+    $(sel).textContent = "";
+  }
+  $("#detail-state").className = "badge";
+  map.clear();
+  charts.clear();
+  delete document.body.dataset.ready;
+  delete document.body.dataset.updatedAt;
+  renderConnection();
 }
 
 function handleAuthError(err) {
   if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
-    running = false;
-    clearTimeout(timer);
+    stopAndClear();
     showLogin(err.status === 401 ? t("loginBad") : t("loginNotOperator"));
     return true;
   }
@@ -263,9 +322,11 @@ function handleAuthError(err) {
 }
 
 async function start() {
+  const gen = generation;
   try {
     const [sites, regions] = await Promise.all([api("/v1/sites"), api("/v1/regions")]);
     await api("/v1/dashboard/overview");  // an operator token? (the views need one)
+    if (gen !== generation) return;
     Object.assign(state, { sites, regions });
   } catch (err) {
     if (!handleAuthError(err)) showLogin(`${t("offline")}: ${describeError(err)}`);
@@ -294,12 +355,47 @@ async function patchSite(body) {
   try {
     const updated = await api(`/v1/sites/${encodeURIComponent(id)}`, { method: "PATCH", body });
     state.sites = state.sites.map((s) => (s.id === updated.id ? updated : s));
-    setStatus(status, `${t("updated")}: ${siteName(updated)}`);
+    const notes = (updated.warnings ?? []).map((w) => ` · ${t("note")}: ${w}`).join("");
+    setStatus(status, `${t("updated")}: ${siteName(updated)}${notes}`);
     state.seriesAt = 0;
     await poll();
   } catch (err) {
     if (!handleAuthError(err)) setStatus(status, `${t("actionFailed")}: ${describeError(err)}`, true);
   }
+}
+
+// What the capacity form asks for: an empty field or the current value leaves a pool as it
+// is; anything else must be a whole number from 0 to the most the service allows (100 x the
+// installed units). A cut below the units busy now is asked about first, as drain is.
+function capacityChanges() {
+  const site = state.sites.find((s) => s.id === state.selected);
+  const facts = state.overview?.sites.find((s) => s.site === state.selected);
+  const live = state.live?.sites.find((s) => s.site === state.selected);
+  const changes = {};
+  const confirmations = [];
+  for (const input of $("#capacity-fields").querySelectorAll("input")) {
+    const text = input.value.trim();
+    const kind = t(`kind.${input.name}`);
+    if (text === "" || text === input.dataset.current) continue;
+    if (!/^[0-9]+$/.test(text)) {
+      input.focus();
+      return { error: t("capNotInteger", { kind, value: text }) };
+    }
+    const units = Number(text);
+    const max = facts?.max_capacity_units?.[input.name];
+    if (!Number.isSafeInteger(units) || (max != null && units > max)) {
+      input.focus();
+      return { error: t("capTooLarge", { kind, value: fmt.num(units), max: fmt.num(max) }) };
+    }
+    const busy = live?.pools.find((p) => p.kind === input.name)?.busy_units ?? 0;
+    if (units < busy) {
+      confirmations.push(t("capBelowBusy", { site: siteName(site), kind,
+                                              from: fmt.num(Number(input.dataset.current)),
+                                              to: fmt.num(units), busy: fmt.num(busy) }));
+    }
+    changes[input.name] = units;
+  }
+  return { changes, confirmations };
 }
 
 function selectSite(id) {
@@ -320,8 +416,7 @@ function wire() {
   });
   $("#logout").addEventListener("click", () => {
     clearToken();
-    running = false;
-    clearTimeout(timer);
+    stopAndClear();
     showLogin();
   });
   $("#login-form").addEventListener("submit", (ev) => {
@@ -348,11 +443,17 @@ function wire() {
   });
   $("#capacity-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const changes = {};
-    for (const input of $("#capacity-fields").querySelectorAll("input")) {
-      if (input.value !== input.dataset.current) changes[input.name] = Number(input.value);
+    const result = capacityChanges();
+    if (result.error) {
+      setStatus($("#action-status"), result.error, true);
+      return;
     }
-    if (Object.keys(changes).length > 0) patchSite({ capacity_units: changes });
+    if (Object.keys(result.changes).length === 0) {
+      setStatus($("#action-status"), t("capNothing"));
+      return;
+    }
+    for (const question of result.confirmations) if (!confirm(question)) return;
+    patchSite({ capacity_units: result.changes });
   });
   // the charts follow their boxes (the grid moves them as the window or the tables change)
   let resizeTimer = null;
@@ -378,9 +479,14 @@ async function main() {
   map = new NetworkMap($("#map"), { reducedMotion, onSelect: selectSite });
   charts = new SiteCharts($("#chart-energy"), $("#chart-load"), { reducedMotion });
   wire();
-  window.suanwang = { state, drawnSites: () => map.drawnSites() };
+  window.suanwang = { state, drawnSites: () => map.drawnSites(),
+                      labelBoxes: () => map.labelBoxes(), mapOption: () => map.chart.getOption(),
+                      chartStats: () => ({ ...charts.stats }), money: fmt.money };
   if (token()) await start();
-  else showLogin();
+  else {
+    renderConnection();
+    showLogin();
+  }
 }
 
 // echarts.min.js is a deferred classic script: it has run before this module executes

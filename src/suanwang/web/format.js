@@ -29,6 +29,15 @@ export function num(x, digits = 0) {
   return nf({ maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(x);
 }
 
+// A count short enough for a table cell: exact below 10,000 (zh) or 100,000 (en), else to 3
+// significant figures in 万/亿 ("2310万") or k/M ("23.1M").
+export function count(x) {
+  if (!finite(x)) return "—";
+  const zh = getLang() === "zh";
+  if (Math.abs(x) < (zh ? 1e4 : 1e5)) return num(x);
+  return nf({ notation: "compact", maximumSignificantDigits: 3 }).format(x);
+}
+
 export function pct(share, digits = 1) {
   if (!finite(share)) return "—";
   return nf({ style: "percent", maximumFractionDigits: digits,
@@ -57,9 +66,24 @@ export function carbon(kg) {
   return zh ? `${num(kg / 1000, 2)}吨` : `${num(kg / 1000, 2)} t`;
 }
 
+// x to `digits` significant figures, as a plain decimal ("538", "53.8", "0.0123")
+function sig(x, digits) {
+  return nf({ maximumSignificantDigits: digits, useGrouping: false }).format(x);
+}
+
+// Money to 3 significant figures, in the reader's units: "¥53.8万" and "¥1.23亿" in Chinese,
+// "¥538k", "¥1.23M" and "¥4.56B" in English (the inputs are estimates: no false cents).
 export function money(yuan) {
   if (!finite(yuan)) return "—";
-  return getLang() === "zh" ? `${num(yuan, 2)}元` : `¥${num(yuan, 2)}`;
+  const sign = yuan < 0 ? "−" : "";
+  const a = Math.abs(yuan);
+  const steps = getLang() === "zh" ? [[1e8, "亿"], [1e4, "万"]]
+    : [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
+  for (const [size, suffix] of steps) {
+    // 999,950 rounds to 1000k at 3 figures: it is written 1M
+    if (Number(sig(a / size, 3)) >= 1) return `${sign}¥${sig(a / size, 3)}${suffix}`;
+  }
+  return `${sign}¥${sig(a, 3)}`;
 }
 
 export function pflops(p) {

@@ -33,46 +33,193 @@ export function sitePflops(site) {
   return site.pools.reduce((sum, p) => sum + p.capacity_units * p.pflops_per_unit, 0);
 }
 
+// one colour per demand region (in /v1/regions order), for its flows and its marker; none of
+// them is on the sites' green-share scale
+export const REGION_COLOURS = ["#4fc3f7", "#f06292", "#b388ff", "#ff8a65", "#80cbc4",
+                               "#ce93d8", "#90caf9", "#ffab91"];
+
+// names longer than this many characters go on two lines on the map
+const LONG_NAME = { zh: 9, en: 20 };
+
+function twoLines(name) {
+  const zh = getLang() === "zh";
+  if (name.length <= LONG_NAME[zh ? "zh" : "en"]) return name;
+  if (zh) {
+    const cut = Math.ceil(name.length / 2);
+    return `${name.slice(0, cut)}\n${name.slice(cut)}`;
+  }
+  const mid = name.length / 2;
+  const spaces = [...name.matchAll(/ /g)].map((m) => m.index);
+  if (spaces.length === 0) return name;
+  const at = spaces.reduce((a, b) => (Math.abs(b - mid) < Math.abs(a - mid) ? b : a));
+  return `${name.slice(0, at)}\n${name.slice(at + 1)}`;
+}
+
+function overlap(a, b) {
+  const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+  return w > 0 && h > 0 ? w * h : 0;
+}
+
 export class NetworkMap {
   constructor(el, { reducedMotion, onSelect }) {
     this.el = el;
     this.reducedMotion = reducedMotion;
     this.onSelect = onSelect;
     this.chart = null;
+    this.last = null;
+    this.boxes = [];
+    this.measure = document.createElement("canvas").getContext("2d");
     this.init();
   }
 
   init() {
     if (this.chart) this.chart.dispose();
     this.chart = echarts.init(this.el, null, { locale: getLang() === "zh" ? "ZH" : "EN" });
+    this.hasGeo = false;
     this.chart.on("click", (p) => {
       if (p.seriesId === "sites" && p.data) this.onSelect(p.data.id);
     });
+    // panning or zooming moves the points: lay the labels out again
+    let timer = null;
+    this.chart.on("georoam", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.last && this.render(this.last), 120);
+    });
+  }
+
+  // empty the map (logout): no site, flow or label of the last operator's view stays drawn
+  clear() {
+    this.chart.clear();
+    this.hasGeo = false;
+    this.last = null;
+    this.boxes = [];
   }
 
   resize() {
     this.chart.resize();
   }
 
+  px(lon, lat) {
+    return this.chart.convertToPixel({ geoIndex: 0 }, [lon, lat]);
+  }
+
+  textWidth(text, size, weight) {
+    this.measure.font = `${weight} ${size}px ${fontFamily()}`;
+    return Math.max(...text.split("\n").map((line) => this.measure.measureText(line).width));
+  }
+
+  // Where each marker's label goes, greedily: regions first, then sites from the largest;
+  // each takes the candidate place (beside, above, below, at a corner, or one line further
+  // out) that overlaps the labels already placed, the other markers and the chart's edge
+  // least, nearer places first. `items`: {key, x, y, r, text, size, weight, prefer}.
+  // Returns key -> the label's ECharts position (its top-left corner from the marker's);
+  // keeps the boxes (chart pixels) for labelBoxes().
+  layoutLabels(items) {
+    const width = this.chart.getWidth();
+    const height = this.chart.getHeight();
+    const circles = items.map((it) => ({ key: it.key, x: it.x - it.r, y: it.y - it.r,
+                                         w: 2 * it.r, h: 2 * it.r }));
+    const placed = [];
+    const out = new Map();
+    for (const it of items) {
+      const lines = it.text.split("\n").length;
+      const w = this.textWidth(it.text, it.size, it.weight) + 4;
+      const h = lines * it.size * 1.25 + 2;
+      const d = 3;
+      const c = it.r * 0.7;  // a corner of the marker
+      const sides = {
+        right: [it.r + d, -h / 2], left: [-it.r - d - w, -h / 2],
+        top: [-w / 2, -it.r - d - h], bottom: [-w / 2, it.r + d],
+      };
+      const corners = [[c + d, -c - d - h], [-c - d - w, -c - d - h], [c + d, c + d],
+                       [-c - d - w, c + d]];
+      const further = [[-w / 2, -it.r - d - 2 * h], [-w / 2, it.r + d + h],
+                       [it.r + d, -h / 2 - h], [it.r + d, h / 2],
+                       [-it.r - d - w, -h / 2 - h], [-it.r - d - w, h / 2]];
+      const candidates = [...it.prefer.map((p) => sides[p]), ...corners, ...further];
+      let best = null;
+      candidates.forEach(([dx, dy], rank) => {
+        const box = { x: it.x + dx, y: it.y + dy, w, h };
+        let cost = rank * 0.5;
+        for (const p of placed) cost += 10 * overlap(box, p);
+        for (const o of circles) if (o.key !== it.key) cost += 4 * overlap(box, o);
+        cost += 10 * (w * h - overlap(box, { x: 0, y: 0, w: width, h: height }));
+        if (best === null || cost < best.cost) best = { cost, dx, dy, box };
+      });
+      placed.push({ ...best.box, key: it.key });
+      // ECharts places an array position from the marker's top-left corner
+      out.set(it.key, { position: [best.dx + it.r, best.dy + it.r], align: "left",
+                        verticalAlign: "top", padding: 0 });
+    }
+    this.boxes = placed;
+    return out;
+  }
+
   // sites: /v1/sites; live: /v1/live; regions: /v1/regions; overview: /v1/dashboard/overview
-  render({ sites, live, regions, overview, scale }) {
+  render(args) {
+    this.last = args;
+    const { sites, live, regions, overview, scale } = args;
+    const zh = getLang() === "zh";
     const liveById = new Map((live?.sites ?? []).map((s) => [s.site, s]));
     const siteById = new Map(sites.map((s) => [s.id, s]));
     const regionById = new Map(regions.map((r) => [r.id, r]));
+    const colourOf = new Map(regions.map((r, i) => [r.id, REGION_COLOURS[i % REGION_COLOURS.length]]));
+    const regionName = (r) => (zh ? r.name_zh : r.name_en);
     const maxP = Math.max(1, ...sites.map(sitePflops));
+    const size = (s) => scale * (9 + 30 * Math.sqrt(sitePflops(s) / maxP));
+    const font = 11 * scale;
+    const regionSize = 13 * scale;
+    // flows: one per (origin, site) (the view sums the jobs), drawn per origin
     const flows = (overview?.flows ?? []).filter((f) => siteById.has(f.site)
                                                       && regionById.has(f.origin));
     const maxFlow = Math.max(1e-9, ...flows.map((f) => f.pflops));
-    const lines = flows.map((f) => {
-      const r = regionById.get(f.origin);
-      const s = siteById.get(f.site);
-      return {
-        coords: [[r.lon, r.lat], [s.lon, s.lat]],
-        name: `${getLang() === "zh" ? r.name_zh : r.name_en} → ${siteName(s)}`,
-        flow: f,
-        lineStyle: { width: scale * (1.2 + 9 * Math.sqrt(f.pflops / maxFlow)) },
-      };
-    });
+    const motion = !this.reducedMotion;
+    // the arrow ends at the site's rim, not under its dot (needs the map laid out)
+    const end = (r, s) => {
+      if (!this.hasGeo) return [s.lon, s.lat];
+      const [x0, y0] = this.px(r.lon, r.lat);
+      const [x1, y1] = this.px(s.lon, s.lat);
+      const len = Math.hypot(x1 - x0, y1 - y0);
+      const back = size(s) / 2 + 2 * scale;
+      if (len <= back) return [s.lon, s.lat];
+      const k = (len - back) / len;
+      return this.chart.convertFromPixel({ geoIndex: 0 }, [x0 + (x1 - x0) * k, y0 + (y1 - y0) * k]);
+    };
+    const flowSeries = regions.map((r) => ({
+      id: `flows:${r.id}`, name: regionName(r), type: "lines", coordinateSystem: "geo",
+      zlevel: 1,
+      data: flows.filter((f) => f.origin === r.id).map((f) => {
+        const s = siteById.get(f.site);
+        return {
+          coords: [[r.lon, r.lat], end(r, s)],
+          name: `${regionName(r)} → ${siteName(s)}`,
+          flow: f,
+          lineStyle: { width: scale * (1.2 + 8 * Math.sqrt(f.pflops / maxFlow)) },
+        };
+      }),
+      symbol: ["none", "arrow"], symbolSize: [0, 10 * scale],
+      lineStyle: { color: colourOf.get(r.id), opacity: 0.8, curveness: 0.22 },
+      effect: { show: motion, period: 6, trailLength: 0.1, symbol: "arrow",
+                symbolSize: 6 * scale, color: "#ffffff" },
+    }));
+    // labels: every marker named, laid out so that no two collide (once the map is laid out)
+    let layout = new Map();
+    if (this.hasGeo) {
+      const items = [
+        ...regions.map((r) => ({ key: `r:${r.id}`, lon: r.lon, lat: r.lat, r: regionSize / 2,
+                                 text: regionName(r), size: font * 1.1, weight: 700,
+                                 prefer: ["right", "bottom", "top", "left"] })),
+        ...[...sites].sort((a, b) => sitePflops(b) - sitePflops(a)).map((s) => ({
+          key: `s:${s.id}`, lon: s.lon, lat: s.lat, r: size(s) / 2, text: twoLines(siteName(s)),
+          size: font, weight: 400, prefer: ["left", "top", "bottom", "right"] })),
+      ].map((it) => {
+        const [x, y] = this.px(it.lon, it.lat);
+        return { ...it, x, y };
+      });
+      layout = this.layoutLabels(items);
+    }
+    const labelAt = (key) => layout.get(key) ?? {};
     const siteData = sites.map((s) => {
       const l = liveById.get(s.id);
       const p = sitePflops(s);
@@ -81,30 +228,40 @@ export class NetworkMap {
         id: s.id,
         name: siteName(s),
         value: [s.lon, s.lat, l ? l.green_share : s.green_share, p],
-        symbolSize: scale * (9 + 30 * Math.sqrt(p / maxP)),
+        symbolSize: size(s),
         site: s,
         live: l,
+        label: { formatter: twoLines(siteName(s)), ...labelAt(`s:${s.id}`) },
         itemStyle: drained ? { borderColor: "#ff6b6b", borderWidth: 2.5 * scale,
                                borderType: "dashed", opacity: 0.55 } : undefined,
       };
     });
     const regionData = regions.map((r) => ({
-      id: r.id, name: getLang() === "zh" ? r.name_zh : r.name_en, value: [r.lon, r.lat],
+      id: r.id, name: regionName(r), value: [r.lon, r.lat],
+      itemStyle: { color: colourOf.get(r.id) },
+      label: { color: colourOf.get(r.id), ...labelAt(`r:${r.id}`) },
     }));
-    const font = 11 * scale;
-    const motion = !this.reducedMotion;
     this.chart.setOption({
       animation: motion,
       textStyle: { fontFamily: fontFamily() },
       title: { show: false, text: t("mapAria") },
-      aria: { enabled: true, label: { data: { maxCount: 200 }, series: { maxCount: 10 } } },
+      aria: { enabled: true, label: { data: { maxCount: 200 }, series: { maxCount: 20 } } },
       tooltip: {
         trigger: "item", confine: true, backgroundColor: "#0d1d30", borderColor: "#3a5a7c",
         textStyle: { fontSize: font, color: "#e6eef7" },
         formatter: (p) => this.tooltip(p),
       },
+      legend: {
+        data: regions.map(regionName), orient: "vertical", right: 6, top: 6,
+        itemWidth: 18 * scale, itemHeight: 8 * scale, itemGap: 6 * scale,
+        textStyle: { color: "#cfe3f7", fontSize: font },
+        formatter: (name) => `${name}`,
+        backgroundColor: "rgba(11,23,38,0.7)", padding: 6 * scale,
+      },
       geo: {
-        map: "china", roam: true, zoom: 1.12, center: [104.5, 36.2],
+        // the part of China where the network lies (every site and demand region, with room
+        // for their labels); the rest of the country is a pan or zoom away
+        map: "china", roam: true, boundingCoords: [[95, 44.5], [132, 18.5]],
         nameMap: getLang() === "en" ? PROVINCES_EN : undefined,
         label: { show: false },
         itemStyle: { areaColor: "#15293f", borderColor: "#3a5a7c", borderWidth: 0.8 },
@@ -113,7 +270,7 @@ export class NetworkMap {
         select: { disabled: true },
       },
       visualMap: {
-        type: "continuous", min: 0, max: 1, dimension: 2, seriesIndex: 2, calculable: false,
+        type: "continuous", min: 0, max: 1, dimension: 2, seriesIndex: flowSeries.length + 1, calculable: false,
         orient: "horizontal", left: "left", bottom: 6, itemWidth: 10 * scale,
         itemHeight: 110 * scale, text: [`${t("greenShare")} 100%`, "0%"],
         formatter: (v) => fmt.pct(v, 0),
@@ -121,34 +278,35 @@ export class NetworkMap {
         inRange: { color: GREEN_COLOURS },
       },
       series: [
+        ...flowSeries,
         {
-          id: "flows", name: t("colRoute"), type: "lines", coordinateSystem: "geo", zlevel: 1,
-          data: lines,
-          lineStyle: { color: "#ffd166", opacity: 0.7, curveness: 0.22 },
-          effect: { show: motion, period: 5, trailLength: 0.12, symbol: "arrow",
-                    symbolSize: 6 * scale, color: "#fff3c4" },
-        },
-        {
-          id: "regions", name: t("colRoute"), type: "scatter", coordinateSystem: "geo",
-          zlevel: 4, symbol: "diamond", symbolSize: 13 * scale, data: regionData,
-          itemStyle: { color: "#4fc3f7", borderColor: "#0b1726", borderWidth: 1 },
-          // demand regions lie on the coast: their names go seawards and are always shown
-          label: { show: true, position: "right", distance: 6 * scale, formatter: "{b}",
-                   color: "#9fd8f7", fontSize: font * 1.1, fontWeight: "bold",
+          id: "regions", name: t("flowLegend"), type: "scatter", coordinateSystem: "geo",
+          zlevel: 4, symbol: "diamond", symbolSize: regionSize, data: regionData,
+          itemStyle: { borderColor: "#0b1726", borderWidth: 1 },
+          label: { show: true, position: "right", distance: 4, formatter: "{b}",
+                   fontSize: font * 1.1, fontWeight: "bold", lineHeight: font * 1.1 * 1.25,
                    textBorderColor: "#0b1726", textBorderWidth: 3 },
         },
         {
           id: "sites", name: t("colSite"), type: "scatter", coordinateSystem: "geo",
           zlevel: 3, data: siteData,
           itemStyle: { borderColor: "#e8f1fb", borderWidth: 1, opacity: 0.95 },
-          // sites lie west of their demand: their names go inland, away from the regions'
-          label: { show: true, position: "left", formatter: "{b}", color: "#e8f1fb",
-                   fontSize: font, textBorderColor: "#0b1726", textBorderWidth: 2 },
-          labelLayout: { hideOverlap: true },
+          label: { show: true, position: "left", distance: 4, color: "#e8f1fb",
+                   fontSize: font, lineHeight: font * 1.25, textBorderColor: "#0b1726",
+                   textBorderWidth: 2 },
           emphasis: { scale: 1.15 },
         },
       ],
     }, { replaceMerge: ["series"] });
+    if (!this.hasGeo) {  // the first drawing: now that the map is laid out, place the labels
+      this.hasGeo = true;
+      this.render(args);
+    }
+  }
+
+  // Every label's box as last laid out: {key ("s:<site>" or "r:<region>"), x, y, w, h}.
+  labelBoxes() {
+    return this.boxes.map((b) => ({ ...b }));
   }
 
   tooltip(p) {
@@ -166,7 +324,7 @@ export class NetworkMap {
           + `${t("colPower")} ${fmt.power(l.power_kw)}<br>${pools}` : "")
         + (l?.drained ? `<br><span class="bad">${t("drained")}</span>` : "");
     }
-    if (p.seriesId === "flows" && d.flow) {
+    if (p.seriesId?.startsWith("flows:") && d.flow) {
       const f = d.flow;
       const units = Object.entries(f.units_by_kind)
         .map(([k, n]) => `${t(`kind.${k}`)} ${fmt.num(n)}`).join(" · ");
