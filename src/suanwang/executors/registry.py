@@ -27,9 +27,9 @@ from suanwang.executors.slurm import make_slurm
 
 
 def _local(cfg: ExecutorConfig, log_dir: Path) -> Executor:
-    from suanwang.executors.local import LocalExecutor
+    from suanwang.executors.local import make_local
 
-    return LocalExecutor(log_dir)
+    return make_local(cfg.settings, log_dir)
 
 
 BACKENDS: dict[str, Callable[[ExecutorConfig, Path], Executor]] = {
