@@ -12,11 +12,11 @@ import os
 import shlex
 import sys
 from datetime import datetime, timedelta, timezone
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import httpx
 import typer
 from rich.console import Console
@@ -31,10 +31,17 @@ DEFAULT_CLIENT_FILE = Path("suanwang-data") / "client.json"
 DEFAULT_URL = "http://127.0.0.1:8000"
 STATES = (*ACTIVE_STATES, *TERMINAL_STATES)
 CHINA_TZ = timezone(timedelta(hours=8), "+08:00")
+JobState = StrEnum("JobState", {s.upper(): s for s in STATES})  # type: ignore[misc]
+
+
+class Stream(StrEnum):
+    BOTH = "both"
+    STDOUT = "stdout"
+    STDERR = "stderr"
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -50,11 +57,11 @@ def _regions_help() -> str:
 # ---- talking to the service --------------------------------------------------------------
 
 UrlOpt = Annotated[str | None, typer.Option(
-    "--url", help="The service's URL; default: $SUANWANG_URL, else the client file, else "
+    "--url", help=f"The service; default: $SUANWANG_URL, else the client file, else "
                   f"{DEFAULT_URL}.", show_default=False)]
 TokenOpt = Annotated[str | None, typer.Option(
-    "--token", help="Bearer token; default: $SUANWANG_TOKEN, else the client file "
-                    "($SUANWANG_CLIENT or ./suanwang-data/client.json).", show_default=False)]
+    "--token", help="Bearer token; default: $SUANWANG_TOKEN, else the client file.",
+    show_default=False)]
 
 
 def _client(url: str | None, token: str | None) -> tuple[str, str]:
@@ -247,9 +254,8 @@ def cancel(job_id: Annotated[str, typer.Argument(help="The job's id.")],
     console.print(_job_table([_call(target, "POST", f"/v1/jobs/{job_id}/cancel")]))
 
 
-def jobs(state: Annotated[str | None, typer.Option(
-             "--state", click_type=click.Choice(STATES),
-             help="Only jobs in this state.", show_default=False)] = None,
+def jobs(state: Annotated[JobState | None, typer.Option(
+             "--state", help="Only jobs in this state.", show_default=False)] = None,
          origin: Annotated[str | None, typer.Option(
              "--origin", help="Only jobs from this region (bth, yrd, gba, cc on the bundled "
                               "network).", show_default=False)] = None,
@@ -264,12 +270,13 @@ def jobs(state: Annotated[str | None, typer.Option(
          limit: Annotated[int, typer.Option(
              "--limit", min=1, max=1000, help="At most this many jobs.")] = 20,
          oldest_first: Annotated[bool, typer.Option(
-             "--oldest-first", help="Oldest first instead of newest first.")] = False,
+             "--oldest-first", help="Oldest first (default: newest first).")] = False,
          url: UrlOpt = None, token: TokenOpt = None) -> None:
     """List jobs, newest first (yours, or everyone's with the operator token)."""
     target = _client(url, token)
     params: dict[str, Any] = {"limit": limit, "order": "asc" if oldest_first else "desc"}
-    for name, value in (("state", state), ("origin", origin), ("site", site),
+    for name, value in (("state", state.value if state else None), ("origin", origin),
+                        ("site", site),
                         ("tenant", tenant), ("kind", kind.value if kind else None)):
         if value is not None:
             params[name] = value
@@ -277,9 +284,8 @@ def jobs(state: Annotated[str | None, typer.Option(
 
 
 def logs(job_id: Annotated[str, typer.Argument(help="The job's id.")],
-         stream: Annotated[str, typer.Option(
-             "--stream", click_type=click.Choice(["both", "stdout", "stderr"]),
-             help="Which output to show.")] = "both",
+         stream: Annotated[Stream, typer.Option(
+             "--stream", help="Which output to show.")] = Stream.BOTH,
          max_bytes: Annotated[int, typer.Option(
              "--max-bytes", min=1, max=1024 * 1024,
              help="At most this many bytes of the end of each.")] = 64 * 1024,
@@ -287,12 +293,12 @@ def logs(job_id: Annotated[str, typer.Argument(help="The job's id.")],
     """A job's stdout and stderr (their last --max-bytes), as the site's engine wrote them."""
     target = _client(url, token)
     got = _call(target, "GET", f"/v1/jobs/{job_id}/logs", params={"max_bytes": max_bytes})
-    names = ("stdout", "stderr") if stream == "both" else (stream,)
+    names = ("stdout", "stderr") if stream == Stream.BOTH else (stream.value,)
     for name in names:
         part = got.get(name) or {}
         size = part.get("size_bytes", 0)
         note = f", last {max_bytes:,} bytes of {size:,}" if part.get("truncated") else ""
-        if stream == "both":
+        if stream == Stream.BOTH:
             err_console.print(f"==> {name} ({size:,} bytes{note}) <==", highlight=False)
         sys.stdout.write(part.get("text") or "")
         sys.stdout.flush()

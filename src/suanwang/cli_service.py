@@ -25,7 +25,7 @@ DEFAULT_DATA_DIR = Path("suanwang-data")
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -166,8 +166,9 @@ DemoOpt = Annotated[int, typer.Option(
     "--demo-jobs-per-day", min=0, help="Synthetic demand stream as tenant demo (0 = none).")]
 AllowOpt = Annotated[bool, typer.Option(
     "--allow-tenant-commands", help="Let tenants run commands of their own (and set env and "
-                                    "workdir). Off: tenants run the duration's sleep or a job "
-                                    "template; only the operator's token may give commands.")]
+                                    "workdir). Default off: tenants run the duration's sleep "
+                                    "or a job template; only the operator's token may give "
+                                    "commands.")]
 TemplatesOpt = Annotated[Path | None, typer.Option(
     "--job-templates", help="YAML {name: {command: [...], env: {...}, description: ...}}: "
                             "commands tenants may run by name.", show_default=False)]
