@@ -214,7 +214,8 @@ def status(job_id: Annotated[str, typer.Argument(help="The job's id (from submit
            url: UrlOpt = None, token: TokenOpt = None) -> None:
     """A job: its times of day, exit code, lifecycle history and the tail of its logs."""
     target = _client(url, token)
-    job = _call(target, "GET", f"/v1/jobs/{job_id}")
+    events = _call(target, "GET", f"/v1/jobs/{job_id}/events")
+    job = _call(target, "GET", f"/v1/jobs/{job_id}")  # after its events: as new as they are
     times = RunTimes(target)
     console.print(_job_table([job]))
     clock = f" (run clock x{times.speed:g})" if times.speed != 1 else ""
@@ -224,10 +225,10 @@ def status(job_id: Annotated[str, typer.Argument(help="The job's id (from submit
     if job.get("start_s") is not None:
         lines.append(f"started   {times.at(job['start_s'])}")
     if job.get("end_s") is not None:
+        ended = job["state"] in TERMINAL_STATES
         ran = f"  (ran {times.span(job['end_s'] - job['start_s'])})" \
-            if job.get("start_s") is not None else ""
-        label = "ended    " if job["state"] in TERMINAL_STATES else "ends by  "
-        lines.append(f"{label} {times.at(job['end_s'])}{ran}")
+            if ended and job.get("start_s") is not None else ""
+        lines.append(f"{'ended    ' if ended else 'ends by  '} {times.at(job['end_s'])}{ran}")
     if job.get("exit_code") is not None:
         lines.append(f"exit code {job['exit_code']}")
     if job.get("attempts"):
@@ -235,7 +236,7 @@ def status(job_id: Annotated[str, typer.Argument(help="The job's id (from submit
     for line in lines:
         console.print(line, highlight=False)
     console.print("history:")
-    for e in _call(target, "GET", f"/v1/jobs/{job_id}/events"):
+    for e in events:
         console.print(f"  {times.at(e['at_s'])}  {e['state']:<9} {e.get('site') or '':<12} "
                       f"{e['reason']}", highlight=False)
     logs = _call(target, "GET", f"/v1/jobs/{job_id}/logs", params={"max_bytes": 2000})
