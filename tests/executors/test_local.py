@@ -146,3 +146,36 @@ def test_a_job_runs_unprivileged_with_a_scrubbed_environment_in_a_directory_of_i
         assert int(uid) == pwd.getpwnam("nobody").pw_uid
     assert Path(cwd) == (tmp_path / "work" / "who").resolve()
     assert secret == "secret=none"
+
+
+def test_local_settings_come_from_the_deployment_file_and_are_validated(tmp_path: Path) -> None:
+    from suanwang.errors import InputError
+    from suanwang.executors.registry import load_deployment, make_executors
+
+    deploy = tmp_path / "deploy.yaml"
+    deploy.write_text("default: {backend: local, time_margin_s: 0.5, run_as: null}\n",
+                      encoding="utf-8")
+    (ex,) = set(make_executors(load_deployment(deploy, ["a", "b"]), tmp_path).values())
+    assert isinstance(ex, LocalExecutor) and ex.settings.time_margin_s == 0.5
+    for bad, field in (("time_margin_s: -1", "local.time_margin_s"),
+                       ("run_as: no-such-user-here", "local.run_as"),
+                       ("nice: 5", "local.nice")):
+        deploy.write_text(f"default: {{backend: local, {bad}}}\n", encoding="utf-8")
+        with pytest.raises(InputError, match=field.replace(".", r"\.")):
+            make_executors(load_deployment(deploy, ["a"]), tmp_path)
+
+
+def test_a_slurm_account_pattern_maps_each_tenant_to_its_own(tmp_path: Path) -> None:
+    from suanwang.errors import InputError
+    from suanwang.executors.base import tenant_account
+    from suanwang.executors.registry import load_deployment
+
+    deploy = tmp_path / "deploy.yaml"
+    deploy.write_text("sites:\n  a: {backend: slurm, account: 'sw-{tenant}'}\n",
+                      encoding="utf-8")
+    cfg = load_deployment(deploy, ["a"])["a"]
+    assert tenant_account(str(cfg.settings["account"]), "alice") == "sw-alice"
+    deploy.write_text("sites:\n  a: {backend: slurm, account: 'sw-{user}'}\n",
+                      encoding="utf-8")
+    with pytest.raises(InputError, match=r"sites\.a\.account"):
+        load_deployment(deploy, ["a"])

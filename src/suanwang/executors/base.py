@@ -45,6 +45,7 @@ class RunSpec:
     # the wall seconds the scheduler reserved for the job: the backend ends it past this,
     # plus the margin its settings give (Slurm and local: time_margin_s, time_margin_frac)
     time_limit_s: float = 3600.0
+    tenant: str = ""  # whose job it is (a backend may map it to an account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,15 @@ class ExecutorConfig:
 
 def tail(text: str, lines: int = 20, chars: int = 4000) -> str:
     return "\n".join(text.splitlines()[-lines:])[-chars:]
+
+
+TENANT_PLACEHOLDER = "{tenant}"
+
+
+def tenant_account(template: str, tenant: str) -> str:
+    """A backend account for a tenant: `template` with `{tenant}` replaced (the deployment
+    file's `account: "sw-{tenant}"` gives each tenant its own; `account: ops` one for all)."""
+    return template.replace(TENANT_PLACEHOLDER, tenant)
 
 
 LOG_STREAMS = ("stdout", "stderr")

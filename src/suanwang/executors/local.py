@@ -16,7 +16,7 @@ groups; every job gets a scrubbed environment (PATH, LANG, TZ, HOME = its workin
 SUANWANG_JOB_ID/SITE/UNITS, then its own `env`).
 
 Deployment settings (all optional): `time_margin_s` (2), `time_margin_frac` (0.05),
-`grace_s` (5), `run_as` ("nobody"; "" keeps the service's user).
+`grace_s` (5), `run_as` ("nobody"; null keeps the service's user).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class LocalSettings:
     time_margin_s: float = 2.0
     time_margin_frac: float = 0.05
     grace_s: float = 5.0
-    run_as: str = "nobody"
+    run_as: str | None = "nobody"  # None: the service's own user
 
     def __post_init__(self) -> None:
         for name in ("time_margin_s", "time_margin_frac", "grace_s"):
