@@ -1,24 +1,23 @@
-"""`suanwang serve | up` run the live service; `submit | status | cancel | jobs` talk to one.
+"""`suanwang serve | up` run the live service (the client commands are in `cli_client`).
 
-The client finds the service and its token in `SUANWANG_URL` / `SUANWANG_TOKEN`, or else in
-the client file `suanwang up` writes (`<data dir>/client.json`, pointed to by
-`SUANWANG_CLIENT` or found in ./suanwang-data).
+Before anything is read or written, a start takes the data directory's lock and binds its
+port; a second service on the same data directory, database or port exits with a message and
+changes nothing (`service.instance_lock`).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
-import os
 import secrets
+import socket
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
-from rich.table import Table
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
@@ -26,7 +25,7 @@ DEFAULT_DATA_DIR = Path("suanwang-data")
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -48,28 +47,68 @@ def _tokens(data_dir: Path, token_file: Path | None) -> dict[str, tuple[str, str
         raise _fail(f"{path}: not a token file ({{token: {{tenant, role}}}}): {exc}") from None
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The service's listening socket, bound now (before any state is touched)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _fail(f"--host {host!r}: cannot resolve: {exc}") from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        why = "another program holds it" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise _fail(f"cannot listen on {host}:{port}: {why} ({exc}); stop that program or "
+                    "choose another --port. Nothing was changed.") from None
+    return sock
+
+
 def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, speed: float,
            network: Path | None, seed: int, token_file: Path | None, demo_jobs_per_day: int,
            forecast_error: float, deployment: Path | None = None,
-           executor: str = "clock") -> None:
+           executor: str = "clock", allow_tenant_commands: bool = False,
+           templates: Path | None = None) -> None:
     import uvicorn
 
     from suanwang.errors import InputError
-    from suanwang.policies.registry import POLICIES
+    from suanwang.policies.registry import OFFLINE_POLICIES, POLICIES
     from suanwang.service.app import Settings, create_app
+    from suanwang.service.instance_lock import FileLock, InstanceBusy
+    from suanwang.service.templates import load_templates
 
+    if policy in OFFLINE_POLICIES:
+        raise _fail(f"--policy {policy}: {policy} is offline-only (it plans a whole known trace: "
+                    f"`suanwang simulate --policy {policy}` or `suanwang compare`); the live "
+                    f"service decides online: choose one of {', '.join(POLICIES)}")
     if policy not in POLICIES:
         raise _fail(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        job_templates = load_templates(templates)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    # one service per data directory, and the port bound, before anything is read or written
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        dir_lock = FileLock(data_dir / "service.lock", f"data directory {data_dir}")
+    except (InstanceBusy, OSError) as exc:
+        raise _fail(str(exc)) from None
+    sock = _listen(host, port)
     tokens = _tokens(data_dir, token_file)
     settings = Settings(db_url=db or f"sqlite:///{(data_dir / 'suanwang.db').resolve()}",
                         network_path=network, policy=policy, seed=seed, speed=speed,
                         forecast_error=forecast_error, tokens=tokens,
                         demo_jobs_per_day=demo_jobs_per_day, deployment_path=deployment,
-                        executor_default=executor, log_dir=data_dir / "logs")
+                        executor_default=executor, log_dir=data_dir / "logs",
+                        allow_tenant_commands=allow_tenant_commands,
+                        job_templates=job_templates)
     try:
         app = create_app(settings)
-    except InputError as exc:
+    except (InputError, InstanceBusy) as exc:
+        sock.close()
         raise _fail(str(exc)) from None
     url = f"http://{host}:{port}"
     operator_token = next((t for t, (_, r) in tokens.items() if r == "operator"), None)
@@ -84,142 +123,92 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
         console.print(f"dashboard: {url}/#token={operator_token}", highlight=False)
     console.print(f"tenant tokens in {token_file or data_dir / 'tokens.json'} "
                   f"({', '.join(tenant_names) or 'none'})")
+    if allow_tenant_commands:
+        console.print("[bold yellow]warning:[/] tenants may run commands of their own on "
+                      "local sites (--allow-tenant-commands)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     # hand the GIL over more often than every 5 ms, so that request threads are not held up
     # behind the scheduler's tick (p99 latency)
     sys.setswitchinterval(0.0005)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        dir_lock.release()
 
 
-HostOpt = Annotated[str, typer.Option("--host")]
-PortOpt = Annotated[int, typer.Option("--port", min=1, max=65535)]
+def _policy_help() -> str:
+    from suanwang.policies.registry import OFFLINE_POLICIES, POLICIES
+
+    return (f"Placement policy: {', '.join(POLICIES)} ({', '.join(OFFLINE_POLICIES)} is "
+            "offline-only: simulate/compare).")
+
+
+HostOpt = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+PortOpt = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
 DbOpt = Annotated[str | None, typer.Option(
-    "--db", help="Database URL (default: an SQLite file in the data dir); "
-                 "postgresql://user@host/db runs on PostgreSQL.")]
-DataOpt = Annotated[Path, typer.Option("--data-dir", help="Where the SQLite file and tokens live.")]
-PolicyOpt = Annotated[str, typer.Option("--policy", help="Placement policy.")]
-NetOpt = Annotated[Path | None, typer.Option("--network", help="Network file (YAML).")]
+    "--db", help="Database URL; default: the SQLite file suanwang.db in the data dir; "
+                 "postgresql://user@host/db runs on PostgreSQL.", show_default=False)]
+DataOpt = Annotated[Path, typer.Option(
+    "--data-dir", help="Where the SQLite file, tokens, job logs and the lock live.")]
+PolicyOpt = Annotated[str, typer.Option("--policy", help=_policy_help())]
+NetOpt = Annotated[Path | None, typer.Option(
+    "--network", help="Network file (YAML); default: the bundled national network.",
+    show_default=False)]
 TokOpt = Annotated[Path | None, typer.Option(
-    "--token-file", help="JSON {token: {tenant, role}}; default: made once in the data dir.")]
+    "--token-file", help="JSON {token: {tenant, role}}; default: made once in the data dir.",
+    show_default=False)]
+SpeedOpt = Annotated[float, typer.Option(
+    "--speed", min=0.001, help="Run seconds per wall second (for a new database; an existing "
+                               "one keeps its clock).")]
+DemoOpt = Annotated[int, typer.Option(
+    "--demo-jobs-per-day", min=0, help="Synthetic demand stream as tenant demo (0 = none).")]
+AllowOpt = Annotated[bool, typer.Option(
+    "--allow-tenant-commands", help="Let tenants run commands of their own (and set env and "
+                                    "workdir). Default off: tenants run the duration's sleep "
+                                    "or a job template; only the operator's token may give "
+                                    "commands.")]
+TemplatesOpt = Annotated[Path | None, typer.Option(
+    "--job-templates", help="YAML {name: {command: [...], env: {...}, description: ...}}: "
+                            "commands tenants may run by name.", show_default=False)]
 
 
 def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOpt = None,
           data_dir: DataOpt = DEFAULT_DATA_DIR, policy: PolicyOpt = "green-window",
-          speed: Annotated[float, typer.Option("--speed", min=0.001,
-                                               help="Run seconds per wall second.")] = 1.0,
-          network: NetOpt = None, seed: Annotated[int, typer.Option("--seed")] = 0,
-          token_file: TokOpt = None,
-          demo: Annotated[int, typer.Option(
-              "--demo-jobs-per-day", min=0, help="Synthetic demand stream (0 = none).")] = 0,
-          forecast_error: Annotated[float, typer.Option("--forecast-error", min=0.0)] = 1.0,
+          speed: SpeedOpt = 1.0, network: NetOpt = None,
+          seed: Annotated[int, typer.Option(
+              "--seed", help="Seed of the energy series, forecasts and demo demand.")] = 0,
+          token_file: TokOpt = None, demo: DemoOpt = 0,
+          forecast_error: Annotated[float, typer.Option(
+              "--forecast-error", min=0.0,
+              help="Scale of forecast error (0 = perfect forecasts).")] = 1.0,
           deployment: Annotated[Path | None, typer.Option(
               "--deployment", help="YAML: which backend (local, slurm, ray, clock) runs each "
-                                   "site, with its settings.")] = None,
+                                   "site, with its settings.", show_default=False)] = None,
           executor: Annotated[str, typer.Option(
               "--executor", help="Backend of sites the deployment file does not name: clock "
                                  "(jobs just take their duration) or local processes.")
           ] = "clock",
+          allow_tenant_commands: AllowOpt = False, templates: TemplatesOpt = None,
           ) -> None:
     """Run the HTTP API and the scheduler on the wall clock."""
     _serve(host, port, db, data_dir, policy, speed, network, seed, token_file, demo,
-           forecast_error, deployment, executor)
+           forecast_error, deployment, executor, allow_tenant_commands, templates)
 
 
 def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, data_dir: DataOpt = DEFAULT_DATA_DIR,
-       policy: PolicyOpt = "green-window",
-       speed: Annotated[float, typer.Option("--speed", min=0.001)] = 60.0,
-       demo: Annotated[int, typer.Option("--demo-jobs-per-day", min=0)] = 3000) -> None:
+       policy: PolicyOpt = "green-window", speed: SpeedOpt = 60.0, demo: DemoOpt = 3000,
+       allow_tenant_commands: AllowOpt = False, templates: TemplatesOpt = None) -> None:
     """The main job: the service on 127.0.0.1:8000 with the national network, an SQLite file,
     a demo demand stream, a clock running 60x, and every job a real local process."""
-    _serve(host, port, None, data_dir, policy, speed, None, 0, None, demo, 1.0, None, "local")
-
-
-# ---- the client --------------------------------------------------------------------------
-
-def _client() -> tuple[str, str]:
-    url, token = os.environ.get("SUANWANG_URL"), os.environ.get("SUANWANG_TOKEN")
-    path = Path(os.environ.get("SUANWANG_CLIENT", DEFAULT_DATA_DIR / "client.json"))
-    if (url is None or token is None) and path.exists():
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        url, token = url or saved.get("url"), token or saved.get("token")
-    if not token:
-        raise _fail("no token: set SUANWANG_TOKEN (and SUANWANG_URL), or run `suanwang up` "
-                    "here, which writes suanwang-data/client.json")
-    return url or "http://127.0.0.1:8000", token
-
-
-def _call(method: str, path: str, **kw: Any) -> Any:
-    url, token = _client()
-    try:
-        r = httpx.request(method, url + path, headers={"Authorization": f"Bearer {token}",
-                                                       **kw.pop("headers", {})},
-                          timeout=30, **kw)
-    except httpx.HTTPError as exc:
-        raise _fail(f"cannot reach {url}: {exc}") from None
-    if r.status_code >= 400:
-        try:
-            detail = r.json().get("detail")
-        except ValueError:
-            detail = r.text
-        raise _fail(f"{r.status_code}: {json.dumps(detail, ensure_ascii=False)}")
-    return r.json()
-
-
-def _job_table(jobs: list[dict[str, Any]]) -> Table:
-    t = Table()
-    for col in ("id", "tenant", "state", "origin", "kind", "units", "site", "rtt ms",
-                "energy kWh", "green", "reason"):
-        t.add_column(col)
-    for j in jobs:
-        energy, green = j.get("energy_kwh"), j.get("green_kwh")
-        t.add_row(j["id"], j["tenant"], j["state"], j["origin"], j["kind"], str(j["units"]),
-                  j.get("site") or "", f"{j['rtt_ms']:g}" if j.get("rtt_ms") else "",
-                  f"{energy:,.1f}" if energy is not None else "",
-                  f"{green / energy:.0%}" if energy else "", (j.get("reason") or "")[:60])
-    return t
-
-
-def submit(origin: Annotated[str, typer.Option("--origin")],
-           kind: Annotated[str, typer.Option("--kind")],
-           units: Annotated[int, typer.Option("--units")],
-           duration_s: Annotated[float, typer.Option("--duration-s")],
-           rtt_bound_ms: Annotated[float | None, typer.Option("--rtt-bound-ms")] = None,
-           deadline_in_s: Annotated[float | None, typer.Option("--deadline-in-s")] = None,
-           data_gb: Annotated[float, typer.Option("--data-gb")] = 0.0,
-           idempotency_key: Annotated[str | None, typer.Option("--idempotency-key")] = None,
-           ) -> None:
-    """Submit one job to a running service."""
-    body = {"origin": origin, "kind": kind, "units": units, "duration_s": duration_s,
-            "rtt_bound_ms": rtt_bound_ms, "deadline_in_s": deadline_in_s, "data_gb": data_gb}
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    job = _call("POST", "/v1/jobs", json=body, headers=headers)
-    console.print(_job_table([job]))
-
-
-def status(job_id: str) -> None:
-    """A job and its lifecycle history."""
-    job = _call("GET", f"/v1/jobs/{job_id}")
-    console.print(_job_table([job]))
-    for e in _call("GET", f"/v1/jobs/{job_id}/events"):
-        console.print(f"  t={e['at_s']:>12,.1f} s  {e['state']:<9} {e.get('site') or ''} "
-                      f"{e['reason']}", highlight=False)
-
-
-def cancel(job_id: str) -> None:
-    """Cancel a job."""
-    console.print(_job_table([_call("POST", f"/v1/jobs/{job_id}/cancel")]))
-
-
-def jobs(state: Annotated[str | None, typer.Option("--state")] = None,
-         limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 20) -> None:
-    """List jobs (yours, or all with the operator token)."""
-    params: dict[str, Any] = {"limit": limit}
-    if state:
-        params["state"] = state
-    console.print(_job_table(_call("GET", "/v1/jobs", params=params)["jobs"]))
+    _serve(host, port, None, data_dir, policy, speed, None, 0, None, demo, 1.0, None, "local",
+           allow_tenant_commands, templates)
 
 
 def register(app: typer.Typer) -> None:
-    for fn in (serve, up, submit, status, cancel, jobs):
+    from suanwang import cli_client
+
+    for fn in (serve, up):
         app.command()(fn)
+    cli_client.register(app)

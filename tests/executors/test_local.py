@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import pwd
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from suanwang.executors.base import ExecState, ExecStatus, RunSpec
-from suanwang.executors.local import LocalExecutor
+from suanwang.executors.local import LocalExecutor, LocalSettings
 from suanwang.model import Kind
 
 
@@ -44,6 +46,7 @@ def test_a_job_runs_and_reports_exit_code_and_times(tmp_path: Path) -> None:
     (("sh", "-c", "echo broken >&2; exit 3"), 3, "exit code 3"),
     (("sh", "-c", "kill -9 $$"), -9, "killed by signal 9"),
     (("/no/such/program",), 127, "cannot start"),
+    (("no-such-program",), 127, "cannot start"),
 ])
 def test_failures_carry_exit_code_and_log_tail(tmp_path: Path, command: tuple[str, ...],
                                                code: int, reason: str) -> None:
@@ -56,34 +59,123 @@ def test_failures_carry_exit_code_and_log_tail(tmp_path: Path, command: tuple[st
         assert "broken" in st.log_tail
 
 
+def wait_for_line(path: Path, limit_s: float = 10.0) -> str:
+    end = time.monotonic() + limit_s
+    while not path.exists() or not path.read_text().strip():
+        assert time.monotonic() < end, f"nothing in {path}"
+        time.sleep(0.02)
+    return path.read_text().strip()
+
+
+def gone(pid: int, limit_s: float = 10.0) -> bool:
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def test_cancel_ends_the_whole_process_group(tmp_path: Path) -> None:
     ex = LocalExecutor(tmp_path, grace_s=2)
-    pid_file = tmp_path / "child.pid"
-    h = ex.submit(spec("long", "sh", "-c", f"sleep 60 & echo $! > {pid_file}; wait"))
-    end = time.monotonic() + 10
-    while not pid_file.exists() or not pid_file.read_text().strip():
-        assert time.monotonic() < end
-        time.sleep(0.02)
-    child = int(pid_file.read_text())
+    h = ex.submit(spec("long", "sh", "-c", "sleep 60 & echo $!; wait"))
+    child = int(wait_for_line(tmp_path / "long.out"))
     ex.cancel(h)
     assert ex.poll([h])[h].state == ExecState.CANCELLED
-    end = time.monotonic() + 10
-    while True:  # the grandchild went with its group
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        assert time.monotonic() < end, "child process survived cancel"
-        time.sleep(0.02)
+    assert gone(child), "child process survived cancel"
 
 
-def test_a_handle_from_before_a_restart_is_reported_lost(tmp_path: Path) -> None:
+def test_a_job_past_its_time_limit_is_killed_and_reported_timeout(tmp_path: Path) -> None:
+    ex = LocalExecutor(tmp_path, settings=LocalSettings(time_margin_s=0.5, time_margin_frac=0,
+                                                        grace_s=1))
+    h = ex.submit(spec("slow", "sh", "-c", "sleep 60 & echo $!; wait", time_limit_s=1.0))
+    child = int(wait_for_line(tmp_path / "slow.out"))
+    st = wait_end(ex, h)
+    assert st.state == ExecState.FAILED and st.reason.startswith("TIMEOUT")
+    assert st.ended_wall_s is not None and st.started_wall_s is not None
+    assert st.ended_wall_s - st.started_wall_s >= 1.5  # not before its limit and margin
+    assert gone(child)
+
+
+def test_a_job_within_its_limit_is_not_touched(tmp_path: Path) -> None:
+    ex = LocalExecutor(tmp_path, settings=LocalSettings(time_margin_s=0.5, time_margin_frac=0))
+    st = wait_end(ex, ex.submit(spec("quick", "sleep", "0.2", time_limit_s=0.3)))
+    assert st.state == ExecState.FINISHED
+
+
+def test_a_restarted_service_re_adopts_a_running_job_and_learns_its_exit(
+        tmp_path: Path) -> None:
     first = LocalExecutor(tmp_path)
-    h = first.submit(spec("orphan", "sleep", "60"))
-    pid = int(h.rsplit("@", 1)[1])
-    second = LocalExecutor(tmp_path)  # a new service: it never started that process
-    st = second.poll([h])[h]
-    assert st.state == ExecState.UNKNOWN and "restarted" in st.reason
-    first._procs[h].proc.wait(timeout=10)  # type: ignore[union-attr]  # it was ended
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    h = first.submit(spec("adopt", "sh", "-c", "echo started; sleep 1; echo bye >&2; exit 4"))
+    pid = int(h.rsplit("@", 1)[1].split(":")[0])
+    wait_for_line(tmp_path / "adopt.out")
+    first.close()  # the service stops: the job goes on
+    os.kill(pid, 0)
+    second = LocalExecutor(tmp_path)  # a new service, which never started that process
+    assert second.poll([h])[h].state == ExecState.RUNNING
+    st = wait_end(second, h)
+    assert st.state == ExecState.FAILED
+    assert st.exit_code == 4 and st.reason == "exit code 4"
+    assert "started" in st.log_tail and "bye" in st.log_tail
+
+
+def test_a_handle_whose_pid_was_recycled_is_not_killed(tmp_path: Path) -> None:
+    ex = LocalExecutor(tmp_path)
+    other = subprocess.Popen(["sleep", "30"])  # some other process, now holding the pid
+    try:
+        st = ex.poll([f"ghost@{other.pid}:1"])[f"ghost@{other.pid}:1"]
+        assert st.state == ExecState.FAILED and "without an exit status" in st.reason
+        ex.cancel(f"ghost@{other.pid}:1")
+        assert other.poll() is None  # untouched
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_job_runs_unprivileged_with_a_scrubbed_environment_in_a_directory_of_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICE_SECRET", "s3cret")
+    ex = LocalExecutor(tmp_path)
+    st = wait_end(ex, ex.submit(spec("who", "sh", "-c",
+                                     "id -u; pwd; echo secret=${SERVICE_SECRET:-none}")))
+    assert st.state == ExecState.FINISHED
+    uid, cwd, secret = (tmp_path / "who.out").read_text().split()
+    if os.geteuid() == 0:
+        assert int(uid) == pwd.getpwnam("nobody").pw_uid
+    assert Path(cwd) == (tmp_path / "work" / "who").resolve()
+    assert secret == "secret=none"
+
+
+def test_local_settings_come_from_the_deployment_file_and_are_validated(tmp_path: Path) -> None:
+    from suanwang.errors import InputError
+    from suanwang.executors.registry import load_deployment, make_executors
+
+    deploy = tmp_path / "deploy.yaml"
+    deploy.write_text("default: {backend: local, time_margin_s: 0.5, run_as: null}\n",
+                      encoding="utf-8")
+    (ex,) = set(make_executors(load_deployment(deploy, ["a", "b"]), tmp_path).values())
+    assert isinstance(ex, LocalExecutor) and ex.settings.time_margin_s == 0.5
+    for bad, field in (("time_margin_s: -1", "local.time_margin_s"),
+                       ("run_as: no-such-user-here", "local.run_as"),
+                       ("nice: 5", "local.nice")):
+        deploy.write_text(f"default: {{backend: local, {bad}}}\n", encoding="utf-8")
+        with pytest.raises(InputError, match=field.replace(".", r"\.")):
+            make_executors(load_deployment(deploy, ["a"]), tmp_path)
+
+
+def test_a_slurm_account_pattern_maps_each_tenant_to_its_own(tmp_path: Path) -> None:
+    from suanwang.errors import InputError
+    from suanwang.executors.base import tenant_account
+    from suanwang.executors.registry import load_deployment
+
+    deploy = tmp_path / "deploy.yaml"
+    deploy.write_text("sites:\n  a: {backend: slurm, account: 'sw-{tenant}'}\n",
+                      encoding="utf-8")
+    cfg = load_deployment(deploy, ["a"])["a"]
+    assert tenant_account(str(cfg.settings["account"]), "alice") == "sw-alice"
+    deploy.write_text("sites:\n  a: {backend: slurm, account: 'sw-{user}'}\n",
+                      encoding="utf-8")
+    with pytest.raises(InputError, match=r"sites\.a\.account"):
+        load_deployment(deploy, ["a"])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 TOKENS = {"tok-alice": ("alice", "tenant"), "tok-bob": ("bob", "tenant"),
@@ -41,3 +45,37 @@ def batch_job(**kw: Any) -> dict[str, Any]:
             "deadline_in_s": 86400.0, "data_gb": 10.0}
     body.update(kw)
     return body
+
+
+# ---- a real server process -------------------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_command(data_dir: Path, port: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "suanwang.cli", "serve", "--port", str(port),
+            "--data-dir", str(data_dir), "--policy", "greenest", "--speed", "60",
+            "--token-file", str(data_dir / "tokens.json"), *extra]
+
+
+def start_server(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """`suanwang serve` as a process of its own (its own session), once /healthz answers."""
+    proc = subprocess.Popen(serve_command(data_dir, port, *extra), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            pytest.fail(f"server exited with {proc.returncode}: {err[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.fail("server did not come up")

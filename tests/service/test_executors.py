@@ -23,7 +23,8 @@ def job(client: TestClient, job_id: str) -> Any:
 
 @pytest.fixture
 def local_client(make_client: Callable[..., TestClient], tmp_path: Path) -> TestClient:
-    return make_client(executor_default="local", log_dir=tmp_path / "logs")
+    return make_client(executor_default="local", log_dir=tmp_path / "logs",
+                       allow_tenant_commands=True)
 
 
 def test_a_job_runs_as_a_process_and_is_charged_for_its_actual_time(
@@ -55,16 +56,17 @@ def test_a_failing_job_is_retried_then_reported_with_exit_code_and_log(
 
 
 def test_cancel_reaches_the_process(local_client: TestClient, tmp_path: Path) -> None:
-    marker = tmp_path / "still-running"
-    body = rt_job(command=["sh", "-c", f"sleep 2; touch {marker}"])
+    body = rt_job(command=["sh", "-c", "echo started; sleep 2; echo still-running"])
     j = local_client.post("/v1/jobs", json=body, headers=ALICE).json()
     wait_for(lambda: job(local_client, j["id"]), lambda x: x["state"] == "running")
+    out = tmp_path / "logs" / f"{j['id']}.out"
+    wait_for(lambda: out.read_text() if out.exists() else "", lambda text: "started" in text)
     r = local_client.post(f"/v1/jobs/{j['id']}/cancel", headers=ALICE)
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
     import time
 
-    time.sleep(2.5)  # long enough for the process to have written the marker had it lived
-    assert not marker.exists()
+    time.sleep(2.5)  # long enough for the process to have written its line had it lived
+    assert "still-running" not in out.read_text()
 
 
 # ---- an unreachable backend ----------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 from suanwang.model import Kind
@@ -41,7 +42,10 @@ class RunSpec:
     command: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
     workdir: str | None = None
-    time_limit_s: float = 3600.0  # the backend may end the job after this
+    # the wall seconds the scheduler reserved for the job: the backend ends it past this,
+    # plus the margin its settings give (Slurm and local: time_margin_s, time_margin_frac)
+    time_limit_s: float = 3600.0
+    tenant: str = ""  # whose job it is (a backend may map it to an account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +95,57 @@ class ExecutorConfig:
 
 def tail(text: str, lines: int = 20, chars: int = 4000) -> str:
     return "\n".join(text.splitlines()[-lines:])[-chars:]
+
+
+TENANT_PLACEHOLDER = "{tenant}"
+
+
+def tenant_account(template: str, tenant: str) -> str:
+    """A backend account for a tenant: `template` with `{tenant}` replaced (the deployment
+    file's `account: "sw-{tenant}"` gives each tenant its own; `account: ops` one for all)."""
+    return template.replace(TENANT_PLACEHOLDER, tenant)
+
+
+LOG_STREAMS = ("stdout", "stderr")
+_SUFFIX = {"stdout": ".out", "stderr": ".err"}
+
+
+@dataclass(frozen=True, slots=True)
+class LogTail:
+    """The end of one of a job's log files: at most `max_bytes`, and how big the file is."""
+
+    text: str
+    size_bytes: int
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.text.encode("utf-8", errors="replace")) < self.size_bytes
+
+
+def read_log(log_dir: Path, job_id: str, stream: str, max_bytes: int) -> LogTail | None:
+    """The last `max_bytes` of a job's stdout or stderr (`<log_dir>/<job_id>.out|.err`, as the
+    local and Slurm executors write them); None when there is no such file."""
+    path = Path(log_dir) / f"{job_id}{_SUFFIX[stream]}"
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(0, size - max_bytes))
+            data = f.read(max_bytes)
+    except OSError:
+        return None
+    if size > max_bytes:  # drop the partial first line
+        cut = data.find(b"\n")
+        data = data[cut + 1:] if 0 <= cut < len(data) - 1 else data
+    return LogTail(data.decode("utf-8", errors="replace"), size)
+
+
+def log_tail_of(log_dir: Path, job_id: str, lines: int = 20, chars: int = 4000) -> str:
+    """The last lines of a job's stdout and of its stderr, each under its name (what a job's
+    `log_tail` keeps): empty when both are empty."""
+    parts = []
+    for stream in LOG_STREAMS:
+        got = read_log(log_dir, job_id, stream, 4 * chars)
+        text = tail(got.text, lines, chars // 2) if got is not None else ""
+        if text.strip():
+            parts.append(f"[{stream}]\n{text}")
+    return "\n".join(parts)

@@ -4,8 +4,14 @@ Deployment file (YAML), every key optional:
 
     default: {backend: local}            # sites not listed below
     sites:
-      horinger: {backend: slurm, partition: horinger, account: suanwang}
+      horinger: {backend: slurm, partition: horinger, account: "sw-{tenant}"}
       jining:   {backend: ray, address: "127.0.0.1:6379", resource: site_jining}
+
+Tenants map to accounts through a Slurm site's `account`: a fixed name charges every tenant's
+jobs to one account; a pattern with `{tenant}` (`sw-{tenant}`) gives each tenant its own
+(`--account=sw-alice`), which Slurm's associations then limit and account for. Ray has no
+accounts: its tasks run as the Ray workers' user for every tenant. The local backend's
+settings are in `executors.local` (`run_as`, time margins).
 
 Backends: `local` (processes on this machine), `slurm`, `ray` (when installed); `clock` means
 no executor: the job just takes its stated duration on the run clock. Adding a backend: one
@@ -21,15 +27,15 @@ from typing import Any
 import yaml
 
 from suanwang.errors import InputError
-from suanwang.executors.base import Executor, ExecutorConfig
+from suanwang.executors.base import TENANT_PLACEHOLDER, Executor, ExecutorConfig
 from suanwang.executors.ray_tasks import make_ray
 from suanwang.executors.slurm import make_slurm
 
 
 def _local(cfg: ExecutorConfig, log_dir: Path) -> Executor:
-    from suanwang.executors.local import LocalExecutor
+    from suanwang.executors.local import make_local
 
-    return LocalExecutor(log_dir)
+    return make_local(cfg.settings, log_dir)
 
 
 BACKENDS: dict[str, Callable[[ExecutorConfig, Path], Executor]] = {
@@ -77,6 +83,14 @@ def _config(source: str, field: str, node: Any) -> ExecutorConfig:
     if backend != NO_EXECUTOR and backend not in BACKENDS:
         raise InputError(source, f"{field}.backend", backend,
                          f"unknown backend; known: {', '.join([NO_EXECUTOR, *BACKENDS])}")
+    account = node.get("account")
+    if isinstance(account, str):
+        rest = account.replace(TENANT_PLACEHOLDER, "")
+        if "{" in rest or "}" in rest:
+            raise InputError(source, f"{field}.account", account,
+                             f"an account name, or a pattern with {TENANT_PLACEHOLDER} (each "
+                             f"tenant's own, e.g. sw-{TENANT_PLACEHOLDER}); nothing else in "
+                             "braces")
     return ExecutorConfig(backend, {k: v for k, v in node.items() if k != "backend"})
 
 

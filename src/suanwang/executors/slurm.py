@@ -63,6 +63,7 @@ from suanwang.executors.base import (
     ExecutorConfig,
     RunSpec,
     tail,
+    tenant_account,
 )
 from suanwang.model import Kind
 
@@ -311,7 +312,7 @@ class SlurmExecutor:
         if s.partition:
             args.append(f"--partition={s.partition}")
         if s.account:
-            args.append(f"--account={s.account}")
+            args.append(f"--account={tenant_account(s.account, spec.tenant)}")
         if spec.workdir:
             args.append(f"--chdir={spec.workdir}")
         args.extend(s.sbatch_args)

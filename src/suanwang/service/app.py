@@ -20,23 +20,36 @@ import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.engine import Engine
 
-from suanwang.executors.base import BackendUnavailable
+from suanwang.executors.base import LOG_STREAMS, BackendUnavailable, read_log
 from suanwang.executors.registry import load_deployment, make_executors
 from suanwang.model import Kind, Network
 from suanwang.network.loader import load_network
+from suanwang.service.api_docs import mount_docs
 from suanwang.service.clock import RunClock
 from suanwang.service.dashboard import mount_dashboard
 from suanwang.service.db import JobEventRow, JobRow, make_engine
+from suanwang.service.instance_lock import lock_database
 from suanwang.service.ledger_api import mount_ledger
 from suanwang.service.live import ExecInfo, LiveScheduler
 from suanwang.service.metrics import Metrics
-from suanwang.service.schemas import BatchIn, JobIn, SitePatch, capacity_errors, validate_against
+from suanwang.service.schemas import (
+    BatchIn,
+    JobIn,
+    SitePatch,
+    capacity_errors,
+    validate_against,
+    validate_run_policy,
+)
 from suanwang.service.store import TERMINAL_STATES, JobSpec, Store, Tenant, row_to_job
+from suanwang.service.templates import JobTemplate
 
 log = logging.getLogger("suanwang.service")
 MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_LOG_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -55,6 +68,8 @@ class Settings:
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (tenant, role)
     start_scheduler: bool = True
     demo_jobs_per_day: int = 0  # > 0: a synthetic demand stream as tenant "demo"
+    allow_tenant_commands: bool = False  # tenants may give command, env, workdir
+    job_templates: dict[str, JobTemplate] = field(default_factory=dict)  # what they may run
 
 
 def job_out(row: Any) -> dict[str, Any]:
@@ -90,8 +105,20 @@ class Service:
 
     def __init__(self, settings: Settings, network: Network | None = None) -> None:
         self.settings = settings
+        engine = make_engine(settings.db_url, settings.db_schema)
+        # before anything is read: a second service on this database changes nothing
+        self.db_lock = lock_database(engine)
+        try:
+            self._open(settings, network, engine)
+        except BaseException:
+            if self.db_lock is not None:
+                self.db_lock.release()
+            engine.dispose()
+            raise
+
+    def _open(self, settings: Settings, network: Network | None, engine: Engine) -> None:
         self.network = network or load_network(settings.network_path)
-        self.store = Store(make_engine(settings.db_url, settings.db_schema))
+        self.store = Store(engine)
         for token, (tenant, role) in settings.tokens.items():
             self.store.ensure_tenant(tenant, role, token)
         origin = self.store.meta("clock_origin_epoch_s")
@@ -138,6 +165,8 @@ class Service:
         self.live.stop()
         for executor in {id(e): e for e in self.executors.values() if e is not None}.values():
             executor.close()
+        if self.db_lock is not None:
+            self.db_lock.release()
         self.store.engine.dispose()
 
 
@@ -189,16 +218,22 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
             service.stop()
 
     app = FastAPI(title="suanwang 算网", version="1", lifespan=lifespan,
-                  description="Monitoring and scheduling of the East-Data-West-Compute network")
+                  description="Monitoring and scheduling of the East-Data-West-Compute network",
+                  docs_url=None, redoc_url=None)
+    mount_docs(app)  # /docs from the package's own Swagger UI files
     app.state.service = service
 
     app.add_middleware(_LimitsAndTiming, service=service)
 
-    def tenant(authorization: Annotated[str | None, Header()] = None) -> Tenant:
-        if not authorization or not authorization.lower().startswith("bearer "):
+    bearer = HTTPBearer(auto_error=False, description="A tenant's or the operator's token "
+                                                      "(`suanwang up` prints where they are)")
+
+    def tenant(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+               ) -> Tenant:
+        if credentials is None or not credentials.credentials.strip():
             raise HTTPException(401, "missing bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
-        found = service.store.tenant_by_token(authorization[7:].strip())
+        found = service.store.tenant_by_token(credentials.credentials.strip())
         if found is None:
             raise HTTPException(401, "unknown token", headers={"WWW-Authenticate": "Bearer"})
         return found
@@ -217,22 +252,30 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
             raise HTTPException(404, f"no job {job_id}")
         return row
 
-    def check(jobs: list[JobIn], batch: bool) -> None:
+    def check(jobs: list[JobIn], batch: bool, who: Tenant) -> None:
         errors: list[dict[str, Any]] = []
+        commands_ok = settings.allow_tenant_commands or who.operator
         for i, j in enumerate(jobs):
             loc: tuple[Any, ...] = ("body", "jobs", i) if batch else ("body",)
             errors.extend(validate_against(j, service.network, loc))
+            if j.command is not None or j.env is not None or j.workdir is not None \
+                    or j.template is not None:
+                errors.extend(validate_run_policy(j, settings.job_templates, commands_ok,
+                                                  loc))
         if errors:
             raise RequestValidationError(errors)
 
     def accept(who: Tenant, jobs: list[JobIn], key: str | None) -> tuple[list[JobRow], bool]:
-        return service.accept_specs(who.id, [j.to_spec() for j in jobs], key)
+        templates = settings.job_templates
+        return service.accept_specs(who.id, [j.to_spec(templates) for j in jobs], key)
 
     # ---- health and metrics ----------------------------------------------------------------
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "now_s": service.clock.now_s(), "policy": settings.policy}
+        clock = service.clock
+        return {"status": "ok", "now_s": clock.now_s(), "policy": settings.policy,
+                "clock": {"start_utc": clock.start_utc.isoformat(), "speed": clock.speed}}
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -309,7 +352,7 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     def submit(body: JobIn, who: Who,
                idempotency_key: Annotated[str | None, Header(max_length=200)] = None
                ) -> Response:
-        check([body], batch=False)
+        check([body], batch=False, who=who)
         rows, created = accept(who, [body], idempotency_key)
         return json_response(job_out(rows[0]), 201 if created else 200)
 
@@ -317,7 +360,7 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     def submit_batch(body: BatchIn, who: Who,
                      idempotency_key: Annotated[str | None, Header(max_length=200)] = None
                      ) -> Response:
-        check(body.jobs, batch=True)
+        check(body.jobs, batch=True, who=who)
         rows, created = accept(who, body.jobs, idempotency_key)
         # a batch answers with each job's id and state (GET /v1/jobs/{id} has the rest)
         return json_response({"count": len(rows), "jobs": [
@@ -349,6 +392,36 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     def job_events(job_id: str, who: Who) -> list[dict[str, Any]]:
         own_job(job_id, who)
         return [event_out(e) for e in service.store.events(job_id)]
+
+    @app.get("/v1/jobs/{job_id}/logs")
+    def job_logs(job_id: str, who: Who,
+                 max_bytes: Annotated[int, Query(ge=1, le=MAX_LOG_BYTES)] = 64 * 1024
+                 ) -> dict[str, Any]:
+        """The end of the job's stdout and stderr (at most `max_bytes` of each), as its
+        site's engine wrote them; `available` is false where the backend keeps no log files
+        here (the clock backend runs nothing)."""
+        row = own_job(job_id, who)
+        out: dict[str, Any] = {"job": job_id, "available": False}
+        for stream in LOG_STREAMS:
+            got = read_log(settings.log_dir, job_id, stream, max_bytes)
+            if got is not None:
+                out["available"] = True
+            out[stream] = {"text": got.text if got else "",
+                           "size_bytes": got.size_bytes if got else 0,
+                           "truncated": got.truncated if got else False}
+        if not out["available"]:
+            out["note"] = (f"no log files for {job_id} on this service"
+                           + (f"; last recorded: {row.log_tail}" if row.log_tail else ""))
+        return out
+
+    @app.get("/v1/templates")
+    def templates(who: Who) -> dict[str, Any]:
+        """The job templates tenants may run (`"template": name` in a submission), and
+        whether this service lets tenants give commands of their own."""
+        return {"tenant_commands": settings.allow_tenant_commands,
+                "templates": [{"name": n, "command": list(t.command), "env": t.env,
+                               "description": t.description}
+                              for n, t in settings.job_templates.items()]}
 
     @app.post("/v1/jobs/{job_id}/cancel")
     def cancel(job_id: str, who: Who) -> dict[str, Any]:

@@ -252,11 +252,11 @@ class LiveScheduler:
         info = self._exec.get(job.job_id, ExecInfo())
         # by default a job sleeps its duration, as the run clock counts it
         command = info.command or ["sleep", f"{job.duration_s / self.clock.speed:.3f}"]
-        margin_s = max(60.0, 0.5 * job.duration_s)
+        # the limit is what the scheduler reserved; each backend adds its settings' margin
         return RunSpec(job_id=job.job_id, site_id=site_id, kind=job.kind, units=job.units,
                        command=tuple(command), env=tuple((info.env or {}).items()),
-                       workdir=info.workdir,
-                       time_limit_s=(job.duration_s + margin_s) / self.clock.speed)
+                       workdir=info.workdir, time_limit_s=job.duration_s / self.clock.speed,
+                       tenant=job.tenant)
 
     def _dispatch(self, now: float) -> None:
         due, self._to_dispatch = self._to_dispatch, []

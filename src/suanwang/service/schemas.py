@@ -4,12 +4,14 @@ field and the value either way."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from suanwang.model import Kind, Network
 from suanwang.service.store import JobSpec
+from suanwang.service.templates import JobTemplate
 
 MAX_DURATION_S = 90 * 86400.0
 MAX_BATCH = 10_000
@@ -36,6 +38,10 @@ class JobIn(BaseModel):
     workdir: str | None = Field(default=None, max_length=500)
     max_retries: int = Field(default=0, ge=0, le=5,
                              description="Run again up to this many times if it fails")
+    template: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="One of the operator's job templates (GET /v1/templates) to run instead "
+                    "of a command")
 
     @model_validator(mode="after")
     def _one_latency_class(self) -> JobIn:
@@ -45,14 +51,48 @@ class JobIn(BaseModel):
         if self.deadline_in_s is not None and self.deadline_in_s < self.duration_s:
             raise ValueError(f"deadline_in_s = {self.deadline_in_s:g} is shorter than "
                              f"duration_s = {self.duration_s:g}: the job cannot finish in time")
+        if self.template is not None and self.command is not None:
+            raise ValueError("give command or template, not both")
         return self
 
-    def to_spec(self) -> JobSpec:
+    def to_spec(self, templates: Mapping[str, JobTemplate] | None = None) -> JobSpec:
+        """The submission to keep; a template's command and environment are filled in (the
+        job runs what the template said when it was submitted)."""
+        command, env = self.command, self.env
+        if self.template is not None and templates is not None:
+            t = templates[self.template]
+            command, env = list(t.command), {**t.env, **(self.env or {})}
         return JobSpec(origin=self.origin, kind=self.kind, units=self.units,
                        duration_s=self.duration_s, rtt_bound_ms=self.rtt_bound_ms,
                        deadline_in_s=self.deadline_in_s, data_gb=self.data_gb,
-                       workload=self.workload, command=self.command, env=self.env,
-                       workdir=self.workdir, max_retries=self.max_retries)
+                       workload=self.workload or (self.template or ""), command=command,
+                       env=env, workdir=self.workdir, max_retries=self.max_retries)
+
+
+TENANT_COMMAND_FIELDS = ("command", "env", "workdir")
+
+
+def validate_run_policy(job: JobIn, templates: Mapping[str, JobTemplate],
+                        tenant_commands: bool, loc: tuple[Any, ...] = ("body",)
+                        ) -> list[dict[str, Any]]:
+    """Errors (FastAPI's 422 format) for what a tenant may not run: a command, environment or
+    working directory of its own unless the service allows tenant commands, an unknown
+    template. (The operator's token may give commands.)"""
+    errors: list[dict[str, Any]] = []
+    names = ", ".join(templates) or "none defined"
+    if job.template is not None and job.template not in templates:
+        errors.append({"loc": [*loc, "template"], "input": job.template, "type": "value_error",
+                       "msg": f"unknown job template; known: {names}"})
+    if not tenant_commands:
+        for name in TENANT_COMMAND_FIELDS:
+            value = getattr(job, name)
+            if value is not None:
+                errors.append({
+                    "loc": [*loc, name], "input": value, "type": "value_error",
+                    "msg": f"this service runs no tenant {name}s: leave it out (the job "
+                           f"runs a sleep of its duration) or name a template ({names}); "
+                           "the operator allows them with --allow-tenant-commands"})
+    return errors
 
 
 class BatchIn(BaseModel):
