@@ -133,6 +133,20 @@ def test_a_one_hour_certificate(week: Path, tmp_path: Path, low_carbon: bool) ->
     assert ("绿证已由他人认领" in page) is low_carbon
 
 
+def test_the_bulletin_explains_sites_whose_market_co2_exceeds_location(week: Path) -> None:
+    fig = json.loads((week / "bulletin" / "bulletin.json").read_text(encoding="utf-8"))
+    net = json.loads((week / "run" / "network.json").read_text(encoding="utf-8"))
+    names = {s["id"]: (s["name_zh"], s["name_en"]) for s in net["sites"]}
+    above = [r["site"] for r in fig["run"]["by_site"]
+             if r["co2_market_kg"] > r["co2_location_kg"]]
+    factors = site_factors(week / "run")
+    assert above and all(factors[s] < RESIDUAL_MIX_G_PER_KWH for s in above)
+    zh = (week / "bulletin" / "bulletin.zh.md").read_text(encoding="utf-8")
+    en = (week / "bulletin" / "bulletin.en.md").read_text(encoding="utf-8")
+    assert "、".join(names[s][0] for s in above) + "基于市场的碳排放高于基于位置的" in zh
+    assert f"At {', '.join(names[s][1] for s in above)} the market-based CO2 exceeds" in en
+
+
 
 # ---- the Chinese font: embedded in the pages, used by the zh charts ---------------------------
 

@@ -142,6 +142,20 @@ def _run_blocks(fig: dict[str, Any], net: dict[str, Any], lang: str,
         f"by side and never added. Against running the same energy on the origin regions' "
         f"grids with no green power, {M(t['avoided_location_kg'], lang)} were avoided "
         f"(location-based), {M(t['avoided_market_kg'], lang)} (market-based)."))
+    above = [site_names.get(r["site"], r["site"]) for r in run["by_site"]
+             if r["co2_market_kg"] > r["co2_location_kg"]]
+    if above:
+        out.append(p(
+            f"{'、'.join(above)}基于市场的碳排放高于基于位置的：所在省份的电网平均排放因子低于剩余"
+            f"电力排放因子，因为它计入了省内全部非化石能源电量（水电、风电、光伏、核电），而这些绿电"
+            f"的绿证已由他人认领；未附绿证的电网电量按剔除已认领绿电后的剩余电力排放因子"
+            f"（{mf:.1f}克/千瓦时）计算。" if zh else
+            f"At {', '.join(above)} the market-based CO2 exceeds the location-based: their "
+            "provinces' grid factors are below the residual mix because they count all the "
+            "non-fossil power generated there (hydro, wind, solar, nuclear), but the green "
+            "certificates of that power are claimed by others, so grid power without "
+            f"certificates is charged at the residual mix ({mf:.1f} g/kWh), what remains once "
+            "the claimed green power is taken out."))
     # cost
     out.append(h2("五、电费" if zh else "5. Electricity cost"))
     out.append(p(
