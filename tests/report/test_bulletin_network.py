@@ -68,8 +68,9 @@ def test_both_languages_render_with_the_rounding_note(out_dir: Path) -> None:
         for m in marks:
             assert m in page
         assert fmt.ROUNDING_NOTE[lang] in page and fmt.ROUNDING_NOTE[lang] in md
-        assert '<img src="capacity.png"' in page and "](capacity.png)" in md
-    assert (out_dir / "capacity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        chart = "capacity.png" if lang == "en" else f"capacity.{lang}.png"  # charts per language
+        assert f'<img src="{chart}"' in page and f"]({chart})" in md
+        assert (out_dir / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out_dir / "energy.png").exists()  # no run, no run charts
 
 

@@ -106,9 +106,10 @@ def test_pages_show_the_rounded_figures_in_both_languages(hand_dir: Path,
     assert "绿电占比75.9%" in zh and "a green share of 75.9%" in en  # 3.87 / 5.1
     assert "东数西算流向" in zh and "East-to-west flows" in en
     assert "两种口径分列，不相加" in zh and "never added" in en
-    for name in ("energy.png", "hourly.png", "flows.png", "capacity.png"):
-        assert (tmp_path / "b" / name).read_bytes()[:4] == b"\x89PNG", name
-        assert f"]({name})" in zh and f"]({name})" in en
+    for chart in ("energy", "hourly", "flows", "capacity"):
+        for name, page in ((f"{chart}.png", en), (f"{chart}.zh.png", zh)):
+            assert (tmp_path / "b" / name).read_bytes()[:4] == b"\x89PNG", name
+            assert f"]({name})" in page
 
 
 def test_period_filters_and_refuses_one_outside_the_run(

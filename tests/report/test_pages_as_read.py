@@ -5,14 +5,18 @@ explained."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import io
 import json
 import re
+import warnings
 from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fontTools.ttLib import TTFont
 from typer.testing import CliRunner
 
 from suanwang.cli import app
@@ -128,3 +132,79 @@ def test_a_one_hour_certificate(week: Path, tmp_path: Path, low_carbon: bool) ->
     assert explained is low_carbon
     assert ("绿证已由他人认领" in page) is low_carbon
 
+
+def test_the_bulletin_explains_sites_whose_market_co2_exceeds_location(week: Path) -> None:
+    fig = json.loads((week / "bulletin" / "bulletin.json").read_text(encoding="utf-8"))
+    net = json.loads((week / "run" / "network.json").read_text(encoding="utf-8"))
+    names = {s["id"]: (s["name_zh"], s["name_en"]) for s in net["sites"]}
+    above = [r["site"] for r in fig["run"]["by_site"]
+             if r["co2_market_kg"] > r["co2_location_kg"]]
+    factors = site_factors(week / "run")
+    assert above and all(factors[s] < RESIDUAL_MIX_G_PER_KWH for s in above)
+    zh = (week / "bulletin" / "bulletin.zh.md").read_text(encoding="utf-8")
+    en = (week / "bulletin" / "bulletin.en.md").read_text(encoding="utf-8")
+    assert "、".join(names[s][0] for s in above) + "基于市场的碳排放高于基于位置的" in zh
+    assert f"At {', '.join(names[s][1] for s in above)} the market-based CO2 exceeds" in en
+
+
+
+# ---- the Chinese font: embedded in the pages, used by the zh charts ---------------------------
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+FACE = re.compile(r'@font-face\{font-family:"([^"]+)";[^}]*src:url\(data:font/woff;base64,'
+                  r'([A-Za-z0-9+/=]+)\) format\("woff"\)\}')
+
+
+def embedded_font_covers_the_page(page: str) -> int:
+    """Check that the page embeds a font whose cmap holds every Chinese character it shows, that
+    its CSS uses it first; return how many characters that is."""
+    face = FACE.search(page)
+    assert face is not None, "no embedded @font-face with a data: URL"
+    family, data = face.groups()
+    assert f'font-family:"{family}",' in page[face.end():]
+    font = TTFont(io.BytesIO(base64.b64decode(data)))
+    cmap = font.getBestCmap()
+    shown = set(CJK.findall(page[:face.start()] + page[face.end():]))
+    missing = sorted(c for c in shown if ord(c) not in cmap)
+    assert not missing, f"glyphs missing from the embedded font: {''.join(missing)}"
+    assert "scripts.sil.org/OFL" in " ".join(
+        str(n) for n in font["name"].names)  # the licence names are kept (OFL)
+    return len(shown)
+
+
+def test_the_zh_bulletin_embeds_its_glyphs(week: Path) -> None:
+    page = (week / "bulletin" / "bulletin.zh.html").read_text(encoding="utf-8")
+    assert embedded_font_covers_the_page(page) > 200
+
+
+def test_certificates_embed_their_glyphs(week: Path, tmp_path: Path) -> None:
+    job = one_hour_job(week / "run", True)
+    invoke("ledger", "certificate", str(week / "run"), "--job", job["job_id"], "--out",
+           str(tmp_path / "job"))
+    invoke("ledger", "certificate", str(week / "run"), "--tenant", job["tenant"], "--period",
+           "2024-06", "--out", str(tmp_path / "tenant"))
+    for name in ("job", "tenant"):
+        page = (tmp_path / f"{name}.html").read_text(encoding="utf-8")
+        assert embedded_font_covers_the_page(page) > 100
+
+
+def test_zh_charts_are_labelled_in_chinese_with_no_missing_glyph(week: Path,
+                                                                  tmp_path: Path) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        invoke("report", "bulletin", "--run", str(week / "run"), "--out", str(tmp_path / "b"))
+    assert not [w for w in caught if "missing from" in str(w.message)]
+    zh = (tmp_path / "b" / "bulletin.zh.md").read_text(encoding="utf-8")
+    for chart in ("capacity", "energy", "hourly", "flows"):
+        assert f"]({chart}.zh.png)" in zh
+        assert (tmp_path / "b" / f"{chart}.zh.png").read_bytes() != (
+            tmp_path / "b" / f"{chart}.png").read_bytes()
+    # every character of the zh labels (site and region names too) is in the chart font
+    from suanwang.report.charts import TEXT
+    from suanwang.report.font import chart_font_path
+
+    cmap = TTFont(chart_font_path()).getBestCmap()
+    net = json.loads((week / "run" / "network.json").read_text(encoding="utf-8"))
+    labels = json.dumps(TEXT["zh"], ensure_ascii=False) + "".join(
+        x["name_zh"] for x in [*net["sites"], *net["regions"]])
+    assert not [c for c in set(CJK.findall(labels)) if ord(c) not in cmap]

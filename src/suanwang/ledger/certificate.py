@@ -38,15 +38,16 @@ METHODS = {
 
 # why a market-based figure can exceed the location-based one, shown where it does
 MARKET_ABOVE_LOCATION = {
-    "en": "Market-based CO2 exceeds location-based here: the site's province has a low-carbon "
-          "grid (its average factor counts all the hydro, wind and solar power in it), but the "
-          "green certificates of that power are claimed by others; this work's grid power, "
-          "without certificates, is charged at the residual mix "
-          f"({RESIDUAL_MIX_G_PER_KWH} g/kWh), what remains once the claimed green power is "
+    "en": "Market-based CO2 exceeds location-based here: the site's province has a grid factor "
+          "below the residual mix because it counts all the non-fossil power generated there "
+          "(hydro, wind, solar, nuclear), but the green certificates of that power are claimed "
+          "by others; this work's grid power, without certificates, is charged at the residual "
+          f"mix ({RESIDUAL_MIX_G_PER_KWH} g/kWh), what remains once the claimed green power is "
           "taken out.",
-    "zh": "此处基于市场的碳排放高于基于位置的：站点所在省份电网低碳（其平均排放因子计入省内全部"
-          "水电、风电、光伏），但这些绿电的绿证已由他人认领；本作业未附绿证的电网电量按剔除已认领"
-          f"绿电后的剩余电力排放因子（{RESIDUAL_MIX_G_PER_KWH}克/千瓦时）计算。",
+    "zh": "此处基于市场的碳排放高于基于位置的：站点所在省份的电网平均排放因子低于剩余电力排放因子，"
+          "因为它计入了省内全部非化石能源电量（水电、风电、光伏、核电），而这些绿电的绿证已由他人"
+          "认领；本作业未附绿证的电网电量按剔除已认领绿电后的剩余电力排放因子"
+          f"（{RESIDUAL_MIX_G_PER_KWH}克/千瓦时）计算。",
 }
 
 

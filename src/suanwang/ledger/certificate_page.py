@@ -5,17 +5,19 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from suanwang.report.font import PAGE_FAMILY, page_font_face
+
 PAGE_RECORDS = 200  # records listed on the page; the JSON lists them all
 
 STYLE = """
-body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;max-width:960px;
-margin:2em auto;color:#1b2a1b;line-height:1.5}
+body{font-family:"PAGE_FAMILY","Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;
+max-width:960px;margin:2em auto;color:#1b2a1b;line-height:1.5}
 h1{border-bottom:3px solid #2e7d32;padding-bottom:.3em}h1 small{display:block;font-size:55%;
 color:#555}table{border-collapse:collapse;margin:1em 0;width:100%}th,td{border:1px solid #c8d6c8;
 padding:.25em .5em;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#e8f5e9}.en{color:#555;font-size:90%}code{font-size:85%;word-break:break-all}
 .note{font-size:85%;color:#444}
-"""
+""".replace("PAGE_FAMILY", PAGE_FAMILY)
 
 
 def _n(x: float, places: int = 3) -> str:
@@ -82,10 +84,7 @@ def render_certificate_html(cert: dict[str, Any]) -> str:
             if len(records) > PAGE_RECORDS else "")
     led = cert["ledger"]
     title_who = escape(s["job"] or s["tenant"])
-    return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>绿电溯源证书 Green-power certificate — {title_who}</title><style>{STYLE}</style></head>
-<body>
+    body = f"""<body>
 <h1>绿色电力溯源证书<small>Green-power traceability certificate</small></h1>
 <table>{''.join(rows_subject)}</table>
 <h2>电量与碳排放 <span class=en>Energy and CO2</span></h2>
@@ -110,3 +109,10 @@ never added together.</p>{notes}
 <code>suanwang ledger verify</code>.</p>
 </body></html>
 """
+    title = f"绿电溯源证书 Green-power certificate — {title_who}"
+    # the Chinese glyphs of this page, embedded: readable where no Chinese font is installed
+    font = page_font_face(title + body)
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>{title}</title><style>{font}{STYLE}</style></head>
+{body}"""

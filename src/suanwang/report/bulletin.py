@@ -2,7 +2,8 @@
 
 `write_bulletin` writes into a directory: `bulletin.json` (every figure, unrounded, for checking),
 `bulletin.zh.md`/`.html` and `bulletin.en.md`/`.html` (the same figures, rounded as bulletins
-round them, with the note that parts may not sum to totals), and the charts (PNG).
+round them, with the note that parts may not sum to totals), and the charts (PNG, one set per
+language: `*.png` English, `*.zh.png` Chinese).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _site_name(s: dict[str, Any], lang: str) -> str:
     return s["name_zh"] if lang == "zh" else s["name_en"]
 
 
-def _capacity(fig: dict[str, Any], lang: str) -> list[Block]:
+def _capacity(fig: dict[str, Any], lang: str, charts: dict[str, str]) -> list[Block]:
     n = fig["network"]
     zh = lang == "zh"
     P = fmt.pflops
@@ -87,7 +88,7 @@ def _capacity(fig: dict[str, Any], lang: str) -> list[Block]:
     rows.append(["全网合计" if zh else "network total", "",
                  *(f"{kinds[k]:,.0f}" for k in KINDS), f"{n['total_pflops']:,.0f}", "", ""])
     blocks.append(table(header, rows, numeric_from=2))
-    blocks.append(img("capacity.png", "图1 各集群算力规模（按类型）" if zh
+    blocks.append(img(charts["capacity"], "图1 各集群算力规模（按类型）" if zh
                       else "Figure 1. Installed compute by cluster and kind"))
     return blocks
 
@@ -141,6 +142,20 @@ def _run_blocks(fig: dict[str, Any], net: dict[str, Any], lang: str,
         f"by side and never added. Against running the same energy on the origin regions' "
         f"grids with no green power, {M(t['avoided_location_kg'], lang)} were avoided "
         f"(location-based), {M(t['avoided_market_kg'], lang)} (market-based)."))
+    above = [site_names.get(r["site"], r["site"]) for r in run["by_site"]
+             if r["co2_market_kg"] > r["co2_location_kg"]]
+    if above:
+        out.append(p(
+            f"{'、'.join(above)}基于市场的碳排放高于基于位置的：所在省份的电网平均排放因子低于剩余"
+            f"电力排放因子，因为它计入了省内全部非化石能源电量（水电、风电、光伏、核电），而这些绿电"
+            f"的绿证已由他人认领；未附绿证的电网电量按剔除已认领绿电后的剩余电力排放因子"
+            f"（{mf:.1f}克/千瓦时）计算。" if zh else
+            f"At {', '.join(above)} the market-based CO2 exceeds the location-based: their "
+            "provinces' grid factors are below the residual mix because they count all the "
+            "non-fossil power generated there (hydro, wind, solar, nuclear), but the green "
+            "certificates of that power are claimed by others, so grid power without "
+            f"certificates is charged at the residual mix ({mf:.1f} g/kWh), what remains once "
+            "the claimed green power is taken out."))
     # cost
     out.append(h2("五、电费" if zh else "5. Electricity cost"))
     out.append(p(
@@ -286,7 +301,7 @@ def bulletin_blocks(fig: dict[str, Any], net: dict[str, Any], lang: str,
         blocks.append(p("本公报仅含网络的算力规模（未附运行数据）。" if zh else
                         "This bulletin covers the network's installed compute only (no run "
                         "given)."))
-    blocks += _capacity(fig, lang)
+    blocks += _capacity(fig, lang, charts)
     if run is not None:
         blocks += _run_blocks(fig, net, lang, charts)
     blocks += _notes(fig, net, lang)
@@ -298,13 +313,13 @@ def write_bulletin(net: dict[str, Any], run: Run | None, period: Period | None,
     """Compute the figures, draw the charts, write both languages; return the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     fig = bulletin_figures(net, run, period)
-    charts = write_charts(fig, net, out_dir)
-    written = [out_dir / f for f in charts.values()]
+    charts = write_charts(fig, net, out_dir, LANGS)
+    written = [out_dir / f for lang in LANGS for f in charts[lang].values()]
     path = out_dir / "bulletin.json"
     path.write_text(json.dumps(fig, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     written.append(path)
     for lang in LANGS:
-        title, blocks = bulletin_blocks(fig, net, lang, charts)
+        title, blocks = bulletin_blocks(fig, net, lang, charts[lang])
         md = out_dir / f"bulletin.{lang}.md"
         md.write_text(to_markdown(blocks), encoding="utf-8")
         page = out_dir / f"bulletin.{lang}.html"

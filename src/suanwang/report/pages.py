@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
+from suanwang.report.font import PAGE_FAMILY, page_font_face
+
 
 @dataclass(frozen=True)
 class Block:
@@ -68,14 +70,14 @@ def to_markdown(blocks: list[Block]) -> str:
 
 
 STYLE = """
-body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei","Source Han Sans",
+body{font-family:"PAGE_FAMILY","Noto Sans CJK SC","PingFang SC","Microsoft YaHei","Source Han Sans",
 sans-serif;max-width:980px;margin:2em auto;padding:0 1em;line-height:1.6;color:#222}
 h1{text-align:center}h2{border-left:5px solid #1c7ed6;padding-left:.4em}
 table{border-collapse:collapse;margin:1em 0;width:100%}th,td{border:1px solid #ccc;
 padding:.2em .5em}th{background:#f1f3f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1em 0;text-align:center}figure img{max-width:100%}figcaption,.note{font-size:90%;
 color:#555}
-"""
+""".replace("PAGE_FAMILY", PAGE_FAMILY)
 
 
 def to_html(blocks: list[Block], lang: str, title: str) -> str:
@@ -96,6 +98,9 @@ def to_html(blocks: list[Block], lang: str, title: str) -> str:
                     for i, c in enumerate(r)) + "</tr>" for r in b.rows)
             out.append(f"<table><tr>{head}</tr>{body}</table>")
     html_lang = "zh-CN" if lang == "zh" else "en"
+    body = "\n".join(out)
+    # the Chinese glyphs of this page, embedded: readable where no Chinese font is installed
+    font = page_font_face(title + body)
     return (f'<!doctype html>\n<html lang="{html_lang}"><head><meta charset="utf-8">'
-            f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
-            + "\n".join(out) + "\n</body></html>\n")
+            f"<title>{escape(title)}</title><style>{font}{STYLE}</style></head>\n<body>\n"
+            + body + "\n</body></html>\n")
