@@ -10,6 +10,7 @@ Jobs run for 10 run-days, so that the flows they make stay while the module runs
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from itertools import combinations
@@ -128,6 +129,13 @@ def test_the_screen_at_laptop_and_wall_sizes(browser: Any, server: Server,
         for b in boxes:
             assert b["x"] >= 0 and b["y"] >= 0, b
             assert b["x"] + b["w"] <= width and b["y"] + b["h"] <= height, b
+            # nor is any name written over another site's or region's marker
+            for other in boxes:
+                m = other["marker"]
+                nearest_x = min(max(m["x"], b["x"]), b["x"] + b["w"])
+                nearest_y = min(max(m["y"], b["y"]), b["y"] + b["h"])
+                over = math.hypot(nearest_x - m["x"], nearest_y - m["y"]) < m["r"]
+                assert other is b or not over, (b["key"], other["key"])
 
         # flows: one series per origin, each in its own colour, with an arrow; the legend
         # names the regions, whose markers wear their flows' colour

@@ -61,7 +61,11 @@ export async function api(path, { method = "GET", body } = {}) {
 export function describeError(err) {
   if (!(err instanceof ApiError)) return String(err);
   if (Array.isArray(err.detail)) {
-    return err.detail.map((d) => `${(d.loc ?? []).slice(1).join(".")}: ${d.msg}`).join("; ");
+    // the service's own messages already begin with the field ("capacity_units.hpc = ...")
+    return err.detail.map((d) => {
+      const field = (d.loc ?? []).slice(1).join(".");
+      return d.msg.startsWith(field) ? d.msg : `${field}: ${d.msg}`;
+    }).join("; ");
   }
   return typeof err.detail === "string" ? err.detail : JSON.stringify(err.detail);
 }

@@ -147,7 +147,7 @@ export class NetworkMap {
         cost += 10 * (w * h - overlap(box, { x: 0, y: 0, w: width, h: height }));
         if (best === null || cost < best.cost) best = { cost, dx, dy, box };
       });
-      placed.push({ ...best.box, key: it.key });
+      placed.push({ ...best.box, key: it.key, marker: { x: it.x, y: it.y, r: it.r } });
       // ECharts places an array position from the marker's top-left corner
       out.set(it.key, { position: [best.dx + it.r, best.dy + it.r], align: "left",
                         verticalAlign: "top", padding: 0 });
@@ -304,9 +304,10 @@ export class NetworkMap {
     }
   }
 
-  // Every label's box as last laid out: {key ("s:<site>" or "r:<region>"), x, y, w, h}.
+  // Every label's box as last laid out: {key ("s:<site>" or "r:<region>"), x, y, w, h, and
+  // its marker {x, y, r}}, in the chart's pixels.
   labelBoxes() {
-    return this.boxes.map((b) => ({ ...b }));
+    return this.boxes.map((b) => ({ ...b, marker: { ...b.marker } }));
   }
 
   tooltip(p) {
