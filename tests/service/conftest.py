@@ -46,6 +46,12 @@ def settings_for(db: tuple[str, str | None], **kw: Any) -> Settings:
 
 
 @pytest.fixture
+def settings_factory() -> Callable[..., Settings]:
+    """`settings_for`, for tests (importing `conftest` by name is ambiguous across folders)."""
+    return settings_for
+
+
+@pytest.fixture
 def make_client(db: tuple[str, str | None]) -> Iterator[Callable[..., TestClient]]:
     """Start a service on the test database (again, to test restarts); closed at the end."""
     opened: list[TestClient] = []
