@@ -3,6 +3,7 @@ never a traceback, whichever offline command reads the file."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from suanwang.cli import app
+from suanwang.cli_errors import user_error_message
+from suanwang.errors import InputError, reading
 
 runner = CliRunner()
 SMALL = ["--jobs", "50", "--days", "0.5", "--seed", "1"]
@@ -93,3 +96,15 @@ def test_a_bad_run_file_in_a_run_directory_is_named(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     line, = [x for x in result.output.splitlines() if x.strip()]
     assert str(run / "jobs.csv") in line and "not UTF-8 text" in line
+
+
+def test_an_unreadable_file_says_permission_denied(tmp_path: Path) -> None:
+    # as root every file is readable, so the refusal is raised where a reader would meet it
+    path = tmp_path / "secret.csv"
+    with pytest.raises(InputError) as info, reading(path):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    assert str(info.value) == f"{path}: permission denied"
+    assert user_error_message(info.value) == f"{path}: permission denied"
+    assert user_error_message(PermissionError(errno.EACCES, "x", str(path))) == \
+        f"{path}: permission denied"
+    assert user_error_message(ConnectionRefusedError(111, "refused")) is None  # not a file

@@ -106,9 +106,10 @@ def _demand(net: Network, trace: Path | None, days: float, jobs: int, seed: int,
             err_console.print(f"{trace}: skipped {skipped}")
         if not read.jobs:
             raise _fail(f"{trace}: no jobs to simulate")
-        # the simulated horizon: the hours over which the trace's jobs arrive
+        # the simulated horizon: the hours over which the trace's jobs arrive, to the end of
+        # the hour of the last arrival
         last_arrival_s = max(j.submit_s for j in read.jobs)
-        horizon_s = max(1, math.ceil(last_arrival_s / 3600.0 + 1e-9)) * 3600.0
+        horizon_s = (math.floor(last_arrival_s / 3600.0) + 1) * 3600.0
         return read.jobs, {"demand": f"trace {trace} ({read.format})", "seed": seed,
                            "horizon_s": horizon_s}
     try:

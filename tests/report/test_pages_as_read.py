@@ -208,3 +208,20 @@ def test_zh_charts_are_labelled_in_chinese_with_no_missing_glyph(week: Path,
     labels = json.dumps(TEXT["zh"], ensure_ascii=False) + "".join(
         x["name_zh"] for x in [*net["sites"], *net["regions"]])
     assert not [c for c in set(CJK.findall(labels)) if ord(c) not in cmap]
+
+
+def test_a_trace_run_bulletin_covers_the_hours_its_jobs_arrive_in(tmp_path: Path) -> None:
+    trace = tmp_path / "jobs.csv"
+    trace.write_text(
+        "job_id,tenant,origin,kind,units,duration_s,submit_s,rtt_bound_ms,deadline_s,data_gb\n"
+        "a,t1,bth,intelligent,8,7200,0,5,,0\n"
+        "b,t1,yrd,intelligent,64,7200,3000,,90000,10\n"
+        "c,t2,gba,general,1000,1800,4000,10,,1\n", encoding="utf-8")
+    invoke("simulate", "--trace", str(trace), "--policy", "nearest", "--out", str(tmp_path / "r"))
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["horizon_s"] == 2 * 3600  # the last job arrives in the second hour
+    invoke("report", "bulletin", "--run", str(tmp_path / "r"), "--out", str(tmp_path / "b"))
+    run = json.loads((tmp_path / "b" / "bulletin.json").read_text(encoding="utf-8"))["run"]
+    assert run["hours"] == 2 and run["period_basis"] == "horizon"
+    # a ends with the second hour and c within it; b (submitted at 3,000 s for two hours) runs on
+    assert run["after_period"]["hours"] >= 1 and run["after_period"]["jobs"] == 1
