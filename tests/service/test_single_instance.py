@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from svc_support import free_port, serve_command, start_server, wait_for
+from svc_support import free_port, serve_command, settings_for, start_server, wait_for
 
 from suanwang.executors.local import proc_start_ticks
 from suanwang.service.app import create_app
@@ -134,8 +134,6 @@ def test_a_restart_re_adopts_a_running_local_job_which_then_finishes(
 
 def test_a_second_service_on_one_database_is_refused(
         make_client: Callable[..., TestClient], db: tuple[str, str | None]) -> None:
-    from conftest import settings_for
-
     first = make_client()
     with pytest.raises(InstanceBusy, match="in use by another suanwang service"):
         create_app(settings_for(db))
