@@ -146,10 +146,12 @@ def _policy_help() -> str:
 
 
 HostOpt = Annotated[str, typer.Option("--host", help="Address to listen on.")]
-PortOpt = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
+PortOpt = Annotated[int, typer.Option("--port", min=1, max=65535, metavar="PORT",
+                                      help="Port to listen on (1 to 65535).")]
 DbOpt = Annotated[str | None, typer.Option(
-    "--db", help="Database URL; default: the SQLite file suanwang.db in the data dir; "
-                 "postgresql://user@host/db runs on PostgreSQL.", show_default=False)]
+    "--db", metavar="URL", help="Database URL; default: the SQLite file suanwang.db in the "
+                                "data dir; postgresql://HOST/DB runs on PostgreSQL.",
+    show_default=False)]
 DataOpt = Annotated[Path, typer.Option(
     "--data-dir", help="Where the SQLite file, tokens, job logs and the lock live.")]
 PolicyOpt = Annotated[str, typer.Option("--policy", help=_policy_help())]
@@ -160,10 +162,11 @@ TokOpt = Annotated[Path | None, typer.Option(
     "--token-file", help="JSON {token: {tenant, role}}; default: made once in the data dir.",
     show_default=False)]
 SpeedOpt = Annotated[float, typer.Option(
-    "--speed", min=0.001, help="Run seconds per wall second (for a new database; an existing "
-                               "one keeps its clock).")]
+    "--speed", min=0.001, metavar="X",
+    help="Run seconds per wall second (for a new database; an existing one keeps its clock).")]
 DemoOpt = Annotated[int, typer.Option(
-    "--demo-jobs-per-day", min=0, help="Synthetic demand stream as tenant demo (0 = none).")]
+    "--demo-jobs-per-day", min=0, metavar="N",
+    help="Synthetic demand stream as tenant demo (0 = none).")]
 AllowOpt = Annotated[bool, typer.Option(
     "--allow-tenant-commands", help="Let tenants run commands of their own (and set env and "
                                     "workdir). Default off: tenants run the duration's sleep "
@@ -181,7 +184,7 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOpt = None,
               "--seed", help="Seed of the energy series, forecasts and demo demand.")] = 0,
           token_file: TokOpt = None, demo: DemoOpt = 0,
           forecast_error: Annotated[float, typer.Option(
-              "--forecast-error", min=0.0,
+              "--forecast-error", min=0.0, metavar="X",
               help="Scale of forecast error (0 = perfect forecasts).")] = 1.0,
           deployment: Annotated[Path | None, typer.Option(
               "--deployment", help="YAML: which backend (local, slurm, ray, clock) runs each "

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from svc_support import TOKENS
+from svc_support import settings_for
 
-from suanwang.service.app import Settings, create_app
+from suanwang.service.app import create_app
 
 PG_URL = os.environ.get("SUANWANG_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
@@ -35,20 +35,6 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, st
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
-
-
-def settings_for(db: tuple[str, str | None], **kw: Any) -> Settings:
-    url, schema = db
-    base: dict[str, Any] = {"db_url": url, "db_schema": schema, "speed": 3600.0,
-                            "tick_s": 0.02, "tokens": TOKENS, "policy": "greenest"}
-    base.update(kw)
-    return Settings(**base)
-
-
-@pytest.fixture
-def settings_factory() -> Callable[..., Settings]:
-    """`settings_for`, for tests (importing `conftest` by name is ambiguous across folders)."""
-    return settings_for
 
 
 @pytest.fixture

@@ -19,6 +19,17 @@ BOB = {"Authorization": "Bearer tok-bob"}
 OPS = {"Authorization": "Bearer tok-ops"}
 
 
+def settings_for(db: tuple[str, str | None], **kw: Any) -> Any:
+    """Settings of a test service on database `db` = (url, schema)."""
+    from suanwang.service.app import Settings
+
+    url, schema = db
+    base: dict[str, Any] = {"db_url": url, "db_schema": schema, "speed": 3600.0,
+                            "tick_s": 0.02, "tokens": TOKENS, "policy": "greenest"}
+    base.update(kw)
+    return Settings(**base)
+
+
 def wait_for(fetch: Callable[[], Any], done: Callable[[Any], bool],
              limit_s: float = 20.0) -> Any:
     """Poll until `done(fetch())`; fail with the last value after `limit_s` (not a timing

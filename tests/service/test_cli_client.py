@@ -129,3 +129,13 @@ def test_jobs_filters_newest_first(server: str) -> None:
     assert out.index(ids[0]) < out.index(ids[2])
     code, out = run("jobs", "--kind", "gpu", env=env)
     assert code == 2 and "intelligent" in out
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("command", ["serve", "up", "submit", "jobs", "status", "cancel",
+                                     "logs"])
+def test_help_is_never_cut_short(command: str, columns: int) -> None:
+    code, out = run(command, "--help", columns=columns)
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= columns  # laid out for the width
+    assert "…" not in out

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from svc_support import free_port, serve_command, start_server, wait_for
+from svc_support import free_port, serve_command, settings_for, start_server, wait_for
 
 from suanwang.executors.local import proc_start_ticks
-from suanwang.service.app import Settings, create_app
+from suanwang.service.app import create_app
 from suanwang.service.instance_lock import InstanceBusy
 
 TOKEN = "tok-single-tenant"
@@ -133,9 +133,7 @@ def test_a_restart_re_adopts_a_running_local_job_which_then_finishes(
 
 
 def test_a_second_service_on_one_database_is_refused(
-        make_client: Callable[..., TestClient], db: tuple[str, str | None],
-        settings_factory: Callable[..., Settings]) -> None:
-    settings_for = settings_factory
+        make_client: Callable[..., TestClient], db: tuple[str, str | None]) -> None:
     first = make_client()
     with pytest.raises(InstanceBusy, match="in use by another suanwang service"):
         create_app(settings_for(db))
