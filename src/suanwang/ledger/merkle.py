@@ -262,5 +262,6 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
                          f"first {old_size} leaves have another root (a past record was "
                          "changed, removed, added or moved)")
     if sr != new_root:
-        raise ProofError(f"the consistency proof does not lead to the root of the tree of "
-                         f"{new_size}")
+        raise ProofError(f"the tree of {new_size} does not extend the tree of {old_size}: "
+                         "the proof does not lead from the old root to the new one (a past "
+                         "record was changed, removed, added or moved, or the proof is wrong)")

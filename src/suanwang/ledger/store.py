@@ -1,5 +1,8 @@
 """A small file store for a ledger: `ledger.jsonl` (one record a line) and `ledger.head.json`
-(format, record count, the last record's hash, and what the records mean).
+(format, record count, the last record's hash, and what the records mean); beside them the
+Merkle log's signed checkpoints, one per closed hour, in `ledger.checkpoints.jsonl` (hour,
+tree size, root, the signed note), the latest note alone in `ledger.checkpoint`, and the
+verifier key that signed them in `ledger.pub` (see `merkle` and `checkpoint`).
 
 The chain logic lives in `chain` and `record` (no I/O); this is the thin layer that puts it in
 files. The head is rewritten after every append (write to a temporary file, then rename), so a
@@ -24,11 +27,45 @@ from suanwang.ledger.chain import (
     Verification,
     verify_lines,
 )
+from suanwang.ledger.checkpoint import PUB_FILE, Checkpoint, open_checkpoint
+from suanwang.ledger.merkle import Frontier, MerkleTree, leaf_hash
+from suanwang.ledger.note import NoteError, Signer, Verifier
 from suanwang.ledger.record import LedgerRecord, decode_body
 
 LEDGER_FILE = "ledger.jsonl"
 HEAD_FILE = "ledger.head.json"
+CHECKPOINTS_FILE = "ledger.checkpoints.jsonl"
+CHECKPOINT_FILE = "ledger.checkpoint"
 FORMAT = "suanwang-ledger/1"
+_HASH_AT = slice(9, 73)  # the record's hash in its line: {"hash":"<64 hex>",...
+
+
+def line_leaf(line: bytes | str) -> bytes:
+    """The Merkle leaf hash of a stored line (its record's hash as 32 bytes)."""
+    return leaf_hash(bytes.fromhex(line[_HASH_AT] if isinstance(line, str)
+                                   else line[_HASH_AT].decode("ascii")))
+
+
+@dataclass(frozen=True, slots=True)
+class HourCheckpoint:
+    """The checkpoint signed when run-clock hour `hour` closed."""
+
+    hour: int
+    closed_until: str  # the end of that hour, Beijing time
+    size: int
+    root: str  # hex
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hour": self.hour, "closed_until": self.closed_until, "size": self.size,
+                "root": self.root, "note": self.note}
+
+
+def sign_hour(signer: Signer, hour: int, closed_until: str, frontier: Frontier
+              ) -> HourCheckpoint:
+    root = frontier.root()
+    note = Checkpoint(signer.name, frontier.size, root).sign(signer)
+    return HourCheckpoint(hour, closed_until, frontier.size, root.hex(), note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +145,92 @@ class FileLedger:
         return entries
 
     # ---- reading ------------------------------------------------------------------------
+
+    # ---- the Merkle log ------------------------------------------------------------------
+
+    @property
+    def checkpoints_path(self) -> Path:
+        return self.directory / CHECKPOINTS_FILE
+
+    @property
+    def pub_path(self) -> Path:
+        return self.directory / PUB_FILE
+
+    def write_checkpoints(self, checkpoints: list[HourCheckpoint], verifier: Verifier) -> None:
+        """Replace the checkpoints (and the latest note, and the verifier key) of the ledger."""
+        tmp = self.checkpoints_path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(c.as_dict(), ensure_ascii=False) + "\n"
+                               for c in checkpoints), encoding="utf-8")
+        os.replace(tmp, self.checkpoints_path)
+        if checkpoints:
+            (self.directory / CHECKPOINT_FILE).write_text(checkpoints[-1].note,
+                                                          encoding="utf-8")
+        self.pub_path.write_text(verifier.key_string() + "\n", encoding="ascii")
+
+    def checkpoints(self) -> list[HourCheckpoint]:
+        """The hourly checkpoints kept beside the ledger ([] if there are none)."""
+        if not self.checkpoints_path.is_file():
+            return []
+        out: list[HourCheckpoint] = []
+        for i, line in enumerate(self.checkpoints_path.read_text(encoding="utf-8")
+                                 .splitlines()):
+            try:
+                obj = json.loads(line)
+                out.append(HourCheckpoint(int(obj["hour"]), str(obj["closed_until"]),
+                                          int(obj["size"]), str(obj["root"]),
+                                          str(obj["note"])))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise InputError(str(self.checkpoints_path), f"line {i + 1}", line[:80],
+                                 f"not a checkpoint: {exc}") from None
+        return out
+
+    def verifier(self) -> Verifier | None:
+        """The verifier key kept beside the ledger (None if there is none)."""
+        if not self.pub_path.is_file():
+            return None
+        try:
+            return Verifier.parse(self.pub_path.read_text(encoding="utf-8"))
+        except NoteError as exc:
+            raise InputError(str(self.pub_path), None, None, str(exc)) from None
+
+    def tree(self) -> MerkleTree:
+        """The Merkle tree of the records as stored (call `verify` first where it matters)."""
+        try:
+            return MerkleTree([line_leaf(line) for line in self.lines()])
+        except ValueError:
+            raise InputError(str(self.path), None, None,
+                             "a line does not start with its record's hash: run `suanwang "
+                             "ledger verify`") from None
+
+    def lines_at(self, seqs: Iterable[int]) -> dict[int, str]:
+        """The stored lines (without newline) of the records at `seqs`."""
+        want = set(seqs)
+        return {i: line.decode("utf-8").rstrip("\n") for i, line in enumerate(self.lines())
+                if i in want}
+
+    def latest_checkpoint(self) -> str | None:
+        cps = self.checkpoints()
+        return cps[-1].note if cps else None
+
+    def check_checkpoints(self, verifier: Verifier, tree: MerkleTree | None = None
+                          ) -> tuple[int, str | None]:
+        """(checkpoints checked, the first problem or None): each checkpoint is signed by
+        `verifier`, and the records as stored have its root at its size."""
+        tree = self.tree() if tree is None else tree
+        cps = self.checkpoints()
+        for c in cps:
+            try:
+                cp = open_checkpoint(c.note, verifier)
+            except NoteError as exc:
+                return 0, f"the checkpoint of hour {c.hour} ({c.closed_until}): {exc}"
+            if cp.size > len(tree):
+                return 0, (f"the checkpoint of hour {c.hour} ({c.closed_until}) has {cp.size} "
+                           f"records but the ledger only {len(tree)}: records were deleted")
+            if tree.root(cp.size) != cp.root:
+                return 0, (f"the first {cp.size} records no longer have the root signed when "
+                           f"hour {c.hour} closed ({c.closed_until}): a record at or before "
+                           f"seq {cp.size - 1} was changed, removed, added or moved")
+        return len(cps), None
 
     def lines(self) -> Iterator[bytes]:
         with self.path.open("rb") as f:
