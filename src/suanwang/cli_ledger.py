@@ -3,7 +3,6 @@ certificates that carry their proofs, check certificates and checkpoints offline
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import os
@@ -27,7 +26,7 @@ from suanwang.ledger.checkpoint import (
     write_keys,
 )
 from suanwang.ledger.merkle import ProofError, verify_consistency
-from suanwang.ledger.note import NoteError, Signer, Verifier
+from suanwang.ledger.note import NoteError, Signer, Verifier, b64decode_strict
 from suanwang.ledger.period import parse_period
 from suanwang.ledger.sim_output import DATA_DIR
 from suanwang.ledger.store import FileLedger
@@ -175,7 +174,7 @@ def _read_proof(path: Path) -> tuple[int, int, list[bytes]]:
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
         return (int(obj["old_size"]), int(obj["new_size"]),
-                [base64.b64decode(h, validate=True) for h in obj["proof"]])
+                [b64decode_strict(h) for h in obj["proof"]])
     except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError,
             binascii.Error) as exc:
         raise _fail(f"{path}: not a consistency proof (old_size, new_size, proof: base64 "
@@ -266,6 +265,10 @@ def verify_cert(
                   f"{ok.totals['facility_kwh']:,.6f} kWh of which {ok.totals['green_kwh']:,.6f}"
                   f" green; signed by {verifier.key_string()}", highlight=False,
                   soft_wrap=True)
+    if ok.site_hours:
+        console.print(f"   no double counting: the {ok.site_hours} site-hours it draws in "
+                      "allocated no more green power than their supply", highlight=False,
+                      soft_wrap=True)
 
 
 def _signer_for(ledger: FileLedger) -> Signer | None:

@@ -19,7 +19,8 @@ from suanwang.ledger.chain import Chain
 from suanwang.ledger.checkpoint import read_signer, read_verifier
 from suanwang.ledger.record import decode_body
 from suanwang.ledger.sim_output import hourly_checkpoints
-from suanwang.ledger.store import FileLedger
+from suanwang.ledger.store import FileLedger, site_hours
+from suanwang.ledger.sums import sum_tree, summary_line
 
 runner = CliRunner()
 
@@ -98,9 +99,10 @@ def test_a_simulation_signs_with_the_operators_key(tmp_path: Path,
 
 # ---- a rewritten past ------------------------------------------------------------------------
 
-def forge(copy: Path, k: int, resign: bool) -> None:
+def forge(copy: Path, k: int, resign: bool, claim_supply: bool = True) -> None:
     """Rewrite record k (a kWh more, all of it green), re-chain every record after it, rewrite
-    the head; with `resign`, recompute and re-sign every checkpoint with the log's key."""
+    the head; with `resign`, recompute and re-sign every checkpoint with the log's key, and
+    the site-hour summaries, claiming the supply needed unless not `claim_supply`."""
     ledger = FileLedger(copy)
     lines = (copy / "ledger.jsonl").read_bytes().splitlines(keepends=True)
     records = []
@@ -109,19 +111,31 @@ def forge(copy: Path, k: int, resign: bool) -> None:
         obj.pop("hash")
         records.append(decode_body(obj)[2])
     from dataclasses import replace
-    more = records[k].facility_ukwh + 1_000_000
-    records[k] = replace(records[k], facility_ukwh=more, green_ukwh=more)
+    records[k] = replace(records[k], facility_ukwh=records[k].facility_ukwh + 1_000_000,
+                         green_ukwh=records[k].green_ukwh + 1_000_000)
     chain = Chain()
     new_lines = [chain.append(r).line + "\n" for r in records]
     head = json.loads((copy / "ledger.head.json").read_text(encoding="utf-8"))
     ledger.write_lines(new_lines, chain, {x: v for x, v in head.items()
                                           if x not in ("format", "records", "head", "genesis")})
-    if resign:
+    if resign:  # the site-hour summaries too (claiming more supply where needed)
+        keys, leaves, _ = site_hours(ledger.records())
+        supply = [json.loads(x)["supply_ukwh"] for x in ledger.summary_lines() or []]
+        lines_of_hour: dict[int, list[str]] = {}
+        for (site, hour, start_s), group, sup in zip(keys, leaves, supply, strict=True):
+            root = sum_tree(group).root()
+            lines_of_hour.setdefault(start_s // 3600, []).append(summary_line(
+                site, hour, start_s, max(sup, root.green_ukwh) if claim_supply else sup, root,
+                len(group)))
         signer = read_signer(copy / "ledger.key")
         old = ledger.checkpoints()
         out: list = []
+        summaries: list[str] = []
         list(hourly_checkpoints(new_lines, [c.size for c in old], signer,
-                                [c.closed_until for c in old], out))
+                                [c.closed_until for c in old], out,
+                                summarise=lambda h, _hashes: lines_of_hour.get(h, []),
+                                summaries=summaries))
+        ledger.write_summaries(summaries)
         ledger.write_checkpoints(out, signer.verifier)
 
 
@@ -257,3 +271,48 @@ def test_another_key_or_no_proof_is_refused(run_dir: Path, job_cert: Path,
     (tmp_path / "plain.json").write_text(json.dumps(cert), encoding="utf-8")
     code, out = verify_cert(tmp_path / "plain.json", run_dir / "ledger.pub")
     assert code == 1 and "carries no proof" in out
+
+
+# ---- no double counting ----------------------------------------------------------------------
+
+def test_site_hour_summaries_add_up_and_never_exceed_supply(run_dir: Path) -> None:
+    ledger = FileLedger(run_dir)
+    sums = ledger.site_hours()
+    assert sums is not None
+    records = list(ledger.records())
+    for line in sums.lines:
+        s = json.loads(line)
+        mine = [r.record for r in records if (r.record.site, r.record.hour_start_s)
+                == (s["site"], s["hour_start_s"])]
+        assert s["records"] == len(mine)
+        assert s["allocated_ukwh"] == sum(r.green_ukwh for r in mine) <= s["supply_ukwh"]
+        assert s["metered_ukwh"] == sum(r.facility_ukwh for r in mine)
+    assert "summaries " in (run_dir / "ledger.checkpoint").read_text(encoding="utf-8")
+
+
+def test_a_tenant_catches_green_power_counted_twice(run_dir: Path, tmp_path: Path) -> None:
+    """The operator hands a record a kWh more green power in a site-hour whose supply was
+    already all allocated, and re-signs everything: the record's certificate verifies no
+    more."""
+    ledger = FileLedger(run_dir)
+    sums = ledger.site_hours()
+    assert sums is not None
+    full = next(g for g, x in enumerate(sums.lines)
+                if json.loads(x)["allocated_ukwh"] == json.loads(x)["supply_ukwh"] > 0)
+    k = sums.first_seq[full]
+    job = json.loads(ledger.lines_at([k])[k])["job"]
+    copy = copy_run(run_dir, tmp_path)
+    forge(copy, k, resign=True, claim_supply=False)
+    code, out = invoke("ledger", "verify", str(copy))
+    assert code == 0, out  # the log itself is consistent: only the sums give it away
+    code, out = invoke("ledger", "certificate", str(copy), "--job", job, "--out",
+                       str(tmp_path / "cert"))
+    assert code == 0, out
+    code, out = verify_cert(tmp_path / "cert.json", run_dir / "ledger.pub")
+    assert code == 1 and out.count("\n") == 1, out
+    assert "counted twice" in out
+    # the honest certificate of the same job says its hours were checked
+    code, out = invoke("ledger", "certificate", str(run_dir), "--job", job, "--out",
+                       str(tmp_path / "honest"))
+    code, out = verify_cert(tmp_path / "honest.json", run_dir / "ledger.pub")
+    assert code == 0 and "no double counting" in out, out

@@ -11,8 +11,11 @@ A bundle is the certificate (`certificate.build_certificate`) with two more memb
 
 `verify_bundle` checks, in order, and stops at the first failure with a one-line reason: the
 checkpoint's signature; each record's line (hash, canonical form, figures) and its inclusion
-in the checkpoint's tree; that the certificate's list of records, its subject and its totals
-are those of the proven records (sums recomputed); and the signature over the whole. The
+in the checkpoint's tree; where the log keeps site-hour summaries (`sums`), that each record
+adds up to its site-hour's summary, in the signed summary log, whose green allocated does not
+exceed its supply (no double counting); that the certificate's list of records, its subject
+and its totals are those of the proven records (sums recomputed); and the signature over the
+whole. The
 records of other tenants are never in a bundle: an inclusion proof shows only hashes.
 """
 
@@ -31,9 +34,18 @@ from suanwang.errors import InputError
 from suanwang.ledger.chain import body_hash
 from suanwang.ledger.checkpoint import Checkpoint, open_checkpoint
 from suanwang.ledger.merkle import MerkleTree, ProofError, leaf_hash, verify_inclusion
-from suanwang.ledger.note import NoteError, Signer, Verifier, open_note, sign, split
+from suanwang.ledger.note import (
+    NoteError,
+    Signer,
+    Verifier,
+    b64decode_strict,
+    open_note,
+    sign,
+    split,
+)
 from suanwang.ledger.period import parse_period
 from suanwang.ledger.record import LedgerRecord, decode_body, encode_record
+from suanwang.ledger.sums import SiteHours, parse_extension, summary_leaf, verify_record_sum
 from suanwang.ledger.totals import Totals
 
 FORMAT = "suanwang-certificate-bundle/1"
@@ -61,27 +73,47 @@ def _b64(h: bytes) -> str:
 
 
 def attach_proof(cert: dict[str, Any], lines: Mapping[int, str], tree: MerkleTree,
-                 checkpoint_note: str, signer: Signer | None) -> dict[str, Any]:
+                 checkpoint_note: str, signer: Signer | None,
+                 sums: SiteHours | None = None,
+                 summary_tree: MerkleTree | None = None) -> dict[str, Any]:
     """`cert` with its records' lines and inclusion proofs in the tree of the checkpoint,
-    signed by `signer` (unsigned if None). Raises ValueError if the tree does not have the
-    checkpoint's root (the ledger changed since it was signed)."""
+    and (with `sums`) each record's path in its site-hour's sum tree and those summaries'
+    inclusion proofs; signed by `signer` (unsigned if None). Raises ValueError if the trees do
+    not have the checkpoint's roots (the ledger changed since it was signed)."""
     text, _ = split(checkpoint_note)
     cp = Checkpoint.parse_text(text)
     if tree.root(cp.size) != cp.root:
         raise ValueError(f"the ledger's first {cp.size} records no longer have the root of "
                          "its latest checkpoint")
+    ext = parse_extension(cp.extensions)
+    if ext is not None and (sums is None or summary_tree is None
+                            or summary_tree.root(ext[0]) != ext[1]):
+        raise ValueError("the site-hour summaries no longer have the root of the latest "
+                         "checkpoint")
     records = []
+    groups: set[int] = set()
     for r in cert["records"]:
         seq = r["seq"]
         if seq >= cp.size:
             raise ValueError(f"record {seq} is not yet under a checkpoint (size {cp.size})")
-        records.append({"seq": seq, "line": lines[seq],
-                        "inclusion": [_b64(h) for h in tree.inclusion_proof(seq, cp.size)]})
-    out = {**cert, "format": FORMAT, "proof": {
+        entry: dict[str, Any] = {
+            "seq": seq, "line": lines[seq],
+            "inclusion": [_b64(h) for h in tree.inclusion_proof(seq, cp.size)]}
+        if ext is not None and sums is not None:
+            entry["sum"] = sums.record_proof(seq)
+            groups.add(entry["sum"]["summary"])
+        records.append(entry)
+    proof: dict[str, Any] = {
         "log": cp.origin, "tree_size": cp.size, "checkpoint": checkpoint_note,
         "leaf": "SHA-256(0x00 || the record's hash as 32 bytes); nodes SHA-256(0x01 || left "
                 "|| right) (RFC 9162)",
-        "records": records}}
+        "records": records}
+    if ext is not None and sums is not None and summary_tree is not None:
+        proof["summaries"] = [
+            {"index": g, "line": sums.lines[g],
+             "inclusion": [_b64(h) for h in summary_tree.inclusion_proof(g, ext[0])]}
+            for g in sorted(groups)]
+    out = {**cert, "format": FORMAT, "proof": proof}
     out["signature"] = sign(_signed_text(out), signer) if signer is not None else None
     return out
 
@@ -92,6 +124,7 @@ class Verified:
     records: int
     checkpoint: Checkpoint
     totals: dict[str, Any]
+    site_hours: int  # site-hours whose allocations were checked against their supply
 
 
 def _bad(reason: str) -> CertificateInvalid:
@@ -119,7 +152,7 @@ def _record_of(i: int, entry: Any, cp: Checkpoint) -> tuple[int, str, LedgerReco
     if seq_in != seq:
         raise _bad(f"record {seq}: its line says seq {seq_in}")
     try:
-        path = [base64.b64decode(h, validate=True) for h in entry["inclusion"]]
+        path = [b64decode_strict(h) for h in entry["inclusion"]]
         verify_inclusion(seq, cp.size, leaf_hash(bytes.fromhex(stored)), path, cp.root)
     except (binascii.Error, ValueError, TypeError) as exc:
         why = str(exc) if isinstance(exc, ProofError) else f"a proof hash is not base64 ({exc})"
@@ -148,6 +181,7 @@ def verify_bundle(cert: Any, verifier: Verifier) -> Verified:
     if not isinstance(entries, list) or not entries:
         raise _bad("the proof has no records")
     proven = [_record_of(i, e, cp) for i, e in enumerate(entries)]
+    sums_checked = _check_sums(proof, entries, proven, cp)
     listed = cert.get("records")
     if not isinstance(listed, list) or len(listed) != len(proven):
         raise _bad("the certificate lists other records than it proves")
@@ -186,7 +220,56 @@ def verify_bundle(cert: Any, verifier: Verifier) -> Verified:
         raise _bad(f"signature: {exc}") from None
     if text != _signed_text(cert):
         raise _bad("signature: the certificate was altered after it was signed")
-    return Verified(cert["subject"], len(proven), cp, cert["totals"])
+    return Verified(cert["subject"], len(proven), cp, cert["totals"], sums_checked)
+
+
+_SUMMARY_KEYS = {"allocated_ukwh", "hour", "hour_start_s", "metered_ukwh", "records", "site",
+                 "sum_root", "supply_ukwh"}
+
+
+def _check_sums(proof: dict[str, Any], entries: list[Any],
+                proven: list[tuple[int, str, LedgerRecord]], cp: Checkpoint) -> int:
+    """Check each record against its site-hour's summary (see `sums`); the site-hours
+    checked (0 if the log keeps no summaries)."""
+    try:
+        ext = parse_extension(cp.extensions)
+    except ValueError:
+        raise _bad("checkpoint: its summaries line is malformed") from None
+    if ext is None:
+        return 0
+    size, root = ext
+    given = proof.get("summaries")
+    if not isinstance(given, list):
+        raise _bad("the log keeps site-hour summaries but the certificate carries none")
+    summaries: dict[int, dict[str, Any]] = {}
+    for s in given:
+        if not isinstance(s, dict) or type(s.get("index")) is not int \
+                or not isinstance(s.get("line"), str) or not isinstance(s.get("inclusion"), list):
+            raise _bad("a site-hour summary needs index, line and inclusion")
+        try:
+            path = [b64decode_strict(h) for h in s["inclusion"]]
+            verify_inclusion(s["index"], size, summary_leaf(s["line"]), path, root)
+            obj = json.loads(s["line"])
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise _bad(f"site-hour summary {s['index']}: not in the summary log of the "
+                       f"checkpoint: {exc}") from None
+        if not isinstance(obj, dict) or set(obj) != _SUMMARY_KEYS:
+            raise _bad(f"site-hour summary {s['index']}: not a summary")
+        summaries[s["index"]] = obj
+    for entry, (seq, digest, r) in zip(entries, proven, strict=True):
+        sp = entry.get("sum")
+        summary = summaries.get(sp.get("summary")) if isinstance(sp, dict) else None
+        if summary is None:
+            raise _bad(f"record {seq}: no site-hour summary to check its green kWh against")
+        if (summary["site"], summary["hour_start_s"]) != (r.site, r.hour_start_s):
+            raise _bad(f"record {seq}: its site-hour summary is of another site or hour")
+        try:
+            verify_record_sum(sp, bytes.fromhex(digest), r.green_ukwh, r.facility_ukwh,
+                              summary)
+        except (ProofError, ValueError, TypeError) as exc:
+            raise _bad(f"record {seq}: green kWh not provably within its site-hour's supply: "
+                       f"{exc}") from None
+    return len(summaries)
 
 
 def _check_subject(subject: Any, records: Sequence[LedgerRecord]) -> None:

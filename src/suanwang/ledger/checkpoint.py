@@ -26,7 +26,7 @@ from pathlib import Path
 
 from suanwang.errors import InputError
 from suanwang.ledger.merkle import HASH_SIZE
-from suanwang.ledger.note import NoteError, Signer, Verifier, open_note, sign
+from suanwang.ledger.note import NoteError, Signer, Verifier, b64decode_strict, open_note, sign
 
 KEY_FILE = "ledger.key"
 PUB_FILE = "ledger.pub"
@@ -38,9 +38,11 @@ class Checkpoint:
     origin: str
     size: int
     root: bytes
+    extensions: tuple[str, ...] = ()  # extension lines (the summary log's, see `sums`)
 
     def text(self) -> str:
-        return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode('ascii')}\n"
+        return (f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode('ascii')}\n"
+                + "".join(f"{x}\n" for x in self.extensions))
 
     def sign(self, signer: Signer) -> str:
         return sign(self.text(), signer)
@@ -56,12 +58,12 @@ class Checkpoint:
         if not size.isdigit() or (size != "0" and size.startswith("0")):
             raise NoteError(f"the checkpoint's tree size {size!r} is not a decimal number")
         try:
-            raw = base64.b64decode(root, validate=True)
+            raw = b64decode_strict(root)
         except (binascii.Error, ValueError):
             raise NoteError("the checkpoint's root hash is not base64") from None
         if len(raw) != HASH_SIZE:
             raise NoteError("the checkpoint's root hash is not 32 bytes")
-        return cls(origin, int(size), raw)
+        return cls(origin, int(size), raw, tuple(lines[3:-1]))
 
 
 def open_checkpoint(note: str, verifier: Verifier, origin: str | None = None) -> Checkpoint:

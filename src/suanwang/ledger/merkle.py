@@ -31,9 +31,11 @@ levels above them, built once in O(n), and answers proofs for any tree size up t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -104,11 +106,13 @@ class MerkleTree:
     node carried up unchanged, so every aligned perfect subtree is one lookup.
     """
 
-    def __init__(self, leaves: Sequence[bytes]) -> None:
-        self.levels: list[list[bytes]] = [list(leaves)]
+    def __init__(self, leaves: Sequence[bytes],
+                 node: Callable[[Any, Any], Any] = node_hash) -> None:
+        self.node = node  # another node function: a Merkle-sum tree (`sums`)
+        self.levels: list[list[Any]] = [list(leaves)]
         level = self.levels[0]
         while len(level) > 1:
-            up = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            up = [node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
             if len(level) % 2:
                 up.append(level[-1])
             self.levels.append(up)
@@ -129,7 +133,7 @@ class MerkleTree:
         if size & (size - 1) == 0 and lo % size == 0:
             return self.levels[size.bit_length() - 1][lo // size]
         k = split_point(size)
-        return node_hash(self._subtree(lo, lo + k), self._subtree(lo + k, hi))
+        return self.node(self._subtree(lo, lo + k), self._subtree(lo + k, hi))
 
     def _check_size(self, size: int) -> None:
         if not 0 <= size <= len(self):
@@ -183,21 +187,28 @@ class MerkleTree:
 def root_from_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes]) -> bytes:
     """RFC 9162 §2.1.3.2: the root that `path` leads to from `leaf` at `index` in a tree of
     `size` leaves; ProofError if the path cannot belong to such a tree."""
+    if any(len(p) != HASH_SIZE for p in path):
+        raise ProofError("a proof hash is not 32 bytes")
+    return fold_path(index, size, leaf, path, node_hash)
+
+
+def fold_path(index: int, size: int, leaf: T, path: Sequence[T],
+              node: Callable[[T, T], T]) -> T:
+    """The RFC 9162 §2.1.3.2 walk from a leaf to the root with any node function (the
+    Merkle-sum trees of `sums` use it with nodes that carry sums)."""
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} is not below the tree size {size}")
     fn, sn, r = index, size - 1, leaf
     for p in path:
-        if len(p) != HASH_SIZE:
-            raise ProofError("a proof hash is not 32 bytes")
         if sn == 0:
             raise ProofError("the inclusion proof is longer than the tree is deep")
         if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+            r = node(p, r)
             while not fn & 1 and fn != 0:
                 fn >>= 1
                 sn >>= 1
         else:
-            r = node_hash(r, p)
+            r = node(r, p)
         fn >>= 1
         sn >>= 1
     if sn != 0:

@@ -50,9 +50,18 @@ def key_id(name: str, public_key: bytes) -> bytes:
                           + public_key).digest()[:4]
 
 
+def b64decode_strict(text: str) -> bytes:
+    """Standard base64, and only its one canonical spelling (the bits the padding leaves
+    unused must be zero): ValueError otherwise. Two texts never give the same bytes."""
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ValueError("not canonical base64")
+    return raw
+
+
 def _b64decode(text: str, what: str) -> bytes:
     try:
-        return base64.b64decode(text, validate=True)
+        return b64decode_strict(text)
     except (binascii.Error, ValueError):
         raise NoteError(f"{what} is not valid base64") from None
 

@@ -10,7 +10,8 @@ it consistent with a checkpoint someone kept (`suanwang ledger consistency`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,9 @@ import numpy as np
 
 from suanwang.ledger.allocation import DEFAULT_RULE, GreenRule
 from suanwang.ledger.build import (
+    HOUR_S_INT,
     MARKET_MG_PER_KWH,
+    LedgerColumns,
     bulk_lines,
     columns_from_result,
     hour_label,
@@ -26,9 +29,10 @@ from suanwang.ledger.build import (
 from suanwang.ledger.chain import Chain
 from suanwang.ledger.checkpoint import find_signer, write_keys
 from suanwang.ledger.factors import RESIDUAL_MIX_G_PER_KWH, RESIDUAL_MIX_SOURCE
-from suanwang.ledger.merkle import Frontier
+from suanwang.ledger.merkle import Frontier, leaf_hash
 from suanwang.ledger.note import Signer
-from suanwang.ledger.store import FileLedger, HourCheckpoint, line_leaf, sign_hour
+from suanwang.ledger.store import FileLedger, HourCheckpoint, sign_hour
+from suanwang.ledger.sums import sum_leaf, sum_tree, summary_leaf, summary_line
 
 DATA_DIR = Path("suanwang-data")  # where `suanwang ledger keygen` puts the operator's key
 RUN_KEY_NAME = "suanwang.local/sim"
@@ -49,6 +53,10 @@ def ledger_meta(rule: GreenRule, clock_start: str) -> dict[str, Any]:
         "merkle": "RFC 9162 Merkle tree over all records in seq order, leaf input = the "
                   "record's hash (32 bytes); a C2SP signed checkpoint (origin, tree size, "
                   "base64 root) every closed hour",
+        "summaries": "per site-hour a Merkle-sum tree of its records (green and facility "
+                     "µkWh) and a summary (supply, allocated, metered, sum root) in "
+                     "ledger.summaries.jsonl, a second RFC 9162 log whose size and root each "
+                     "checkpoint carries on the line 'summaries <size> <base64 root>'",
         "green_rule": {"name": rule.name, "description": rule.description,
                        "supply": "floor(metered facility µkWh x green share (6 places)); the "
                                  "records of a site-hour sum exactly to its meter"},
@@ -70,26 +78,63 @@ def run_signer(out_dir: Path) -> Signer:
     return read_signer(key)
 
 
+Summarise = Callable[[int, list[bytes]], list[str]]
+"""(hour, the record hashes so far) -> the summary lines of that hour's site-hours."""
+
+
 def hourly_checkpoints(lines: Iterable[str], hour_ends: list[int], signer: Signer,
                        closed_until: list[str], out: list[HourCheckpoint],
-                       frontier: Frontier | None = None) -> Iterator[str]:
+                       frontier: Frontier | None = None,
+                       summarise: Summarise | None = None,
+                       summaries: list[str] | None = None) -> Iterator[str]:
     """Pass `lines` through, appending each to the Merkle log; when the log reaches
     `hour_ends[h]` records (the records of hours up to h), sign hour h's checkpoint into
-    `out`."""
+    `out`. With `summarise`, the hour's site-hour summaries go into `summaries` and their log,
+    whose size and root the checkpoint carries."""
     f = Frontier() if frontier is None else frontier
+    sf = Frontier() if summarise is not None else None
+    hashes: list[bytes] = []
     h = 0
 
     def close() -> None:
         nonlocal h
         while h < len(hour_ends) and hour_ends[h] == f.size:
-            out.append(sign_hour(signer, h, closed_until[h], f))
+            if summarise is not None and sf is not None and summaries is not None:
+                for line in summarise(h, hashes):
+                    summaries.append(line)
+                    sf.append(summary_leaf(line))
+            out.append(sign_hour(signer, h, closed_until[h], f, sf))
             h += 1
 
     close()
     for line in lines:
-        f.append(line_leaf(line))
+        digest = bytes.fromhex(line[9:73])
+        hashes.append(digest)
+        f.append(leaf_hash(digest))
         close()
         yield line
+
+
+def summariser(cols: LedgerColumns, site_ids: list[str], start: datetime) -> Summarise:
+    """The summaries of each hour's site-hours of a run (`sums`), from its columns."""
+    heads = cols.starts[:-1]
+    group_hour = cols.hour[heads] if len(cols) else np.zeros(0, dtype=np.int64)
+    by_hour: dict[int, list[int]] = {}
+    for g, hr in enumerate(group_hour.tolist()):
+        by_hour.setdefault(hr, []).append(g)
+    green, facility = cols.green_ukwh.tolist(), cols.facility_ukwh.tolist()
+    starts, supply, site = cols.starts.tolist(), cols.supply_ukwh.tolist(), cols.site.tolist()
+
+    def summarise(h: int, hashes: list[bytes]) -> list[str]:
+        out = []
+        for g in by_hour.get(h, []):
+            a, b = starts[g], starts[g + 1]
+            tree = sum_tree([sum_leaf(hashes[k], green[k], facility[k]) for k in range(a, b)])
+            out.append(summary_line(site_ids[site[a]], hour_label(start, h), h * HOUR_S_INT,
+                                    supply[g], tree.root(), b - a))
+        return out
+
+    return summarise
 
 
 def write_sim_ledger(result: SimResult, out_dir: Path, rule: GreenRule = DEFAULT_RULE,
@@ -112,10 +157,14 @@ def write_sim_ledger(result: SimResult, out_dir: Path, rule: GreenRule = DEFAULT
     n_hours = int(cols.hour.max()) + 1 if len(cols) else 1
     ends = np.searchsorted(cols.hour, np.arange(n_hours), side="right").tolist()
     checkpoints: list[HourCheckpoint] = []
+    summaries: list[str] = []
     ledger = FileLedger(out_dir)
     head = ledger.write_lines(
         hourly_checkpoints(lines, ends, signer, [hour_label(start, h + 1)
-                                                 for h in range(n_hours)], checkpoints),
+                                                 for h in range(n_hours)], checkpoints,
+                           summarise=summariser(cols, topo.site_ids, start),
+                           summaries=summaries),
         chain, ledger_meta(rule, hour_label(start, 0)))
+    ledger.write_summaries(summaries)
     ledger.write_checkpoints(checkpoints, signer.verifier)
     return head

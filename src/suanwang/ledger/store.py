@@ -31,11 +31,21 @@ from suanwang.ledger.checkpoint import PUB_FILE, Checkpoint, open_checkpoint
 from suanwang.ledger.merkle import Frontier, MerkleTree, leaf_hash
 from suanwang.ledger.note import NoteError, Signer, Verifier
 from suanwang.ledger.record import LedgerRecord, decode_body
+from suanwang.ledger.sums import (
+    SiteHours,
+    SumNode,
+    extension_line,
+    parse_extension,
+    sum_leaf,
+    sum_tree,
+    summary_leaf,
+)
 
 LEDGER_FILE = "ledger.jsonl"
 HEAD_FILE = "ledger.head.json"
 CHECKPOINTS_FILE = "ledger.checkpoints.jsonl"
 CHECKPOINT_FILE = "ledger.checkpoint"
+SUMMARIES_FILE = "ledger.summaries.jsonl"
 FORMAT = "suanwang-ledger/1"
 _HASH_AT = slice(9, 73)  # the record's hash in its line: {"hash":"<64 hex>",...
 
@@ -61,11 +71,32 @@ class HourCheckpoint:
                 "root": self.root, "note": self.note}
 
 
-def sign_hour(signer: Signer, hour: int, closed_until: str, frontier: Frontier
-              ) -> HourCheckpoint:
+def sign_hour(signer: Signer, hour: int, closed_until: str, frontier: Frontier,
+              summaries: Frontier | None = None) -> HourCheckpoint:
+    """The checkpoint of the log `frontier` when `hour` closed, with the summary log's size
+    and root on an extension line when there is one."""
     root = frontier.root()
-    note = Checkpoint(signer.name, frontier.size, root).sign(signer)
+    ext = () if summaries is None else (extension_line(summaries.size, summaries.root()),)
+    note = Checkpoint(signer.name, frontier.size, root, ext).sign(signer)
     return HourCheckpoint(hour, closed_until, frontier.size, root.hex(), note)
+
+
+def site_hours(records: Iterable[StoredRecord]) -> tuple[list[tuple[str, str, int]],
+                                                         list[list[SumNode]], list[int]]:
+    """The site-hours of records in ledger order: (site, hour, hour_start_s) of each, the
+    sum-tree leaves of its records, and the seq of its first record."""
+    keys: list[tuple[str, str, int]] = []
+    leaves: list[list[SumNode]] = []
+    first: list[int] = []
+    for s in records:
+        r = s.record
+        key = (r.site, r.hour, r.hour_start_s)
+        if not keys or keys[-1] != key:
+            keys.append(key)
+            leaves.append([])
+            first.append(s.seq)
+        leaves[-1].append(sum_leaf(bytes.fromhex(s.hash), r.green_ukwh, r.facility_ukwh))
+    return keys, leaves, first
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +215,47 @@ class FileLedger:
                                  f"not a checkpoint: {exc}") from None
         return out
 
+    @property
+    def summaries_path(self) -> Path:
+        return self.directory / SUMMARIES_FILE
+
+    def write_summaries(self, lines: Iterable[str]) -> None:
+        tmp = self.summaries_path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+        os.replace(tmp, self.summaries_path)
+
+    def summary_lines(self) -> list[str] | None:
+        if not self.summaries_path.is_file():
+            return None
+        return self.summaries_path.read_text(encoding="utf-8").splitlines()
+
+    def site_hours(self) -> SiteHours | None:
+        """The site-hour summaries with their sum trees, rebuilt from the records and checked
+        against `ledger.summaries.jsonl` (None if there is no such file)."""
+        lines = self.summary_lines()
+        if lines is None:
+            return None
+        keys, leaves, first = site_hours(self.records())
+        if len(keys) != len(lines):
+            raise InputError(str(self.summaries_path), None, None,
+                             f"{len(lines)} summaries for {len(keys)} site-hours in the ledger")
+        trees = [sum_tree(x) for x in leaves]
+        for i, line in enumerate(lines):
+            obj = json.loads(line)
+            root = trees[i].root()
+            if (obj.get("site"), obj.get("hour"), obj.get("hour_start_s")) != keys[i] or (
+                    obj.get("sum_root"), obj.get("allocated_ukwh"), obj.get("metered_ukwh"),
+                    obj.get("records")) != (root.hash.hex(), root.green_ukwh,
+                                            root.facility_ukwh, len(trees[i])):
+                raise InputError(str(self.summaries_path), f"line {i + 1}", line[:80],
+                                 "does not match the site-hour's records in the ledger")
+        of_seq = {first[g] + k: g for g, t in enumerate(trees) for k in range(len(t))}
+        return SiteHours(lines, trees, first, of_seq)
+
+    def summary_tree(self) -> MerkleTree | None:
+        lines = self.summary_lines()
+        return None if lines is None else MerkleTree([summary_leaf(x) for x in lines])
+
     def verifier(self) -> Verifier | None:
         """The verifier key kept beside the ledger (None if there is none)."""
         if not self.pub_path.is_file():
@@ -215,9 +287,11 @@ class FileLedger:
     def check_checkpoints(self, verifier: Verifier, tree: MerkleTree | None = None
                           ) -> tuple[int, str | None]:
         """(checkpoints checked, the first problem or None): each checkpoint is signed by
-        `verifier`, and the records as stored have its root at its size."""
+        `verifier`, the records as stored have its root at its size, and the site-hour
+        summaries are those of the records and have the summary log's root it carries."""
         tree = self.tree() if tree is None else tree
         cps = self.checkpoints()
+        opened = []
         for c in cps:
             try:
                 cp = open_checkpoint(c.note, verifier)
@@ -230,6 +304,22 @@ class FileLedger:
                 return 0, (f"the first {cp.size} records no longer have the root signed when "
                            f"hour {c.hour} closed ({c.closed_until}): a record at or before "
                            f"seq {cp.size - 1} was changed, removed, added or moved")
+            opened.append((c, cp))
+        sums = self.summary_tree()
+        if sums is not None:
+            try:
+                self.site_hours()
+            except InputError as exc:
+                return 0, str(exc)
+        for c, cp in opened:
+            try:
+                ext = parse_extension(cp.extensions)
+            except ValueError:
+                ext = (-1, b"")
+            if ext is not None and (sums is None or not 0 <= ext[0] <= len(sums)
+                                    or sums.root(ext[0]) != ext[1]):
+                return 0, (f"the site-hour summaries no longer have the root signed when hour "
+                           f"{c.hour} closed ({c.closed_until})")
         return len(cps), None
 
     def lines(self) -> Iterator[bytes]:
