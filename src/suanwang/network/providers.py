@@ -281,3 +281,25 @@ def provider_to_dict(p: Provider) -> dict[str, Any]:
                             for w in i.tou], "source": i.source}
                    for i in p.prices],
     }
+
+
+def rescale_providers(providers: tuple[Provider, ...], kind: Kind,
+                      units: int) -> tuple[Provider, ...]:
+    """The providers of a site whose `kind` pool now has `units`: each keeps its share (equal
+    shares if the pool was empty), split by largest remainder; a quota below the whole share
+    shrinks in proportion."""
+    old = [p.units_of(kind) for p in providers]
+    total = sum(old)
+    shares = [u / total for u in old] if total else [1 / len(providers)] * len(providers)
+    new = _split(units, shares)
+    out = []
+    for p, before, after in zip(providers, old, new, strict=True):
+        if kind not in dict(p.units):
+            out.append(p)
+            continue
+        q = p.offered(kind)
+        quota = after if q >= before else min(after, round(q * after / before)) if before else 0
+        out.append(replace(
+            p, units=tuple((k, after if k == kind else u) for k, u in p.units),
+            quota=tuple((k, quota if k == kind else u) for k, u in p.quota)))
+    return tuple(out)
