@@ -125,7 +125,10 @@ class Scheduler:
     def _take(self, job: Job, pool: int, sl: int) -> None:
         state = self.state
         state.free_units[pool] -= job.units
-        state.free_slice[sl] -= job.units
+        before = state.free_slice[sl]
+        state.free_slice[sl] = before - job.units
+        if before >= state.pool_room[pool]:  # it may have been the largest
+            state.update_room(pool)
         if self.topology.slice_cap[sl] is not None:
             key = (job.tenant, sl)
             state.tenant_units[key] = state.tenant_units.get(key, 0) + job.units
@@ -134,7 +137,12 @@ class Scheduler:
         state = self.state
         state.free_units[r.pool] += r.job.units
         if r.slice >= 0:
-            state.free_slice[r.slice] += r.job.units
+            free = state.free_slice[r.slice] + r.job.units
+            state.free_slice[r.slice] = free
+            cap = self.topology.slice_cap[r.slice]
+            room = free if cap is None else min(free, cap)
+            if room > state.pool_room[r.pool]:
+                state.pool_room[r.pool] = room
             if self.topology.slice_cap[r.slice] is not None:
                 key = (r.job.tenant, r.slice)
                 left = state.tenant_units.get(key, 0) - r.job.units
@@ -223,6 +231,8 @@ class Scheduler:
             raise ValueError("a capacity change must keep every provider pool")
         self.state.free_slice = [c - b for c, b in zip(self.topology.slice_capacity,
                                                        busy_slice, strict=True)]
+        for p in range(len(self.topology.pools)):
+            self.state.update_room(p)
 
     # ---- the clock -------------------------------------------------------------------------
 
@@ -342,9 +352,13 @@ class Scheduler:
         return found
 
     def _room(self, cands: Iterable[Candidate]) -> int:
+        """The most units one job could get now in any of `cands` (the largest free provider
+        pool; a pool's own free units bound it too)."""
         free = self.state.free_units
+        room = self.state.pool_room
         drained = self.state.drained
-        return max((free[c.pool] for c in cands if c.site not in drained), default=0)
+        return max((min(free[c.pool], room[c.pool]) for c in cands if c.site not in drained),
+                   default=0)
 
     def _drain_queue(self, kind: Kind, now_s: float) -> None:
         topo = self.topology

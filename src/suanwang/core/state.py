@@ -12,6 +12,7 @@ prices on the run's clock.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from suanwang.energy.forecast import Forecaster, ForecastView
@@ -44,6 +45,7 @@ class Offer(Candidate):
     slice: int  # slice index in Topology.slices
     provider: str  # provider id
     egress_yuan_per_gb: float
+    capped: bool  # the provider caps the units one tenant may hold here
 
 FilterKey = tuple[str, Kind, float | None, tuple[str, ...], tuple[str, ...]]
 
@@ -85,13 +87,16 @@ class Topology:
                           capacity_units=self.slice_capacity[i],
                           kw_per_unit_facility=c.kw_per_unit_facility, slice=i,
                           provider=self.slice_provider[i],
-                          egress_yuan_per_gb=self.slice_egress[i])
+                          egress_yuan_per_gb=self.slice_egress[i],
+                          capped=self.slice_cap[i] is not None)
                     for c in cands for i in self.pool_slices[c.pool]
                     if self.slice_capacity[i] > 0]
                 self._offers_by_origin_kind[(r.id, k)] = offers
         self._feasible_cache: dict[tuple[str, Kind, float | None],
                                    tuple[list[Candidate], int]] = {}
         self._offer_cache: dict[FilterKey, tuple[list[Offer], int]] = {}
+        self._offer_sizes: dict[FilterKey, list[int]] = {}
+        self._offer_big: dict[tuple[FilterKey, int], list[Offer]] = {}
         self._filtered_cands: dict[tuple[FilterKey, int], list[Candidate]] = {}
 
     def _build_slices(self, network: Network, site_index: dict[str, int]) -> None:
@@ -137,9 +142,21 @@ class Topology:
                       and (not allow or o.provider in allow) and o.provider not in deny]
             entry = (within, min((o.capacity_units for o in within), default=0))
             self._offer_cache[key] = entry
+            self._offer_sizes[key] = sorted({o.capacity_units for o in within})
         if job.units <= entry[1]:
             return entry[0]
-        return [o for o in entry[0] if o.capacity_units >= job.units]
+        # the offers big enough depend on units only through the smallest size >= units:
+        # one list per such size, so rankings cached on the list keep serving
+        sizes = self._offer_sizes[key]
+        at = bisect.bisect_left(sizes, job.units)
+        if at == len(sizes):
+            return []
+        fkey = (key, sizes[at])
+        hit = self._offer_big.get(fkey)
+        if hit is None:
+            hit = self._offer_big[fkey] = [o for o in entry[0]
+                                           if o.capacity_units >= sizes[at]]
+        return hit
 
     def reachable(self, origin: str, kind: Kind, rtt_bound_ms: float | None) -> list[Candidate]:
         """Pools of `kind` within the round-trip bound from `origin`, nearest first, whatever
@@ -210,6 +227,10 @@ class SchedulerState:
         self.forecaster = forecaster
         self.free_units: list[int] = list(topology.pool_capacity)
         self.free_slice: list[int] = list(topology.slice_capacity)
+        # per pool, the most free units of any one of its slices (what one job can get there)
+        self.pool_room: list[int] = [0] * len(topology.pools)
+        for p in range(len(topology.pools)):
+            self.update_room(p)
         self.tenant_units: dict[tuple[str, int], int] = {}  # (tenant, slice) at capped slices
         self.drained: set[int] = set()  # site indices taking no new work
         self._prices: PriceTable | None = None
@@ -220,7 +241,7 @@ class SchedulerState:
     @property
     def prices(self) -> PriceTable:
         """The providers' hourly prices on the run's clock (built on first use)."""
-        if self._prices is None or self._prices.rows != self.topology.slices:
+        if self._prices is None or self._prices.rows is not self.topology.slices:
             self._prices = PriceTable(self.topology.slices, self.forecaster.series.start_utc,
                                       self.forecaster.series.hours)
         return self._prices
@@ -239,6 +260,15 @@ class SchedulerState:
             return topo.pool_kw_facility[pool] * self.forecast(now_s).mean_price(
                 topo.pool_site[pool], start_s, end_s)
         return self.prices.mean(slice_, start_s, end_s)
+
+    def update_room(self, pool: int) -> None:
+        """Recompute `pool_room[pool]`: its largest free slice (a slice with a per-tenant cap
+        counts at most the cap)."""
+        free = self.free_slice
+        cap = self.topology.slice_cap
+        self.pool_room[pool] = max(
+            (free[i] if cap[i] is None else min(free[i], cap[i] or 0)
+             for i in self.topology.pool_slices[pool]), default=0)
 
     def tenant_room(self, job: Job, slice_: int, held: dict[tuple[str, int], int]) -> bool:
         """Whether the job's tenant may hold `job.units` more at the slice (its per-tenant

@@ -122,28 +122,34 @@ class GreenWindowPolicy(GreenestPolicy):
         pool_free = self._pool_free
         best: tuple[float, int, Offer] | None = None
         best_now = math.inf
-        for c in cands:
+        last_pool = -1
+        now_val = wait_val = 0.0
+        k = 0
+        for c in cands:  # offers of one pool are adjacent and share its site's values
             site = c.site
             if site in drained:
                 continue
-            values = best_rows[site][d - 1]
-            if free[c.slice] >= units and pool_free[c.pool] >= units:
-                now_score = c.kw_per_unit_facility * values[0]
-                if now_score < best_now:
-                    best_now = now_score
-            latest = latest_base - (data_gbit / c.bandwidth_gbps if data_gbit > 0 else 0.0)
-            latest_k = int(latest // HOUR_S) - issued
-            if latest_k < 1:
-                continue  # no room to wait at this site
-            if latest_k > k_max:
-                latest_k = k_max
-            score = c.kw_per_unit_facility * values[latest_k]
-            if best is not None and score >= best[0]:
+            if c.pool != last_pool:
+                last_pool = c.pool
+                values = best_rows[site][d - 1]
+                kw = c.kw_per_unit_facility
+                now_val = kw * values[0]
+                latest = latest_base - (data_gbit / c.bandwidth_gbps if data_gbit > 0 else 0.0)
+                latest_k = int(latest // HOUR_S) - issued
+                if latest_k < 1:
+                    wait_val = math.inf  # no room to wait at this site
+                else:
+                    if latest_k > k_max:
+                        latest_k = k_max
+                    wait_val = kw * values[latest_k]
+                    k = start_rows[site][d - 1][latest_k]
+            if now_val < best_now and free[c.slice] >= units and pool_free[c.pool] >= units:
+                best_now = now_val
+            if wait_val == math.inf or (best is not None and wait_val >= best[0]):
                 continue
-            k = start_rows[site][d - 1][latest_k]
             if k > 0 and not self._room(state, c, issued + k, units):
                 continue
-            best = (score, k, c)
+            best = (wait_val, k, c)
         if best is not None and best[1] > 0 and best[0] < best_now * (1.0 - self.min_gain):
             score, k, c = best
             until = (view.issued_hour + k) * HOUR_S

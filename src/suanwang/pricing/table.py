@@ -58,9 +58,9 @@ class PriceTable:
     """Hourly prices of `rows` over the clock from `clock_start`, with their running integral
     (`cum[r, h]` = yuan per unit over hours 0..h-1), grown on demand."""
 
-    def __init__(self, rows: Sequence[tuple[Provider, Kind]], clock_start: datetime,
+    def __init__(self, rows: list[tuple[Provider, Kind]], clock_start: datetime,
                  hours: int = 24 * 40) -> None:
-        self.rows = list(rows)
+        self.rows = rows
         self.clock_start = clock_start
         self.energy_priced = np.array([p.energy_priced for p, _ in self.rows], dtype=bool)
         self.egress_yuan_per_gb = np.array([p.egress_yuan_per_gb for p, _ in self.rows])
@@ -72,6 +72,8 @@ class PriceTable:
                                    np.cumsum(self.yuan_per_unit_h, axis=1)], axis=1)
         self.hours = hours
         self.cum_rows: list[list[float]] = self.cum.tolist()
+        self.price_rows: list[list[float]] = self.yuan_per_unit_h.tolist()
+        self._covered_s = (hours - 1) * HOUR_S
 
     def ensure(self, t_s: float) -> None:
         """Make the table cover clock second `t_s`."""
@@ -90,13 +92,26 @@ class PriceTable:
 
     def mean(self, row: int, a_s: float, b_s: float) -> float:
         """Mean yuan per unit-hour of `row` over [a_s, b_s) (the price at a_s if empty)."""
-        self.ensure(b_s)
+        if b_s > self._covered_s:
+            self.ensure(b_s)
         cum = self.cum_rows[row]
-        xa, xb = max(a_s, 0.0) / HOUR_S, max(b_s, 0.0) / HOUR_S
-        ka, kb = min(int(xa), self.hours - 1), min(int(xb), self.hours - 1)
+        price = self.price_rows[row]
+        xa = (a_s if a_s > 0.0 else 0.0) / HOUR_S
+        xb = (b_s if b_s > 0.0 else 0.0) / HOUR_S
+        ka, kb = int(xa), int(xb)
+        if xb - xa < 1e-9:
+            return price[ka]
+        return (cum[kb] + price[kb] * (xb - kb) - cum[ka] - price[ka] * (xa - ka)) / (xb - xa)
+
+    def means(self, rows: np.ndarray, a_s: float, b_s: float) -> np.ndarray:
+        """`mean` of many rows over one window."""
+        if b_s > self._covered_s:
+            self.ensure(b_s)
+        xa = max(a_s, 0.0) / HOUR_S
+        xb = max(b_s, 0.0) / HOUR_S
+        ka, kb = int(xa), int(xb)
         price = self.yuan_per_unit_h
         if xb - xa < 1e-9:
-            return float(price[row, ka])
-        ia = cum[ka] + float(price[row, ka]) * (xa - ka)
-        ib = cum[kb] + float(price[row, kb]) * (xb - kb)
-        return (ib - ia) / (xb - xa)
+            return price[rows, ka].copy()
+        return (self.cum[rows, kb] + price[rows, kb] * (xb - kb) - self.cum[rows, ka]
+                - price[rows, ka] * (xa - ka)) / (xb - xa)
