@@ -17,6 +17,8 @@ import yaml
 
 from suanwang.errors import InputError, file_problem
 from suanwang.model import Contracts, Hub, Kind, Network, Pool, Region, Site, Snapshot
+from suanwang.network.providers import parse_catalogue, provider_to_dict, site_providers
+from suanwang.network.reader import _Reader
 
 BUNDLED = "national"
 EARTH_RADIUS_KM = 6371.0
@@ -47,68 +49,6 @@ def provincial_grid_factors_g_per_kwh(year: int = 2022) -> dict[str, float]:
         if row["level"] == "province" and value:
             out[row["name_en"]] = round(float(value) * 1000.0, 1)
     return out
-
-
-class _Reader:
-    """Typed access to a parsed YAML tree that raises `InputError` naming file and field."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, field: str, value: Any, problem: str) -> InputError:
-        return InputError(self.source, field, value, problem)
-
-    def get(self, obj: Any, key: str, path: str) -> Any:
-        if not isinstance(obj, dict):
-            raise self.fail(path, obj, "must be a mapping")
-        if key not in obj:
-            raise self.fail(f"{path}.{key}" if path else key, None, "missing")
-        return obj[key]
-
-    def text(self, obj: Any, key: str, path: str) -> str:
-        value = self.get(obj, key, path)
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{path}.{key}" if path else key, value, "must be non-empty text")
-        return value
-
-    def number(
-        self,
-        value: Any,
-        field: str,
-        *,
-        lo: float | None = None,
-        hi: float | None = None,
-        lo_open: bool = False,
-    ) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(field, value, "must be a number")
-        x = float(value)
-        if not math.isfinite(x):
-            raise self.fail(field, value, "must be finite")
-        if lo is not None and (x <= lo if lo_open else x < lo):
-            raise self.fail(field, value, f"must be {'>' if lo_open else '>='} {lo:g}")
-        if hi is not None and x > hi:
-            raise self.fail(field, value, f"must be <= {hi:g}")
-        return x
-
-    def sourced(self, obj: Any, key: str, path: str, **bounds: Any) -> float:
-        """A number written as {value: X, source: "..."}; the source is mandatory."""
-        field = f"{path}.{key}" if path else key
-        node = self.get(obj, key, path)
-        if not isinstance(node, dict):
-            raise self.fail(field, node, "must be {value: <number>, source: <text>}")
-        source = node.get("source")
-        if not isinstance(source, str) or not source.strip():
-            raise self.fail(f"{field}.source", source, "every number needs a source")
-        return self.number(node.get("value"), f"{field}.value", **bounds)
-
-    def seq(self, obj: Any, key: str, path: str, *, required: bool = True) -> list[Any]:
-        if not required and (not isinstance(obj, dict) or key not in obj):
-            return []
-        value = self.get(obj, key, path)
-        if not isinstance(value, list):
-            raise self.fail(f"{path}.{key}" if path else key, value, "must be a list")
-        return value
 
 
 def load_network(path: str | Path | None = None) -> Network:
@@ -185,9 +125,10 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
     _unique(r, [g.id for g in regions], "regions", "id")
 
     grid = provincial_grid_factors_g_per_kwh()
+    catalogue = parse_catalogue(r, doc)
     sites: list[Site] = []
     for i, s in enumerate(r.seq(doc, "sites", "")):
-        sites.append(_parse_site(r, s, f"sites[{i}]", hub_ids, unit_defaults, grid))
+        sites.append(_parse_site(r, s, f"sites[{i}]", hub_ids, unit_defaults, grid, catalogue))
     if not sites:
         raise r.fail("sites", [], "at least one site is needed")
     _unique(r, [s.id for s in sites], "sites", "id")
@@ -250,7 +191,7 @@ def _pair(r: _Reader, e: Any, p: str, regions: dict[str, Region],
 
 def _parse_site(r: _Reader, s: Any, p: str, hub_ids: set[str],
                 unit_defaults: dict[Kind, tuple[float, float]],
-                grid: dict[str, float]) -> Site:
+                grid: dict[str, float], catalogue: dict[str, dict[str, Any]]) -> Site:
     hub = r.text(s, "hub", p)
     if hub not in hub_ids:
         raise r.fail(f"{p}.hub", hub, f"unknown hub; known: {', '.join(sorted(hub_ids))}")
@@ -332,6 +273,7 @@ def _parse_site(r: _Reader, s: Any, p: str, hub_ids: set[str],
         pools=tuple(pools),
         snapshots=tuple(snapshots),
         contracts=_contracts(r, s, p),
+        providers=site_providers(r, s, p, site_id, pools, catalogue),
     )
 
 
@@ -375,6 +317,7 @@ def network_to_dict(net: Network) -> dict[str, Any]:
                     "wind_mw": s.contracts.wind_mw, "solar_mw": s.contracts.solar_mw,
                     "firm_mw": s.contracts.firm_mw},
                 "pflops": s.pflops,
+                "providers": [provider_to_dict(x) for x in s.providers],
                 "pools": [
                     {"kind": q.kind.value, "units": q.units, "pflops_per_unit": q.pflops_per_unit,
                      "kw_per_unit": q.kw_per_unit, "pflops": q.pflops}
