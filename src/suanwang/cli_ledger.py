@@ -26,7 +26,7 @@ from suanwang.ledger.checkpoint import (
     write_keys,
 )
 from suanwang.ledger.merkle import ProofError, verify_consistency
-from suanwang.ledger.note import NoteError, Signer, Verifier, b64decode_strict
+from suanwang.ledger.note import NoteError, Signer, Verifier, b64decode_strict, cosign
 from suanwang.ledger.period import parse_period
 from suanwang.ledger.sim_output import DATA_DIR
 from suanwang.ledger.store import FileLedger
@@ -181,56 +181,109 @@ def _read_proof(path: Path) -> tuple[int, int, list[bytes]]:
                     f"hashes): {exc}") from None
 
 
-@app.command()
-def consistency(
-    old: Annotated[Path, typer.Argument(help="The earlier checkpoint (a note file).")],
-    new: Annotated[Path, typer.Argument(help="The later checkpoint (a note file).")],
-    ledger_dir: Annotated[Path | None, typer.Option(
-        "--ledger", help="Prove from this ledger (a run directory or its ledger.jsonl).")]
-    = None,
-    proof_file: Annotated[Path | None, typer.Option(
-        "--proof", help="Or check a proof served by the API (GET /v1/ledger/consistency), "
-                        "saved as JSON.")] = None,
-    key: KeyOpt = None,
-) -> None:
-    """Check that the log of NEW extends the log of OLD (RFC 9162 consistency proof): a
-    past that was rewritten, even re-hashed and re-signed, fails (exit 1)."""
+LedgerOpt = Annotated[Path | None, typer.Option(
+    "--ledger", help="Prove from this ledger (a run directory or its ledger.jsonl).")]
+ProofOpt = Annotated[Path | None, typer.Option(
+    "--proof", help="Or check a proof served by the API (GET /v1/ledger/consistency), saved "
+                    "as JSON.")]
+
+
+def _failed(why: str) -> typer.Exit:
+    stdout().print(f"[bold red]FAILED[/] {why}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+def _check_consistency(old: Path, old_note: str, new: Path, new_note: str,
+                       ledger_dir: Path | None, proof_file: Path | None,
+                       verifier: Verifier) -> tuple[int, int, int]:
+    """(old size, new size, proof hashes) once the consistency proof from OLD to NEW
+    verified; exit 1 with the reason otherwise."""
     if (ledger_dir is None) == (proof_file is None):
         raise _fail("give exactly one of --ledger DIR or --proof FILE")
     ledger = _open(ledger_dir) if ledger_dir is not None else None
-    verifier = _verifier(key, ledger)
-    console = stdout()
-
-    def failed(why: str) -> typer.Exit:
-        console.print(f"[bold red]FAILED[/] {why}", highlight=False, soft_wrap=True)
-        return typer.Exit(code=1)
-
     try:
-        a = open_checkpoint(_read_note(old, "checkpoint"), verifier)
-        b = open_checkpoint(_read_note(new, "checkpoint"), verifier)
+        a = open_checkpoint(old_note, verifier)
+        b = open_checkpoint(new_note, verifier)
     except NoteError as exc:
-        raise failed(f"checkpoint: {exc}") from None
+        raise _failed(f"checkpoint: {exc}") from None
     if a.size > b.size:
-        raise failed(f"{old} has {a.size} records, more than {new} ({b.size}): give the "
-                     "earlier checkpoint first")
+        raise _failed(f"{old} has {a.size} records, more than {new} ({b.size}): give the "
+                      "earlier checkpoint first")
     try:
         if ledger is not None:
             tree = ledger.tree()
             if len(tree) < b.size:
-                raise failed(f"the ledger has {len(tree):,} records, fewer than the "
-                             f"{b.size:,} of {new}")
+                raise _failed(f"the ledger has {len(tree):,} records, fewer than the "
+                              f"{b.size:,} of {new}")
             proof = tree.consistency_proof(a.size, b.size)
         else:
             assert proof_file is not None
             m, n, proof = _read_proof(proof_file)
             if (m, n) != (a.size, b.size):
-                raise failed(f"the proof is from size {m} to {n}, not {a.size} to {b.size}")
+                raise _failed(f"the proof is from size {m} to {n}, not {a.size} to {b.size}")
         verify_consistency(a.size, b.size, a.root, b.root, proof)
     except (ProofError, InputError) as exc:
-        raise failed(str(exc)) from None
-    console.print(f"[bold green]OK[/] the log of {b.size:,} records ({new}) extends the log "
-                  f"of {a.size:,} ({old}): consistency proof of {len(proof)} hashes",
-                  highlight=False, soft_wrap=True)
+        raise _failed(str(exc)) from None
+    return a.size, b.size, len(proof)
+
+
+@app.command()
+def consistency(
+    old: Annotated[Path, typer.Argument(help="The earlier checkpoint (a note file).")],
+    new: Annotated[Path, typer.Argument(help="The later checkpoint (a note file).")],
+    ledger_dir: LedgerOpt = None,
+    proof_file: ProofOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Check that the log of NEW extends the log of OLD (RFC 9162 consistency proof): a
+    past that was rewritten, even re-hashed and re-signed, fails (exit 1)."""
+    verifier = _verifier(key, _open(ledger_dir) if ledger_dir is not None else None)
+    m, n, hashes = _check_consistency(old, _read_note(old, "checkpoint"), new,
+                                      _read_note(new, "checkpoint"), ledger_dir, proof_file,
+                                      verifier)
+    stdout().print(f"[bold green]OK[/] the log of {n:,} records ({new}) extends the log of "
+                   f"{m:,} ({old}): consistency proof of {hashes} hashes", highlight=False,
+                   soft_wrap=True)
+
+
+@app.command()
+def witness(
+    new: Annotated[Path, typer.Argument(help="The checkpoint to cosign (a note file).")],
+    witness_key: Annotated[Path, typer.Option(
+        "--witness-key", help="The witness's signing key (its own `ledger keygen`).")],
+    state: Annotated[Path, typer.Option(
+        "--state", help="The last checkpoint this witness cosigned (created on first use).")],
+    out: Annotated[Path, typer.Option("--out", help="Write the cosigned checkpoint here.")],
+    ledger_dir: LedgerOpt = None,
+    proof_file: ProofOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Cosign a checkpoint as a witness (a grid company, a power-trading center) only if it
+    is consistent with the last one this witness cosigned (kept in --state); refuse (exit 1)
+    otherwise. The cosigned note carries the log's signature and the witness's."""
+    try:
+        signer = read_signer(witness_key)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    verifier = _verifier(key, _open(ledger_dir) if ledger_dir is not None else None)
+    new_note = _read_note(new, "checkpoint")
+    try:
+        cp = open_checkpoint(new_note, verifier)
+    except NoteError as exc:
+        raise _failed(f"checkpoint: {exc}") from None
+    if state.is_file():
+        old_note = _read_note(state, "witness state")
+        _check_consistency(state, old_note, new, new_note, ledger_dir, proof_file, verifier)
+        seen = f"consistent with the {open_checkpoint(old_note, verifier).size:,} records " \
+               "cosigned before"
+    else:
+        seen = "the first this witness sees"
+    cosigned = cosign(new_note, signer)
+    out.write_text(cosigned, encoding="utf-8")
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(new_note, encoding="utf-8")
+    stdout().print(f"[bold green]OK[/] cosigned the checkpoint of {cp.size:,} records by "
+                   f"{signer.name} ({seen}): {out}", highlight=False, soft_wrap=True)
 
 
 @app.command("verify-cert")

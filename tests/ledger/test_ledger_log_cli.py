@@ -17,6 +17,7 @@ from suanwang.cli import app
 from suanwang.ledger.bundle import CertificateInvalid, verify_bundle
 from suanwang.ledger.chain import Chain
 from suanwang.ledger.checkpoint import read_signer, read_verifier
+from suanwang.ledger.note import open_note
 from suanwang.ledger.record import decode_body
 from suanwang.ledger.sim_output import hourly_checkpoints
 from suanwang.ledger.store import FileLedger, site_hours
@@ -316,3 +317,31 @@ def test_a_tenant_catches_green_power_counted_twice(run_dir: Path, tmp_path: Pat
                        str(tmp_path / "honest"))
     code, out = verify_cert(tmp_path / "honest.json", run_dir / "ledger.pub")
     assert code == 0 and "no double counting" in out, out
+
+
+# ---- a witness ------------------------------------------------------------------------------
+
+def test_a_witness_cosigns_only_a_log_consistent_with_what_it_saw(run_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    invoke("ledger", "keygen", "--dir", str(tmp_path / "grid"), "--name", "grid.example/w")
+    wkey, state = tmp_path / "grid" / "ledger.key", tmp_path / "grid" / "last.note"
+    early, late = tmp_path / "early.note", tmp_path / "late.note"
+    invoke("ledger", "checkpoint", str(run_dir), "--hour", "2", "--out", str(early))
+    invoke("ledger", "checkpoint", str(run_dir), "--out", str(late))
+    args = ("--witness-key", str(wkey), "--state", str(state), "--ledger", str(run_dir))
+    code, out = invoke("ledger", "witness", str(early), *args, "--out", str(tmp_path / "c1"))
+    assert code == 0 and "the first this witness sees" in out, out
+    code, out = invoke("ledger", "witness", str(late), *args, "--out", str(tmp_path / "c2"))
+    assert code == 0 and "consistent with" in out, out
+    cosigned = (tmp_path / "c2").read_text(encoding="utf-8")
+    log = read_verifier(run_dir / "ledger.pub")
+    grid = read_verifier(tmp_path / "grid" / "ledger.pub")
+    assert open_note(cosigned, log, grid)[1] == ["suanwang.local/sim", "grid.example/w"]
+    # a forged log (re-signed by the log's key) is refused by the witness
+    copy = copy_run(run_dir, tmp_path)
+    forge(copy, 1, resign=True)
+    code, out = invoke("ledger", "witness", str(copy / "ledger.checkpoint"), "--witness-key",
+                       str(wkey), "--state", str(state), "--ledger", str(copy),
+                       "--out", str(tmp_path / "c3"))
+    assert code == 1 and "the log was rewritten" in out.replace("\n", " "), out
+    assert not (tmp_path / "c3").exists()
