@@ -83,6 +83,15 @@ def render_certificate_html(cert: dict[str, Any]) -> str:
             f" First {PAGE_RECORDS} of {len(records):,} records; the JSON lists them all.</p>"
             if len(records) > PAGE_RECORDS else "")
     led = cert["ledger"]
+    proof = cert.get("proof")
+    log_p = "" if not isinstance(proof, dict) else (
+        f"<p>默克尔日志 Merkle log <code>{escape(str(proof['log']))}</code>，树大小 tree size "
+        f"{proof['tree_size']:,}；每条记录附包含证明，并附签名检查点 each record carries its "
+        "inclusion proof, with the signed checkpoint"
+        + ("；每个站点小时的绿电分配不超过其供给，可证 each site-hour's green allocation "
+           "is proven within its supply" if proof.get("summaries") else "")
+        + "。离线核验 Check offline: <code>suanwang ledger verify-cert CERT.json --key "
+          "ledger.pub</code></p>")
     title_who = escape(s["job"] or s["tenant"])
     body = f"""<body>
 <h1>绿色电力溯源证书<small>Green-power traceability certificate</small></h1>
@@ -101,7 +110,7 @@ never added together.</p>{notes}
 <p>账本 Ledger: <code>{escape(led['file'])}</code>，{led['records']:,} 条记录 records，
 校验通过 verified；链头 head <code>{escape(led['head'])}</code></p>
 <p>本证书所依据记录哈希之 SHA-256 (records_sha256):
-<code>{escape(cert['records_sha256'])}</code></p>
+<code>{escape(cert['records_sha256'])}</code></p>{log_p}
 <table><tr><th>序号 seq</th><th>小时 hour</th><th>作业 job</th><th>站点 site</th>
 <th>用电 kWh</th><th>绿电 kWh</th><th>哈希 hash</th></tr>{rec_rows}</table>{more}
 <p class=note>签发时间 Issued {escape(cert['issued'])}. 由 suanwang 算网生成，可用
