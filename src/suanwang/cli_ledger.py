@@ -25,6 +25,8 @@ from suanwang.ledger.checkpoint import (
     read_verifier,
     write_keys,
 )
+from suanwang.ledger.compact import expand as expand_compact
+from suanwang.ledger.compact import write_compact
 from suanwang.ledger.merkle import ProofError, verify_consistency
 from suanwang.ledger.note import NoteError, Signer, Verifier, b64decode_strict, cosign
 from suanwang.ledger.period import parse_period
@@ -406,3 +408,42 @@ def certificate(
                              encoding="utf-8")
         html_path.write_text(render_certificate_html(cert), encoding="utf-8")
         console.print(f"wrote {json_path} and {html_path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def compact(
+    path: DirArg,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="The compact file (default: ledger.parquet beside the ledger).")] = None,
+) -> None:
+    """Write a verified ledger as one compact Parquet file of its records' columns, from
+    which `ledger expand` recomputes every line byte for byte."""
+    ledger = _open(path)
+    check = ledger.verify()
+    if check.problem is not None:
+        raise _fail(f"the ledger does not verify, not compacted: {check.problem.describe()}",
+                    code=1)
+    target = write_compact(ledger, out)
+    before, after = ledger.path.stat().st_size, target.stat().st_size
+    stdout().print(f"wrote {target}: {check.records:,} records, {after / 1e6:,.2f} MB "
+                   f"({after / before:.1%} of the {before / 1e6:,.1f} MB of "
+                   f"{ledger.path.name})", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def expand(
+    compact_file: Annotated[Path, typer.Argument(help="A compact ledger (ledger.parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="The ledger.jsonl to write.")],
+) -> None:
+    """Recompute the lines of a compact ledger into a ledger.jsonl (check it with `ledger
+    verify` beside the head and checkpoints it was kept with)."""
+    try:
+        n = 0
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8", newline="\n") as f:
+            for line in expand_compact(compact_file):
+                f.write(line)
+                n += 1
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    stdout().print(f"wrote {out}: {n:,} records", highlight=False, soft_wrap=True)

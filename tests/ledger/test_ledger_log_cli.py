@@ -345,3 +345,9 @@ def test_a_witness_cosigns_only_a_log_consistent_with_what_it_saw(run_dir: Path,
                        "--out", str(tmp_path / "c3"))
     assert code == 1 and "the log was rewritten" in out.replace("\n", " "), out
     assert not (tmp_path / "c3").exists()
+
+
+def test_a_compact_ledger_is_a_small_part_of_the_jsonl(run_dir: Path, tmp_path: Path) -> None:
+    code, out = invoke("ledger", "compact", str(run_dir), "--out", str(tmp_path / "l.parquet"))
+    assert code == 0, out
+    assert (tmp_path / "l.parquet").stat().st_size < (run_dir / "ledger.jsonl").stat().st_size / 10
