@@ -166,7 +166,8 @@ class FileLedger:
         return self.write_head(chain, meta)
 
     def append(self, records: Iterable[LedgerRecord]) -> list[Entry]:
-        """Append records after the current head (one writer at a time)."""
+        """Append records after the current head (one writer at a time). Signs no
+        checkpoint: the simulator and the service do, as hours close."""
         head = self.read_head() or {}
         meta = {k: v for k, v in head.items()
                 if k not in ("format", "records", "head", "genesis")}
