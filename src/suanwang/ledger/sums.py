@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,18 +72,26 @@ class SumNode:
         return cls(raw, obj[1], obj[2])
 
 
+_LEAF = struct.Struct(">B32sQQ")
+_NODE = struct.Struct(">B32sQQ32sQQ")
+_sha256 = hashlib.sha256
+
+
 def sum_leaf(record_hash: bytes, green_ukwh: int, facility_ukwh: int) -> SumNode:
-    if not (0 <= green_ukwh < _U64 and 0 <= facility_ukwh < _U64):
-        raise ProofError("sums are unsigned 64-bit integers")
-    n = SumNode(record_hash, green_ukwh, facility_ukwh)
-    return SumNode(hashlib.sha256(b"\x00" + n.packed()).digest(), green_ukwh, facility_ukwh)
+    try:
+        packed = _LEAF.pack(0, record_hash, green_ukwh, facility_ukwh)
+    except struct.error:
+        raise ProofError("sums are unsigned 64-bit integers") from None
+    return SumNode(_sha256(packed).digest(), green_ukwh, facility_ukwh)
 
 
 def sum_node(left: SumNode, right: SumNode) -> SumNode:
     g, f = left.green_ukwh + right.green_ukwh, left.facility_ukwh + right.facility_ukwh
     if g >= _U64 or f >= _U64:
         raise ProofError("a sum overflows 64 bits")
-    return SumNode(hashlib.sha256(b"\x01" + left.packed() + right.packed()).digest(), g, f)
+    packed = _NODE.pack(1, left.hash, left.green_ukwh, left.facility_ukwh,
+                        right.hash, right.green_ukwh, right.facility_ukwh)
+    return SumNode(_sha256(packed).digest(), g, f)
 
 
 def sum_tree(leaves: Sequence[SumNode]) -> MerkleTree:
