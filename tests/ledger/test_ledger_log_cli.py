@@ -120,14 +120,15 @@ def forge(copy: Path, k: int, resign: bool, claim_supply: bool = True) -> None:
     ledger.write_lines(new_lines, chain, {x: v for x, v in head.items()
                                           if x not in ("format", "records", "head", "genesis")})
     if resign:  # the site-hour summaries too (claiming more supply where needed)
-        keys, leaves, _ = site_hours(ledger.records())
+        keys, leaves, firsts = site_hours(ledger.records())
         supply = [json.loads(x)["supply_ukwh"] for x in ledger.summary_lines() or []]
         lines_of_hour: dict[int, list[str]] = {}
-        for (site, hour, start_s), group, sup in zip(keys, leaves, supply, strict=True):
+        for (site, hour, start_s), group, sup, first in zip(keys, leaves, supply, firsts,
+                                                           strict=True):
             root = sum_tree(group).root()
             lines_of_hour.setdefault(start_s // 3600, []).append(summary_line(
                 site, hour, start_s, max(sup, root.green_ukwh) if claim_supply else sup, root,
-                len(group)))
+                len(group), first))
         signer = read_signer(copy / "ledger.key")
         old = ledger.checkpoints()
         out: list = []

@@ -184,10 +184,10 @@ def build_bundle(ledger: Any, subject: Subject, signer: Signer | None,
                          "the ledger has no signed checkpoint to prove its records against")
     site_hours = getattr(ledger, "site_hours", None)  # a store that keeps summaries
     summary_tree = getattr(ledger, "summary_tree", None)
+    seqs = [r["seq"] for r in cert["records"]]
     try:
-        return attach_proof(cert, store.lines_at(r["seq"] for r in cert["records"]),
-                            store.tree(), note, signer,
-                            site_hours() if site_hours is not None else None,
+        return attach_proof(cert, store.lines_at(seqs), store.tree(), note, signer,
+                            site_hours(seqs) if site_hours is not None else None,
                             summary_tree() if summary_tree is not None else None)
     except ValueError as exc:
         raise InputError(str(ledger.path), None, None, str(exc)) from None

@@ -131,7 +131,7 @@ def summariser(cols: LedgerColumns, site_ids: list[str], start: datetime) -> Sum
             a, b = starts[g], starts[g + 1]
             tree = sum_tree([sum_leaf(hashes[k], green[k], facility[k]) for k in range(a, b)])
             out.append(summary_line(site_ids[site[a]], hour_label(start, h), h * HOUR_S_INT,
-                                    supply[g], tree.root(), b - a))
+                                    supply[g], tree.root(), b - a, a))
         return out
 
     return summarise

@@ -35,6 +35,7 @@ from suanwang.ledger.sums import (
     SiteHours,
     SumNode,
     extension_line,
+    groups_of,
     parse_extension,
     sum_leaf,
     sum_tree,
@@ -230,28 +231,54 @@ class FileLedger:
             return None
         return self.summaries_path.read_text(encoding="utf-8").splitlines()
 
-    def site_hours(self) -> SiteHours | None:
-        """The site-hour summaries with their sum trees, rebuilt from the records and checked
-        against `ledger.summaries.jsonl` (None if there is no such file)."""
+    def site_hours(self, seqs: Iterable[int] | None = None) -> SiteHours | None:
+        """The site-hour summaries (None if there is no `ledger.summaries.jsonl`) with the sum
+        trees of the site-hours holding `seqs` (all if None), rebuilt from the records and
+        checked against their summaries."""
         lines = self.summary_lines()
         if lines is None:
             return None
-        keys, leaves, first = site_hours(self.records())
-        if len(keys) != len(lines):
+        try:
+            heads = [json.loads(x) for x in lines]
+            first = [int(h["first_seq"]) for h in heads]
+        except (ValueError, TypeError, KeyError) as exc:
             raise InputError(str(self.summaries_path), None, None,
-                             f"{len(lines)} summaries for {len(keys)} site-hours in the ledger")
-        trees = [sum_tree(x) for x in leaves]
-        for i, line in enumerate(lines):
-            obj = json.loads(line)
-            root = trees[i].root()
-            if (obj.get("site"), obj.get("hour"), obj.get("hour_start_s")) != keys[i] or (
-                    obj.get("sum_root"), obj.get("allocated_ukwh"), obj.get("metered_ukwh"),
-                    obj.get("records")) != (root.hash.hex(), root.green_ukwh,
-                                            root.facility_ukwh, len(trees[i])):
-                raise InputError(str(self.summaries_path), f"line {i + 1}", line[:80],
+                             f"not site-hour summaries: {exc}") from None
+        if seqs is None:
+            keys, leaves, starts = site_hours(self.records())
+            if starts != first:
+                raise InputError(str(self.summaries_path), None, None,
+                                 f"{len(lines)} summaries do not match the {len(keys)} "
+                                 "site-hours of the ledger")
+            wanted = dict(enumerate(leaves))
+        else:
+            groups = groups_of(first, seqs)
+            ranges = {g: range(first[g], first[g] + int(heads[g]["records"])) for g in groups}
+            need = {q for r in ranges.values() for q in r}
+            keys, wanted = {}, {}
+            by_seq = {s.seq: s for s in self._records_at(need)}
+            for g, r in ranges.items():
+                k, leaves_g, _ = site_hours(by_seq[q] for q in r if q in by_seq)
+                if len(k) != 1:
+                    raise InputError(str(self.summaries_path), f"line {g + 1}", lines[g][:80],
+                                     "does not match the site-hour's records in the ledger")
+                keys[g], wanted[g] = k[0], leaves_g[0]
+        trees = {g: sum_tree(x) for g, x in wanted.items()}
+        for g, tree in trees.items():
+            h, root = heads[g], tree.root()
+            if (h.get("site"), h.get("hour"), h.get("hour_start_s")) != keys[g] or (
+                    h.get("sum_root"), h.get("allocated_ukwh"), h.get("metered_ukwh"),
+                    h.get("records")) != (root.hash.hex(), root.green_ukwh,
+                                          root.facility_ukwh, len(tree)):
+                raise InputError(str(self.summaries_path), f"line {g + 1}", lines[g][:80],
                                  "does not match the site-hour's records in the ledger")
-        of_seq = {first[g] + k: g for g, t in enumerate(trees) for k in range(len(t))}
-        return SiteHours(lines, trees, first, of_seq)
+        return SiteHours(lines, trees, first)
+
+    def _records_at(self, seqs: set[int]) -> Iterator[StoredRecord]:
+        for seq, line in self.lines_at(seqs).items():
+            obj = json.loads(line)
+            digest = obj.pop("hash")
+            yield StoredRecord(seq, digest, decode_body(obj)[2])
 
     def summary_tree(self) -> MerkleTree | None:
         lines = self.summary_lines()

@@ -40,7 +40,14 @@ from suanwang.ledger.note import Signer
 from suanwang.ledger.record import LedgerRecord, decode_body
 from suanwang.ledger.sim_output import ledger_meta
 from suanwang.ledger.store import FORMAT, StoredRecord, sign_hour, site_hours
-from suanwang.ledger.sums import SiteHours, sum_leaf, sum_tree, summary_leaf, summary_line
+from suanwang.ledger.sums import (
+    SiteHours,
+    groups_of,
+    sum_leaf,
+    sum_tree,
+    summary_leaf,
+    summary_line,
+)
 from suanwang.service.db import Base, LedgerEntryRow, LedgerHeadRow
 
 
@@ -215,7 +222,7 @@ class DbLedger:
                 tree = sum_tree([sum_leaf(bytes.fromhex(e.hash), e.record.green_ukwh,
                                           e.record.facility_ukwh) for e in entries[a:k]])
                 line = summary_line(r0.site, r0.hour, r0.hour_start_s, hourly[a].supply_ukwh,
-                                    tree.root(), k - a)
+                                    tree.root(), k - a, entries[a].seq)
                 summaries.append({"idx": sf.size, "hour": hourly[a].hour,
                                   "first_seq": entries[a].seq, "line": line})
                 sf.append(summary_leaf(line))
@@ -277,22 +284,30 @@ class DbLedger:
             return MerkleTree([summary_leaf(line) for (line,) in conn.execute(
                 select(LedgerSummaryRow.line).order_by(LedgerSummaryRow.idx))])
 
-    def site_hours(self) -> SiteHours:
-        """The summaries with their sum trees, rebuilt from the stored records (whose lines
-        `build_certificate` has just verified)."""
+    def site_hours(self, seqs: Iterable[int]) -> SiteHours:
+        """The summaries, with the sum trees of the site-hours that hold `seqs`, rebuilt from
+        the stored records (whose lines `build_certificate` has just verified)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(LedgerSummaryRow.first_seq, LedgerSummaryRow.line)
                                 .order_by(LedgerSummaryRow.idx)).all()
-            records = [StoredRecord(int(q), d, decode_body(_body(line))[2])
-                       for q, d, line in conn.execute(
-                           select(LedgerEntryRow.seq, LedgerEntryRow.hash, LedgerEntryRow.line)
-                           .order_by(LedgerEntryRow.seq))]
-        _, leaves, first = site_hours(records)
-        trees = [sum_tree(x) for x in leaves]
-        if first != [int(q) for q, _ in rows]:
-            raise ValueError("the site-hour summaries do not match the records")
-        of_seq = {first[g] + k: g for g, t in enumerate(trees) for k in range(len(t))}
-        return SiteHours([line for _, line in rows], trees, first, of_seq)
+        first = [int(q) for q, _ in rows]
+        lines = [line for _, line in rows]
+        trees = {}
+        for g in groups_of(first, seqs):
+            n = int(json.loads(lines[g])["records"])
+            recs = [StoredRecord(q, d, decode_body(_body(line))[2])
+                    for q, (d, line) in sorted(self._rows_at(first[g], first[g] + n).items())]
+            _, leaves, starts = site_hours(recs)
+            if starts != [first[g]]:
+                raise ValueError(f"site-hour summary {g} does not match its records")
+            trees[g] = sum_tree(leaves[0])
+        return SiteHours(lines, trees, first)
+
+    def _rows_at(self, lo: int, hi: int) -> dict[int, tuple[str, str]]:
+        q = (select(LedgerEntryRow.seq, LedgerEntryRow.hash, LedgerEntryRow.line)
+             .where(LedgerEntryRow.seq >= lo, LedgerEntryRow.seq < hi))
+        with self.engine.connect() as conn:
+            return {int(s): (d, line) for s, d, line in conn.execute(q)}
 
     def lines_at(self, seqs: Iterable[int]) -> dict[int, str]:
         want = sorted(set(seqs))
