@@ -94,8 +94,9 @@ def main() -> None:
         ledger = FileLedger(out)
 
         def verify_all() -> None:
-            assert ledger.verify().ok
-            assert ledger.check_checkpoints(ledger.verifier())[1] is None  # type: ignore[arg-type]
+            stream = ledger.stream_check()
+            assert ledger.verify(on_record=stream).ok
+            assert ledger.check_checkpoints(ledger.verifier(), stream)[1] is None  # type: ignore[arg-type]
 
         verify_s = timed(verify_all, args.runs)
         job = next(j.job_id for j, s in zip(demand, result.site, strict=True) if s >= 0)

@@ -85,7 +85,11 @@ def verify(path: DirArg, key: KeyOpt = None) -> None:
         head = ledger.read_head()
     except InputError as exc:
         raise _fail(str(exc), code=1) from None
-    check = ledger.verify()
+    try:
+        stream = ledger.stream_check()
+    except InputError as exc:
+        raise _fail(str(exc), code=1) from None
+    check = ledger.verify(on_record=stream)
     console = stdout()
 
     def failed(why: str) -> typer.Exit:
@@ -107,7 +111,7 @@ def verify(path: DirArg, key: KeyOpt = None) -> None:
                           "checkpoints to check the Merkle log against", highlight=False)
             return
         verifier = _verifier(key, ledger)
-        n, problem = ledger.check_checkpoints(verifier)
+        n, problem = ledger.check_checkpoints(verifier, stream)
     except InputError as exc:
         raise failed(str(exc)) from None
     if problem is not None:
