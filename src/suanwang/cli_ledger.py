@@ -27,6 +27,14 @@ from suanwang.ledger.checkpoint import (
 )
 from suanwang.ledger.compact import expand as expand_compact
 from suanwang.ledger.compact import write_compact
+from suanwang.ledger.gec import (
+    GEC_FILE,
+    backing,
+    certificates_of,
+    read_gec_csv,
+    read_registry,
+    retire,
+)
 from suanwang.ledger.merkle import ProofError, verify_consistency
 from suanwang.ledger.note import NoteError, Signer, Verifier, b64decode_strict, cosign
 from suanwang.ledger.period import parse_period
@@ -369,10 +377,21 @@ def certificate(
         subject = Subject(job=job, tenant=tenant,
                           period=parse_period(period) if period is not None else None)
         names = _site_names(ledger)
+        registry = read_registry(ledger.directory / GEC_FILE)
+
+        def gec(cert: dict[str, Any]) -> dict[str, Any]:
+            if registry is None:
+                return {}
+            picked = {r["seq"] for r in cert["records"]}
+            return {"gec": backing(registry, ((s.seq, s.record) for s in ledger.records()),
+                                   picked)}
+
         if ledger.checkpoints():
-            cert = build_bundle(ledger, subject, _signer_for(ledger), site_names=names)
+            cert = build_bundle(ledger, subject, _signer_for(ledger), site_names=names,
+                                extra=gec)
         else:  # a ledger without its Merkle log (e.g. lines saved from the API)
             cert = build_certificate(ledger, subject, site_names=names)
+            cert.update(gec(cert))
     except LedgerBroken as exc:
         raise _fail(f"the ledger does not verify, no certificate issued: {exc}", code=1) \
             from None
@@ -395,6 +414,10 @@ def certificate(
                 [list(r) for r in rows], console=console)
     console.print(f"records_sha256 {cert['records_sha256']}; ledger head "
                   f"{cert['ledger']['head']}", highlight=False, soft_wrap=True)
+    if cert.get("gec"):
+        console.print(f"backed by {len(cert['gec'])} green certificates (绿证): "
+                      + ", ".join(f"{g['serial']} ({g['kwh']:,.3f} kWh)" for g in cert["gec"]),
+                      highlight=False, soft_wrap=True)
     if "proof" not in cert:
         console.print(f"warning: no {ledger.checkpoints_path.name}: the certificate carries "
                       "no proof", highlight=False, soft_wrap=True)
@@ -451,3 +474,34 @@ def expand(
     except InputError as exc:
         raise _fail(str(exc)) from None
     stdout().print(f"wrote {out}: {n:,} records", highlight=False, soft_wrap=True)
+
+
+@app.command("gec")
+def gec_import(
+    path: DirArg,
+    gec_file: Annotated[Path, typer.Argument(
+        help="Green certificates (绿证): serial,project,site,mwh,month,tradable.")],
+) -> None:
+    """Import green certificates and retire them against the green kWh the ledger matched per
+    site and month; certificates then name the serials that back them. A serial listed twice,
+    or already retired, is refused."""
+    ledger = _open(path)
+    records: list[tuple[int, Any]] = []
+    check = ledger.verify(on_record=lambda q, _d, r: records.append((q, r)))
+    if check.problem is not None:
+        raise _fail(f"the ledger does not verify: {check.problem.describe()}", code=1)
+    target = ledger.directory / GEC_FILE
+    try:
+        registry = read_registry(target)
+        before = certificates_of(registry)
+        new = read_gec_csv(gec_file, already=[c.serial for c in before])
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    result = retire(before + new, records)
+    target.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    done = [c for c in result["certificates"] if c["retired"]]
+    stdout().print(f"imported {len(new):,} certificates; {len(done):,} of "
+                   f"{len(result['certificates']):,} retired ({sum(c['mwh'] for c in done):,} "
+                   f"MWh) against the green kWh matched per site and month: {target}",
+                   highlight=False, soft_wrap=True)

@@ -352,3 +352,74 @@ def test_a_compact_ledger_is_a_small_part_of_the_jsonl(run_dir: Path, tmp_path: 
     code, out = invoke("ledger", "compact", str(run_dir), "--out", str(tmp_path / "l.parquet"))
     assert code == 0, out
     assert (tmp_path / "l.parquet").stat().st_size < (run_dir / "ledger.jsonl").stat().st_size / 10
+
+
+# ---- green certificates (绿证) -----------------------------------------------------------------
+
+def gec_file(path: Path, site: str, n: int, month: str = "2024-06",
+             not_tradable: int = 2) -> Path:
+    rows = ["serial,project,site,mwh,month,tradable"]
+    rows += [f"{10 ** 31 + i},wind farm {i},{site},1,{month},"
+             f"{'false' if i == not_tradable else 'true'}" for i in range(n)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_green_certificates_back_each_kwh_once(run_dir: Path, tmp_path: Path) -> None:
+    copy = copy_run(run_dir, tmp_path)
+    records = [(s.seq, s.record) for s in FileLedger(copy).records()]
+    green: dict[str, int] = {}
+    for _, r in records:
+        green[r.site] = green.get(r.site, 0) + r.green_ukwh
+    site = max(green, key=lambda s: green[s])
+    fit = green[site] // 10 ** 9  # whole MWh of green matched there this month
+    code, out = invoke("ledger", "gec", str(copy), str(gec_file(tmp_path / "g.csv", site,
+                                                                 fit + 3)))
+    assert code == 0, out
+    reg = json.loads((copy / "ledger.gec.json").read_text(encoding="utf-8"))
+    retired = [c for c in reg["certificates"] if c["retired"]]
+    assert len(retired) == fit  # one is not tradable, and no more than the green matched
+    assert next(c for c in reg["certificates"] if c["serial"] == str(10 ** 31 + 2))[
+        "why"] == "not tradable"
+    # every job's certificate names the serials backing its green kWh; all of them together
+    # use each retired certificate's MWh exactly once
+    used: dict[str, float] = {}
+    for job in sorted({r.job for _, r in records if r.site == site}):
+        code, out = invoke("ledger", "certificate", str(copy), "--job", job, "--out",
+                           str(tmp_path / "c"))
+        assert code == 0, out
+        cert = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
+        mine = sum(r["green_kwh"] for r in cert["records"] if r["site"] == site)
+        assert sum(g["kwh"] for g in cert["gec"]) <= mine + 1e-6
+        for g in cert["gec"]:
+            used[g["serial"]] = used.get(g["serial"], 0.0) + g["kwh"]
+    assert sorted(used) == sorted(c["serial"] for c in retired)
+    assert all(abs(kwh - 1000.0) < 1e-3 for kwh in used.values())
+    code, out = verify_cert(tmp_path / "c.json", run_dir / "ledger.pub")
+    assert code == 0, out  # the serials are under the certificate's signature
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (["1" * 32 + ",p,jining,1,2024-06,true", "1" * 32 + ",q,jining,1,2024-06,true"],
+     "listed twice (line 2 too)"),
+    (["12345,p,jining,1,2024-06,true"], "serial = '12345': a GEC serial is 32 digits"),
+    (["1" * 32 + ",p,jining,0,2024-06,true"], "mwh = '0'"),
+    (["1" * 32 + ",p,jining,1,2024-13,true"], "month = '2024-13'"),
+])
+def test_a_bad_gec_file_is_refused_naming_the_value(run_dir: Path, tmp_path: Path,
+                                                    rows: list[str], message: str) -> None:
+    copy = copy_run(run_dir, tmp_path)
+    f = tmp_path / "g.csv"
+    f.write_text("serial,project,site,mwh,month,tradable\n" + "\n".join(rows) + "\n",
+                 encoding="utf-8")
+    code, out = invoke("ledger", "gec", str(copy), str(f))
+    assert code == 2 and message in out.replace("\n", " "), out
+    assert not (copy / "ledger.gec.json").exists()
+
+
+def test_a_serial_imported_twice_is_refused(run_dir: Path, tmp_path: Path) -> None:
+    copy = copy_run(run_dir, tmp_path)
+    f = gec_file(tmp_path / "g.csv", "jining", 2)
+    assert invoke("ledger", "gec", str(copy), str(f))[0] == 0
+    code, out = invoke("ledger", "gec", str(copy), str(f))
+    assert code == 2 and "already imported" in out, out
