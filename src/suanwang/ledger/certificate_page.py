@@ -92,6 +92,15 @@ def render_certificate_html(cert: dict[str, Any]) -> str:
            "is proven within its supply" if proof.get("summaries") else "")
         + "。离线核验 Check offline: <code>suanwang ledger verify-cert CERT.json --key "
           "ledger.pub</code></p>")
+    gec = cert.get("gec") or []
+    gec_p = "" if not gec else (
+        "<h2>绿证 <span class=en>Green certificates (GEC) backing this green power</span></h2>"
+        "<table><tr><th>证书编号 Serial</th><th>项目 Project</th><th>站点 Site</th>"
+        "<th>月份 Month</th><th>kWh</th></tr>"
+        + "".join(f"<tr><td><code>{escape(g['serial'])}</code></td><td>{escape(g['project'])}"
+                  f"</td><td>{escape(g['site'])}</td><td>{escape(g['month'])}</td>"
+                  f"<td class=n>{_n(g['kwh'])}</td></tr>" for g in gec)
+        + "</table>")
     title_who = escape(s["job"] or s["tenant"])
     body = f"""<body>
 <h1>绿色电力溯源证书<small>Green-power traceability certificate</small></h1>
@@ -103,6 +112,7 @@ never added together.</p>{notes}
 <h2>按站点 <span class=en>By site</span></h2>
 <table><tr><th>站点 Site</th><th>用电 kWh</th><th>绿电 kWh</th><th>绿电占比 Green</th>
 <th>碳排放（位置）kg CO2 location</th><th>碳排放（市场）kg CO2 market</th></tr>{sites}</table>
+{gec_p}
 <h2>口径与来源 <span class=en>Methods and sources</span></h2>
 <ul>{methods}</ul>
 <p>需求地电网排放因子 Origin grid factors:</p><ul>{origins}</ul>
