@@ -9,8 +9,9 @@ the ledger as before the Merkle log (ledger.jsonl + its head only) and as now (w
 and a signed checkpoint per hour); `ledger verify` (chain, then every checkpoint); a job
 certificate; the bulletin of the run (figures, charts, pages). Then the certificate bundles of
 one job and of the tenant with the most records: their size, the proof's share of it, and the
-time `verify-cert` takes to check one offline (median of 30). Prints the ledger's records and
-size, and both scaled to 1M jobs.
+time `verify-cert` takes to check one offline (median of 30). Then the compact ledger
+(Parquet columns): its size and the time to write it and to expand it back to the JSONL.
+Prints the ledger's records and size, and both scaled to 1M jobs.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def main() -> None:
     from suanwang.ledger.certificate import Subject, build_bundle, build_certificate
     from suanwang.ledger.chain import Chain
     from suanwang.ledger.checkpoint import read_signer
+    from suanwang.ledger.compact import expand, write_compact
     from suanwang.ledger.sim_output import write_sim_ledger
     from suanwang.ledger.store import FileLedger
     from suanwang.network import load_network, network_to_dict
@@ -92,8 +94,9 @@ def main() -> None:
         ledger = FileLedger(out)
 
         def verify_all() -> None:
-            assert ledger.verify().ok
-            assert ledger.check_checkpoints(ledger.verifier())[1] is None  # type: ignore[arg-type]
+            stream = ledger.stream_check()
+            assert ledger.verify(on_record=stream).ok
+            assert ledger.check_checkpoints(ledger.verifier(), stream)[1] is None  # type: ignore[arg-type]
 
         verify_s = timed(verify_all, args.runs)
         job = next(j.job_id for j, s in zip(demand, result.site, strict=True) if s >= 0)
@@ -121,6 +124,9 @@ def main() -> None:
             proof = json.dumps([p["inclusion"] for p in b["proof"]["records"]]).encode()
             check_s = timed(lambda text=text: verify_bundle(json.loads(text), verifier), 30)
             bundles.append((label, len(b["records"]), len(text), len(proof), build_s, check_s))
+        compact_s = timed(lambda: write_compact(ledger), args.runs)
+        compact_mb = (out / "ledger.parquet").stat().st_size / 1e6
+        expand_s = timed(lambda: sum(1 for _ in expand(out / "ledger.parquet")), args.runs)
     jobs_m = 1e6 / args.jobs
     print(f"{args.jobs:,} jobs over {args.days:g} days (simulation {sim_s:.1f} s); "
           f"median of {args.runs}")
@@ -134,6 +140,9 @@ def main() -> None:
     print(f"  per 1M jobs (scaled): {records * jobs_m / 1e6:.1f}M records, ledger "
           f"{plain_mb * jobs_m / 1000:.2f} GB; writing {plain_s * jobs_m:.0f} s as JSONL "
           f"alone, {ledger_s * jobs_m:.0f} s with the Merkle log and checkpoints")
+    print(f"  compact ledger (Parquet): {compact_mb:,.1f} MB, written in {compact_s:.2f} s "
+          f"from the JSONL, expanded back in {expand_s:.2f} s; per 1M jobs "
+          f"{compact_mb * jobs_m:,.0f} MB")
     for label, n, size, proof, build_s, check_s in bundles:
         print(f"  bundle of {label}: {n:,} records, {size / 1000:,.1f} kB (inclusion proofs "
               f"{proof / 1000:,.1f} kB); issued in {build_s:.2f} s, verified offline in "

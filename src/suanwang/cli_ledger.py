@@ -25,8 +25,18 @@ from suanwang.ledger.checkpoint import (
     read_verifier,
     write_keys,
 )
+from suanwang.ledger.compact import expand as expand_compact
+from suanwang.ledger.compact import write_compact
+from suanwang.ledger.gec import (
+    GEC_FILE,
+    backing,
+    certificates_of,
+    read_gec_csv,
+    read_registry,
+    retire,
+)
 from suanwang.ledger.merkle import ProofError, verify_consistency
-from suanwang.ledger.note import NoteError, Signer, Verifier, b64decode_strict
+from suanwang.ledger.note import NoteError, Signer, Verifier, b64decode_strict, cosign
 from suanwang.ledger.period import parse_period
 from suanwang.ledger.sim_output import DATA_DIR
 from suanwang.ledger.store import FileLedger
@@ -83,7 +93,11 @@ def verify(path: DirArg, key: KeyOpt = None) -> None:
         head = ledger.read_head()
     except InputError as exc:
         raise _fail(str(exc), code=1) from None
-    check = ledger.verify()
+    try:
+        stream = ledger.stream_check()
+    except InputError as exc:
+        raise _fail(str(exc), code=1) from None
+    check = ledger.verify(on_record=stream)
     console = stdout()
 
     def failed(why: str) -> typer.Exit:
@@ -105,7 +119,7 @@ def verify(path: DirArg, key: KeyOpt = None) -> None:
                           "checkpoints to check the Merkle log against", highlight=False)
             return
         verifier = _verifier(key, ledger)
-        n, problem = ledger.check_checkpoints(verifier)
+        n, problem = ledger.check_checkpoints(verifier, stream)
     except InputError as exc:
         raise failed(str(exc)) from None
     if problem is not None:
@@ -181,56 +195,109 @@ def _read_proof(path: Path) -> tuple[int, int, list[bytes]]:
                     f"hashes): {exc}") from None
 
 
-@app.command()
-def consistency(
-    old: Annotated[Path, typer.Argument(help="The earlier checkpoint (a note file).")],
-    new: Annotated[Path, typer.Argument(help="The later checkpoint (a note file).")],
-    ledger_dir: Annotated[Path | None, typer.Option(
-        "--ledger", help="Prove from this ledger (a run directory or its ledger.jsonl).")]
-    = None,
-    proof_file: Annotated[Path | None, typer.Option(
-        "--proof", help="Or check a proof served by the API (GET /v1/ledger/consistency), "
-                        "saved as JSON.")] = None,
-    key: KeyOpt = None,
-) -> None:
-    """Check that the log of NEW extends the log of OLD (RFC 9162 consistency proof): a
-    past that was rewritten, even re-hashed and re-signed, fails (exit 1)."""
+LedgerOpt = Annotated[Path | None, typer.Option(
+    "--ledger", help="Prove from this ledger (a run directory or its ledger.jsonl).")]
+ProofOpt = Annotated[Path | None, typer.Option(
+    "--proof", help="Or check a proof served by the API (GET /v1/ledger/consistency), saved "
+                    "as JSON.")]
+
+
+def _failed(why: str) -> typer.Exit:
+    stdout().print(f"[bold red]FAILED[/] {why}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+def _check_consistency(old: Path, old_note: str, new: Path, new_note: str,
+                       ledger_dir: Path | None, proof_file: Path | None,
+                       verifier: Verifier) -> tuple[int, int, int]:
+    """(old size, new size, proof hashes) once the consistency proof from OLD to NEW
+    verified; exit 1 with the reason otherwise."""
     if (ledger_dir is None) == (proof_file is None):
         raise _fail("give exactly one of --ledger DIR or --proof FILE")
     ledger = _open(ledger_dir) if ledger_dir is not None else None
-    verifier = _verifier(key, ledger)
-    console = stdout()
-
-    def failed(why: str) -> typer.Exit:
-        console.print(f"[bold red]FAILED[/] {why}", highlight=False, soft_wrap=True)
-        return typer.Exit(code=1)
-
     try:
-        a = open_checkpoint(_read_note(old, "checkpoint"), verifier)
-        b = open_checkpoint(_read_note(new, "checkpoint"), verifier)
+        a = open_checkpoint(old_note, verifier)
+        b = open_checkpoint(new_note, verifier)
     except NoteError as exc:
-        raise failed(f"checkpoint: {exc}") from None
+        raise _failed(f"checkpoint: {exc}") from None
     if a.size > b.size:
-        raise failed(f"{old} has {a.size} records, more than {new} ({b.size}): give the "
-                     "earlier checkpoint first")
+        raise _failed(f"{old} has {a.size} records, more than {new} ({b.size}): give the "
+                      "earlier checkpoint first")
     try:
         if ledger is not None:
             tree = ledger.tree()
             if len(tree) < b.size:
-                raise failed(f"the ledger has {len(tree):,} records, fewer than the "
-                             f"{b.size:,} of {new}")
+                raise _failed(f"the ledger has {len(tree):,} records, fewer than the "
+                              f"{b.size:,} of {new}")
             proof = tree.consistency_proof(a.size, b.size)
         else:
             assert proof_file is not None
             m, n, proof = _read_proof(proof_file)
             if (m, n) != (a.size, b.size):
-                raise failed(f"the proof is from size {m} to {n}, not {a.size} to {b.size}")
+                raise _failed(f"the proof is from size {m} to {n}, not {a.size} to {b.size}")
         verify_consistency(a.size, b.size, a.root, b.root, proof)
     except (ProofError, InputError) as exc:
-        raise failed(str(exc)) from None
-    console.print(f"[bold green]OK[/] the log of {b.size:,} records ({new}) extends the log "
-                  f"of {a.size:,} ({old}): consistency proof of {len(proof)} hashes",
-                  highlight=False, soft_wrap=True)
+        raise _failed(str(exc)) from None
+    return a.size, b.size, len(proof)
+
+
+@app.command()
+def consistency(
+    old: Annotated[Path, typer.Argument(help="The earlier checkpoint (a note file).")],
+    new: Annotated[Path, typer.Argument(help="The later checkpoint (a note file).")],
+    ledger_dir: LedgerOpt = None,
+    proof_file: ProofOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Check that the log of NEW extends the log of OLD (RFC 9162 consistency proof): a
+    past that was rewritten, even re-hashed and re-signed, fails (exit 1)."""
+    verifier = _verifier(key, _open(ledger_dir) if ledger_dir is not None else None)
+    m, n, hashes = _check_consistency(old, _read_note(old, "checkpoint"), new,
+                                      _read_note(new, "checkpoint"), ledger_dir, proof_file,
+                                      verifier)
+    stdout().print(f"[bold green]OK[/] the log of {n:,} records ({new}) extends the log of "
+                   f"{m:,} ({old}): consistency proof of {hashes} hashes", highlight=False,
+                   soft_wrap=True)
+
+
+@app.command()
+def witness(
+    new: Annotated[Path, typer.Argument(help="The checkpoint to cosign (a note file).")],
+    witness_key: Annotated[Path, typer.Option(
+        "--witness-key", help="The witness's signing key (its own `ledger keygen`).")],
+    state: Annotated[Path, typer.Option(
+        "--state", help="The last checkpoint this witness cosigned (created on first use).")],
+    out: Annotated[Path, typer.Option("--out", help="Write the cosigned checkpoint here.")],
+    ledger_dir: LedgerOpt = None,
+    proof_file: ProofOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Cosign a checkpoint as a witness (a grid company, a power-trading center) only if it
+    is consistent with the last one this witness cosigned (kept in --state); refuse (exit 1)
+    otherwise. The cosigned note carries the log's signature and the witness's."""
+    try:
+        signer = read_signer(witness_key)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    verifier = _verifier(key, _open(ledger_dir) if ledger_dir is not None else None)
+    new_note = _read_note(new, "checkpoint")
+    try:
+        cp = open_checkpoint(new_note, verifier)
+    except NoteError as exc:
+        raise _failed(f"checkpoint: {exc}") from None
+    if state.is_file():
+        old_note = _read_note(state, "witness state")
+        _check_consistency(state, old_note, new, new_note, ledger_dir, proof_file, verifier)
+        seen = f"consistent with the {open_checkpoint(old_note, verifier).size:,} records " \
+               "cosigned before"
+    else:
+        seen = "the first this witness sees"
+    cosigned = cosign(new_note, signer)
+    out.write_text(cosigned, encoding="utf-8")
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(new_note, encoding="utf-8")
+    stdout().print(f"[bold green]OK[/] cosigned the checkpoint of {cp.size:,} records by "
+                   f"{signer.name} ({seen}): {out}", highlight=False, soft_wrap=True)
 
 
 @app.command("verify-cert")
@@ -310,10 +377,21 @@ def certificate(
         subject = Subject(job=job, tenant=tenant,
                           period=parse_period(period) if period is not None else None)
         names = _site_names(ledger)
+        registry = read_registry(ledger.directory / GEC_FILE)
+
+        def gec(cert: dict[str, Any]) -> dict[str, Any]:
+            if registry is None:
+                return {}
+            picked = {r["seq"] for r in cert["records"]}
+            return {"gec": backing(registry, ((s.seq, s.record) for s in ledger.records()),
+                                   picked)}
+
         if ledger.checkpoints():
-            cert = build_bundle(ledger, subject, _signer_for(ledger), site_names=names)
+            cert = build_bundle(ledger, subject, _signer_for(ledger), site_names=names,
+                                extra=gec)
         else:  # a ledger without its Merkle log (e.g. lines saved from the API)
             cert = build_certificate(ledger, subject, site_names=names)
+            cert.update(gec(cert))
     except LedgerBroken as exc:
         raise _fail(f"the ledger does not verify, no certificate issued: {exc}", code=1) \
             from None
@@ -336,6 +414,10 @@ def certificate(
                 [list(r) for r in rows], console=console)
     console.print(f"records_sha256 {cert['records_sha256']}; ledger head "
                   f"{cert['ledger']['head']}", highlight=False, soft_wrap=True)
+    if cert.get("gec"):
+        console.print(f"backed by {len(cert['gec'])} green certificates (绿证): "
+                      + ", ".join(f"{g['serial']} ({g['kwh']:,.3f} kWh)" for g in cert["gec"]),
+                      highlight=False, soft_wrap=True)
     if "proof" not in cert:
         console.print(f"warning: no {ledger.checkpoints_path.name}: the certificate carries "
                       "no proof", highlight=False, soft_wrap=True)
@@ -353,3 +435,73 @@ def certificate(
                              encoding="utf-8")
         html_path.write_text(render_certificate_html(cert), encoding="utf-8")
         console.print(f"wrote {json_path} and {html_path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def compact(
+    path: DirArg,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="The compact file (default: ledger.parquet beside the ledger).")] = None,
+) -> None:
+    """Write a verified ledger as one compact Parquet file of its records' columns, from
+    which `ledger expand` recomputes every line byte for byte."""
+    ledger = _open(path)
+    check = ledger.verify()
+    if check.problem is not None:
+        raise _fail(f"the ledger does not verify, not compacted: {check.problem.describe()}",
+                    code=1)
+    target = write_compact(ledger, out)
+    before, after = ledger.path.stat().st_size, target.stat().st_size
+    stdout().print(f"wrote {target}: {check.records:,} records, {after / 1e6:,.2f} MB "
+                   f"({after / before:.1%} of the {before / 1e6:,.1f} MB of "
+                   f"{ledger.path.name})", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def expand(
+    compact_file: Annotated[Path, typer.Argument(help="A compact ledger (ledger.parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="The ledger.jsonl to write.")],
+) -> None:
+    """Recompute the lines of a compact ledger into a ledger.jsonl (check it with `ledger
+    verify` beside the head and checkpoints it was kept with)."""
+    try:
+        n = 0
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8", newline="\n") as f:
+            for line in expand_compact(compact_file):
+                f.write(line)
+                n += 1
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    stdout().print(f"wrote {out}: {n:,} records", highlight=False, soft_wrap=True)
+
+
+@app.command("gec")
+def gec_import(
+    path: DirArg,
+    gec_file: Annotated[Path, typer.Argument(
+        help="Green certificates (绿证): serial,project,site,mwh,month,tradable.")],
+) -> None:
+    """Import green certificates and retire them against the green kWh the ledger matched per
+    site and month; certificates then name the serials that back them. A serial listed twice,
+    or already retired, is refused."""
+    ledger = _open(path)
+    records: list[tuple[int, Any]] = []
+    check = ledger.verify(on_record=lambda q, _d, r: records.append((q, r)))
+    if check.problem is not None:
+        raise _fail(f"the ledger does not verify: {check.problem.describe()}", code=1)
+    target = ledger.directory / GEC_FILE
+    try:
+        registry = read_registry(target)
+        before = certificates_of(registry)
+        new = read_gec_csv(gec_file, already=[c.serial for c in before])
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    result = retire(before + new, records)
+    target.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    done = [c for c in result["certificates"] if c["retired"]]
+    stdout().print(f"imported {len(new):,} certificates; {len(done):,} of "
+                   f"{len(result['certificates']):,} retired ({sum(c['mwh'] for c in done):,} "
+                   f"MWh) against the green kWh matched per site and month: {target}",
+                   highlight=False, soft_wrap=True)

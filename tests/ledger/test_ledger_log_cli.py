@@ -17,6 +17,8 @@ from suanwang.cli import app
 from suanwang.ledger.bundle import CertificateInvalid, verify_bundle
 from suanwang.ledger.chain import Chain
 from suanwang.ledger.checkpoint import read_signer, read_verifier
+from suanwang.ledger.gec import backing
+from suanwang.ledger.note import open_note
 from suanwang.ledger.record import decode_body
 from suanwang.ledger.sim_output import hourly_checkpoints
 from suanwang.ledger.store import FileLedger, site_hours
@@ -119,14 +121,15 @@ def forge(copy: Path, k: int, resign: bool, claim_supply: bool = True) -> None:
     ledger.write_lines(new_lines, chain, {x: v for x, v in head.items()
                                           if x not in ("format", "records", "head", "genesis")})
     if resign:  # the site-hour summaries too (claiming more supply where needed)
-        keys, leaves, _ = site_hours(ledger.records())
+        keys, leaves, firsts = site_hours(ledger.records())
         supply = [json.loads(x)["supply_ukwh"] for x in ledger.summary_lines() or []]
         lines_of_hour: dict[int, list[str]] = {}
-        for (site, hour, start_s), group, sup in zip(keys, leaves, supply, strict=True):
+        for (site, hour, start_s), group, sup, first in zip(keys, leaves, supply, firsts,
+                                                           strict=True):
             root = sum_tree(group).root()
             lines_of_hour.setdefault(start_s // 3600, []).append(summary_line(
                 site, hour, start_s, max(sup, root.green_ukwh) if claim_supply else sup, root,
-                len(group)))
+                len(group), first))
         signer = read_signer(copy / "ledger.key")
         old = ledger.checkpoints()
         out: list = []
@@ -244,13 +247,13 @@ def test_a_one_byte_change_fails_with_a_one_line_reason(
 
 
 def test_every_flipped_byte_fails(run_dir: Path, job_cert: Path) -> None:
-    """Flip the lowest bit of every byte that is not layout (indentation, newlines): the
-    certificate no longer parses or no longer verifies (`verify_bundle` is what
+    """Flip the lowest bit of every third byte that is not layout (indentation, newlines):
+    the certificate no longer parses or no longer verifies (`verify_bundle` is what
     `verify-cert` runs once the file is parsed)."""
     data = job_cert.read_bytes()
     verifier = read_verifier(run_dir / "ledger.pub")
     verify_bundle(json.loads(data), verifier)  # untouched: fine
-    for i in [i for i, b in enumerate(data) if b not in b" \n"]:
+    for i in [i for i, b in enumerate(data) if b not in b" \n"][::3]:
         flipped = bytearray(data)
         flipped[i] ^= 0x01
         try:
@@ -316,3 +319,115 @@ def test_a_tenant_catches_green_power_counted_twice(run_dir: Path, tmp_path: Pat
                        str(tmp_path / "honest"))
     code, out = verify_cert(tmp_path / "honest.json", run_dir / "ledger.pub")
     assert code == 0 and "no double counting" in out, out
+
+
+# ---- a witness ------------------------------------------------------------------------------
+
+def test_a_witness_cosigns_only_a_log_consistent_with_what_it_saw(run_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    invoke("ledger", "keygen", "--dir", str(tmp_path / "grid"), "--name", "grid.example/w")
+    wkey, state = tmp_path / "grid" / "ledger.key", tmp_path / "grid" / "last.note"
+    early, late = tmp_path / "early.note", tmp_path / "late.note"
+    invoke("ledger", "checkpoint", str(run_dir), "--hour", "2", "--out", str(early))
+    invoke("ledger", "checkpoint", str(run_dir), "--out", str(late))
+    args = ("--witness-key", str(wkey), "--state", str(state), "--ledger", str(run_dir))
+    code, out = invoke("ledger", "witness", str(early), *args, "--out", str(tmp_path / "c1"))
+    assert code == 0 and "the first this witness sees" in out, out
+    code, out = invoke("ledger", "witness", str(late), *args, "--out", str(tmp_path / "c2"))
+    assert code == 0 and "consistent with" in out, out
+    cosigned = (tmp_path / "c2").read_text(encoding="utf-8")
+    log = read_verifier(run_dir / "ledger.pub")
+    grid = read_verifier(tmp_path / "grid" / "ledger.pub")
+    assert open_note(cosigned, log, grid)[1] == ["suanwang.local/sim", "grid.example/w"]
+    # a forged log (re-signed by the log's key) is refused by the witness
+    copy = copy_run(run_dir, tmp_path)
+    forge(copy, 1, resign=True)
+    code, out = invoke("ledger", "witness", str(copy / "ledger.checkpoint"), "--witness-key",
+                       str(wkey), "--state", str(state), "--ledger", str(copy),
+                       "--out", str(tmp_path / "c3"))
+    assert code == 1 and "the log was rewritten" in out.replace("\n", " "), out
+    assert not (tmp_path / "c3").exists()
+
+
+def test_a_compact_ledger_is_a_small_part_of_the_jsonl(run_dir: Path, tmp_path: Path) -> None:
+    code, out = invoke("ledger", "compact", str(run_dir), "--out", str(tmp_path / "l.parquet"))
+    assert code == 0, out
+    assert (tmp_path / "l.parquet").stat().st_size < (run_dir / "ledger.jsonl").stat().st_size / 10
+
+
+# ---- green certificates (绿证) -----------------------------------------------------------------
+
+def gec_file(path: Path, site: str, n: int, month: str = "2024-06",
+             not_tradable: int = 2) -> Path:
+    rows = ["serial,project,site,mwh,month,tradable"]
+    rows += [f"{10 ** 31 + i},wind farm {i},{site},1,{month},"
+             f"{'false' if i == not_tradable else 'true'}" for i in range(n)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_green_certificates_back_each_kwh_once(run_dir: Path, tmp_path: Path) -> None:
+    copy = copy_run(run_dir, tmp_path)
+    records = [(s.seq, s.record) for s in FileLedger(copy).records()]
+    green: dict[str, int] = {}
+    for _, r in records:
+        green[r.site] = green.get(r.site, 0) + r.green_ukwh
+    site = max(green, key=lambda s: green[s])
+    fit = green[site] // 10 ** 9  # whole MWh of green matched there this month
+    code, out = invoke("ledger", "gec", str(copy), str(gec_file(tmp_path / "g.csv", site,
+                                                                 fit + 3)))
+    assert code == 0, out
+    reg = json.loads((copy / "ledger.gec.json").read_text(encoding="utf-8"))
+    retired = [c for c in reg["certificates"] if c["retired"]]
+    assert len(retired) == fit  # one is not tradable, and no more than the green matched
+    assert next(c for c in reg["certificates"] if c["serial"] == str(10 ** 31 + 2))[
+        "why"] == "not tradable"
+    # the serials backing each job's green kWh (what its certificate lists): all jobs
+    # together use each retired certificate's MWh exactly once
+    used: dict[str, float] = {}
+    jobs = sorted({r.job for _, r in records if r.site == site})
+    for job in jobs:
+        mine = {q for q, r in records if r.job == job}
+        backed = backing(reg, records, mine)
+        assert sum(g["kwh"] for g in backed) <= sum(
+            r.green_ukwh for q, r in records if q in mine) / 1e6 + 1e-6
+        for g in backed:
+            used[g["serial"]] = used.get(g["serial"], 0.0) + g["kwh"]
+    assert sorted(used) == sorted(c["serial"] for c in retired)
+    assert all(abs(kwh - 1000.0) < 1e-3 for kwh in used.values())
+    # one job's certificate, as a user gets it: the serials, under its signature
+    job = next(j for j in jobs if backing(reg, records, {q for q, r in records if r.job == j}))
+    code, out = invoke("ledger", "certificate", str(copy), "--job", job, "--out",
+                       str(tmp_path / "c"))
+    assert code == 0 and "green certificates (绿证)" in out, out
+    cert = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
+    assert cert["gec"] == backing(reg, records, {r["seq"] for r in cert["records"]})
+    assert cert["gec"][0]["serial"] in (tmp_path / "c.html").read_text(encoding="utf-8")
+    code, out = verify_cert(tmp_path / "c.json", run_dir / "ledger.pub")
+    assert code == 0, out  # the serials are under the certificate's signature
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (["1" * 32 + ",p,jining,1,2024-06,true", "1" * 32 + ",q,jining,1,2024-06,true"],
+     "listed twice (line 2 too)"),
+    (["12345,p,jining,1,2024-06,true"], "serial = '12345': a GEC serial is 32 digits"),
+    (["1" * 32 + ",p,jining,0,2024-06,true"], "mwh = '0'"),
+    (["1" * 32 + ",p,jining,1,2024-13,true"], "month = '2024-13'"),
+])
+def test_a_bad_gec_file_is_refused_naming_the_value(run_dir: Path, tmp_path: Path,
+                                                    rows: list[str], message: str) -> None:
+    copy = copy_run(run_dir, tmp_path)
+    f = tmp_path / "g.csv"
+    f.write_text("serial,project,site,mwh,month,tradable\n" + "\n".join(rows) + "\n",
+                 encoding="utf-8")
+    code, out = invoke("ledger", "gec", str(copy), str(f))
+    assert code == 2 and message in out.replace("\n", " "), out
+    assert not (copy / "ledger.gec.json").exists()
+
+
+def test_a_serial_imported_twice_is_refused(run_dir: Path, tmp_path: Path) -> None:
+    copy = copy_run(run_dir, tmp_path)
+    f = gec_file(tmp_path / "g.csv", "jining", 2)
+    assert invoke("ledger", "gec", str(copy), str(f))[0] == 0
+    code, out = invoke("ledger", "gec", str(copy), str(f))
+    assert code == 2 and "already imported" in out, out

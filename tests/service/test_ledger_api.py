@@ -272,6 +272,7 @@ def test_a_tenant_verifies_its_certificate_offline_without_operator_rights(
     pub = tmp_path / "ledger.pub"
     code, out = cli("ledger", "verify-cert", str(cert_path), "--key", str(pub))
     assert code == 0 and f"job {mine['id']}" in out, out
+    assert "no double counting" in out  # each hour's allocations within its supply
     proven = [json.loads(p["line"]) for p in r.json()["proof"]["records"]]
     assert {(x["job"], x["tenant"]) for x in proven} == {(mine["id"], "alice")}
     # one byte changed: refused, one line saying why

@@ -223,8 +223,8 @@ def verify_bundle(cert: Any, verifier: Verifier) -> Verified:
     return Verified(cert["subject"], len(proven), cp, cert["totals"], sums_checked)
 
 
-_SUMMARY_KEYS = {"allocated_ukwh", "hour", "hour_start_s", "metered_ukwh", "records", "site",
-                 "sum_root", "supply_ukwh"}
+_SUMMARY_KEYS = {"allocated_ukwh", "first_seq", "hour", "hour_start_s", "metered_ukwh",
+                 "records", "site", "sum_root", "supply_ukwh"}
 
 
 def _check_sums(proof: dict[str, Any], entries: list[Any],
@@ -265,7 +265,7 @@ def _check_sums(proof: dict[str, Any], entries: list[Any],
             raise _bad(f"record {seq}: its site-hour summary is of another site or hour")
         try:
             verify_record_sum(sp, bytes.fromhex(digest), r.green_ukwh, r.facility_ukwh,
-                              summary)
+                              summary, seq)
         except (ProofError, ValueError, TypeError) as exc:
             raise _bad(f"record {seq}: green kWh not provably within its site-hour's supply: "
                        f"{exc}") from None

@@ -10,7 +10,7 @@ against the ledger.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -171,12 +171,16 @@ class ProofSource(Protocol):
 
 def build_bundle(ledger: Any, subject: Subject, signer: Signer | None,
                  issued: datetime | None = None,
-                 site_names: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+                 site_names: Mapping[str, tuple[str, str]] | None = None,
+                 extra: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+                 ) -> dict[str, Any]:
     """The certificate with its records' lines, inclusion proofs and the latest signed
     checkpoint (`bundle`), signed by `signer`. Raises `LedgerBroken`, `InputError` as
     `build_certificate` does, and `InputError` if the ledger has no checkpoint or no longer
     matches it."""
     cert = build_certificate(ledger, subject, issued, site_names)
+    if extra is not None:  # members the signature covers too (e.g. the GEC serials)
+        cert.update(extra(cert))
     store: ProofSource = ledger
     note = store.latest_checkpoint()
     if note is None:
@@ -184,10 +188,10 @@ def build_bundle(ledger: Any, subject: Subject, signer: Signer | None,
                          "the ledger has no signed checkpoint to prove its records against")
     site_hours = getattr(ledger, "site_hours", None)  # a store that keeps summaries
     summary_tree = getattr(ledger, "summary_tree", None)
+    seqs = [r["seq"] for r in cert["records"]]
     try:
-        return attach_proof(cert, store.lines_at(r["seq"] for r in cert["records"]),
-                            store.tree(), note, signer,
-                            site_hours() if site_hours is not None else None,
+        return attach_proof(cert, store.lines_at(seqs), store.tree(), note, signer,
+                            site_hours(seqs) if site_hours is not None else None,
                             summary_tree() if summary_tree is not None else None)
     except ValueError as exc:
         raise InputError(str(ledger.path), None, None, str(exc)) from None

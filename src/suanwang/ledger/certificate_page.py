@@ -83,6 +83,24 @@ def render_certificate_html(cert: dict[str, Any]) -> str:
             f" First {PAGE_RECORDS} of {len(records):,} records; the JSON lists them all.</p>"
             if len(records) > PAGE_RECORDS else "")
     led = cert["ledger"]
+    proof = cert.get("proof")
+    log_p = "" if not isinstance(proof, dict) else (
+        f"<p>默克尔日志 Merkle log <code>{escape(str(proof['log']))}</code>，树大小 tree size "
+        f"{proof['tree_size']:,}；每条记录附包含证明，并附签名检查点 each record carries its "
+        "inclusion proof, with the signed checkpoint"
+        + ("；每个站点小时的绿电分配不超过其供给，可证 each site-hour's green allocation "
+           "is proven within its supply" if proof.get("summaries") else "")
+        + "。离线核验 Check offline: <code>suanwang ledger verify-cert CERT.json --key "
+          "ledger.pub</code></p>")
+    gec = cert.get("gec") or []
+    gec_p = "" if not gec else (
+        "<h2>绿证 <span class=en>Green certificates (GEC) backing this green power</span></h2>"
+        "<table><tr><th>证书编号 Serial</th><th>项目 Project</th><th>站点 Site</th>"
+        "<th>月份 Month</th><th>kWh</th></tr>"
+        + "".join(f"<tr><td><code>{escape(g['serial'])}</code></td><td>{escape(g['project'])}"
+                  f"</td><td>{escape(g['site'])}</td><td>{escape(g['month'])}</td>"
+                  f"<td class=n>{_n(g['kwh'])}</td></tr>" for g in gec)
+        + "</table>")
     title_who = escape(s["job"] or s["tenant"])
     body = f"""<body>
 <h1>绿色电力溯源证书<small>Green-power traceability certificate</small></h1>
@@ -94,6 +112,7 @@ never added together.</p>{notes}
 <h2>按站点 <span class=en>By site</span></h2>
 <table><tr><th>站点 Site</th><th>用电 kWh</th><th>绿电 kWh</th><th>绿电占比 Green</th>
 <th>碳排放（位置）kg CO2 location</th><th>碳排放（市场）kg CO2 market</th></tr>{sites}</table>
+{gec_p}
 <h2>口径与来源 <span class=en>Methods and sources</span></h2>
 <ul>{methods}</ul>
 <p>需求地电网排放因子 Origin grid factors:</p><ul>{origins}</ul>
@@ -101,7 +120,7 @@ never added together.</p>{notes}
 <p>账本 Ledger: <code>{escape(led['file'])}</code>，{led['records']:,} 条记录 records，
 校验通过 verified；链头 head <code>{escape(led['head'])}</code></p>
 <p>本证书所依据记录哈希之 SHA-256 (records_sha256):
-<code>{escape(cert['records_sha256'])}</code></p>
+<code>{escape(cert['records_sha256'])}</code></p>{log_p}
 <table><tr><th>序号 seq</th><th>小时 hour</th><th>作业 job</th><th>站点 site</th>
 <th>用电 kWh</th><th>绿电 kWh</th><th>哈希 hash</th></tr>{rec_rows}</table>{more}
 <p class=note>签发时间 Issued {escape(cert['issued'])}. 由 suanwang 算网生成，可用

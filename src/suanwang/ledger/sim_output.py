@@ -27,7 +27,7 @@ from suanwang.ledger.build import (
     hour_label,
 )
 from suanwang.ledger.chain import Chain
-from suanwang.ledger.checkpoint import find_signer, write_keys
+from suanwang.ledger.checkpoint import KEY_FILE, find_signer, write_keys
 from suanwang.ledger.factors import RESIDUAL_MIX_G_PER_KWH, RESIDUAL_MIX_SOURCE
 from suanwang.ledger.merkle import Frontier, leaf_hash
 from suanwang.ledger.note import Signer
@@ -72,6 +72,7 @@ def run_signer(out_dir: Path) -> Signer:
     """The key that signs a run's checkpoints (see the module's doc)."""
     found = find_signer(DATA_DIR)
     if found is not None:
+        (out_dir / KEY_FILE).unlink(missing_ok=True)  # a run key of an earlier run here
         return found
     from suanwang.ledger.checkpoint import read_signer
     key, _ = write_keys(out_dir, RUN_KEY_NAME, force=True)
@@ -131,7 +132,7 @@ def summariser(cols: LedgerColumns, site_ids: list[str], start: datetime) -> Sum
             a, b = starts[g], starts[g + 1]
             tree = sum_tree([sum_leaf(hashes[k], green[k], facility[k]) for k in range(a, b)])
             out.append(summary_line(site_ids[site[a]], hour_label(start, h), h * HOUR_S_INT,
-                                    supply[g], tree.root(), b - a))
+                                    supply[g], tree.root(), b - a, a))
         return out
 
     return summarise

@@ -11,6 +11,7 @@ reader sees either the old head or the new one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -29,12 +30,13 @@ from suanwang.ledger.chain import (
 )
 from suanwang.ledger.checkpoint import PUB_FILE, Checkpoint, open_checkpoint
 from suanwang.ledger.merkle import Frontier, MerkleTree, leaf_hash
-from suanwang.ledger.note import NoteError, Signer, Verifier
+from suanwang.ledger.note import NoteError, Signer, Verifier, split
 from suanwang.ledger.record import LedgerRecord, decode_body
 from suanwang.ledger.sums import (
     SiteHours,
     SumNode,
     extension_line,
+    groups_of,
     parse_extension,
     sum_leaf,
     sum_tree,
@@ -106,6 +108,77 @@ class StoredRecord:
     record: LedgerRecord
 
 
+class StreamCheck:
+    """What is checked of the Merkle log while `verify` reads the records once: the tree's
+    root at each checkpoint's size (from the frontier) and each site-hour's records against
+    its summary, in memory of log2(n) hashes and one site-hour."""
+
+    def __init__(self, sizes: Iterable[int], summary_lines: list[str] | None,
+                 source: str = SUMMARIES_FILE) -> None:
+        self.sizes = sorted(set(sizes))
+        self.frontier = Frontier()
+        self.roots: dict[int, bytes] = {}
+        self._i = 0
+        self._take_roots()
+        self.source = source
+        self.heads: list[dict[str, Any]] | None = None
+        self.problem: str | None = None
+        if summary_lines is not None:
+            try:
+                self.heads = [json.loads(x) for x in summary_lines]
+            except ValueError as exc:
+                self.problem = f"{source}: not site-hour summaries: {exc}"
+        self._g = 0
+        self._key: tuple[str, str, int] | None = None
+        self._first = 0
+        self._leaves: list[SumNode] = []
+
+    def _take_roots(self) -> None:
+        while self._i < len(self.sizes) and self.sizes[self._i] == self.frontier.size:
+            self.roots[self.frontier.size] = self.frontier.root()
+            self._i += 1
+
+    def __call__(self, seq: int, digest: str, record: LedgerRecord) -> None:
+        raw = bytes.fromhex(digest)
+        self.frontier.append(leaf_hash(raw))
+        self._take_roots()
+        if self.heads is None or self.problem is not None:
+            return
+        key = (record.site, record.hour, record.hour_start_s)
+        if key != self._key:
+            self._close_group()
+            self._key, self._first = key, seq
+        self._leaves.append(sum_leaf(raw, record.green_ukwh, record.facility_ukwh))
+
+    def _close_group(self) -> None:
+        if self._key is None or self.heads is None or self.problem is not None:
+            return
+        g = self._g
+        if g >= len(self.heads):
+            self.problem = (f"{self.source}: {len(self.heads)} summaries, but the ledger has "
+                            "more site-hours")
+            return
+        h, root = self.heads[g], sum_tree(self._leaves).root()
+        if ((h.get("site"), h.get("hour"), h.get("hour_start_s")) != self._key
+                or (h.get("first_seq"), h.get("records"), h.get("sum_root"),
+                    h.get("allocated_ukwh"), h.get("metered_ukwh"))
+                != (self._first, len(self._leaves), root.hash.hex(), root.green_ukwh,
+                    root.facility_ukwh)):
+            self.problem = (f"{self.source}: line {g + 1} does not match the site-hour's "
+                            f"records in the ledger ({self._key[0]}, {self._key[1]})")
+        self._g += 1
+        self._leaves = []
+
+    def finish(self) -> str | None:
+        """The first problem with the summaries (after the last record), or None."""
+        self._close_group()
+        self._key = None
+        if self.problem is None and self.heads is not None and self._g != len(self.heads):
+            self.problem = (f"{self.source}: {len(self.heads)} summaries for {self._g} "
+                            "site-hours in the ledger")
+        return self.problem
+
+
 class FileLedger:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -166,7 +239,8 @@ class FileLedger:
         return self.write_head(chain, meta)
 
     def append(self, records: Iterable[LedgerRecord]) -> list[Entry]:
-        """Append records after the current head (one writer at a time)."""
+        """Append records after the current head (one writer at a time). Signs no
+        checkpoint: the simulator and the service do, as hours close."""
         head = self.read_head() or {}
         meta = {k: v for k, v in head.items()
                 if k not in ("format", "records", "head", "genesis")}
@@ -229,28 +303,56 @@ class FileLedger:
             return None
         return self.summaries_path.read_text(encoding="utf-8").splitlines()
 
-    def site_hours(self) -> SiteHours | None:
-        """The site-hour summaries with their sum trees, rebuilt from the records and checked
-        against `ledger.summaries.jsonl` (None if there is no such file)."""
+    def site_hours(self, seqs: Iterable[int] | None = None,
+                   records: Iterable[StoredRecord] | None = None) -> SiteHours | None:
+        """The site-hour summaries (None if there is no `ledger.summaries.jsonl`) with the sum
+        trees of the site-hours holding `seqs` (all if None), rebuilt from the records (read
+        from the file, or `records` when the caller has them) and checked against their
+        summaries."""
         lines = self.summary_lines()
         if lines is None:
             return None
-        keys, leaves, first = site_hours(self.records())
-        if len(keys) != len(lines):
+        try:
+            heads = [json.loads(x) for x in lines]
+            first = [int(h["first_seq"]) for h in heads]
+        except (ValueError, TypeError, KeyError) as exc:
             raise InputError(str(self.summaries_path), None, None,
-                             f"{len(lines)} summaries for {len(keys)} site-hours in the ledger")
-        trees = [sum_tree(x) for x in leaves]
-        for i, line in enumerate(lines):
-            obj = json.loads(line)
-            root = trees[i].root()
-            if (obj.get("site"), obj.get("hour"), obj.get("hour_start_s")) != keys[i] or (
-                    obj.get("sum_root"), obj.get("allocated_ukwh"), obj.get("metered_ukwh"),
-                    obj.get("records")) != (root.hash.hex(), root.green_ukwh,
-                                            root.facility_ukwh, len(trees[i])):
-                raise InputError(str(self.summaries_path), f"line {i + 1}", line[:80],
+                             f"not site-hour summaries: {exc}") from None
+        if seqs is None:
+            keys, leaves, starts = site_hours(self.records() if records is None else records)
+            if starts != first:
+                raise InputError(str(self.summaries_path), None, None,
+                                 f"{len(lines)} summaries do not match the {len(keys)} "
+                                 "site-hours of the ledger")
+            wanted = dict(enumerate(leaves))
+        else:
+            groups = groups_of(first, seqs)
+            ranges = {g: range(first[g], first[g] + int(heads[g]["records"])) for g in groups}
+            need = {q for r in ranges.values() for q in r}
+            keys, wanted = {}, {}
+            by_seq = {s.seq: s for s in self._records_at(need)}
+            for g, r in ranges.items():
+                k, leaves_g, _ = site_hours(by_seq[q] for q in r if q in by_seq)
+                if len(k) != 1:
+                    raise InputError(str(self.summaries_path), f"line {g + 1}", lines[g][:80],
+                                     "does not match the site-hour's records in the ledger")
+                keys[g], wanted[g] = k[0], leaves_g[0]
+        trees = {g: sum_tree(x) for g, x in wanted.items()}
+        for g, tree in trees.items():
+            h, root = heads[g], tree.root()
+            if (h.get("site"), h.get("hour"), h.get("hour_start_s")) != keys[g] or (
+                    h.get("sum_root"), h.get("allocated_ukwh"), h.get("metered_ukwh"),
+                    h.get("records")) != (root.hash.hex(), root.green_ukwh,
+                                          root.facility_ukwh, len(tree)):
+                raise InputError(str(self.summaries_path), f"line {g + 1}", lines[g][:80],
                                  "does not match the site-hour's records in the ledger")
-        of_seq = {first[g] + k: g for g, t in enumerate(trees) for k in range(len(t))}
-        return SiteHours(lines, trees, first, of_seq)
+        return SiteHours(lines, trees, first)
+
+    def _records_at(self, seqs: set[int]) -> Iterator[StoredRecord]:
+        for seq, line in self.lines_at(seqs).items():
+            obj = json.loads(line)
+            digest = obj.pop("hash")
+            yield StoredRecord(seq, digest, decode_body(obj)[2])
 
     def summary_tree(self) -> MerkleTree | None:
         lines = self.summary_lines()
@@ -284,12 +386,26 @@ class FileLedger:
         cps = self.checkpoints()
         return cps[-1].note if cps else None
 
-    def check_checkpoints(self, verifier: Verifier, tree: MerkleTree | None = None
+    def stream_check(self) -> StreamCheck:
+        """A `StreamCheck` of this ledger's checkpoints and summaries, to pass to `verify`
+        as its `on_record`."""
+        sizes = []
+        for c in self.checkpoints():
+            with contextlib.suppress(NoteError):  # check_checkpoints names it
+                sizes.append(Checkpoint.parse_text(split(c.note)[0]).size)
+        return StreamCheck(sizes, self.summary_lines(), str(self.summaries_path))
+
+    def check_checkpoints(self, verifier: Verifier, stream: StreamCheck | None = None
                           ) -> tuple[int, str | None]:
         """(checkpoints checked, the first problem or None): each checkpoint is signed by
         `verifier`, the records as stored have its root at its size, and the site-hour
-        summaries are those of the records and have the summary log's root it carries."""
-        tree = self.tree() if tree is None else tree
+        summaries are those of the records and have the summary log's root it carries.
+        `stream`: the check `verify` has just fed with the records (else they are read)."""
+        if stream is None:
+            stream = self.stream_check()
+            for r in self.records():
+                stream(r.seq, r.hash, r.record)
+        problem = stream.finish()  # named once the records' roots are checked
         cps = self.checkpoints()
         opened = []
         for c in cps:
@@ -297,20 +413,18 @@ class FileLedger:
                 cp = open_checkpoint(c.note, verifier)
             except NoteError as exc:
                 return 0, f"the checkpoint of hour {c.hour} ({c.closed_until}): {exc}"
-            if cp.size > len(tree):
+            if cp.size > stream.frontier.size:
                 return 0, (f"the checkpoint of hour {c.hour} ({c.closed_until}) has {cp.size} "
-                           f"records but the ledger only {len(tree)}: records were deleted")
-            if tree.root(cp.size) != cp.root:
+                           f"records but the ledger only {stream.frontier.size}: records were "
+                           "deleted")
+            if stream.roots.get(cp.size) != cp.root:
                 return 0, (f"the first {cp.size} records no longer have the root signed when "
                            f"hour {c.hour} closed ({c.closed_until}): a record at or before "
                            f"seq {cp.size - 1} was changed, removed, added or moved")
             opened.append((c, cp))
+        if problem is not None:
+            return 0, problem
         sums = self.summary_tree()
-        if sums is not None:
-            try:
-                self.site_hours()
-            except InputError as exc:
-                return 0, str(exc)
         for c, cp in opened:
             try:
                 ext = parse_extension(cp.extensions)

@@ -14,8 +14,8 @@ Per site-hour, over its records in ledger order, a Merkle-sum tree (RFC 9162's s
 are the hour's green allocated and its metered facility energy. The site-hour's summary, one
 canonical JSON line (keys sorted, integers in µkWh):
 
-    {"allocated_ukwh", "hour", "hour_start_s", "metered_ukwh", "records", "site",
-     "sum_root", "supply_ukwh"}
+    {"allocated_ukwh", "first_seq", "hour", "hour_start_s", "metered_ukwh", "records",
+     "site", "sum_root", "supply_ukwh"}
 
 states them beside the hour's green supply. The summaries are the leaves (SHA-256(0x00 ||
 SHA-256(line))) of a second RFC 9162 log, in hour then site order, whose size and root every
@@ -33,9 +33,11 @@ log for a site-hour summarised twice.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import json
-from collections.abc import Sequence
+import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,18 +73,26 @@ class SumNode:
         return cls(raw, obj[1], obj[2])
 
 
+_LEAF = struct.Struct(">B32sQQ")
+_NODE = struct.Struct(">B32sQQ32sQQ")
+_sha256 = hashlib.sha256
+
+
 def sum_leaf(record_hash: bytes, green_ukwh: int, facility_ukwh: int) -> SumNode:
-    if not (0 <= green_ukwh < _U64 and 0 <= facility_ukwh < _U64):
-        raise ProofError("sums are unsigned 64-bit integers")
-    n = SumNode(record_hash, green_ukwh, facility_ukwh)
-    return SumNode(hashlib.sha256(b"\x00" + n.packed()).digest(), green_ukwh, facility_ukwh)
+    try:
+        packed = _LEAF.pack(0, record_hash, green_ukwh, facility_ukwh)
+    except struct.error:
+        raise ProofError("sums are unsigned 64-bit integers") from None
+    return SumNode(_sha256(packed).digest(), green_ukwh, facility_ukwh)
 
 
 def sum_node(left: SumNode, right: SumNode) -> SumNode:
     g, f = left.green_ukwh + right.green_ukwh, left.facility_ukwh + right.facility_ukwh
     if g >= _U64 or f >= _U64:
         raise ProofError("a sum overflows 64 bits")
-    return SumNode(hashlib.sha256(b"\x01" + left.packed() + right.packed()).digest(), g, f)
+    packed = _NODE.pack(1, left.hash, left.green_ukwh, left.facility_ukwh,
+                        right.hash, right.green_ukwh, right.facility_ukwh)
+    return SumNode(_sha256(packed).digest(), g, f)
 
 
 def sum_tree(leaves: Sequence[SumNode]) -> MerkleTree:
@@ -90,12 +100,12 @@ def sum_tree(leaves: Sequence[SumNode]) -> MerkleTree:
 
 
 def summary_line(site: str, hour: str, hour_start_s: int, supply_ukwh: int,
-                 root: SumNode, records: int) -> str:
-    return json.dumps({"allocated_ukwh": root.green_ukwh, "hour": hour,
-                       "hour_start_s": hour_start_s, "metered_ukwh": root.facility_ukwh,
-                       "records": records, "site": site, "sum_root": root.hash.hex(),
-                       "supply_ukwh": supply_ukwh}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False)
+                 root: SumNode, records: int, first_seq: int) -> str:
+    return json.dumps({"allocated_ukwh": root.green_ukwh, "first_seq": first_seq,
+                       "hour": hour, "hour_start_s": hour_start_s,
+                       "metered_ukwh": root.facility_ukwh, "records": records, "site": site,
+                       "sum_root": root.hash.hex(), "supply_ukwh": supply_ukwh},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def summary_leaf(line: str) -> bytes:
@@ -121,23 +131,34 @@ def parse_extension(lines: Sequence[str]) -> tuple[int, bytes] | None:
 
 @dataclass(frozen=True)
 class SiteHours:
-    """The summaries of a ledger's site-hours, their log, and each record's place."""
+    """The summaries of a ledger's site-hours (all of them, in log order), and the sum trees
+    of those a certificate needs."""
 
-    lines: list[str]  # in log order
-    trees: list[MerkleTree]  # each summary's sum tree
+    lines: list[str]
+    trees: dict[int, MerkleTree]  # summary index -> its sum tree
     first_seq: list[int]  # seq of each site-hour's first record
-    of_seq: dict[int, int]  # record seq -> summary index
+
+    def summary_of(self, seq: int) -> int:
+        g = bisect.bisect_right(self.first_seq, seq) - 1
+        if g < 0:
+            raise KeyError(seq)
+        return g
 
     def record_proof(self, seq: int) -> dict[str, Any]:
-        g = self.of_seq[seq]
+        g = self.summary_of(seq)
         tree = self.trees[g]
         index = seq - self.first_seq[g]
         return {"summary": g, "index": index, "size": len(tree),
                 "path": [n.as_json() for n in tree.inclusion_proof(index)]}
 
 
+def groups_of(first_seq: Sequence[int], seqs: Iterable[int]) -> set[int]:
+    """The summary indexes of the site-hours that hold `seqs`."""
+    return {bisect.bisect_right(first_seq, s) - 1 for s in seqs}
+
+
 def verify_record_sum(proof: Any, record_hash: bytes, green_ukwh: int, facility_ukwh: int,
-                      summary: dict[str, Any]) -> None:
+                      summary: dict[str, Any], seq: int | None = None) -> None:
     """Raise ProofError unless the record folds up its path to the summary's root and sums,
     and the summary's allocation does not exceed its supply."""
     if not isinstance(proof, dict) or type(proof.get("index")) is not int \
@@ -145,6 +166,9 @@ def verify_record_sum(proof: Any, record_hash: bytes, green_ukwh: int, facility_
         raise ProofError("a record's sum proof reads summary, index, size, path")
     if proof["size"] != summary["records"]:
         raise ProofError("the sum proof's tree size differs from the summary's record count")
+    if seq is not None and proof["index"] != seq - summary["first_seq"]:
+        raise ProofError(f"record {seq} is not at place {proof['index']} of the site-hour "
+                         f"that starts at record {summary['first_seq']}")
     path = [SumNode.from_json(p) for p in proof["path"]]
     root = fold_path(proof["index"], proof["size"],
                      sum_leaf(record_hash, green_ukwh, facility_ukwh), path, sum_node)

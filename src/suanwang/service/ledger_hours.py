@@ -110,15 +110,17 @@ class HourCloser:
             grid_mg_per_kwh_of_site=np.array([round(s.grid_intensity_g_per_kwh * 1000)
                                               for s in sites]))
         start_utc = self.live.clock.start_utc
+        # each record's site-hour supply (the same for every record of a site-hour)
+        supply = np.repeat(cols.supply_ukwh, np.diff(cols.starts)).tolist()
         out: list[Hourly] = []
-        for j, s, p, hr, it, fac, g, loc in zip(
+        for j, s, p, hr, it, fac, g, loc, sup in zip(
                 cols.job.tolist(), cols.site.tolist(), cols.pool.tolist(), cols.hour.tolist(),
                 cols.it_ukwh.tolist(), cols.facility_ukwh.tolist(), cols.green_ukwh.tolist(),
-                cols.location_mg_per_kwh.tolist(), strict=True):
+                cols.location_mg_per_kwh.tolist(), supply, strict=True):
             r, h = kept[j], h0 + hr
             out.append(Hourly(h, LedgerRecord(
                 job=r.id, tenant=r.tenant, origin=r.origin, site=topo.site_ids[s],
                 kind=topo.pool_kind[p].value, hour_start_s=self._origin_s + h * int(HOUR_S),
                 hour=hour_label(start_utc, h), it_ukwh=it, facility_ukwh=fac, green_ukwh=g,
-                location_mg_per_kwh=loc, market_mg_per_kwh=MARKET_MG_PER_KWH)))
+                location_mg_per_kwh=loc, market_mg_per_kwh=MARKET_MG_PER_KWH), int(sup)))
         return out

@@ -37,10 +37,25 @@ from suanwang.ledger.build import hour_label
 from suanwang.ledger.chain import GENESIS, Chain, Entry, RecordSink, Verification, verify_lines
 from suanwang.ledger.merkle import Frontier, MerkleTree, leaf_hash
 from suanwang.ledger.note import Signer
-from suanwang.ledger.record import LedgerRecord
+from suanwang.ledger.record import LedgerRecord, decode_body
 from suanwang.ledger.sim_output import ledger_meta
-from suanwang.ledger.store import FORMAT, sign_hour
+from suanwang.ledger.store import FORMAT, StoredRecord, sign_hour, site_hours
+from suanwang.ledger.sums import (
+    SiteHours,
+    groups_of,
+    sum_leaf,
+    sum_tree,
+    summary_leaf,
+    summary_line,
+)
 from suanwang.service.db import Base, LedgerEntryRow, LedgerHeadRow
+
+
+def _body(line: str) -> dict[str, Any]:
+    obj: dict[str, Any] = json.loads(line)
+    obj.pop("hash")
+    return obj
+
 
 HEAD_ID = 1
 STREAM_ROWS = 2000  # rows fetched at a time when reading the whole ledger
@@ -57,6 +72,18 @@ class LedgerCheckpointRow(Base):
     root: Mapped[str] = mapped_column(String(64))
     frontier: Mapped[str] = mapped_column(Text)
     note: Mapped[str] = mapped_column(Text)
+    summaries: Mapped[int] = mapped_column(BigInteger)  # the summary log's size
+    summary_frontier: Mapped[str] = mapped_column(Text)
+
+
+class LedgerSummaryRow(Base):
+    """A site-hour's summary (`suanwang.ledger.sums`), leaf `idx` of the summary log."""
+
+    __tablename__ = "ledger_summaries"
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hour: Mapped[int] = mapped_column(Integer)
+    first_seq: Mapped[int] = mapped_column(BigInteger)  # seq of its first record
+    line: Mapped[str] = mapped_column(Text)
 
 
 class LedgerConflict(RuntimeError):
@@ -76,6 +103,7 @@ class Hourly:
 
     hour: int
     record: LedgerRecord
+    supply_ukwh: int = 0  # the green supply of the record's site-hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +163,7 @@ class DbLedger:
             chain = Chain(h.head, h.records)
             hourly = build(conn, h.next_hour, end_hour)
             entries = [chain.append(x.record) for x in hourly]
-            self._checkpoint_hours(conn, h, end_hour, entries, [x.hour for x in hourly])
+            self._checkpoint_hours(conn, h, end_hour, entries, hourly)
             if entries:
                 conn.execute(insert(LedgerEntryRow), [
                     {"seq": e.seq, "hash": e.hash, "line": e.line, "job_id": e.record.job,
@@ -151,40 +179,59 @@ class DbLedger:
                                      "writer is appending to this database")
             return entries
 
-    def _frontier(self, conn: Connection, h: Head) -> Frontier:
-        """The tree's frontier at the head: from the last checkpoint, or rebuilt from the
-        records' hashes (a ledger written before revision 0005)."""
-        row = conn.execute(select(LedgerCheckpointRow.tree_size, LedgerCheckpointRow.frontier)
-                           .order_by(LedgerCheckpointRow.hour.desc()).limit(1)).first()
+    def _frontiers(self, conn: Connection, h: Head) -> tuple[Frontier, Frontier]:
+        """The frontiers of the record log and the summary log at the head: from the last
+        checkpoint, or rebuilt from the stored hashes and summaries."""
+        c = LedgerCheckpointRow
+        row = conn.execute(select(c.tree_size, c.frontier, c.summaries, c.summary_frontier)
+                           .order_by(c.hour.desc()).limit(1)).first()
         if row is not None and int(row.tree_size) == h.records:
-            return Frontier.from_hex(h.records, json.loads(row.frontier))
+            return (Frontier.from_hex(h.records, json.loads(row.frontier)),
+                    Frontier.from_hex(int(row.summaries), json.loads(row.summary_frontier)))
         f = Frontier()
         f.extend(leaf_hash(bytes.fromhex(d)) for (d,) in conn.execute(
             select(LedgerEntryRow.hash).order_by(LedgerEntryRow.seq)))
         if f.size != h.records:
             raise LedgerConflict(f"the ledger holds {f.size} records but its head says "
                                  f"{h.records}")
-        return f
+        sf = Frontier()
+        sf.extend(summary_leaf(line) for (line,) in conn.execute(
+            select(LedgerSummaryRow.line).order_by(LedgerSummaryRow.idx)))
+        return f, sf
 
     def _checkpoint_hours(self, conn: Connection, h: Head, end_hour: int,
-                          entries: Sequence[Entry], hours: Sequence[int]) -> None:
-        """Append the entries to the Merkle log and sign a checkpoint for every hour in
-        [h.next_hour, end_hour) as it closes."""
+                          entries: Sequence[Entry], hourly: Sequence[Hourly]) -> None:
+        """Append the entries to the Merkle log, each closed site-hour's summary to the
+        summary log, and sign a checkpoint for every hour in [h.next_hour, end_hour)."""
         if self.signer is None:
             self.signer = Signer.generate("suanwang.local/ledger")
             log.warning("ledger: no signing key configured; checkpoints are signed by a key "
                         "of this process only (%s). Run `suanwang ledger keygen`.",
                         self.signer.verifier.key_string())
-        f = self._frontier(conn, h)
-        rows = []
+        f, sf = self._frontiers(conn, h)
+        rows, summaries = [], []
         k = 0
         for hour in range(h.next_hour, end_hour):
-            while k < len(entries) and hours[k] <= hour:
-                f.append(leaf_hash(bytes.fromhex(entries[k].hash)))
-                k += 1
-            cp = sign_hour(self.signer, hour, hour_label(self.clock_start, hour + 1), f)
+            while k < len(entries) and hourly[k].hour <= hour:
+                a = k  # one site-hour: consecutive records of one site in this hour
+                while (k < len(entries) and hourly[k].hour == hourly[a].hour
+                       and entries[k].record.site == entries[a].record.site):
+                    f.append(leaf_hash(bytes.fromhex(entries[k].hash)))
+                    k += 1
+                r0 = entries[a].record
+                tree = sum_tree([sum_leaf(bytes.fromhex(e.hash), e.record.green_ukwh,
+                                          e.record.facility_ukwh) for e in entries[a:k]])
+                line = summary_line(r0.site, r0.hour, r0.hour_start_s, hourly[a].supply_ukwh,
+                                    tree.root(), k - a, entries[a].seq)
+                summaries.append({"idx": sf.size, "hour": hourly[a].hour,
+                                  "first_seq": entries[a].seq, "line": line})
+                sf.append(summary_leaf(line))
+            cp = sign_hour(self.signer, hour, hour_label(self.clock_start, hour + 1), f, sf)
             rows.append({"hour": hour, "tree_size": cp.size, "root": cp.root,
-                         "frontier": json.dumps(f.to_hex()), "note": cp.note})
+                         "frontier": json.dumps(f.to_hex()), "note": cp.note,
+                         "summaries": sf.size, "summary_frontier": json.dumps(sf.to_hex())})
+        if summaries:
+            conn.execute(insert(LedgerSummaryRow), summaries)
         conn.execute(insert(LedgerCheckpointRow), rows)
 
     # ---- the Merkle log ------------------------------------------------------------------
@@ -231,6 +278,36 @@ class DbLedger:
     def latest_checkpoint(self) -> str | None:
         row = self.checkpoint()
         return None if row is None else row.note
+
+    def summary_tree(self) -> MerkleTree:
+        with self.engine.connect() as conn:
+            return MerkleTree([summary_leaf(line) for (line,) in conn.execute(
+                select(LedgerSummaryRow.line).order_by(LedgerSummaryRow.idx))])
+
+    def site_hours(self, seqs: Iterable[int]) -> SiteHours:
+        """The summaries, with the sum trees of the site-hours that hold `seqs`, rebuilt from
+        the stored records (whose lines `build_certificate` has just verified)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(LedgerSummaryRow.first_seq, LedgerSummaryRow.line)
+                                .order_by(LedgerSummaryRow.idx)).all()
+        first = [int(q) for q, _ in rows]
+        lines = [line for _, line in rows]
+        trees = {}
+        for g in groups_of(first, seqs):
+            n = int(json.loads(lines[g])["records"])
+            recs = [StoredRecord(q, d, decode_body(_body(line))[2])
+                    for q, (d, line) in sorted(self._rows_at(first[g], first[g] + n).items())]
+            _, leaves, starts = site_hours(recs)
+            if starts != [first[g]]:
+                raise ValueError(f"site-hour summary {g} does not match its records")
+            trees[g] = sum_tree(leaves[0])
+        return SiteHours(lines, trees, first)
+
+    def _rows_at(self, lo: int, hi: int) -> dict[int, tuple[str, str]]:
+        q = (select(LedgerEntryRow.seq, LedgerEntryRow.hash, LedgerEntryRow.line)
+             .where(LedgerEntryRow.seq >= lo, LedgerEntryRow.seq < hi))
+        with self.engine.connect() as conn:
+            return {int(s): (d, line) for s, d, line in conn.execute(q)}
 
     def lines_at(self, seqs: Iterable[int]) -> dict[int, str]:
         want = sorted(set(seqs))
