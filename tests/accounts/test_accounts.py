@@ -23,14 +23,14 @@ from suanwang.model import Docking, Kind, PriceItem, Provider, Sla, TouWindow
 
 CST = timezone(timedelta(hours=8))
 T = datetime(2024, 6, 10, 12, tzinfo=CST)
-I, G = Kind.INTELLIGENT, Kind.GENERAL
+AI, G = Kind.INTELLIGENT, Kind.GENERAL
 
 
 def test_balance_hold_and_settle() -> None:
     acc = open_account("t", T, balance_yuan=100.0)
-    acc = hold(acc, "j1", I, 2, 3600.0, 30.0, T)
+    acc = hold(acc, "j1", AI, 2, 3600.0, 30.0, T)
     assert acc.available_yuan == 70.0 and acc.balance_yuan == 100.0
-    refusal = check(acc, I, 1, 3600.0, 80.0, T)
+    refusal = check(acc, AI, 1, 3600.0, 80.0, T)
     assert refusal is not None and refusal.limit == "balance"
     assert refusal.over_by == pytest.approx(10.0)
     assert "over the balance limit by 10 yuan" in str(refusal)
@@ -42,10 +42,10 @@ def test_balance_hold_and_settle() -> None:
 
 
 def test_units_at_once_and_unit_hours_per_month() -> None:
-    limits = Limits(units_at_once=((I, 4),), unit_h_per_month=((G, 100.0),))
+    limits = Limits(units_at_once=((AI, 4),), unit_h_per_month=((G, 100.0),))
     acc = open_account("t", T, 1e6, limits)
-    acc = hold(acc, "a", I, 3, 3600.0, 1.0, T)
-    r = check(acc, I, 2, 3600.0, 1.0, T)
+    acc = hold(acc, "a", AI, 3, 3600.0, 1.0, T)
+    r = check(acc, AI, 2, 3600.0, 1.0, T)
     assert r is not None and r.limit == "units at once (intelligent)" and r.over_by == 1
     acc = hold(acc, "g", G, 40, 2 * 3600.0, 1.0, T)  # 80 core-hours held
     r = check(acc, G, 30, 3600.0, 1.0, T)
@@ -54,17 +54,17 @@ def test_units_at_once_and_unit_hours_per_month() -> None:
     # next month the budget is fresh
     assert check(acc, G, 30, 3600.0, 1.0, datetime(2024, 7, 1, tzinfo=CST)) is None
     acc = release(acc, "a", T, "cancelled")
-    assert check(acc, I, 4, 3600.0, 1.0, T) is None
+    assert check(acc, AI, 4, 3600.0, 1.0, T) is None
 
 
 @pytest.mark.parametrize(("basis", "refused"), [("location", True), ("market", False)])
 def test_the_carbon_budget_binds_on_the_chosen_basis(basis: str, refused: bool) -> None:
     acc = open_account("t", T, 1e6, Limits(carbon_kg_per_month=10.0, carbon_basis=basis))
-    acc = hold(acc, "j", I, 1, 3600.0, 1.0, T, carbon_kg=0.0)
+    acc = hold(acc, "j", AI, 1, 3600.0, 1.0, T, carbon_kg=0.0)
     acc = settle(acc, "j", 1.0, 1.0, T, carbon_location_kg=8.0, carbon_market_kg=2.0)
     assert acc.carbon_kg("2024-06", "location") == 8.0
     assert acc.carbon_kg("2024-06", "market") == 2.0
-    r = check(acc, I, 1, 3600.0, 1.0, T, carbon_kg=5.0)
+    r = check(acc, AI, 1, 3600.0, 1.0, T, carbon_kg=5.0)
     assert (r is not None) == refused
     if r is not None:
         assert r.limit == "carbon budget (location-based, 2024-06)"
@@ -74,12 +74,12 @@ def test_the_carbon_budget_binds_on_the_chosen_basis(basis: str, refused: bool) 
 def test_a_hold_that_breaks_a_limit_raises_naming_it() -> None:
     acc = open_account("t", T, 5.0)
     with pytest.raises(ValueError, match="over the balance limit by 1 yuan"):
-        hold(acc, "j", I, 1, 3600.0, 6.0, T)
+        hold(acc, "j", AI, 1, 3600.0, 6.0, T)
 
 
 def test_top_ups_and_limit_changes_are_recorded() -> None:
     acc = top_up(open_account("t", T), 50.0, T, by="operator")
-    acc = set_limits(acc, Limits(units_at_once=((I, 2),)), T, by="operator")
+    acc = set_limits(acc, Limits(units_at_once=((AI, 2),)), T, by="operator")
     assert acc.balance_yuan == 50.0
     assert [(e.what, e.yuan) for e in acc.record] == [("open", 0.0), ("top_up", 50.0),
                                                        ("limits", 0.0)]
@@ -90,13 +90,13 @@ def test_top_ups_and_limit_changes_are_recorded() -> None:
 
 
 def test_worst_case_bill_takes_the_highest_price_from_the_start_on() -> None:
-    items = (PriceItem("a", I, 10.0, datetime(2024, 1, 1, tzinfo=CST), (TouWindow(8, 20, 1.5),)),
-             PriceItem("b", I, 12.0, datetime(2024, 6, 11, tzinfo=CST)),
-             PriceItem("c", I, 8.0, datetime(2024, 6, 12, tzinfo=CST)))
-    prov = Provider("p", "s", "p", "p", Docking.API, "local", ((I, 10),), ((I, 10),), items,
+    items = (PriceItem("a", AI, 10.0, datetime(2024, 1, 1, tzinfo=CST), (TouWindow(8, 20, 1.5),)),
+             PriceItem("b", AI, 12.0, datetime(2024, 6, 11, tzinfo=CST)),
+             PriceItem("c", AI, 8.0, datetime(2024, 6, 12, tzinfo=CST)))
+    prov = Provider("p", "s", "p", "p", Docking.API, "local", ((AI, 10),), ((AI, 10),), items,
                     0.5, Sla(0.999, 60.0))
     # from T: a (10 x 1.5 at peak), b 12, c 8: the worst is 15 per card-hour
-    assert worst_case_bill(prov, I, 2, 3 * 3600.0, T, data_gb=4.0) == pytest.approx(
+    assert worst_case_bill(prov, AI, 2, 3 * 3600.0, T, data_gb=4.0) == pytest.approx(
         2 * 3 * 15.0 + 4 * 0.5)
     # from June 12 only c is in force or later
-    assert worst_case_bill(prov, I, 1, 3600.0, datetime(2024, 6, 12, 1, tzinfo=CST)) == 8.0
+    assert worst_case_bill(prov, AI, 1, 3600.0, datetime(2024, 6, 12, 1, tzinfo=CST)) == 8.0
