@@ -230,3 +230,38 @@ def job(job_id: str = "j", *, origin: str = "east", kind: Kind = Kind.INTELLIGEN
 @pytest.fixture
 def make_job() -> JobFactory:
     return job
+
+
+# ---- the tiny network with two providers at every site -------------------------------------
+
+PROVIDER_FACTOR = {"local": 1.0, "mid": 0.9, "west": 0.8}
+
+
+def _prov(pid: str, card: float, egress: float) -> dict[str, Any]:
+    v = {"source": "test"}
+    return {"id": pid, "name_zh": pid, "name_en": pid, "docking": "api", "executor": "local",
+            "sla": {"availability": {"value": 0.999, **v}, "start_s": {"value": 60, **v}},
+            "egress_yuan_per_gb": {"value": egress, **v},
+            "prices": [{"kind": k, "effective_from": "2024-01-01",
+                        "yuan_per_unit_h": {"value": price, **v}}
+                       for k, price in (("general", 0.1), ("intelligent", card), ("hpc", 5.0))]}
+
+
+def _provider_doc(tiny_doc: dict[str, Any], **cheap_extra: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(tiny_doc)
+    doc["providers"] = [{**_prov("cheap", 10.0, 2.0), **cheap_extra}, _prov("dear", 12.0, 0.0)]
+    for site in doc["sites"]:
+        kinds = [p["kind"] for p in site["pools"]]
+        share = {**{k: 0.5 for k in kinds}, "source": "test"}
+        factor = {"value": PROVIDER_FACTOR[site["id"]], "source": "test"}
+        site["providers"] = [{"id": "cheap", "share": share, "price_factor": factor},
+                             {"id": "dear", "share": share, "price_factor": factor}]
+    return doc
+
+
+@pytest.fixture
+def provider_doc() -> Callable[..., dict[str, Any]]:
+    """`provider_doc(tiny_doc, **extra_for_cheap)`: the tiny network's document with providers
+    `cheap` (10 yuan per card-hour, 2 yuan/GB egress) and `dear` (12, no egress) holding half
+    of every pool at every site, at a site factor of local 1.0, mid 0.9, west 0.8."""
+    return _provider_doc

@@ -15,7 +15,6 @@ of input west/cheap costs 8 + 20 = 28 and west/dear 9.6, so it goes to west/dear
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -29,33 +28,11 @@ from suanwang.model import Job, Kind, Network, Placement
 from suanwang.network.loader import parse_network
 from suanwang.policies import make_policy
 
-FACTOR = {"local": 1.0, "mid": 0.9, "west": 0.8}
-
-
-def _prov(pid: str, card: float, egress: float) -> dict[str, Any]:
-    v = {"source": "test"}
-    return {"id": pid, "name_zh": pid, "name_en": pid, "docking": "api", "executor": "local",
-            "sla": {"availability": {"value": 0.999, **v}, "start_s": {"value": 60, **v}},
-            "egress_yuan_per_gb": {"value": egress, **v},
-            "prices": [{"kind": k, "effective_from": "2024-01-01",
-                        "yuan_per_unit_h": {"value": price, **v}}
-                       for k, price in (("general", 0.1), ("intelligent", card), ("hpc", 5.0))]}
-
-
-def provider_doc(tiny_doc: dict[str, Any], **cheap_extra: Any) -> dict[str, Any]:
-    doc = copy.deepcopy(tiny_doc)
-    doc["providers"] = [{**_prov("cheap", 10.0, 2.0), **cheap_extra}, _prov("dear", 12.0, 0.0)]
-    for site in doc["sites"]:
-        kinds = [p["kind"] for p in site["pools"]]
-        share = {**{k: 0.5 for k in kinds}, "source": "test"}
-        factor = {"value": FACTOR[site["id"]], "source": "test"}
-        site["providers"] = [{"id": "cheap", "share": share, "price_factor": factor},
-                             {"id": "dear", "share": share, "price_factor": factor}]
-    return doc
+ProviderDoc = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture
-def pnet(tiny_doc: dict[str, Any]) -> Network:
+def pnet(tiny_doc: dict[str, Any], provider_doc: ProviderDoc) -> Network:
     return parse_network(provider_doc(tiny_doc), "<tiny with providers>")
 
 
@@ -169,6 +146,7 @@ def test_a_provider_whose_quota_is_spent_is_skipped(pnet: Network, make_state: S
 
 
 def test_a_small_quota_keeps_bigger_jobs_off_the_provider(tiny_doc: dict[str, Any],
+                                                          provider_doc: ProviderDoc,
                                                           make_state: StateMaker,
                                                           make_job: JobMaker) -> None:
     doc = provider_doc(tiny_doc)
@@ -183,6 +161,7 @@ def test_a_small_quota_keeps_bigger_jobs_off_the_provider(tiny_doc: dict[str, An
 
 
 def test_a_tenant_cap_sends_the_tenants_next_job_elsewhere(tiny_doc: dict[str, Any],
+                                                           provider_doc: ProviderDoc,
                                                            make_state: StateMaker,
                                                            make_job: JobMaker) -> None:
     cap = {"intelligent": 2, "source": "test"}

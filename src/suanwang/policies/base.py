@@ -92,7 +92,7 @@ class RankingPolicy:
             return pairs
         view = state.forecast(now_s)
         end_s = now_s + job.duration_s
-        key = (id(cands), int(now_s // HOUR_S), math.ceil(end_s / HOUR_S))
+        key = (id(cands), int(now_s // HOUR_S), self.window_end_key(state, cands, now_s, end_s))
         if self._rank_hour != view.issued_hour:
             self._rank_hour = view.issued_hour
             self._rank_cache.clear()
@@ -102,6 +102,11 @@ class RankingPolicy:
         scored = self.score_all(state, view, job, cands, now_s)
         self._rank_cache[key] = (cands, scored)
         return scored
+
+    def window_end_key(self, state: SchedulerState, cands: list[Offer], now_s: float,
+                       end_s: float) -> int:
+        """The part of the rank cache key that stands for the run's end (its hour)."""
+        return math.ceil(end_s / HOUR_S)
 
     def score_all(self, state: SchedulerState, view: ForecastView, job: Job,
                   cands: list[Offer], now_s: float) -> Ranking:

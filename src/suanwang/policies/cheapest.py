@@ -8,10 +8,13 @@ with input data are ranked by their expected bill, egress included.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from suanwang.core.state import Offer, SchedulerState
 from suanwang.energy.forecast import ForecastView
+from suanwang.energy.series import HOUR_S
 from suanwang.model import Job
 from suanwang.policies.base import Ranking, RankingPolicy
 
@@ -27,6 +30,16 @@ class CheapestPolicy(RankingPolicy):
         if state.topology.slice_energy_priced[cand.slice]:
             return cand.kw_per_unit_facility * view.mean_price(cand.site, start_s, end_s)
         return state.prices.mean(cand.slice, start_s, end_s)
+
+    def window_end_key(self, state: SchedulerState, cands: list[Offer], now_s: float,
+                       end_s: float) -> int:
+        """While no price changes over the run, the ranking is the one by the prices of the
+        start hour, whatever the run's length: one cache entry serves every such window."""
+        arrays = self._arrays.get(id(cands))
+        if arrays is not None and arrays[0] is cands and not arrays[2] \
+                and state.prices.flat(now_s, end_s):
+            return -1
+        return math.ceil(end_s / HOUR_S)
 
     def score_all(self, state: SchedulerState, view: ForecastView, job: Job,
                   cands: list[Offer], now_s: float) -> Ranking:

@@ -73,6 +73,16 @@ class PriceTable:
         self.hours = hours
         self.cum_rows: list[list[float]] = self.cum.tolist()
         self.price_rows: list[list[float]] = self.yuan_per_unit_h.tolist()
+        # next_change[h]: the first hour after h at which some row's price differs from the
+        # hour before (hours hours+1.. never change: the last hour's prices hold)
+        moved = np.flatnonzero((self.yuan_per_unit_h[:, 1:]
+                                != self.yuan_per_unit_h[:, :-1]).any(axis=0)) + 1
+        nxt = np.full(hours, 2**62, dtype=np.int64)
+        if len(moved):
+            at = np.searchsorted(moved, np.arange(hours), side="right")
+            ok = at < len(moved)
+            nxt[ok] = moved[at[ok]]
+        self.next_change: list[int] = nxt.tolist()
         self._covered_s = (hours - 1) * HOUR_S
 
     def ensure(self, t_s: float) -> None:
@@ -102,6 +112,12 @@ class PriceTable:
         if xb - xa < 1e-9:
             return price[ka]
         return (cum[kb] + price[kb] * (xb - kb) - cum[ka] - price[ka] * (xa - ka)) / (xb - xa)
+
+    def flat(self, a_s: float, b_s: float) -> bool:
+        """Whether no row's price changes within [a_s, b_s)."""
+        if b_s > self._covered_s:
+            self.ensure(b_s)
+        return math.ceil(b_s / HOUR_S) <= self.next_change[int(max(a_s, 0.0) // HOUR_S)]
 
     def means(self, rows: np.ndarray, a_s: float, b_s: float) -> np.ndarray:
         """`mean` of many rows over one window."""

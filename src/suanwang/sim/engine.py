@@ -43,6 +43,8 @@ class _Recorder:
         self.site_index = site_index
         self.site = np.full(n, -1, dtype=np.int64)
         self.pool = np.full(n, -1, dtype=np.int64)
+        self.slice = np.full(n, -1, dtype=np.int64)
+        self.slice_of: dict[tuple[str, str, object], int] = {}
         self.placed_s = np.full(n, np.nan)
         self.transfer_s = np.full(n, np.nan)
         self.deferrals = np.zeros(n, dtype=np.int32)
@@ -54,6 +56,8 @@ class _Recorder:
         i = self.index[placement.job.job_id]
         self.site[i] = self.site_index[placement.site_id]
         self.pool[i] = pool
+        self.slice[i] = self.slice_of[(placement.site_id, placement.provider_id,
+                                       placement.job.kind)]
         self.placed_s[i] = placement.placed_s
         self.transfer_s[i] = placement.transfer_s
         self.reasons[i] = placement.reason
@@ -88,6 +92,7 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
     if topo.site_ids != series.site_ids:
         raise ValueError("energy series sites do not match the network's sites")
     rec = _Recorder(jobs, {s: i for i, s in enumerate(topo.site_ids)})
+    rec.slice_of = topo.slice_of
     sched = Scheduler(topo, forecaster, policy, rec)
 
     started = time.perf_counter()
@@ -108,7 +113,8 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
     return SimResult.build(network=network, jobs=jobs, policy_name=policy.name, series=series,
                            topology=topo, site=rec.site, pool=rec.pool, placed_s=rec.placed_s,
                            transfer_s=rec.transfer_s, deferrals=rec.deferrals,
-                           reasons=rec.reasons, rejected=rec.rejected_why, wall_s=wall_s)
+                           reasons=rec.reasons, rejected=rec.rejected_why, wall_s=wall_s,
+                           slice_idx=rec.slice)
 
 
 def horizon_hours(jobs: Sequence[Job], days: float | None = None) -> int:

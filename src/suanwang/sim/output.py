@@ -1,4 +1,5 @@
-"""Files a run writes with `--out DIR`: jobs.csv, sites.csv, summary.json, network.json.
+"""Files a run writes with `--out DIR`: jobs.csv, sites.csv, summary.json, network.json, and
+invoices/ (the tenants' bills, one FOCUS CSV per tenant and month, `suanwang.sim.invoices`).
 
 jobs.csv has one row per job; a cell is empty where a value does not apply (no deadline for a
 real-time job, no site for a rejected one). sites.csv has one row per site, pool and hour.
@@ -16,12 +17,14 @@ from typing import Any
 
 from suanwang.ledger.sim_output import write_sim_ledger
 from suanwang.network.loader import network_to_dict
+from suanwang.sim.invoices import write_invoices
 from suanwang.sim.result import SimResult
 
 JOB_COLUMNS = (
     "job_id", "tenant", "origin", "kind", "units", "submit_s", "start_s", "end_s", "site",
     "rtt_ms", "rtt_bound_ms", "deadline_s", "data_gb", "energy_kwh", "green_kwh", "carbon_kg",
     "cost_yuan", "wait_s", "status", "workload", "placed_s", "transfer_s", "deferrals", "reason",
+    "provider", "bill_yuan",
 )
 SITE_COLUMNS = (
     "site", "pool", "hour_start_s", "busy_units", "capacity_units", "energy_kwh", "green_share",
@@ -42,12 +45,12 @@ def write_jobs_csv(result: SimResult, path: Path) -> None:
     cols = [a.tolist() for a in (result.site, result.start_s, result.end_s, result.rtt_ms,
                                  result.energy_kwh, result.green_kwh, result.carbon_kg,
                                  result.cost_yuan, result.placed_s, result.transfer_s,
-                                 result.deferrals)]
+                                 result.deferrals, result.bill_yuan)]
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(JOB_COLUMNS)
         for i, j in enumerate(result.jobs):
-            site, start, end, rtt, energy, green, carbon, cost, placed, transfer, defer = (
+            site, start, end, rtt, energy, green, carbon, cost, placed, transfer, defer, bill = (
                 c[i] for c in cols)
             ran = site >= 0
             w.writerow((
@@ -56,7 +59,8 @@ def write_jobs_csv(result: SimResult, path: Path) -> None:
                 _cell(j.rtt_bound_ms), _cell(j.deadline_s), _cell(j.data_gb),
                 _cell(energy), _cell(green), _cell(carbon), _cell(cost),
                 _cell(wait[i]), result.status[i], j.workload, _cell(placed),
-                _cell(transfer), defer, result.reasons.get(i, ""),
+                _cell(transfer), defer, result.reasons.get(i, ""), result.provider_of(i),
+                _cell(bill) if ran else "",
             ))
 
 
@@ -82,6 +86,7 @@ def write_run(result: SimResult, out_dir: Path, run_info: dict[str, Any]) -> dic
     write_jobs_csv(result, out_dir / "jobs.csv")
     write_sites_csv(result, out_dir / "sites.csv")
     write_sim_ledger(result, out_dir)
+    write_invoices(result, out_dir)
     summary = {**run_info, **result.summary()}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False),
                                           encoding="utf-8")

@@ -13,6 +13,7 @@ from suanwang.core.accounting import busy_unit_seconds_by_hour, charge_jobs
 from suanwang.core.state import Topology
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.model import Job, Network
+from suanwang.pricing.table import PriceTable
 
 DONE, LATE, REJECTED = "done", "late", "rejected"
 
@@ -39,21 +40,42 @@ class SimResult:
     deferrals: np.ndarray
     reasons: dict[int, str]
     wall_s: float
+    slice: np.ndarray | None = None  # provider pool (Topology.slices) per job, -1 if rejected
+    compute_bill_yuan: np.ndarray | None = None  # the tenant's bill for compute
+    egress_yuan: np.ndarray | None = None  # the tenant's bill for moving its input data in
+
+    @property
+    def bill_yuan(self) -> np.ndarray:
+        """The tenant's bill per job: the price items in force over its run, plus egress
+        (zeros for rejected jobs)."""
+        assert self.compute_bill_yuan is not None and self.egress_yuan is not None
+        return self.compute_bill_yuan + self.egress_yuan
+
+    def provider_of(self, i: int) -> str:
+        """The provider job i ran with ("" if it did not run)."""
+        if self.slice is None or self.slice[i] < 0:
+            return ""
+        return self.topology.slice_provider[int(self.slice[i])]
 
     @classmethod
     def build(cls, *, network: Network, jobs: Sequence[Job], policy_name: str,
               series: EnergySeries, topology: Topology, site: np.ndarray, pool: np.ndarray,
               placed_s: np.ndarray, transfer_s: np.ndarray, deferrals: np.ndarray,
-              reasons: dict[int, str], rejected: dict[int, str], wall_s: float) -> SimResult:
+              reasons: dict[int, str], rejected: dict[int, str], wall_s: float,
+              slice_idx: np.ndarray | None = None) -> SimResult:
         n = len(jobs)
         duration = np.fromiter((j.duration_s for j in jobs), dtype=float, count=n)
         units = np.fromiter((j.units for j in jobs), dtype=float, count=n)
         deadline = np.fromiter(
             (j.deadline_s if j.deadline_s is not None else np.inf for j in jobs),
             dtype=float, count=n)
+        if slice_idx is None:  # one provider per pool: the pool's first
+            slice_idx = np.array([topology.pool_slices[p][0] if p >= 0 else -1
+                                  for p in pool.tolist()], dtype=np.int64)
         for i in rejected:
             site[i] = -1
             pool[i] = -1
+            slice_idx[i] = -1
         ran = site >= 0
         start = placed_s + transfer_s
         end = start + duration
@@ -70,6 +92,8 @@ class SimResult:
             ch = charge_jobs(series, site[ran], power[ran], start[ran], end[ran])
             energy[ran], green[ran] = ch.energy_kwh, ch.green_kwh
             carbon[ran], cost[ran] = ch.carbon_kg, ch.cost_yuan
+        compute_bill, egress = _bills(jobs, series, topology, ran, slice_idx, units, start, end,
+                                      cost)
         rtt = np.full(n, np.nan)
         site_ids = topology.site_ids
         for i in np.flatnonzero(ran).tolist():
@@ -86,7 +110,8 @@ class SimResult:
                    topology=topology, site=site, pool=pool, placed_s=placed_s, start_s=start,
                    end_s=end, transfer_s=transfer_s, rtt_ms=rtt, status=status,
                    energy_kwh=energy, green_kwh=green, carbon_kg=carbon, cost_yuan=cost,
-                   deferrals=deferrals, reasons=all_reasons, wall_s=wall_s)
+                   deferrals=deferrals, reasons=all_reasons, wall_s=wall_s,
+                   slice=slice_idx, compute_bill_yuan=compute_bill, egress_yuan=egress)
 
     # ---- views -------------------------------------------------------------------------
 
@@ -159,6 +184,9 @@ class SimResult:
             "green_share": green / energy if energy > 0 else 0.0,
             "carbon_t": float(self.carbon_kg.sum()) / 1000.0,
             "cost_yuan": float(self.cost_yuan.sum()),
+            "bill_yuan": float(self.bill_yuan.sum()),
+            "egress_yuan": float(self.egress_yuan.sum()) if self.egress_yuan is not None
+            else 0.0,
             "west_energy_share": float(self.energy_kwh[west_mask].sum()) / energy
             if energy > 0 else 0.0,
             "mean_wait_s": float(wait.mean()) if len(wait) else 0.0,
@@ -169,3 +197,29 @@ class SimResult:
             "wall_s": self.wall_s,
             "jobs_per_s": n / self.wall_s if self.wall_s > 0 else 0.0,
         }
+
+
+def _bills(jobs: Sequence[Job], series: EnergySeries, topology: Topology, ran: np.ndarray,
+           slice_idx: np.ndarray, units: np.ndarray, start: np.ndarray, end: np.ndarray,
+           cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tenant's bill per job: units x the integral of the provider's hourly price over
+    the run (`suanwang.pricing`), or for an energy-priced provider the electricity cost of its
+    units (already charged as `cost`); plus data_gb x the provider's egress price."""
+    n = len(jobs)
+    compute = np.zeros(n)
+    egress = np.zeros(n)
+    if not ran.any():
+        return compute, egress
+    idx = np.flatnonzero(ran)
+    rows = slice_idx[idx]
+    energy = np.asarray(topology.slice_energy_priced, dtype=bool)[rows]
+    compute[idx[energy]] = cost[idx[energy]]
+    fixed = idx[~energy]
+    if len(fixed):
+        table = PriceTable(topology.slices, series.start_utc, series.hours)
+        r = slice_idx[fixed]
+        compute[fixed] = units[fixed] * (table.integral(r, end[fixed])
+                                         - table.integral(r, start[fixed]))
+    data = np.fromiter((j.data_gb for j in jobs), dtype=float, count=n)
+    egress[idx] = data[idx] * np.asarray(topology.slice_egress, dtype=float)[rows]
+    return compute, egress
