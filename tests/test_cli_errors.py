@@ -58,7 +58,7 @@ CASES: dict[str, Case] = {
          str(a_directory(p))], p / "adir.csv", "is a directory"),
     "network show --network directory": lambda p: (
         ["network", "show", "--network", str(a_directory(p))], p / "adir.csv",
-        "Is a directory"),
+        "is a directory, a file was expected"),
     "network show --network not UTF-8": lambda p: (
         ["network", "show", "--network", str(not_utf8(p))], p / "latin1.csv",
         "not UTF-8 text"),

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from suanwang.errors import InputError, file_problem
+from suanwang.bounds import NETWORK, Bound
+from suanwang.errors import InputError
 from suanwang.model import Contracts, Hub, Kind, Network, Pool, Region, Site, Snapshot
+from suanwang.yaml_input import load_yaml
 
 BUNDLED = "national"
 EARTH_RADIUS_KM = 6371.0
@@ -47,6 +48,17 @@ def provincial_grid_factors_g_per_kwh(year: int = 2022) -> dict[str, float]:
         if row["level"] == "province" and value:
             out[row["name_en"]] = round(float(value) * 1000.0, 1)
     return out
+
+
+def network_bound(field: str, lo: float | None = None, hi: float | None = None,
+                  lo_open: bool = False) -> Bound:
+    """The documented range of a numeric field (`bounds.NETWORK` by its key), else lo..hi."""
+    parts = [p for p in re.sub(r"\[\d+\]", "", field).split(".") if p != "value"]
+    key = "pflops" if len(parts) > 1 and parts[-2] == "pflops" else parts[-1]
+    if key in NETWORK:
+        return NETWORK[key]
+    low = -1e300 if lo is None else lo
+    return Bound(low, 1e300 if hi is None else hi, "", f"{max(low, 0.0) + 1:g}", lo_open=lo_open)
 
 
 class _Reader:
@@ -80,16 +92,13 @@ class _Reader:
         hi: float | None = None,
         lo_open: bool = False,
     ) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(field, value, "must be a number")
-        x = float(value)
-        if not math.isfinite(x):
-            raise self.fail(field, value, "must be finite")
-        if lo is not None and (x <= lo if lo_open else x < lo):
-            raise self.fail(field, value, f"must be {'>' if lo_open else '>='} {lo:g}")
-        if hi is not None and x > hi:
-            raise self.fail(field, value, f"must be <= {hi:g}")
-        return x
+        bound = network_bound(field, lo, hi, lo_open)
+        problem = bound.problem(value)
+        if problem is None and lo is not None and (value <= lo if lo_open else value < lo):
+            problem = f"must be {'>' if lo_open else '>='} {lo:g}: {bound.expected()}"
+        if problem is not None:
+            raise self.fail(field, value, problem)
+        return bound.check(value)
 
     def sourced(self, obj: Any, key: str, path: str, **bounds: Any) -> float:
         """A number written as {value: X, source: "..."}; the source is mandatory."""
@@ -115,16 +124,7 @@ def load_network(path: str | Path | None = None) -> Network:
     """Load a network file; `None` loads the bundled national network."""
     file = Path(path) if path is not None else bundled_network_path()
     source = str(file)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(source, "(file)", str(file), f"cannot be read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError.file(file, file_problem(exc)) from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(source, "(file)", str(file), f"is not valid YAML: {exc}") from exc
+    doc = load_yaml(file)
     return parse_network(doc, source)
 
 

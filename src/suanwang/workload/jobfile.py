@@ -37,8 +37,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from suanwang.errors import InputError, reading
+from suanwang.bounds import JOB, MAX_RUN_S, Bound
+from suanwang.errors import InputError
 from suanwang.model import Job, Kind, Network
+from suanwang.text_input import open_input_text
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "job_id",
@@ -112,39 +114,59 @@ class Row:
     def optional_text(self, column: str, default: str = "") -> str:
         return default if is_empty(self.cells.get(column)) else self.text(column)
 
-    def integer(self, column: str, *, minimum: int | None = None) -> int:
+    def integer(self, column: str, *, minimum: int | None = None,
+                bound: Bound | None = None) -> int:
+        """A whole number, >= `minimum`, in `bound` (default: `bounds.JOB[column]` if any)."""
+        bound = bound or JOB.get(column)
+        expected = f": {bound.expected()}" if bound else ""
         value = self.cells.get(column)
         if is_empty(value):
-            raise self.fail(column, "missing; must be an integer")
+            raise self.fail(column, f"missing; must be an integer{expected}")
         out = _to_int(value)
+        number = _to_float(value) if out is None else None
+        if number is not None and math.isfinite(number) and number.is_integer():
+            out = int(number)  # written as 1e3 or 8.0
         if out is None:
-            raise self.fail(column, "must be an integer")
+            problem = bound.problem(number) if bound and number is not None else None
+            raise self.fail(column, problem or f"must be an integer{expected}")
         if minimum is not None and out < minimum:
-            raise self.fail(column, f"must be >= {minimum}")
+            raise self.fail(column, f"must be >= {minimum}{expected}")
+        problem = bound.problem(out) if bound else None
+        if problem:
+            raise self.fail(column, problem)
         return out
 
     def number(
-        self, column: str, *, minimum: float | None = None, above: float | None = None
+        self, column: str, *, minimum: float | None = None, above: float | None = None,
+        bound: Bound | None = None,
     ) -> float:
-        """A finite number, >= `minimum` and > `above` when they are given."""
+        """A finite number, >= `minimum` and > `above` when they are given, in `bound`
+        (default: `bounds.JOB[column]` if any). Negative zero is read as zero."""
+        bound = bound or JOB.get(column)
+        expected = bound.expected() if bound else "a finite number"
         value = self.cells.get(column)
         if is_empty(value):
-            raise self.fail(column, "missing; must be a number")
+            raise self.fail(column, f"missing; must be {expected}")
         out = _to_float(value)
         if out is None or not math.isfinite(out):
-            raise self.fail(column, "must be a finite number")
+            problem = bound.problem(out) if bound and out is not None else None
+            raise self.fail(column, problem or f"must be {expected}")
         if minimum is not None and out < minimum:
-            raise self.fail(column, f"must be >= {minimum:g}")
+            raise self.fail(column, f"must be >= {minimum:g}: {expected}")
         if above is not None and out <= above:
-            raise self.fail(column, f"must be > {above:g}")
-        return out
+            raise self.fail(column, f"must be > {above:g}: {expected}")
+        problem = bound.problem(out) if bound else None
+        if problem:
+            raise self.fail(column, problem)
+        return out + 0.0
 
     def optional_number(
-        self, column: str, *, minimum: float | None = None, above: float | None = None
+        self, column: str, *, minimum: float | None = None, above: float | None = None,
+        bound: Bound | None = None,
     ) -> float | None:
         if is_empty(self.cells.get(column)):
             return None
-        return self.number(column, minimum=minimum, above=above)
+        return self.number(column, minimum=minimum, above=above, bound=bound)
 
 
 def _to_int(value: object) -> int | None:
@@ -165,13 +187,13 @@ def _to_int(value: object) -> int | None:
 def _to_float(value: object) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
             return float(value.strip())
-        except ValueError:
-            return None
+    except (ValueError, OverflowError):
+        return None
     return None
 
 
@@ -202,7 +224,7 @@ class Table:
 
 def read_csv_header(path: Path) -> tuple[str, ...]:
     """The header of a CSV file (stripped column names); `InputError` if the file is empty."""
-    with reading(path), path.open(encoding="utf-8-sig", newline="") as f:
+    with open_input_text(path) as f:
         first = next(csv.reader(f), None)
     if first is None:
         raise InputError(str(path), "header", None, "the file is empty")
@@ -215,7 +237,7 @@ def read_csv_table(path: Path) -> Table:
     A row with a different number of fields than the header raises `InputError`.
     """
     source = str(path)
-    with reading(path), path.open(encoding="utf-8-sig", newline="") as f:
+    with open_input_text(path) as f:
         reader = csv.reader(f)
         first = next(reader, None)
         if first is None:
@@ -293,6 +315,9 @@ def sort_jobs(jobs: Iterable[Job]) -> list[Job]:
 def _job_from_row(row: Row, region_ids: Sequence[str]) -> Job:
     submit_s = row.number("submit_s", minimum=0.0)
     rtt_bound_ms, deadline_s = _latency_fields(row, submit_s)
+    span = run_span_problem(submit_s, row.number("duration_s", above=0.0))
+    if span:
+        raise row.fail("duration_s", span)
     return Job(
         job_id=row.text("job_id"),
         tenant=row.text("tenant"),
@@ -306,6 +331,14 @@ def _job_from_row(row: Row, region_ids: Sequence[str]) -> Job:
         data_gb=row.optional_number("data_gb", minimum=0.0) or 0.0,
         workload=row.optional_text("workload"),
     )
+
+
+def run_span_problem(submit_s: float, duration_s: float) -> str | None:
+    """Why a job ending at submit_s + duration_s is refused (past `bounds.MAX_RUN_S`), or None."""
+    if submit_s + duration_s <= MAX_RUN_S:
+        return None
+    return (f"the job would end at submit_s + duration_s = {submit_s + duration_s:g} s, past "
+            f"the longest run ({MAX_RUN_S:g} s = {MAX_RUN_S / 86400:g} days)")
 
 
 def _origin(row: Row, region_ids: Sequence[str]) -> str:
