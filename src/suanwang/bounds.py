@@ -20,7 +20,7 @@ YEARS = (2000, 2100)  # a time in a file (measured series, trace timestamps) lie
 
 
 def _fmt(x: float) -> str:
-    if x == int(x) and abs(x) < 1e7:
+    if x == int(x) and abs(x) < 1e12:
         return f"{int(x):,}"
     return f"{x:g}"
 

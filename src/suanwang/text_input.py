@@ -52,11 +52,22 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 
 def _looks_gbk(data: bytes) -> bool:
+    """True when the bytes read as GBK text whose non-ASCII characters are mostly Chinese."""
     try:
-        text = data.decode("gb18030")
+        text = data.decode("gbk")
     except UnicodeDecodeError:
-        return False
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            return False
+    wide = [ch for ch in text if ord(ch) > 127]
+    cjk = sum(1 for ch in wide if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
+    return bool(wide) and cjk >= 0.8 * len(wide) and _CONTROL.search(text) is None
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:4096]
+    return sum(1 for b in head if b < 9 or 13 < b < 32 or b == 11 or b == 12) > 2
 
 
 def decode_input(path: str | Path, data: bytes) -> str:
@@ -75,12 +86,12 @@ def decode_input(path: str | Path, data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         byte = data[exc.start]
-        if _looks_gbk(data):
-            found = "it looks like GBK/GB18030 (Chinese) text"
-        elif sum(1 for b in data[:1024] if b < 9 or 13 < b < 32) > 8:
+        if _looks_binary(data):
             raise InputError.file(path, f"not a text file: binary data (byte 0x{byte:02x} "
                                         f"{_where(data, exc.start)}); a UTF-8 text file "
                                         "was expected") from None
+        if _looks_gbk(data):
+            found = "it looks like GBK/GB18030 (Chinese) text"
         else:
             found = "an encoding other than UTF-8"
         raise InputError.file(path, f"not UTF-8 text: {found} (byte 0x{byte:02x} "
