@@ -567,6 +567,14 @@ add("messages", {
                                     "row 1, column green_share", "'high'", "e.g. 0.42"),
     "deployment grace text": no("deployment", deploy("{backend: local, grace_s: soon}"),
                                 "local.grace_s", "'soon'", "from 0 to 3,600 s, e.g. 5"),
+    "pue without its source": no("network", net("pue: {value: 1.2, source: t}", "pue: 1.2"),
+                                 "sites[0].pue", "1.2", "e.g. {value: 1.25, source:"),
+    "pools not a list": no("network", net("    pools:\n      - {kind: general, units: "
+                                          "{value: 1000, source: t}}",
+                                          "    pools: {kind: general}"),
+                           "sites[0].pools", "'general'", "a list (lines starting with -"),
+    "deployment sites as a list": no("deployment", "sites:\n  - horinger\n", "sites",
+                                     "['horinger']", "e.g. {horinger: {backend: local}}"),
     "deployment partition empty": no("deployment", deploy("{backend: slurm, partition: ''}"),
                                      "slurm.partition", "''", "non-empty text, e.g."),
 })

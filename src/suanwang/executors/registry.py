@@ -76,7 +76,8 @@ def load_deployment(path: Path | None, site_ids: list[str],
     configs = {s: default for s in site_ids}
     sites = doc.get("sites", {}) or {}
     if not isinstance(sites, dict):
-        raise InputError(source, "sites", sites, "must map site id to {backend, ...}")
+        raise InputError(source, "sites", sites, "must map site id to {backend, ...}, "
+                         "e.g. {horinger: {backend: local}}")
     for site_id, node in sites.items():
         if site_id not in site_ids:
             raise InputError(source, f"sites.{site_id}", site_id,

@@ -105,7 +105,8 @@ class _Reader:
         field = f"{path}.{key}" if path else key
         node = self.get(obj, key, path)
         if not isinstance(node, dict):
-            raise self.fail(field, node, "must be {value: <number>, source: <text>}")
+            raise self.fail(field, node, "must be {value: <number>, source: <text>}, e.g. "
+                                          "{value: 1.25, source: \"seed 003\"}")
         source = node.get("source")
         if not isinstance(source, str) or not source.strip():
             raise self.fail(f"{field}.source", source, "every number needs a source")
@@ -116,7 +117,8 @@ class _Reader:
             return []
         value = self.get(obj, key, path)
         if not isinstance(value, list):
-            raise self.fail(f"{path}.{key}" if path else key, value, "must be a list")
+            raise self.fail(f"{path}.{key}" if path else key, value,
+                            "must be a list (lines starting with -, or [a, b])")
         return value
 
 
