@@ -263,6 +263,21 @@ def _encoding_cases(kind: str) -> dict[str, Case]:
 for _kind in KINDS:
     add("encoding", _encoding_cases(_kind))
 
+_HUGE_FIELD = '"' + "a" * 200_000 + '"'
+add("encoding", {
+    "a 200,000-character field": no("trace", jobs(workload=_HUGE_FIELD), "line 2",
+                                    "not valid CSV", "field larger than field limit"),
+    "an unterminated quote": no("trace", jobs(tenant='"open'), "row 1", "fields"),
+    "measured: a 200,000-character field": no("measured", measured(note=_HUGE_FIELD),
+                                              "line 2", "not valid CSV"),
+    "measured: a ragged row": no("measured", measured(note="x,y"), "row 1", "'2024-06-01",
+                                 "has 6 fields; the header has 5"),
+    "empty job file": no("trace", "", "header", "the file is empty"),
+    "empty measured file": no("measured", "", "header", "the file is empty"),
+    "job file of blank lines after the header": ok("trace", JOB_HEADER + "\r\n\r\n\n",
+                                                   lambda r: _eq(r.jobs, [])),
+})
+
 # --------------------------------------------------------------------------------------------
 # 2. YAML that is hostile or ambiguous (network and deployment files)
 # --------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_BE, "UTF-16 (big-endian)"),
 )
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 but tab, LF, CR
+MAX_TABLE_BYTES = 512 * 1024 * 1024  # a CSV table (a trace, a job file, a measured series)
 SAVE_AS = "save it as UTF-8 (with or without BOM)"
 
 
@@ -120,6 +121,6 @@ def read_input_text(path: str | Path, max_bytes: int | None = None) -> str:
     return decode_input(file, data)
 
 
-def open_input_text(path: str | Path) -> io.StringIO:
+def open_input_text(path: str | Path, max_bytes: int = MAX_TABLE_BYTES) -> io.StringIO:
     """The checked text of `path` as a stream for `csv.reader` (line ends kept as written)."""
-    return io.StringIO(read_input_text(path), newline="")
+    return io.StringIO(read_input_text(path, max_bytes), newline="")

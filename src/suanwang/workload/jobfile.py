@@ -222,10 +222,23 @@ class Table:
             yield Row(self.source, index, cells)
 
 
+def _csv_records(path: Path) -> Iterator[list[str]]:
+    """The records of a CSV file (after the text rule); a malformed one (a field past the csv
+    module's limit, a stray quote) raises `InputError` naming the line."""
+    with open_input_text(path) as f:
+        reader = csv.reader(f)
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise InputError.file(path, f"line {reader.line_num}: not valid CSV: {exc}"
+                                  ) from None
+
+
 def read_csv_header(path: Path) -> tuple[str, ...]:
     """The header of a CSV file (stripped column names); `InputError` if the file is empty."""
-    with open_input_text(path) as f:
-        first = next(csv.reader(f), None)
+    records = _csv_records(path)
+    first = next(records, None)
+    records.close()
     if first is None:
         raise InputError(str(path), "header", None, "the file is empty")
     return tuple(c.strip() for c in first)
@@ -237,24 +250,23 @@ def read_csv_table(path: Path) -> Table:
     A row with a different number of fields than the header raises `InputError`.
     """
     source = str(path)
-    with open_input_text(path) as f:
-        reader = csv.reader(f)
-        first = next(reader, None)
-        if first is None:
-            raise InputError(source, "header", None, "the file is empty")
-        header = tuple(c.strip() for c in first)
-        rows: list[dict[str, object]] = []
-        for fields in reader:
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue
-            if len(fields) != len(header):
-                raise InputError(
-                    source,
-                    f"row {len(rows) + 1}",
-                    ",".join(fields),
-                    f"has {len(fields)} fields; the header has {len(header)}",
-                )
-            rows.append(dict(zip(header, fields, strict=True)))
+    reader = _csv_records(path)
+    first = next(reader, None)
+    if first is None:
+        raise InputError(source, "header", None, "the file is empty")
+    header = tuple(c.strip() for c in first)
+    rows: list[dict[str, object]] = []
+    for fields in reader:
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue
+        if len(fields) != len(header):
+            raise InputError(
+                source,
+                f"row {len(rows) + 1}",
+                ",".join(fields)[:200],
+                f"has {len(fields)} fields; the header has {len(header)}",
+            )
+        rows.append(dict(zip(header, fields, strict=True)))
     return Table(source, header, rows)
 
 
