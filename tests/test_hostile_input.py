@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import signal
 import socket
 from collections.abc import Callable, Iterator
@@ -503,7 +504,7 @@ def _positive_zero(x: float) -> None:
 
 add("deployment", {
     "unknown key on local": no("deployment", deploy("{backend: local, nice: 5}"),
-                               "sites.horinger", "local.nice", "5", "unknown setting",
+                               "line 3, sites.horinger.nice", "local.nice", "5", "unknown setting",
                                "known: grace_s, run_as, time_margin_frac, time_margin_s"),
     "unknown key on slurm": no("deployment", deploy("{backend: slurm, partitionn: x}"),
                                "slurm.partitionn", "'x'", "known:", "partition"),
@@ -514,7 +515,7 @@ add("deployment", {
     "unknown top-level key": no("deployment", "site:\n  horinger: {backend: local}\n",
                                 "site", "unknown key; known: default, sites"),
     "unknown key on the default": no("deployment", "default: {backend: local, grace: 1}\n",
-                                     "default: local.grace", "unknown setting"),
+                                     "line 1, default.grace", "unknown setting"),
     "units per CPU NaN": no("deployment", deploy("{backend: slurm, units_per_cpu: .nan}"),
                             "slurm.units_per_cpu", "nan", "NaN", "e.g. 1"),
     "units per CPU inf": no("deployment", deploy("{backend: slurm, units_per_cpu: .inf}"),
@@ -538,7 +539,7 @@ add("deployment", {
                                 "ray.connect_timeout_s", "0", "> 0"),
     "ray address nobody answers": no("deployment",
                                      deploy("{backend: ray, address: '127.0.0.1:{DEAD}'}"),
-                                     "sites.horinger: ray.address", "127.0.0.1:",
+                                     "line 3, sites.horinger.address", "127.0.0.1:",
                                      "no Ray cluster answers", "ray start --head"),
     "ray address that answers": ok("deployment",
                                    deploy("{backend: ray, address: '127.0.0.1:{LISTEN}'}"),
@@ -673,6 +674,9 @@ def test_case_is_read_correctly_or_refused_naming_file_field_and_value(
     for text in case.refused:
         text = ports.get(text, text)
         assert text in message, f"{text!r} not in {message!r}"
+    if case.kind in ("network", "deployment") and not name.startswith("encoding/") \
+            and "(document)" not in message and "too large" not in message:
+        assert re.match(rf"{re.escape(str(path))}: line \d+, ", message), message  # YAML: line
 
 
 CLI_CASES = [n for n, c in CASES.items()

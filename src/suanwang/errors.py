@@ -14,18 +14,21 @@ class InputError(ValueError):
 
     The message names where (`source`), which field, and the offending value, so that the user
     can fix it without reading code. A problem with the file itself (missing, a directory, not
-    UTF-8) has no field: `InputError.file`.
+    UTF-8) has no field: `InputError.file`. `line`, when known, is the file's line of the field.
     """
 
-    def __init__(self, source: str, field: str | None, value: Any, problem: str) -> None:
+    def __init__(self, source: str, field: str | None, value: Any, problem: str, *,
+                 line: int | None = None) -> None:
         self.source = source
         self.field = field
         self.value = value
         self.problem = problem
+        self.line = line  # the line of the file the field is on, when known
+        at = "" if line is None else f"line {line}, "
         if field is None:
-            super().__init__(f"{source}: {problem}")
+            super().__init__(f"{source}: {at}{problem}")
         else:
-            super().__init__(f"{source}: {field} = {value!r}: {problem}")
+            super().__init__(f"{source}: {at}{field} = {value!r}: {problem}")
 
     @classmethod
     def file(cls, path: str | Path, problem: str) -> InputError:

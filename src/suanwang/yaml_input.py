@@ -24,6 +24,7 @@ Every refusal is an `InputError` naming the file, `line L[, column C]` and the k
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -211,16 +212,59 @@ def _check_flow_depth(text: str) -> None:
                                                   "levels")
 
 
+def _lines(root: Node) -> dict[str, int]:
+    """The line of every field path (`sites[0].pue.value`, as the readers name fields)."""
+    out: dict[str, int] = {}
+    stack: list[tuple[str, Node]] = [("", root)]
+    while stack:
+        path, node = stack.pop()
+        if path and path not in out:
+            out[path] = _line(node)
+        if isinstance(node, SequenceNode):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(node.value))
+        elif isinstance(node, MappingNode):
+            for key_node, value in node.value:
+                if isinstance(key_node, ScalarNode):
+                    key = f"{path}.{key_node.value}" if path else str(key_node.value)
+                    out.setdefault(key, _line(key_node))
+                    stack.append((key, value))
+    return out
+
+
+@dataclass(frozen=True)
+class Located:
+    """A parsed document and the line of each field path, to name lines in later refusals."""
+
+    doc: Any
+    lines: dict[str, int]
+
+    def at_line(self, exc: InputError) -> InputError:
+        """`exc` with `line N, ` before its field when the field (or a parent) has a line."""
+        field = exc.field
+        while field:
+            if field in self.lines:
+                return InputError(exc.source, exc.field, exc.value, exc.problem,
+                                  line=self.lines[field])
+            field = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", field) if re.search(
+                r"(\.[^.\[]*|\[\d+\])$", field) else ""
+        return exc
+
+
 def parse_yaml(text: str, source: str) -> Any:
     """The YAML document in `text` by the rules above; `InputError` naming `source` if refused."""
+    return parse_yaml_located(text, source).doc
+
+
+def parse_yaml_located(text: str, source: str) -> Located:
+    """`parse_yaml`, with the line of every field path."""
     loader = _Loader(text)
     try:
         _check_flow_depth(text)
         node = loader.get_single_node()
         if node is None:
-            return None
+            return Located(None, {})
         _check_expansion(node)
-        return loader.construct_document(node)
+        return Located(loader.construct_document(node), _lines(node))
     except YamlRefusal as exc:
         where = "" if exc.line is None else f"line {exc.line}, "
         raise InputError.file(source, f"{where}{exc.what}: {exc.problem}") from None
@@ -239,4 +283,9 @@ def parse_yaml(text: str, source: str) -> Any:
 
 def load_yaml(path: str | Path) -> Any:
     """Read and parse the YAML file at `path` (text rule, size limit, the rules above)."""
-    return parse_yaml(read_input_text(path, max_bytes=MAX_BYTES), str(path))
+    return load_yaml_located(path).doc
+
+
+def load_yaml_located(path: str | Path) -> Located:
+    """`load_yaml`, with the line of every field path (see `Located.at_line`)."""
+    return parse_yaml_located(read_input_text(path, max_bytes=MAX_BYTES), str(path))

@@ -35,7 +35,7 @@ from suanwang.executors.base import TENANT_PLACEHOLDER, Executor, ExecutorConfig
 from suanwang.executors.ray_tasks import RaySettings, make_ray
 from suanwang.executors.ray_tasks import _host_port as ray_host_port
 from suanwang.executors.slurm import SlurmSettings, make_slurm, parse_settings
-from suanwang.yaml_input import load_yaml
+from suanwang.yaml_input import load_yaml_located
 
 RAY_CHECK_S = 2.0  # the longest the connect check of a Ray address at load waits
 
@@ -64,8 +64,15 @@ def load_deployment(path: Path | None, site_ids: list[str],
     configs = {s: ExecutorConfig(default_backend) for s in site_ids}
     if path is None:
         return configs
-    source = str(path)
-    doc = load_yaml(path) or {}
+    located = load_yaml_located(path)
+    try:
+        return _deployment(str(path), located.doc or {}, site_ids, default_backend)
+    except InputError as exc:
+        raise located.at_line(exc) from None
+
+
+def _deployment(source: str, doc: Any, site_ids: list[str],
+                default_backend: str) -> dict[str, ExecutorConfig]:
     if not isinstance(doc, dict):
         raise InputError(source, "(document)", type(doc).__name__,
                          "must be a mapping, e.g. {default: {backend: local}, sites: {...}}")
@@ -112,7 +119,9 @@ def _check_settings(source: str, field: str, cfg: ExecutorConfig) -> None:
     try:
         settings = parse_settings(cls, cfg.settings, cfg.backend)
     except InputError as exc:
-        raise InputError(source, f"{field}: {exc.field}", exc.value, exc.problem) from None
+        key = str(exc.field).split(".", 1)[-1]
+        raise InputError(source, f"{field}.{key}", exc.value,
+                         f"{exc.problem} (setting {exc.field})") from None
     if isinstance(settings, RaySettings) and settings.address:
         _check_ray_address(source, field, settings)
 
@@ -127,7 +136,7 @@ def _check_ray_address(source: str, field: str, settings: RaySettings) -> None:
             pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise InputError(source, f"{field}: ray.address", settings.address,
+        raise InputError(source, f"{field}.address", settings.address,
                          f"no Ray cluster answers at {target[0]}:{target[1]} ({reason}); "
                          f"start one (ray start --head --port={target[1]}) or give the "
                          "address of a running one, e.g. 127.0.0.1:6379") from None

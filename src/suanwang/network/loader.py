@@ -17,7 +17,7 @@ from typing import Any
 from suanwang.bounds import NETWORK, Bound
 from suanwang.errors import InputError
 from suanwang.model import Contracts, Hub, Kind, Network, Pool, Region, Site, Snapshot
-from suanwang.yaml_input import load_yaml
+from suanwang.yaml_input import load_yaml_located
 
 BUNDLED = "national"
 EARTH_RADIUS_KM = 6371.0
@@ -126,8 +126,11 @@ def load_network(path: str | Path | None = None) -> Network:
     """Load a network file; `None` loads the bundled national network."""
     file = Path(path) if path is not None else bundled_network_path()
     source = str(file)
-    doc = load_yaml(file)
-    return parse_network(doc, source)
+    located = load_yaml_located(file)
+    try:
+        return parse_network(located.doc, source)
+    except InputError as exc:
+        raise located.at_line(exc) from None
 
 
 def parse_network(doc: Any, source: str = "<network>") -> Network:
