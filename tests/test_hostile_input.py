@@ -408,6 +408,12 @@ add("numbers", {
     "job units 0": no("trace", jobs(units="0"), "row 1, column units", "'0'", ">= 1"),
     "job units 2.5": no("trace", jobs(units="2.5"), "row 1, column units", "'2.5'",
                     "whole number"),
+    "units of 5,000 digits": no("trace", jobs(units="9" * 5000), "row 1, column units",
+                                "'9999", "must be"),
+    "submit of 5,000 digits": no("trace", jobs(submit_s="9" * 5000), "row 1, column submit_s",
+                                 "'9999", "must be"),
+    "units 0x10 (hex) is not a count": no("trace", jobs(units="0x10"), "row 1, column units",
+                                          "'0x10'", "must be an integer"),
     "units 1e3 read as 1000": ok("trace", jobs(units="1e3"), job_check(units=1000)),
     "units 8.0 read as 8": ok("trace", jobs(units="8.0"), job_check(units=8)),
     "duration inf": no("trace", jobs(duration_s="inf"), "row 1, column duration_s", "'inf'",
@@ -670,6 +676,7 @@ def test_case_is_read_correctly_or_refused_naming_file_field_and_value(
         read_case(case, path, tiny)
     message = user_error_message(info.value)  # the line the CLI prints after "error: "
     assert message is not None and "\n" not in message, message
+    assert len(message) < 1000, message  # a huge value is cut, the line stays readable
     assert message.startswith(f"{path}: "), message
     for text in case.refused:
         text = ports.get(text, text)

@@ -28,12 +28,22 @@ class InputError(ValueError):
         if field is None:
             super().__init__(f"{source}: {at}{problem}")
         else:
-            super().__init__(f"{source}: {at}{field} = {value!r}: {problem}")
+            super().__init__(f"{source}: {at}{field} = {_shown(value)}: {problem}")
 
     @classmethod
     def file(cls, path: str | Path, problem: str) -> InputError:
         """The file at `path` cannot be used as input, for the reason `problem`."""
         return cls(str(path), None, None, problem)
+
+
+SHOWN_CHARS = 120  # a longer value is cut in the message (a 200,000-character field)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS - 20]}... ({len(text):,} characters)"
 
 
 _OS_PROBLEMS = {
