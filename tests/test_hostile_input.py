@@ -155,6 +155,7 @@ class Case:
     check: Callable[[Any], None] | None = None  # for an accepted file: the values read
     name: str = ""  # file name (default by kind)
     cli: bool = True  # also run the refusal through the CLI (network and trace kinds)
+    device: str = ""  # read this device instead of a file written from `data`
 
     @property
     def accepted(self) -> bool:
@@ -263,6 +264,8 @@ def _encoding_cases(kind: str) -> dict[str, Case]:
 
 for _kind in KINDS:
     add("encoding", _encoding_cases(_kind))
+    add("encoding", {"/dev/zero (endless NUL bytes)": no(_kind, b"", "NUL byte", "offset 0",
+                                                         device="/dev/zero")})
 
 _HUGE_FIELD = '"' + "a" * 200_000 + '"'
 add("encoding", {
@@ -642,6 +645,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Network:
 
 
 def write_case(case: Case, directory: Path, ports: dict[str, str]) -> Path:
+    if case.device:
+        return Path(case.device)
     path = directory / (case.name or FILE_NAME[case.kind])
     data = case.data
     if isinstance(data, str):

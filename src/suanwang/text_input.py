@@ -27,6 +27,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_BE, "UTF-16 (big-endian)"),
 )
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 but tab, LF, CR
+_CHUNK = 1 << 20
 MAX_TABLE_BYTES = 512 * 1024 * 1024  # a CSV table (a trace, a job file, a measured series)
 SAVE_AS = "save it as UTF-8 (with or without BOM)"
 
@@ -71,8 +72,11 @@ def _looks_binary(data: bytes) -> bool:
     return sum(1 for b in head if b < 9 or 13 < b < 32 or b == 11 or b == 12) > 2
 
 
-def decode_input(path: str | Path, data: bytes) -> str:
-    """The text of an input file's bytes by the rule above; `InputError` naming `path` if not."""
+def decode_input(path: str | Path, data: bytes, complete: bool = True) -> str:
+    """The text of an input file's bytes by the rule above; `InputError` naming `path` if not.
+
+    `complete=False`: `data` is only the start of the file (a character may be cut at its end).
+    """
     for bom, name in _BOMS:
         if data.startswith(bom):
             raise InputError.file(path, f"not UTF-8 text: it is {name} (byte-order mark "
@@ -84,7 +88,7 @@ def decode_input(path: str | Path, data: bytes) -> str:
         raise InputError.file(path, f"not UTF-8 text: it looks like {utf16} without a "
                                     f"byte-order mark (NUL bytes every other byte); {SAVE_AS}")
     try:
-        text = data.decode("utf-8")
+        text = codecs.getincrementaldecoder("utf-8")().decode(data, final=complete)
     except UnicodeDecodeError as exc:
         byte = data[exc.start]
         if _looks_binary(data):
@@ -113,12 +117,19 @@ def read_input_text(path: str | Path, max_bytes: int | None = None) -> str:
     `max_bytes`: a larger file is refused before it is read.
     """
     file = Path(path)
-    with reading(file):
-        if max_bytes is not None and file.is_file() and file.stat().st_size > max_bytes:
-            raise InputError.file(file, f"too large: {file.stat().st_size:,} bytes; at most "
-                                        f"{max_bytes:,} are read")
-        data = file.read_bytes()
-    return decode_input(file, data)
+    chunks: list[bytes] = []
+    total, complete = 0, True
+    with reading(file), file.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            chunks.append(chunk)
+            total += len(chunk)
+            if max_bytes is not None and total > max_bytes:
+                raise InputError.file(file, f"too large: more than {max_bytes:,} bytes are "
+                                            "not read")
+            if b"\0" in chunk:  # no text holds one: refused below, whatever follows
+                complete = False  # (so /dev/zero or a huge binary file is not read whole)
+                break
+    return decode_input(file, b"".join(chunks), complete)
 
 
 def open_input_text(path: str | Path, max_bytes: int = MAX_TABLE_BYTES) -> io.StringIO:
