@@ -124,8 +124,8 @@ def read_input_text(path: str | Path, max_bytes: int | None = None) -> str:
             chunks.append(chunk)
             total += len(chunk)
             if max_bytes is not None and total > max_bytes:
-                raise InputError.file(file, f"too large: more than {max_bytes:,} bytes are "
-                                            "not read")
+                raise InputError.file(file, f"too large: over {max_bytes:,} bytes, the most "
+                                            "such a file may have")
             if b"\0" in chunk:  # no text holds one: refused below, whatever follows
                 complete = False  # (so /dev/zero or a huge binary file is not read whole)
                 break
