@@ -20,7 +20,7 @@ YEARS = (2000, 2100)  # a time in a file (measured series, trace timestamps) lie
 
 
 def _fmt(x: float) -> str:
-    if x == int(x) and abs(x) < 1e12:
+    if math.isfinite(x) and x == int(x) and abs(x) < 1e12:
         return f"{int(x):,}"
     return f"{x:g}"
 
@@ -40,8 +40,15 @@ class Bound:
     def expected(self) -> str:
         """'a number > 0 and <= 10,000 ms, e.g. 30' — the type, range, unit and an example."""
         kind = "a whole number" if self.whole else "a number"
-        if self.lo_open:
-            span = f"> {_fmt(self.lo)} and <= {_fmt(self.hi)}"
+        low = f"{'>' if self.lo_open else '>='} {_fmt(self.lo)}"
+        if math.isinf(self.lo) and math.isinf(self.hi):
+            span = "(finite)"
+        elif math.isinf(self.hi):
+            span = low
+        elif math.isinf(self.lo):
+            span = f"<= {_fmt(self.hi)}"
+        elif self.lo_open:
+            span = f"{low} and <= {_fmt(self.hi)}"
         else:
             span = f"from {_fmt(self.lo)} to {_fmt(self.hi)}"
         unit = f" {self.unit}" if self.unit else ""

@@ -57,8 +57,12 @@ def network_bound(field: str, lo: float | None = None, hi: float | None = None,
     key = "pflops" if len(parts) > 1 and parts[-2] == "pflops" else parts[-1]
     if key in NETWORK:
         return NETWORK[key]
-    low = -1e300 if lo is None else lo
-    return Bound(low, 1e300 if hi is None else hi, "", f"{max(low, 0.0) + 1:g}", lo_open=lo_open)
+    low = -math.inf if lo is None else lo
+    if lo is not None and hi is not None:
+        example = f"{(lo + hi) / 2:g}"
+    else:
+        example = f"{lo + 1:g}" if lo is not None else f"{hi - 1:g}" if hi is not None else "1"
+    return Bound(low, math.inf if hi is None else hi, "", example, lo_open=lo_open)
 
 
 class _Reader:
