@@ -139,6 +139,10 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
         server.run(sockets=[sock])
     finally:
         dir_lock.release()
+    service = app.state.service
+    if any(getattr(e, "name", "") == "local" for e in service.executors.values()):
+        console.print(f"stopped; local jobs still running go on as processes of their own, "
+                      f"and the next start on {data_dir} re-adopts them", highlight=False)
 
 
 def _policy_help() -> str:

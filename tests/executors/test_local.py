@@ -179,3 +179,21 @@ def test_a_slurm_account_pattern_maps_each_tenant_to_its_own(tmp_path: Path) -> 
                       encoding="utf-8")
     with pytest.raises(InputError, match=r"sites\.a\.account"):
         load_deployment(deploy, ["a"])
+
+
+def test_a_handle_from_an_older_version_is_ended_and_reported_lost(tmp_path: Path) -> None:
+    env = {**os.environ, "SUANWANG_JOB_ID": "old"}
+    old = subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
+    bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        ex = LocalExecutor(tmp_path)
+        st = ex.poll([f"old@{old.pid}"])[f"old@{old.pid}"]
+        assert st.state == ExecState.UNKNOWN and "lost" in st.reason
+        assert old.wait(timeout=10) == -9  # it was that job's: ended
+        st = ex.poll([f"other@{bystander.pid}"])[f"other@{bystander.pid}"]
+        assert st.state == ExecState.UNKNOWN
+        assert bystander.poll() is None  # not that job's: untouched
+    finally:
+        for p in (old, bystander):
+            p.kill()
+            p.wait()

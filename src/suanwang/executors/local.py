@@ -247,6 +247,23 @@ class LocalExecutor:
             self._ended(run, time.time())
         return run
 
+    @staticmethod
+    def _legacy(handle: str) -> ExecStatus:
+        """A handle without a start time (`job@pid`, from a version that could not re-adopt):
+        its process, if it is still that job's (its environment says so), is ended, so that
+        it does not run on beside a retry; the job is reported lost."""
+        job_id, _, pid_s = handle.rpartition("@")
+        if job_id and pid_s.isdigit() and int(pid_s) > 0:
+            try:
+                environ = Path(f"/proc/{pid_s}/environ").read_bytes().split(b"\0")
+            except OSError:
+                environ = []
+            if f"SUANWANG_JOB_ID={job_id}".encode() in environ:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(int(pid_s), signal.SIGKILL)
+        return ExecStatus(ExecState.UNKNOWN, reason="lost: started by an older service that "
+                                                    "could not be re-adopted")
+
     def _alive(self, run: _Run) -> bool:
         if run.ended_wall_s is not None:
             return False
@@ -275,8 +292,7 @@ class LocalExecutor:
                 if run is None:
                     run = self._adopt(h)
                     if run is None:
-                        out[h] = ExecStatus(ExecState.UNKNOWN,
-                                            reason=f"not a handle of the local executor: {h}")
+                        out[h] = self._legacy(h)
                         continue
                     self._runs[h] = run
                 if self._alive(run):

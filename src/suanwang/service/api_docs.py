@@ -16,6 +16,10 @@ from fastapi.staticfiles import StaticFiles
 
 ASSETS_DIR = Path(__file__).parent / "swagger_ui"
 ASSETS_URL = "/docs/assets"
+# the title 算网 in the dashboard's bundled Chinese font (a machine may have none)
+CJK_FONT_STYLE = ('<style>@font-face{font-family:"Suanwang Sans SC";font-weight:700;'
+                  'src:url("/web/vendor/noto-sans-sc-subset-700.woff") format("woff")}'
+                  '.swagger-ui .info .title{font-family:sans-serif,"Suanwang Sans SC"}</style>')
 
 
 def mount_docs(app: FastAPI) -> None:
@@ -24,9 +28,11 @@ def mount_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} API",
             swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
             swagger_ui_parameters={"persistAuthorization": True})
+        html = bytes(page.body).decode("utf-8").replace("</head>", CJK_FONT_STYLE + "</head>", 1)
+        return HTMLResponse(html)

@@ -33,9 +33,16 @@ class JobIn(BaseModel):
     workload: str = Field(default="", max_length=64)
     command: list[str] | None = Field(
         default=None, min_length=1, max_length=256,
-        description="What to run on the site's engine; default: a sleep of the job's duration")
-    env: dict[str, str] | None = Field(default=None, max_length=256)
-    workdir: str | None = Field(default=None, max_length=500)
+        description="What to run on the site's engine; default: a sleep of the job's "
+                    "duration. A tenant may give one only where the service runs with "
+                    "--allow-tenant-commands (else 422); see `template`")
+    env: dict[str, str] | None = Field(
+        default=None, max_length=256,
+        description="Added to the job's scrubbed environment (as `command`: tenants only "
+                    "with --allow-tenant-commands)")
+    workdir: str | None = Field(
+        default=None, max_length=500,
+        description="Working directory; default: one of the job's own (as `command`)")
     max_retries: int = Field(default=0, ge=0, le=5,
                              description="Run again up to this many times if it fails")
     template: str | None = Field(
