@@ -503,6 +503,39 @@ add("numbers", {
 })
 
 
+def _parquet(**cells: object) -> bytes:
+    """The base job file as Parquet, with the first row's `cells` replaced."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    row: dict[str, object] = {"job_id": "j1", "tenant": "科研院所", "origin": "bth",
+                              "kind": "general", "units": 4, "duration_s": 3600.0,
+                              "submit_s": 0.0, "rtt_bound_ms": None, "deadline_s": 86400.0,
+                              "data_gb": 10.0, "workload": "weather"}
+    second: dict[str, object] = {"job_id": "j2", "tenant": "tenant-a", "origin": "bth",
+                                 "kind": "intelligent", "units": 1, "duration_s": 2.5,
+                                 "submit_s": 10.0, "rtt_bound_ms": 30.0, "deadline_s": None,
+                                 "data_gb": None, "workload": ""}
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist([{**row, **cells}, second]), buffer)
+    return buffer.getvalue()
+
+
+add("numbers", {
+    "parquet read correctly": ok("trace", _parquet(), name="jobs.parquet"),
+    "parquet duration inf": no("trace", _parquet(duration_s=math.inf), "row 1, column duration_s",
+                               "inf", "infinite", name="jobs.parquet"),
+    "parquet data_gb 1e308": no("trace", _parquet(data_gb=1e308), "row 1, column data_gb",
+                                "1e+308", "out of range", name="jobs.parquet"),
+    "parquet submit -0.0 read as 0": ok("trace", _parquet(submit_s=-0.0),
+                                        job_check(submit_s=0.0), name="jobs.parquet"),
+    "parquet of garbage": no("trace", _NOISE, "not a readable Parquet file",
+                             name="jobs.parquet"),
+})
+
+
 def _positive_zero(x: float) -> None:
     assert x == 0.0 and math.copysign(1, x) == 1.0
 
