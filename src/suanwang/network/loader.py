@@ -54,7 +54,7 @@ def network_bound(field: str, lo: float | None = None, hi: float | None = None,
                   lo_open: bool = False) -> Bound:
     """The documented range of a numeric field (`bounds.NETWORK` by its key), else lo..hi."""
     parts = [p for p in re.sub(r"\[\d+\]", "", field).split(".") if p != "value"]
-    key = "pflops" if len(parts) > 1 and parts[-2] == "pflops" else parts[-1]
+    key = "snapshot_pflops" if len(parts) > 1 and parts[-2] == "pflops" else parts[-1]
     if key in NETWORK:
         return NETWORK[key]
     low = -math.inf if lo is None else lo
