@@ -90,6 +90,7 @@ def _value(row: Row, column: str) -> float:
 def read_measured(path: str | Path, network: Network) -> Measured:
     """Read and validate a measured-series file (schema in the module docstring)."""
     table = read_table(Path(path))
+    table.refuse_misspelt(("timestamp", "site", *VALUE_COLUMNS))
     table.require(("timestamp", "site"))
     columns = tuple(c for c in VALUE_COLUMNS if c in table.header)
     if not columns:

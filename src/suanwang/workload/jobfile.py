@@ -1,6 +1,7 @@
 """The suanwang job file: a table of jobs, one row per `Job`, as CSV or Parquet.
 
-Schema (one column per `Job` field; extra columns are ignored):
+Schema (one column per `Job` field; extra columns are ignored, but a known column written
+differently, `Data_GB` or `deadline-s`, is refused rather than ignored):
 
 | column         | type  | required | rule                                                         |
 | -------------- | ----- | -------- | ------------------------------------------------------------ |
@@ -217,6 +218,17 @@ class Table:
                 f"header: {', '.join(self.header)})",
             )
 
+    def refuse_misspelt(self, known: Iterable[str]) -> None:
+        """Refuse a column that is a known one written differently (`Data_GB`, `deadline-s`):
+        extra columns are ignored, so a misspelt optional one would silently read as empty."""
+        by_form = {_column_form(c): c for c in known}
+        for column in self.header:
+            meant = by_form.get(_column_form(column))
+            if meant is not None and meant != column:
+                raise InputError(self.source, f"column {column}", column,
+                                 f"did you mean {meant}? column names are exact (lower case, "
+                                 "with _); this one would be ignored")
+
     def __iter__(self) -> Iterator[Row]:
         for index, cells in enumerate(self.rows, start=1):
             yield Row(self.source, index, cells)
@@ -232,6 +244,10 @@ def _csv_records(path: Path) -> Iterator[list[str]]:
         except csv.Error as exc:
             raise InputError.file(path, f"line {reader.line_num}: not valid CSV: {exc}"
                                   ) from None
+
+
+def _column_form(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 def read_csv_header(path: Path) -> tuple[str, ...]:
@@ -304,6 +320,7 @@ def read_jobs(path: str | Path, network: Network) -> list[Job]:
     Returns the jobs sorted by `submit_s`, then `job_id` (a stable sort).
     """
     table = read_table(Path(path))
+    table.refuse_misspelt(COLUMNS)
     table.require(REQUIRED_COLUMNS)
     region_ids = tuple(r.id for r in network.regions)
     jobs: list[Job] = []
