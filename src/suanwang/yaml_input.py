@@ -231,6 +231,9 @@ def _lines(root: Node) -> dict[str, int]:
     return out
 
 
+_LAST_PART = re.compile(r"(\.[^.\[]*|\[\d+\])$")  # `.key` or `[3]` at the end of a path
+
+
 @dataclass(frozen=True)
 class Located:
     """A parsed document and the line of each field path, to name lines in later refusals."""
@@ -245,8 +248,8 @@ class Located:
             if field in self.lines:
                 return InputError(exc.source, exc.field, exc.value, exc.problem,
                                   line=self.lines[field])
-            field = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", field) if re.search(
-                r"(\.[^.\[]*|\[\d+\])$", field) else ""
+            parent = _LAST_PART.sub("", field)
+            field = parent if parent != field else ""
         return exc
 
 
