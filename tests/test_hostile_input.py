@@ -632,6 +632,11 @@ add("messages", {
     "measured column Green_Share": no("measured",
                                       measured().replace("green_share", "Green_Share", 1),
                                       "column Green_Share", "did you mean green_share?"),
+    "network key PUE": no("network", net("    pue:", "    PUE:"), "line 25, sites[0].PUE",
+                          "did you mean pue?"),
+    "network optional key misspelt": no("network", net(
+        "    pue:", "    grid-intensity-g-per-kwh: {value: 100, source: t}\n    pue:"),
+        "line 25, sites[0].grid-intensity-g-per-kwh", "did you mean grid_intensity_g_per_kwh?"),
     "measured green share text": no("measured", measured(green_share="high"),
                                     "row 1, column green_share", "'high'", "e.g. 0.42"),
     "deployment grace text": no("deployment", deploy("{backend: local, grace_s: soon}"),

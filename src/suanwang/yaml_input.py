@@ -253,6 +253,39 @@ class Located:
         return exc
 
 
+def _key_form(key: str) -> str:
+    return "".join(ch for ch in key.lower() if ch.isalnum())
+
+
+def all_keys(doc: Any) -> set[str]:
+    """Every mapping key (text) anywhere in `doc`."""
+    out: set[str] = set()
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            out.update(k for k in node if isinstance(k, str))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
+
+
+def refuse_misspelt_keys(located: Located, known: set[str], source: str) -> None:
+    """Refuse a key written as a known key differently (`PUE`, `green-share`): readers pass
+    over keys they do not use, so a misspelt optional key would silently not count."""
+    by_form = {_key_form(k): k for k in known}
+    for path, line in located.lines.items():
+        key = path.rsplit(".", 1)[-1]
+        if key.endswith("]"):
+            continue
+        meant = by_form.get(_key_form(key))
+        if meant is not None and meant != key:
+            raise InputError(source, path, key, f"did you mean {meant}? keys are exact (lower "
+                                                "case, with _); this one would be ignored",
+                             line=line)
+
+
 def parse_yaml(text: str, source: str) -> Any:
     """The YAML document in `text` by the rules above; `InputError` naming `source` if refused."""
     return parse_yaml_located(text, source).doc
