@@ -9,6 +9,7 @@ the caller).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -87,6 +88,89 @@ class Contracts:
     firm_mw: float = 0.0  # contracted flat green supply (hydro and the like)
 
 
+class Docking(StrEnum):
+    """How a provider is reached by the platform (对接方式)."""
+
+    OPERATED = "operated"  # 运营层: sells its compute through the platform's own operation
+    API = "api"  # 编排层: integrated through its cloud API, the platform orchestrates
+    MANAGED = "managed"  # 纳管: its nodes are managed by the platform
+
+
+@dataclass(frozen=True, slots=True)
+class TouWindow:
+    """A time-of-use window of a price item: local (UTC+8) hours [from_h, to_h) x factor."""
+
+    from_h: int
+    to_h: int
+    factor: float
+
+
+@dataclass(frozen=True, slots=True)
+class PriceItem:
+    """One immutable price of a provider for one kind, in force from `effective_from` until a
+    later item of the same kind supersedes it."""
+
+    item_id: str
+    kind: Kind
+    yuan_per_unit_h: float  # per CPU core-hour, accelerator card-hour or HPC node-hour
+    effective_from: datetime  # aware, on a whole hour
+    tou: tuple[TouWindow, ...] = ()  # hours not in a window are at factor 1
+    source: str = ""
+
+    def factor_at(self, local_hour: int) -> float:
+        for w in self.tou:
+            if w.from_h <= local_hour < w.to_h:
+                return w.factor
+        return 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    """What a provider promises: availability (0..1) and time from placement to start."""
+
+    availability: float
+    start_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A provider selling compute at one site: its share of the site's pools, its price items,
+    quota, service level, docking mode and the executor it is reached through.
+
+    `units` is its share of the site's installed units per kind (the shares of a site add up
+    to the site's pools); `quota` what it offers the platform (<= units); `tenant_cap` the units
+    one tenant may hold at once per kind (absent: no cap). An implicit provider (a network file
+    without providers) is `energy_priced`: it bills the electricity cost of the units, hour by
+    hour, as the site's energy series gives it.
+    """
+
+    id: str  # the provider's id, the same at every site it sells at ("ctyun")
+    site_id: str
+    name_zh: str
+    name_en: str
+    docking: Docking
+    executor: str
+    units: tuple[tuple[Kind, int], ...]
+    quota: tuple[tuple[Kind, int], ...]
+    prices: tuple[PriceItem, ...]  # sorted by kind order, then effective_from
+    egress_yuan_per_gb: float
+    sla: Sla
+    tenant_cap: tuple[tuple[Kind, int], ...] = ()
+    energy_priced: bool = False
+
+    def units_of(self, kind: Kind) -> int:
+        return dict(self.units).get(kind, 0)
+
+    def offered(self, kind: Kind) -> int:
+        return dict(self.quota).get(kind, 0)
+
+    def cap_of(self, kind: Kind) -> int | None:
+        return dict(self.tenant_cap).get(kind)
+
+    def items(self, kind: Kind) -> tuple[PriceItem, ...]:
+        return tuple(i for i in self.prices if i.kind == kind)
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     """One place where compute runs (a cluster or one zone of a cluster)."""
@@ -107,6 +191,13 @@ class Site:
     pools: tuple[Pool, ...]
     snapshots: tuple[Snapshot, ...] = ()
     contracts: Contracts | None = None  # None: the energy model sizes them from green_share
+    providers: tuple[Provider, ...] = ()  # their units add up to the pools' units
+
+    def provider(self, provider_id: str) -> Provider | None:
+        for p in self.providers:
+            if p.id == provider_id:
+                return p
+        return None
 
     def pool(self, kind: Kind) -> Pool | None:
         for p in self.pools:
@@ -152,6 +243,10 @@ class Network:
         """Every pool of every site, in a fixed order (site order, then kind order)."""
         return [p for s in self.sites for p in s.pools]
 
+    def provider_ids(self) -> tuple[str, ...]:
+        """Every provider id of the network, in first-seen order."""
+        return tuple(dict.fromkeys(p.id for s in self.sites for p in s.providers))
+
     def pflops_by_kind(self) -> dict[Kind, float]:
         out = {k: 0.0 for k in Kind}
         for p in self.pools():
@@ -178,6 +273,12 @@ class Job:
     deadline_s: float | None = None
     data_gb: float = 0.0
     workload: str = ""  # the class of work (e.g. "llm-training"), informative
+    # what the tenant asks of the providers (all optional):
+    max_price_yuan_per_unit_h: float | None = None  # price cap over the run, per unit-hour
+    max_bill_yuan: float | None = None  # cap on the job's whole bill (compute + egress)
+    providers_allow: tuple[str, ...] = ()  # only these providers (empty: any)
+    providers_deny: tuple[str, ...] = ()  # never these
+    providers_prefer: tuple[str, ...] = ()  # these first, in order; then the policy's choice
 
     @property
     def realtime(self) -> bool:
@@ -186,13 +287,16 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """A decision to run a job at a site, starting (its data transfer) at `placed_s`."""
+    """A decision to run a job at a site (with one of its providers), starting (its data
+    transfer) at `placed_s`. An empty `provider_id` lets the scheduler pick the site's provider
+    by the same rule as the greedy policies."""
 
     job: Job
     site_id: str
     placed_s: float
     transfer_s: float  # time to move the input data over the link before compute starts
     reason: str = ""
+    provider_id: str = ""
 
     @property
     def start_s(self) -> float:

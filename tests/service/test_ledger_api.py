@@ -1,10 +1,13 @@
 """The live service's green-power ledger, on SQLite and PostgreSQL: records of closed hours,
 their sums against the job's charges, the chain and its verification, tampering, tenant
-isolation, certificates, and a restart that carries the chain on."""
+isolation, certificates, a restart that carries the chain on; the Merkle log's hourly signed
+checkpoints, consistency proofs, and certificates a tenant verifies offline."""
 
 from __future__ import annotations
 
+import json
 import math
+import stat
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +20,8 @@ from svc_support import ALICE, BOB, OPS, rt_job, wait_for
 from typer.testing import CliRunner
 
 from suanwang.cli import app as cli_app
+from suanwang.ledger.checkpoint import open_checkpoint
+from suanwang.ledger.note import Verifier
 from suanwang.ledger.store import FileLedger
 
 HOUR_S = 3600.0
@@ -222,3 +227,113 @@ def test_restart_carries_the_chain_on(make_client: Callable[..., TestClient]) ->
     facility = sum(Decimal(str(r["facility_kwh"])) for r in mine)
     assert abs(float(facility) - done["energy_kwh"]) <= 2 * UKWH * len(mine)
     assert second.get("/v1/ledger/verify", headers=OPS).json()["ok"]
+
+
+# ---- the Merkle log: checkpoints, proofs, certificates a tenant checks alone ----------------
+
+@pytest.fixture
+def keyed(make_client: Callable[..., TestClient], tmp_path: Path) -> TestClient:
+    """A service whose data directory (the parent of its log directory) is tmp_path: it
+    generates its signing key there on the first start."""
+    return make_client(speed=SPEED, log_dir=tmp_path / "logs")
+
+
+def cli(*args: str) -> tuple[int, str]:
+    out = CliRunner().invoke(cli_app, list(args))
+    return out.exit_code, out.output
+
+
+def test_a_checkpoint_every_closed_hour_served_to_anyone(keyed: TestClient,
+                                                         tmp_path: Path) -> None:
+    run_job(keyed, units=3, duration_s=1.5 * HOUR_S)
+    assert stat.S_IMODE((tmp_path / "ledger.key").stat().st_mode) == 0o600
+    pub = (tmp_path / "ledger.pub").read_text(encoding="ascii")
+    assert keyed.get("/v1/ledger/key").text == pub  # no token needed
+    r = keyed.get("/v1/ledger/checkpoint")  # no token needed
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    cp = open_checkpoint(r.text, Verifier.parse(pub))
+    h = head(keyed)
+    assert int(r.headers["x-hour"]) == h["next_hour"] - 1
+    assert cp.size == h["records"]  # the latest checkpoint covers every record
+    sizes = [open_checkpoint(keyed.get("/v1/ledger/checkpoint", params={"hour": k}).text,
+                             Verifier.parse(pub)).size for k in range(h["next_hour"])]
+    assert sizes == sorted(sizes) and sizes[-1] == cp.size  # one per closed hour
+    assert keyed.get("/v1/ledger/checkpoint", params={"hour": 10 ** 6}).status_code == 404
+
+
+def test_a_tenant_verifies_its_certificate_offline_without_operator_rights(
+        keyed: TestClient, tmp_path: Path) -> None:
+    mine = run_job(keyed, ALICE, units=4, duration_s=1.5 * HOUR_S)
+    run_job(keyed, BOB, units=2, duration_s=0.5 * HOUR_S)
+    r = keyed.get(f"/v1/jobs/{mine['id']}/certificate", headers=ALICE)
+    assert r.status_code == 200, r.text
+    cert_path = tmp_path / "cert.json"
+    cert_path.write_bytes(r.content)
+    pub = tmp_path / "ledger.pub"
+    code, out = cli("ledger", "verify-cert", str(cert_path), "--key", str(pub))
+    assert code == 0 and f"job {mine['id']}" in out, out
+    proven = [json.loads(p["line"]) for p in r.json()["proof"]["records"]]
+    assert {(x["job"], x["tenant"]) for x in proven} == {(mine["id"], "alice")}
+    # one byte changed: refused, one line saying why
+    text = r.content.decode("utf-8")
+    i = text.index('"green_kwh":') + len('"green_kwh":')
+    j = next(k for k in range(i, len(text)) if text[k].isdigit())
+    bad = text[:j] + ("1" if text[j] != "1" else "2") + text[j + 1:]
+    cert_path.write_text(bad, encoding="utf-8")
+    code, out = cli("ledger", "verify-cert", str(cert_path), "--key", str(pub))
+    assert code == 1 and out.startswith("FAILED") and out.count("\n") == 1, out
+    # the month's certificate of the caller: her records only
+    month = proven[0]["hour"][:7]
+    r = keyed.get("/v1/ledger/certificate", params={"period": month}, headers=ALICE)
+    assert r.status_code == 200, r.text
+    assert {json.loads(p["line"])["tenant"] for p in r.json()["proof"]["records"]} == {"alice"}
+    cert_path.write_bytes(r.content)
+    code, out = cli("ledger", "verify-cert", str(cert_path), "--key", str(pub))
+    assert code == 0 and "tenant alice" in out, out
+    r = keyed.get("/v1/ledger/certificate", params={"period": month, "tenant": "alice"},
+                  headers=BOB)  # the tenant filter is the operator's
+    assert {json.loads(p["line"])["tenant"] for p in r.json()["proof"]["records"]} == {"bob"}
+    assert keyed.get("/v1/ledger/certificate", params={"period": "2024-13"},
+                     headers=ALICE).status_code == 422
+
+
+def test_consistency_proofs_served_and_a_rewritten_past_caught(keyed: TestClient,
+                                                               tmp_path: Path) -> None:
+    run_job(keyed, units=2, duration_s=0.5 * HOUR_S)
+    old = keyed.get("/v1/ledger/checkpoint").text
+    (tmp_path / "old.note").write_text(old, encoding="utf-8")
+    run_job(keyed, units=3, duration_s=1.5 * HOUR_S)
+    new = keyed.get("/v1/ledger/checkpoint").text
+    (tmp_path / "new.note").write_text(new, encoding="utf-8")
+    m, n = int(old.split("\n")[1]), int(new.split("\n")[1])
+    assert 0 < m < n
+    sizes = {"m": m, "n": n}
+
+    def check() -> tuple[int, str]:
+        proof = keyed.get("/v1/ledger/consistency",
+                          params={"old": sizes["m"], "new": sizes["n"]}, headers=ALICE)
+        assert proof.status_code == 200, proof.text
+        (tmp_path / "proof.json").write_bytes(proof.content)
+        return cli("ledger", "consistency", str(tmp_path / "old.note"),
+                   str(tmp_path / "new.note"), "--proof", str(tmp_path / "proof.json"),
+                   "--key", str(tmp_path / "ledger.pub"))
+
+    code, out = check()
+    assert code == 0 and "extends the log" in out, out
+    # a forger rewrites the first record (its hash too) and lets the log carry on from the
+    # rewritten records: every checkpoint from now on is signed over the rewritten past
+    live = keyed.app.state.service.live  # type: ignore[attr-defined]
+    with live.lock, engine_of(keyed).begin() as conn:  # not while an hour is closing
+        conn.execute(text("UPDATE ledger_entries SET hash = :h WHERE seq = 0"),
+                     {"h": "ab" * 32})
+        conn.execute(text("DELETE FROM ledger_checkpoints"))
+    verify = keyed.get("/v1/ledger/verify", headers=OPS).json()
+    assert not verify["ok"]  # the operator's own check sees it
+    run_job(keyed, units=1, duration_s=0.5 * HOUR_S)
+    new = keyed.get("/v1/ledger/checkpoint").text
+    (tmp_path / "new.note").write_text(new, encoding="utf-8")
+    sizes["n"] = n = int(new.split("\n")[1])
+    code, out = check()  # the tenant's old checkpoint catches it
+    assert code == 1 and "does not extend" in out.replace("\n", " "), out
+    assert keyed.get("/v1/ledger/consistency", params={"old": n, "new": m},
+                     headers=ALICE).status_code == 422

@@ -316,18 +316,29 @@ def test_a_cut_below_the_busy_units_is_applied_with_a_warning(two_jobs: Any) -> 
 
 
 @pytest.mark.parametrize(("reason", "parts"), [
+    # reasons from before providers name the site only
     ("greenest: zhongwei best of 11 feasible (0.0894 g CO2/unit-h)",
-     {"form": "ranked", "policy": "greenest", "site": "zhongwei", "feasible": 11,
-      "score": 0.0894, "unit": "g_co2_per_unit_h", "late": False}),
+     {"form": "ranked", "policy": "greenest", "site": "zhongwei", "provider": None,
+      "feasible": 11, "score": 0.0894, "unit": "g_co2_per_unit_h", "late": False,
+      "notes": []}),
     ("cheapest: guian best of 3 feasible (0.312 yuan/unit-h); deadline cannot be met",
-     {"form": "ranked", "policy": "cheapest", "site": "guian", "feasible": 3, "score": 0.312,
-      "unit": "yuan_per_unit_h", "late": True}),
+     {"form": "ranked", "policy": "cheapest", "site": "guian", "provider": None, "feasible": 3,
+      "score": 0.312, "unit": "yuan_per_unit_h", "late": True, "notes": []}),
     ("nearest: yangtze-demo best of 2 feasible (1.2 ms)",
-     {"form": "ranked", "policy": "nearest", "site": "yangtze-demo", "feasible": 2,
-      "score": 1.2, "unit": "ms", "late": False}),
+     {"form": "ranked", "policy": "nearest", "site": "yangtze-demo", "provider": None,
+      "feasible": 2, "score": 1.2, "unit": "ms", "late": False, "notes": []}),
     ("rolling: horinger (1.5e+03 incl. capacity price)",
-     {"form": "priced", "policy": "rolling", "site": "horinger", "score": 1500.0,
-      "late": False}),
+     {"form": "priced", "policy": "rolling", "site": "horinger", "provider": None,
+      "score": 1500.0, "late": False, "notes": []}),
+    # a provider's pool, with the clauses a tenant's preferences add, kept as written
+    ("cheapest: guian/ctyun best of 3 feasible (0.312 yuan/unit-h); expected bill 12.5 yuan; "
+     "preferred provider ctyun; deadline cannot be met",
+     {"form": "ranked", "policy": "cheapest", "site": "guian", "provider": "ctyun",
+      "feasible": 3, "score": 0.312, "unit": "yuan_per_unit_h", "late": True,
+      "notes": ["expected bill 12.5 yuan", "preferred provider ctyun"]}),
+    ("rolling: horinger/scnet (1.5e+03 incl. capacity price)",
+     {"form": "priced", "policy": "rolling", "site": "horinger", "provider": "scnet",
+      "score": 1500.0, "late": False, "notes": []}),
     ("exit code 0", None),
 ])
 def test_reason_parts_of_each_policy_form(reason: str, parts: dict[str, Any] | None) -> None:

@@ -25,9 +25,11 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from suanwang.core.policy import Decision, Policy
+from suanwang.core.provider_choice import slice_in_pool
 from suanwang.core.state import Candidate, SchedulerState, Topology
 from suanwang.energy.forecast import Forecaster
-from suanwang.model import Job, Kind, Placement
+from suanwang.model import Job, Kind, Network, Placement
+from suanwang.network.providers import rescale_providers
 
 RELEASE, WAKE = 0, 1
 GroupKey = tuple[str, Kind, float | None]
@@ -69,6 +71,7 @@ class Running:
     job: Job
     pool: int
     end_s: float
+    slice: int = -1  # the provider pool (Topology.slices) whose units it holds
 
 
 class Scheduler:
@@ -103,14 +106,50 @@ class Scheduler:
         self.now_s = now_s
         self._apply(self.policy.decide(self.state, (job,), now_s), now_s)
 
-    def resume_running(self, job: Job, site_id: str, end_s: float) -> None:
+    def resume_running(self, job: Job, site_id: str, end_s: float,
+                       provider_id: str = "") -> None:
         """Re-adopt a job already running (the service restarting): hold its units until
-        `end_s`. Raises if the pool is unknown."""
+        `end_s` (at `provider_id`, or the site's provider with the most free units). Raises
+        if the pool is unknown."""
         pool = self._pool_of[(site_id, job.kind)]
-        self.state.free_units[pool] -= job.units
-        self.running[job.job_id] = Running(job, pool, end_s)
+        topo = self.topology
+        sl = topo.slice_of.get((site_id, provider_id, job.kind)) if provider_id else None
+        if sl is None:
+            free_slice = self.state.free_slice
+            sl = max(topo.pool_slices[pool], key=lambda i: (free_slice[i], -i))
+        self._take(job, pool, sl)
+        self.running[job.job_id] = Running(job, pool, end_s, sl)
         if self._at_estimate(pool):
             self._push(end_s, RELEASE, job.job_id)
+
+    def _take(self, job: Job, pool: int, sl: int) -> None:
+        state = self.state
+        state.free_units[pool] -= job.units
+        before = state.free_slice[sl]
+        state.free_slice[sl] = before - job.units
+        if before >= state.pool_room[pool]:  # it may have been the largest
+            state.update_room(pool)
+        if self.topology.slice_cap[sl] is not None:
+            key = (job.tenant, sl)
+            state.tenant_units[key] = state.tenant_units.get(key, 0) + job.units
+
+    def _give_back(self, r: Running) -> None:
+        state = self.state
+        state.free_units[r.pool] += r.job.units
+        if r.slice >= 0:
+            free = state.free_slice[r.slice] + r.job.units
+            state.free_slice[r.slice] = free
+            cap = self.topology.slice_cap[r.slice]
+            room = free if cap is None else min(free, cap)
+            if room > state.pool_room[r.pool]:
+                state.pool_room[r.pool] = room
+            if self.topology.slice_cap[r.slice] is not None:
+                key = (r.job.tenant, r.slice)
+                left = state.tenant_units.get(key, 0) - r.job.units
+                if left > 0:
+                    state.tenant_units[key] = left
+                else:
+                    state.tenant_units.pop(key, None)
 
     def resume_deferred(self, job: Job, until_s: float) -> None:
         self.deferred[job.job_id] = (job, until_s)
@@ -123,7 +162,7 @@ class Scheduler:
         r = self.running.pop(job_id, None)
         if r is None:
             return None
-        self.state.free_units[r.pool] += r.job.units
+        self._give_back(r)
         if notify:
             self.listener.finished(r.job, r.pool, now_s)
         self._drain_queue(r.job.kind, now_s)
@@ -135,7 +174,7 @@ class Scheduler:
         r = self.running.pop(job_id, None)
         if r is None:
             return False
-        self.state.free_units[r.pool] += r.job.units
+        self._give_back(r)
         self._apply(self.policy.decide(self.state, (r.job,), now_s), now_s)
         self._drain_queue(r.job.kind, now_s)
         return True
@@ -145,7 +184,7 @@ class Scheduler:
         scheduler does not know it (finished, rejected, or never seen)."""
         if job_id in self.running:
             r = self.running.pop(job_id)
-            self.state.free_units[r.pool] += r.job.units
+            self._give_back(r)
             self._drain_queue(self.topology.pool_kind[r.pool], now_s)
             return True
         if self.deferred.pop(job_id, None) is not None:
@@ -171,15 +210,29 @@ class Scheduler:
         p = self._pool_of[(site_id, kind)]
         topo = self.topology
         busy = topo.pool_capacity[p] - self.state.free_units[p]
+        busy_slice = [topo.slice_capacity[i] - self.state.free_slice[i]
+                      for i in range(len(topo.slices))]
         net = topo.network
         sites = tuple(
             replace(s, pools=tuple(replace(q, units=units) if q.kind == kind else q
-                                   for q in s.pools)) if s.id == site_id else s
+                                   for q in s.pools),
+                    providers=rescale_providers(s.providers, kind, units))
+            if s.id == site_id else s
             for s in net.sites)
-        self.topology = Topology(replace(net, sites=sites))
-        self.state.topology = self.topology
-        self.state.free_units[p] = units - busy
+        self._set_topology(replace(net, sites=sites), topo, busy_slice)
+        self.state.free_units[p] = self.topology.pool_capacity[p] - busy
         self._drain_queue(kind, now_s)
+
+    def _set_topology(self, net: Network, old: Topology, busy_slice: list[int]) -> None:
+        """Adopt a topology with the same slices (same order), new capacities."""
+        self.topology = Topology(net)
+        self.state.topology = self.topology
+        if len(self.topology.slices) != len(old.slices):
+            raise ValueError("a capacity change must keep every provider pool")
+        self.state.free_slice = [c - b for c, b in zip(self.topology.slice_capacity,
+                                                       busy_slice, strict=True)]
+        for p in range(len(self.topology.pools)):
+            self.state.update_room(p)
 
     # ---- the clock -------------------------------------------------------------------------
 
@@ -201,7 +254,7 @@ class Scheduler:
                     if r is None or r.end_s != now:
                         continue  # cancelled, or re-placed since
                     del self.running[job_id]
-                    self.state.free_units[r.pool] += r.job.units
+                    self._give_back(r)
                     dirty.add(r.job.kind)
                     self.listener.finished(r.job, r.pool, now)
                 else:
@@ -241,12 +294,15 @@ class Scheduler:
             if pl.placed_s != now_s:
                 raise PolicyError(f"{name} placed {j.job_id} at {pl.placed_s}, not now "
                                   f"({now_s}); defer instead")
-            free[p] -= j.units
+            sl = self._slice(pl, p, now_s)
+            self._take(j, p, sl)
             self._queued.pop(j.job_id, None)
             end = now_s + pl.transfer_s + j.duration_s
-            self.running[j.job_id] = Running(j, p, end)
+            self.running[j.job_id] = Running(j, p, end, sl)
             if self._at_estimate(p):
                 self._push(end, RELEASE, j.job_id)
+            if not pl.provider_id:
+                pl = replace(pl, provider_id=self.topology.slice_provider[sl])
             self.listener.placed(pl, p)
         for df in decision.deferred:
             if not df.until_s > now_s:
@@ -272,10 +328,37 @@ class Scheduler:
                 self._queued.pop(j.job_id, None)
                 self.listener.rejected(j, un.reason)
 
+    def _slice(self, pl: Placement, pool: int, now_s: float) -> int:
+        """The provider pool a placement takes: the one it names, or the site's provider by
+        the greedy rule (`provider_choice`)."""
+        j = pl.job
+        topo = self.topology
+        free_slice = self.state.free_slice
+        name = self.policy.name
+        if pl.provider_id:
+            sl = topo.slice_of.get((pl.site_id, pl.provider_id, j.kind))
+            if sl is None:
+                raise PolicyError(f"{name} placed {j.job_id} with {pl.provider_id} at "
+                                  f"{pl.site_id}, which sells no {j.kind.value} units there")
+            if free_slice[sl] < j.units:
+                raise PolicyError(f"{name} placed {j.job_id} needing {j.units} units with "
+                                  f"{pl.provider_id} at {pl.site_id}, which has "
+                                  f"{free_slice[sl]} free")
+            return sl
+        found = slice_in_pool(self.state, j, pool, free_slice, now_s, now_s + pl.transfer_s)
+        if found is None:
+            raise PolicyError(f"{name} placed {j.job_id} at {pl.site_id}, where no provider "
+                              f"it may use has {j.units} {j.kind.value} units free")
+        return found
+
     def _room(self, cands: Iterable[Candidate]) -> int:
+        """The most units one job could get now in any of `cands` (the largest free provider
+        pool; a pool's own free units bound it too)."""
         free = self.state.free_units
+        room = self.state.pool_room
         drained = self.state.drained
-        return max((free[c.pool] for c in cands if c.site not in drained), default=0)
+        return max((min(free[c.pool], room[c.pool]) for c in cands if c.site not in drained),
+                   default=0)
 
     def _drain_queue(self, kind: Kind, now_s: float) -> None:
         topo = self.topology

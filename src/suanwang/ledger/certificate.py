@@ -10,14 +10,17 @@ against the ledger.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from suanwang.errors import InputError
+from suanwang.ledger.bundle import attach_proof
 from suanwang.ledger.chain import Problem
 from suanwang.ledger.factors import RESIDUAL_MIX_G_PER_KWH, RESIDUAL_MIX_SOURCE, origin_factor
+from suanwang.ledger.merkle import MerkleTree
+from suanwang.ledger.note import Signer
 from suanwang.ledger.period import Period, beijing_iso, hours_text
 from suanwang.ledger.record import LedgerRecord
 from suanwang.ledger.store import FileLedger
@@ -154,6 +157,40 @@ def build_certificate(ledger: FileLedger, subject: Subject, issued: datetime | N
              "co2_market_kg": _kwh(r.co2_market_ukg)}
             for seq, d, r in picked],
     }
+
+
+class ProofSource(Protocol):
+    """What a bundle needs of a store beyond `build_certificate`'s (FileLedger, DbLedger)."""
+
+    def lines_at(self, seqs: Iterable[int]) -> dict[int, str]: ...
+
+    def tree(self) -> MerkleTree: ...
+
+    def latest_checkpoint(self) -> str | None: ...
+
+
+def build_bundle(ledger: Any, subject: Subject, signer: Signer | None,
+                 issued: datetime | None = None,
+                 site_names: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The certificate with its records' lines, inclusion proofs and the latest signed
+    checkpoint (`bundle`), signed by `signer`. Raises `LedgerBroken`, `InputError` as
+    `build_certificate` does, and `InputError` if the ledger has no checkpoint or no longer
+    matches it."""
+    cert = build_certificate(ledger, subject, issued, site_names)
+    store: ProofSource = ledger
+    note = store.latest_checkpoint()
+    if note is None:
+        raise InputError(str(ledger.path), None, None,
+                         "the ledger has no signed checkpoint to prove its records against")
+    site_hours = getattr(ledger, "site_hours", None)  # a store that keeps summaries
+    summary_tree = getattr(ledger, "summary_tree", None)
+    try:
+        return attach_proof(cert, store.lines_at(r["seq"] for r in cert["records"]),
+                            store.tree(), note, signer,
+                            site_hours() if site_hours is not None else None,
+                            summary_tree() if summary_tree is not None else None)
+    except ValueError as exc:
+        raise InputError(str(ledger.path), None, None, str(exc)) from None
 
 
 def fmt_kwh(x: float) -> str:

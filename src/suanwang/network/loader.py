@@ -10,14 +10,14 @@ from __future__ import annotations
 import csv
 import functools
 import math
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from suanwang.bounds import NETWORK, Bound
 from suanwang.errors import InputError
 from suanwang.model import Contracts, Hub, Kind, Network, Pool, Region, Site, Snapshot
+from suanwang.network.providers import parse_catalogue, provider_to_dict, site_providers
+from suanwang.network.reader import _Reader
 from suanwang.yaml_input import all_keys, load_yaml_located, refuse_misspelt_keys
 
 BUNDLED = "national"
@@ -49,82 +49,6 @@ def provincial_grid_factors_g_per_kwh(year: int = 2022) -> dict[str, float]:
         if row["level"] == "province" and value:
             out[row["name_en"]] = round(float(value) * 1000.0, 1)
     return out
-
-
-def network_bound(field: str, lo: float | None = None, hi: float | None = None,
-                  lo_open: bool = False) -> Bound:
-    """The documented range of a numeric field (`bounds.NETWORK` by its key), else lo..hi."""
-    parts = [p for p in re.sub(r"\[\d+\]", "", field).split(".") if p != "value"]
-    key = "snapshot_pflops" if len(parts) > 1 and parts[-2] == "pflops" else parts[-1]
-    if key in NETWORK:
-        return NETWORK[key]
-    low = -math.inf if lo is None else lo
-    if lo is not None and hi is not None:
-        example = f"{(lo + hi) / 2:g}"
-    else:
-        example = f"{lo + 1:g}" if lo is not None else f"{hi - 1:g}" if hi is not None else "1"
-    return Bound(low, math.inf if hi is None else hi, "", example, lo_open=lo_open)
-
-
-class _Reader:
-    """Typed access to a parsed YAML tree that raises `InputError` naming file and field."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, field: str, value: Any, problem: str) -> InputError:
-        return InputError(self.source, field, value, problem)
-
-    def get(self, obj: Any, key: str, path: str) -> Any:
-        if not isinstance(obj, dict):
-            raise self.fail(path, obj, "must be a mapping")
-        if key not in obj:
-            raise self.fail(f"{path}.{key}" if path else key, None, "missing")
-        return obj[key]
-
-    def text(self, obj: Any, key: str, path: str) -> str:
-        value = self.get(obj, key, path)
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{path}.{key}" if path else key, value, "must be non-empty text")
-        return value
-
-    def number(
-        self,
-        value: Any,
-        field: str,
-        *,
-        lo: float | None = None,
-        hi: float | None = None,
-        lo_open: bool = False,
-    ) -> float:
-        bound = network_bound(field, lo, hi, lo_open)
-        problem = bound.problem(value)
-        if problem is None and lo is not None and (value <= lo if lo_open else value < lo):
-            problem = f"must be {'>' if lo_open else '>='} {lo:g}: {bound.expected()}"
-        if problem is not None:
-            raise self.fail(field, value, problem)
-        return bound.check(value)
-
-    def sourced(self, obj: Any, key: str, path: str, **bounds: Any) -> float:
-        """A number written as {value: X, source: "..."}; the source is mandatory."""
-        field = f"{path}.{key}" if path else key
-        node = self.get(obj, key, path)
-        if not isinstance(node, dict):
-            raise self.fail(field, node, "must be {value: <number>, source: <text>}, e.g. "
-                                          "{value: 1.25, source: \"seed 003\"}")
-        source = node.get("source")
-        if not isinstance(source, str) or not source.strip():
-            raise self.fail(f"{field}.source", source, "every number needs a source")
-        return self.number(node.get("value"), f"{field}.value", **bounds)
-
-    def seq(self, obj: Any, key: str, path: str, *, required: bool = True) -> list[Any]:
-        if not required and (not isinstance(obj, dict) or key not in obj):
-            return []
-        value = self.get(obj, key, path)
-        if not isinstance(value, list):
-            raise self.fail(f"{path}.{key}" if path else key, value,
-                            "must be a list (lines starting with -, or [a, b])")
-        return value
 
 
 def load_network(path: str | Path | None = None) -> Network:
@@ -209,9 +133,10 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
     _unique(r, [g.id for g in regions], "regions", "id")
 
     grid = provincial_grid_factors_g_per_kwh()
+    catalogue = parse_catalogue(r, doc)
     sites: list[Site] = []
     for i, s in enumerate(r.seq(doc, "sites", "")):
-        sites.append(_parse_site(r, s, f"sites[{i}]", hub_ids, unit_defaults, grid))
+        sites.append(_parse_site(r, s, f"sites[{i}]", hub_ids, unit_defaults, grid, catalogue))
     if not sites:
         raise r.fail("sites", [], "at least one site is needed")
     _unique(r, [s.id for s in sites], "sites", "id")
@@ -274,7 +199,7 @@ def _pair(r: _Reader, e: Any, p: str, regions: dict[str, Region],
 
 def _parse_site(r: _Reader, s: Any, p: str, hub_ids: set[str],
                 unit_defaults: dict[Kind, tuple[float, float]],
-                grid: dict[str, float]) -> Site:
+                grid: dict[str, float], catalogue: dict[str, dict[str, Any]]) -> Site:
     hub = r.text(s, "hub", p)
     if hub not in hub_ids:
         raise r.fail(f"{p}.hub", hub, f"unknown hub; known: {', '.join(sorted(hub_ids))}")
@@ -356,6 +281,7 @@ def _parse_site(r: _Reader, s: Any, p: str, hub_ids: set[str],
         pools=tuple(pools),
         snapshots=tuple(snapshots),
         contracts=_contracts(r, s, p),
+        providers=site_providers(r, s, p, site_id, pools, catalogue),
     )
 
 
@@ -399,6 +325,7 @@ def network_to_dict(net: Network) -> dict[str, Any]:
                     "wind_mw": s.contracts.wind_mw, "solar_mw": s.contracts.solar_mw,
                     "firm_mw": s.contracts.firm_mw},
                 "pflops": s.pflops,
+                "providers": [provider_to_dict(x) for x in s.providers],
                 "pools": [
                     {"kind": q.kind.value, "units": q.units, "pflops_per_unit": q.pflops_per_unit,
                      "kw_per_unit": q.kw_per_unit, "pflops": q.pflops}

@@ -7,6 +7,11 @@ live capacity always rules), one whose best option starts later is deferred to t
 scheduler wakes it and it is decided again), one with no option is queued until capacity
 frees, and one no pool could ever serve is rejected with the cause. A job whose deadline no
 pool can meet any more runs at once where it is cheapest, and its reason says so.
+
+The plan chooses a site's pool; the provider within the site is chosen by the same rule as the
+greedy policies (`suanwang.core.provider_choice`: the tenant's preferred providers first, then
+the cheapest bill, within its lists and caps). If no provider of the pool can take the job now
+it waits for capacity like a job with no option.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from suanwang.core.policy import Decision, Deferral, Unplaced
+from suanwang.core.provider_choice import slice_in_pool
 from suanwang.core.state import Candidate, SchedulerState
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job, Placement
@@ -54,6 +60,8 @@ class PricedPolicy:
     def decide(self, state: SchedulerState, pending: Sequence[Job], now_s: float) -> Decision:
         decision = Decision()
         free = list(state.free_units)
+        free_slice = list(state.free_slice)
+        held: dict[tuple[str, int], int] = {}
         topo = state.topology
         jobs: list[Job] = []
         cands: list[list[Candidate]] = []
@@ -74,12 +82,23 @@ class PricedPolicy:
                 continue
             site = topo.site_ids[ch.cand.site]
             if ch.now:
+                transfer = ch.cand.transfer_s(job.data_gb)
+                sl = slice_in_pool(state, job, ch.cand.pool, free_slice, now_s, now_s + transfer,
+                                   held)
+                if sl is None:
+                    decision.unplaced.append(Unplaced(
+                        job, f"{self.name}: planned at {site}, where no provider it may use "
+                             "has room now", retry=True))
+                    continue
                 free[ch.cand.pool] -= job.units
-                why = f"{self.name}: {site} ({ch.cost:.4g} incl. capacity price)"
+                free_slice[sl] -= job.units
+                if topo.slice_cap[sl] is not None:
+                    held[(job.tenant, sl)] = held.get((job.tenant, sl), 0) + job.units
+                provider = topo.slice_provider[sl]
+                why = f"{self.name}: {site}/{provider} ({ch.cost:.4g} incl. capacity price)"
                 if ch.late:
                     why += "; deadline cannot be met"
-                decision.placed.append(Placement(job, site, now_s, ch.cand.transfer_s(job.data_gb),
-                                                 why))
+                decision.placed.append(Placement(job, site, now_s, transfer, why, provider))
                 self.placed(job, ch, now_s)
             else:
                 until = self.defer_until(job, ch, now_s)

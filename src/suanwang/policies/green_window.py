@@ -10,7 +10,7 @@ to that hour, when it is decided again on the newer forecast.
 Robust to forecast error by design: each forecast hour is scored at its forecast intensity plus
 `risk_aversion` times its expected error (which grows with lead time), so a far-off hour must
 look clearly greener to be worth waiting for, and the minimum over many noisy hours is not
-chased. Deferred jobs hold soft reservations per (pool, hour): a pool's planned units at an
+chased. Deferred jobs hold soft reservations per (provider pool, hour): a pool's planned units at an
 hour plus what is busy now must fit its capacity, or the job waits elsewhere or runs now.
 
 The window minima are precomputed once per forecast issue: for each site, job length d (hours)
@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from suanwang.core.policy import Decision, Deferral
-from suanwang.core.state import Candidate, SchedulerState
+from suanwang.core.state import Offer, SchedulerState
 from suanwang.energy.forecast import ForecastView
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job
@@ -89,11 +89,11 @@ class GreenWindowPolicy(GreenestPolicy):
             else:
                 del self._planned[(pool, hour)]
 
-    def _room(self, state: SchedulerState, c: Candidate, hour: int, units: int) -> bool:
+    def _room(self, state: SchedulerState, c: Offer, hour: int, units: int) -> bool:
         """Whether `units` more can be planned into pool `c` at `hour`: work running now is
         assumed to keep the pool as busy then, plus what is already planned there."""
-        busy_now = c.capacity_units - state.free_units[c.pool]
-        return busy_now + self._planned.get((c.pool, hour), 0) + units <= c.capacity_units
+        busy_now = c.capacity_units - min(state.free_slice[c.slice], state.free_units[c.pool])
+        return busy_now + self._planned.get((c.slice, hour), 0) + units <= c.capacity_units
 
     def _window_minima(self, view: ForecastView) -> _WindowMinima:
         if self._minima is None or self._minima[0] != view.issued_hour:
@@ -101,7 +101,7 @@ class GreenWindowPolicy(GreenestPolicy):
                                                            self.risk_aversion))
         return self._minima[1]
 
-    def place_or_wait(self, state: SchedulerState, job: Job, cands: list[Candidate],
+    def place_or_wait(self, state: SchedulerState, job: Job, cands: list[Offer],
                       free: list[int], now_s: float, decision: Decision) -> None:
         self._forget_plan(job)
         if job.deadline_s is None:
@@ -119,37 +119,44 @@ class GreenWindowPolicy(GreenestPolicy):
         data_gbit = job.data_gb * 8.0
         units = job.units
         drained = state.drained
-        best: tuple[float, int, Candidate] | None = None
+        pool_free = self._pool_free
+        best: tuple[float, int, Offer] | None = None
         best_now = math.inf
-        for c in cands:
+        last_pool = -1
+        now_val = wait_val = 0.0
+        k = 0
+        for c in cands:  # offers of one pool are adjacent and share its site's values
             site = c.site
             if site in drained:
                 continue
-            values = best_rows[site][d - 1]
-            if free[c.pool] >= units:
-                now_score = c.kw_per_unit_facility * values[0]
-                if now_score < best_now:
-                    best_now = now_score
-            latest = latest_base - (data_gbit / c.bandwidth_gbps if data_gbit > 0 else 0.0)
-            latest_k = int(latest // HOUR_S) - issued
-            if latest_k < 1:
-                continue  # no room to wait at this site
-            if latest_k > k_max:
-                latest_k = k_max
-            score = c.kw_per_unit_facility * values[latest_k]
-            if best is not None and score >= best[0]:
+            if c.pool != last_pool:
+                last_pool = c.pool
+                values = best_rows[site][d - 1]
+                kw = c.kw_per_unit_facility
+                now_val = kw * values[0]
+                latest = latest_base - (data_gbit / c.bandwidth_gbps if data_gbit > 0 else 0.0)
+                latest_k = int(latest // HOUR_S) - issued
+                if latest_k < 1:
+                    wait_val = math.inf  # no room to wait at this site
+                else:
+                    if latest_k > k_max:
+                        latest_k = k_max
+                    wait_val = kw * values[latest_k]
+                    k = start_rows[site][d - 1][latest_k]
+            if now_val < best_now and free[c.slice] >= units and pool_free[c.pool] >= units:
+                best_now = now_val
+            if wait_val == math.inf or (best is not None and wait_val >= best[0]):
                 continue
-            k = start_rows[site][d - 1][latest_k]
             if k > 0 and not self._room(state, c, issued + k, units):
                 continue
-            best = (score, k, c)
+            best = (wait_val, k, c)
         if best is not None and best[1] > 0 and best[0] < best_now * (1.0 - self.min_gain):
             score, k, c = best
             until = (view.issued_hour + k) * HOUR_S
             if until > now_s:
                 hour = view.issued_hour + k
-                self._planned[(c.pool, hour)] = self._planned.get((c.pool, hour), 0) + job.units
-                self._plan_of[job.job_id] = (c.pool, hour, job.units)
+                self._planned[(c.slice, hour)] = self._planned.get((c.slice, hour), 0) + job.units
+                self._plan_of[job.job_id] = (c.slice, hour, job.units)
                 site = state.topology.site_ids[c.site]
                 decision.deferred.append(Deferral(
                     job, until,

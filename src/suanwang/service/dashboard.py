@@ -92,30 +92,37 @@ def network_now(sites: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 # The placement reasons the policies write (policies/base.py, planning/priced.py), so that the
 # page can say them in the reader's language and name the site; other reasons are shown as is.
+# A reason names "site/provider" (or just the site, before providers), and may carry further
+# clauses after "; " (expected bill, preferred provider, overflow, price cap, lateness).
 _NUMBER = r"(?P<score>[-+0-9.eE]+|inf|nan)"
+_AT = r"(?P<site>[\w-]+)(?:/(?P<provider>[\w.-]+))?"
 REASON_FORMS = (
-    ("ranked", re.compile(r"(?P<policy>[\w-]+): (?P<site>[\w-]+) best of (?P<feasible>\d+) "
+    ("ranked", re.compile(rf"(?P<policy>[\w-]+): {_AT} best of (?P<feasible>\d+) "
                           rf"feasible \({_NUMBER} (?P<unit>g CO2/unit-h|yuan/unit-h|ms)\)")),
-    ("priced", re.compile(rf"(?P<policy>[\w-]+): (?P<site>[\w-]+) \({_NUMBER} "
+    ("priced", re.compile(rf"(?P<policy>[\w-]+): {_AT} \({_NUMBER} "
                           r"incl\. capacity price\)")),
 )
-LATE_SUFFIX = "; deadline cannot be met"
+LATE_CLAUSE = "deadline cannot be met"
 REASON_UNITS = {"g CO2/unit-h": "g_co2_per_unit_h", "yuan/unit-h": "yuan_per_unit_h",
                 "ms": "ms"}
 
 
 def reason_parts(reason: str) -> dict[str, Any] | None:
-    """A policy's placement reason as data: {"form": "ranked", "policy", "site", "feasible",
-    "score", "unit", "late"} or {"form": "priced", "policy", "site", "score", "late"}; None for
-    a reason of another form (the page then shows the text)."""
-    late = reason.endswith(LATE_SUFFIX)
-    text = reason[: -len(LATE_SUFFIX)] if late else reason
+    """A policy's placement reason as data: {"form": "ranked", "policy", "site", "provider",
+    "feasible", "score", "unit", "late", "notes"} or {"form": "priced", "policy", "site",
+    "provider", "score", "late", "notes"}; `notes` are the further clauses as written. None
+    for a reason of another form (the page then shows the text)."""
+    head, _, rest = reason.partition("; ")
+    clauses = [c for c in rest.split("; ") if c] if rest else []
+    late = LATE_CLAUSE in clauses
     for form, pattern in REASON_FORMS:
-        m = pattern.fullmatch(text)
+        m = pattern.fullmatch(head)
         if m is None:
             continue
         out: dict[str, Any] = {"form": form, "policy": m["policy"], "site": m["site"],
-                               "score": float(m["score"]), "late": late}
+                               "provider": m["provider"], "score": float(m["score"]),
+                               "late": late,
+                               "notes": [c for c in clauses if c != LATE_CLAUSE]}
         if form == "ranked":
             out["feasible"] = int(m["feasible"])
             out["unit"] = REASON_UNITS[m["unit"]]

@@ -8,30 +8,65 @@
   `ledger.jsonl` that `suanwang ledger verify` checks. A tenant sees only its own records
   (`tenant` is the operator's filter).
 - `GET /v1/ledger/head`: record count, last hash, the hours closed so far, what records mean.
-- `GET /v1/ledger/verify` (operator): the whole chain checked; the first bad record named.
+- `GET /v1/ledger/verify` (operator): the whole chain checked, then the `hash` column and
+  the Merkle root against the latest checkpoint; the first bad record named.
 - `GET /v1/jobs/{id}/certificate` (`format=html` for the readable page): the green-power
   certificate of a finished job whose hours have all closed, built by `build_certificate` from a
-  ledger that verifies. Another tenant's job is a 404, as everywhere in the API.
+  ledger that verifies, as a bundle (`suanwang.ledger.bundle`): its records' lines, their
+  inclusion proofs and the latest signed checkpoint, signed; `suanwang ledger verify-cert`
+  checks it offline with the public key. Another tenant's job is a 404, as everywhere.
+- `GET /v1/ledger/certificate?period=2024-06` (`tenant=` for the operator): the bundle of the
+  caller's records over a period, Beijing time.
+- `GET /v1/ledger/checkpoint[?hour=h]` (anyone, no token): the latest signed checkpoint (that
+  of run-clock hour h), a C2SP note as text; `GET /v1/ledger/key` (anyone): the verifier key.
+- `GET /v1/ledger/consistency?old=m&new=n`: the RFC 9162 consistency proof between the trees
+  of m and n records, for `suanwang ledger consistency OLD NEW --proof FILE`.
+
+The signing key: `$SUANWANG_LEDGER_KEY`, else `ledger.key` in the data directory (the parent
+of the log directory; generated there, mode 0600, on the first start if the directory exists),
+else a key of the process alone (a warning says so).
 
 (No `from __future__ import annotations` here: FastAPI resolves the routes' annotations, which
 name local aliases.)
 """
 
+import base64
+import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from suanwang.energy.series import HOUR_S
 from suanwang.errors import InputError
-from suanwang.ledger.certificate import LedgerBroken, Subject, build_certificate
+from suanwang.ledger.certificate import LedgerBroken, Subject, build_bundle
 from suanwang.ledger.certificate_page import render_certificate_html
+from suanwang.ledger.checkpoint import find_signer, read_signer, write_keys
+from suanwang.ledger.merkle import ProofError
+from suanwang.ledger.note import Signer
+from suanwang.ledger.period import parse_period
 from suanwang.service.ledger_store import DbLedger
 from suanwang.service.store import FINISHED, Tenant
 
 if TYPE_CHECKING:
     from suanwang.service.app import Service
+
+log = logging.getLogger("suanwang.service")
+KEY_NAME = "suanwang.local/ledger"
+
+
+def ledger_signer(data_dir: Path) -> Signer | None:
+    """The service's signing key (see the module's doc); None: a key of the process alone."""
+    found = find_signer(data_dir)
+    if found is not None:
+        return found
+    if not data_dir.is_dir():
+        return None
+    key, _ = write_keys(data_dir, KEY_NAME)
+    log.info("ledger: generated the signing key %s", key)
+    return read_signer(key)
 
 
 def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant],
@@ -40,9 +75,22 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
     Who = Annotated[Tenant, Depends(tenant)]
     Operator = Annotated[Tenant, Depends(operator)]
     router = APIRouter(prefix="/v1", tags=["ledger"])
+    service.live.ledger.ledger.signer = ledger_signer(service.settings.log_dir.parent)
 
     def ledger() -> DbLedger:
         return service.live.ledger.ledger
+
+    def site_names() -> dict[str, tuple[str, str]]:
+        return {s.id: (s.name_zh, s.name_en) for s in service.network.sites}
+
+    def bundle(subject: Subject, what: str) -> dict[str, Any]:
+        try:
+            return build_bundle(ledger(), subject, ledger().signer, site_names=site_names())
+        except LedgerBroken as exc:
+            raise HTTPException(409, f"the ledger does not verify, no certificate issued: "
+                                     f"{exc}") from None
+        except InputError as exc:
+            raise HTTPException(409, f"no certificate for {what}: {exc.problem}") from None
 
     @router.get("/ledger")
     def records(who: Who, cursor: Annotated[int, Query(ge=0)] = 0,
@@ -71,12 +119,22 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
     @router.get("/ledger/verify")
     def verify(who: Operator) -> dict[str, Any]:
         """Check every record's hash and link, and the head; name the first bad record."""
-        check = ledger().verify()
+        digests: list[str] = []
+        check = ledger().verify(on_record=lambda _s, d, _r: digests.append(d))
         p = check.problem
-        return {"ok": check.ok, "records": check.records, "head": check.head,
-                "problem": None if p is None else {
-                    "seq": p.index, "job": p.job, "hour": p.hour, "reason": p.reason,
-                    "message": p.describe()}}
+        problem = None if p is None else {
+            "seq": p.index, "job": p.job, "hour": p.hour, "reason": p.reason,
+            "message": p.describe()}
+        if p is None and (bad := ledger().check_log(digests)) is not None:
+            seq, reason = bad
+            problem = {"seq": seq, "job": None, "hour": None, "reason": reason,
+                       "message": f"record {seq}: {reason}"}
+        cp = ledger().checkpoint()
+        return {"ok": problem is None, "records": check.records, "head": check.head,
+                "checkpoint": None if cp is None else {"hour": cp.hour,
+                                                       "tree_size": cp.tree_size,
+                                                       "root": cp.root},
+                "problem": problem}
 
     @router.get("/jobs/{job_id}/certificate", response_model=None)
     def certificate(job_id: str, who: Who,
@@ -93,18 +151,57 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
             raise HTTPException(409, f"job {job_id} ended at run second {row.end_s:.0f}; its "
                                      f"last hour closes at {_hour_end(row.end_s):.0f} (closed "
                                      f"so far: up to {closed_until_s:.0f})")
-        try:
-            cert = build_certificate(ledger(), Subject(job=job_id), site_names={
-                s.id: (s.name_zh, s.name_en) for s in service.network.sites})
-        except LedgerBroken as exc:
-            raise HTTPException(409, f"the ledger does not verify, no certificate issued: "
-                                     f"{exc}") from None
-        except InputError as exc:
-            raise HTTPException(409, f"no certificate for job {job_id}: {exc.problem}") \
-                from None
+        cert = bundle(Subject(job=job_id), f"job {job_id}")
         if format == "html":
             return HTMLResponse(render_certificate_html(cert))
         return cert
+
+    @router.get("/ledger/certificate", response_model=None)
+    def period_certificate(who: Who, period: str, tenant: str | None = None,
+                           format: Literal["json", "html"] = "json"
+                           ) -> dict[str, Any] | HTMLResponse:
+        """The certificate bundle of the caller's records over a period (Beijing time:
+        2024, 2024-Q2, 2024-06, 2024-06-03, 2024-06-01..2024-06-07)."""
+        try:
+            p = parse_period(period, "query")
+        except InputError as exc:
+            raise HTTPException(422, str(exc)) from None
+        whose = tenant if who.operator and tenant is not None else who.id
+        cert = bundle(Subject(tenant=whose, period=p), f"tenant {whose} in {period}")
+        if format == "html":
+            return HTMLResponse(render_certificate_html(cert))
+        return cert
+
+    @router.get("/ledger/checkpoint", response_class=PlainTextResponse)
+    def checkpoint(hour: Annotated[int | None, Query(ge=0)] = None) -> PlainTextResponse:
+        """The latest signed checkpoint of the Merkle log (a C2SP note), or that of the
+        run-clock hour `hour`. No token needed: it holds only a size and a root."""
+        cp = ledger().checkpoint(hour)
+        if cp is None:
+            raise HTTPException(404, "no hour has closed yet" if hour is None
+                                else f"no checkpoint of hour {hour}")
+        return PlainTextResponse(cp.note, headers={"X-Tree-Size": str(cp.tree_size),
+                                                   "X-Hour": str(cp.hour)})
+
+    @router.get("/ledger/key", response_class=PlainTextResponse)
+    def key() -> PlainTextResponse:
+        """The verifier key of the checkpoints and certificates (better got out of band)."""
+        signer = ledger().signer
+        if signer is None:
+            raise HTTPException(404, "no hour has closed yet: no key has signed anything")
+        return PlainTextResponse(signer.verifier.key_string() + "\n")
+
+    @router.get("/ledger/consistency")
+    def consistency(who: Who, old: Annotated[int, Query(ge=0)],
+                    new: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+        """The consistency proof from the tree of `old` records to that of `new`."""
+        tree = ledger().tree()
+        try:
+            proof = tree.consistency_proof(old, new)
+        except ProofError as exc:
+            raise HTTPException(422, f"old = {old}, new = {new}: {exc}") from None
+        return {"old_size": old, "new_size": new,
+                "proof": [base64.b64encode(h).decode("ascii") for h in proof]}
 
     app.include_router(router)
 

@@ -6,33 +6,57 @@ beside copies of seq, hash, job, tenant, site and hour for filtering; nothing is
 from columns. `ledger_head` (one row) holds the record count, the last hash and the first
 run-clock hour not yet closed.
 
-`DbLedger` offers what `build_certificate` uses of `FileLedger` (`path`, `read_head()`,
-`verify(on_record=...)`), so certificates come from the same code whichever store holds the
-ledger. Appends go through `append_hours`: one transaction that reads the head (locking its row
-on PostgreSQL), appends the closed hours' records and moves the head on only if nobody else did
+The Merkle log (`suanwang.ledger.merkle`: one RFC 9162 tree over all records, leaf input =
+the record's hash) is kept in `ledger_checkpoints` (revision 0005): one row per closed hour
+with the tree's size and root then, the signed checkpoint (C2SP note) and the frontier to
+append from. The tree itself is rebuilt from the `hash` column when a proof is asked for.
+
+`DbLedger` offers what `build_certificate` and `build_bundle` use of `FileLedger` (`path`,
+`read_head()`, `verify(on_record=...)`, `lines_at`, `tree`, `latest_checkpoint`), so
+certificates come from the same code whichever store holds the ledger. Appends go through
+`append_hours`: one transaction that reads the head (locking its row on PostgreSQL), appends
+the closed hours' records and their checkpoints and moves the head on only if nobody else did
 (one writer at a time; a second writer's transaction fails and leaves nothing behind).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, true, update
+from sqlalchemy import BigInteger, Connection, Integer, String, Text, insert, select, true, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, mapped_column
 
 from suanwang.ledger.allocation import DEFAULT_RULE, GreenRule
 from suanwang.ledger.build import hour_label
 from suanwang.ledger.chain import GENESIS, Chain, Entry, RecordSink, Verification, verify_lines
+from suanwang.ledger.merkle import Frontier, MerkleTree, leaf_hash
+from suanwang.ledger.note import Signer
 from suanwang.ledger.record import LedgerRecord
 from suanwang.ledger.sim_output import ledger_meta
-from suanwang.ledger.store import FORMAT
-from suanwang.service.db import LedgerEntryRow, LedgerHeadRow
+from suanwang.ledger.store import FORMAT, sign_hour
+from suanwang.service.db import Base, LedgerEntryRow, LedgerHeadRow
 
 HEAD_ID = 1
 STREAM_ROWS = 2000  # rows fetched at a time when reading the whole ledger
+log = logging.getLogger("suanwang.service")
+
+
+class LedgerCheckpointRow(Base):
+    """The signed checkpoint of the Merkle log when run-clock hour `hour` closed (revision
+    0005), and the tree's frontier then (JSON list of hex hashes)."""
+
+    __tablename__ = "ledger_checkpoints"
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[str] = mapped_column(String(64))
+    frontier: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text)
 
 
 class LedgerConflict(RuntimeError):
@@ -54,6 +78,14 @@ class Hourly:
     record: LedgerRecord
 
 
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    hour: int  # the run-clock hour whose close it was signed at
+    tree_size: int
+    root: str  # hex
+    note: str  # the signed checkpoint
+
+
 HoursBuilder = Callable[[Connection, int, int], Sequence[Hourly]]
 """(connection, first hour, end hour) -> the records of hours [first, end), in ledger order."""
 
@@ -66,6 +98,8 @@ class DbLedger:
         # carry a password)
         self.path = f"{engine.dialect.name} database, table ledger_entries"
         self.meta = ledger_meta(rule, hour_label(clock_start, 0))
+        self.clock_start = clock_start
+        self.signer: Signer | None = None  # set by the API (`ledger_api.ledger_signer`)
 
     # ---- head ----------------------------------------------------------------------------
 
@@ -101,6 +135,7 @@ class DbLedger:
             chain = Chain(h.head, h.records)
             hourly = build(conn, h.next_hour, end_hour)
             entries = [chain.append(x.record) for x in hourly]
+            self._checkpoint_hours(conn, h, end_hour, entries, [x.hour for x in hourly])
             if entries:
                 conn.execute(insert(LedgerEntryRow), [
                     {"seq": e.seq, "hash": e.hash, "line": e.line, "job_id": e.record.job,
@@ -115,6 +150,97 @@ class DbLedger:
                 raise LedgerConflict("the ledger's head moved during an append: another "
                                      "writer is appending to this database")
             return entries
+
+    def _frontier(self, conn: Connection, h: Head) -> Frontier:
+        """The tree's frontier at the head: from the last checkpoint, or rebuilt from the
+        records' hashes (a ledger written before revision 0005)."""
+        row = conn.execute(select(LedgerCheckpointRow.tree_size, LedgerCheckpointRow.frontier)
+                           .order_by(LedgerCheckpointRow.hour.desc()).limit(1)).first()
+        if row is not None and int(row.tree_size) == h.records:
+            return Frontier.from_hex(h.records, json.loads(row.frontier))
+        f = Frontier()
+        f.extend(leaf_hash(bytes.fromhex(d)) for (d,) in conn.execute(
+            select(LedgerEntryRow.hash).order_by(LedgerEntryRow.seq)))
+        if f.size != h.records:
+            raise LedgerConflict(f"the ledger holds {f.size} records but its head says "
+                                 f"{h.records}")
+        return f
+
+    def _checkpoint_hours(self, conn: Connection, h: Head, end_hour: int,
+                          entries: Sequence[Entry], hours: Sequence[int]) -> None:
+        """Append the entries to the Merkle log and sign a checkpoint for every hour in
+        [h.next_hour, end_hour) as it closes."""
+        if self.signer is None:
+            self.signer = Signer.generate("suanwang.local/ledger")
+            log.warning("ledger: no signing key configured; checkpoints are signed by a key "
+                        "of this process only (%s). Run `suanwang ledger keygen`.",
+                        self.signer.verifier.key_string())
+        f = self._frontier(conn, h)
+        rows = []
+        k = 0
+        for hour in range(h.next_hour, end_hour):
+            while k < len(entries) and hours[k] <= hour:
+                f.append(leaf_hash(bytes.fromhex(entries[k].hash)))
+                k += 1
+            cp = sign_hour(self.signer, hour, hour_label(self.clock_start, hour + 1), f)
+            rows.append({"hour": hour, "tree_size": cp.size, "root": cp.root,
+                         "frontier": json.dumps(f.to_hex()), "note": cp.note})
+        conn.execute(insert(LedgerCheckpointRow), rows)
+
+    # ---- the Merkle log ------------------------------------------------------------------
+
+    def tree(self) -> MerkleTree:
+        """The Merkle tree of every record, from the `hash` column."""
+        with self.engine.connect() as conn:
+            return MerkleTree([leaf_hash(bytes.fromhex(d)) for (d,) in conn.execute(
+                select(LedgerEntryRow.hash).order_by(LedgerEntryRow.seq))])
+
+    def checkpoint(self, hour: int | None = None) -> StoredCheckpoint | None:
+        """The checkpoint of `hour` (the latest if None), or None."""
+        c = LedgerCheckpointRow
+        q = select(c.hour, c.tree_size, c.root, c.note)
+        q = (q.where(c.hour == hour) if hour is not None
+             else q.order_by(c.hour.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else StoredCheckpoint(int(row.hour), int(row.tree_size),
+                                                         row.root, row.note)
+
+    def check_log(self, digests: Sequence[str]) -> tuple[int, str] | None:
+        """After the chain verified with these record hashes: (seq, problem) if the `hash`
+        column (what proofs are built from) differs from the lines, or the records no
+        longer have the latest checkpoint's root; None if all is well."""
+        with self.engine.connect() as conn:
+            stored = [d for (d,) in conn.execute(
+                select(LedgerEntryRow.hash).order_by(LedgerEntryRow.seq))]
+        for i, (a, b) in enumerate(zip(stored, digests, strict=False)):
+            if a != b:
+                return i, ("its hash column differs from the hash of its line: proofs "
+                           "would be built from altered hashes")
+        if len(stored) != len(digests):
+            return min(len(stored), len(digests)), "the hash column has other records"
+        cp = self.checkpoint()
+        if cp is not None:
+            tree = MerkleTree([leaf_hash(bytes.fromhex(d)) for d in digests])
+            if cp.tree_size > len(tree) or tree.root(cp.tree_size).hex() != cp.root:
+                return max(cp.tree_size - 1, 0), (
+                    f"the first {cp.tree_size} records no longer have the root signed when "
+                    f"hour {cp.hour} closed: a record was changed, removed, added or moved")
+        return None
+
+    def latest_checkpoint(self) -> str | None:
+        row = self.checkpoint()
+        return None if row is None else row.note
+
+    def lines_at(self, seqs: Iterable[int]) -> dict[int, str]:
+        want = sorted(set(seqs))
+        out: dict[int, str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(want), 500):
+                q = select(LedgerEntryRow.seq, LedgerEntryRow.line).where(
+                    LedgerEntryRow.seq.in_(want[i:i + 500]))
+                out.update((int(s), line) for s, line in conn.execute(q))
+        return out
 
     # ---- reading -------------------------------------------------------------------------
 

@@ -68,8 +68,10 @@ function reasonText(p) {
   const score = r.form === "ranked"
     ? (r.unit === "ms" ? fmt.ms(r.score) : `${fmt.num(r.score, 4)} ${t(`reasonUnit.${r.unit}`)}`)
     : fmt.num(r.score, 4);
-  return t(`reason.${r.form}`, { policy: policyName(r.policy), site: siteNameById(r.site),
+  const at = siteNameById(r.site) + (r.provider ? ` · ${r.provider}` : "");
+  return t(`reason.${r.form}`, { policy: policyName(r.policy), site: at,
                                  n: fmt.num(r.feasible), score })
+    + (r.notes ?? []).map((note) => `; ${note}`).join("")
     + (r.late ? t("reason.late") : "");
 }
 

@@ -16,6 +16,11 @@ differently, `Data_GB` or `deadline-s`, is refused rather than ignored):
 | `deadline_s`   | float | yes*     | > `submit_s`, or empty; set for non-real-time jobs           |
 | `data_gb`      | float | no       | >= 0; column optional, an empty cell or no column means 0    |
 | `workload`     | text  | no       | free text (e.g. `llm-training`); empty or no column means "" |
+| `max_price_yuan_per_unit_h` | float | no | > 0, or empty: a cap on the provider's price      |
+| `max_bill_yuan` | float | no      | > 0, or empty: a cap on the job's expected bill              |
+| `providers_allow` | text | no     | provider ids separated by `;`: only these (empty: any)       |
+| `providers_deny` | text | no      | provider ids separated by `;`: never these                   |
+| `providers_prefer` | text | no    | provider ids separated by `;`: these first, in this order    |
 
 (*) Both columns must be in the header, and each row gives exactly one of them.
 A deadline only has to lie after the submission (`deadline_s > submit_s`); it may be shorter than
@@ -56,6 +61,9 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 )
 OPTIONAL_COLUMNS: tuple[str, ...] = ("data_gb", "workload")
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+# what a tenant asks of the providers: optional, written only when some job has them
+ASK_COLUMNS: tuple[str, ...] = ("max_price_yuan_per_unit_h", "max_bill_yuan",
+                                "providers_allow", "providers_deny", "providers_prefer")
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -72,6 +80,11 @@ _PARQUET_SCHEMA = pa.schema(
         ("deadline_s", pa.float64()),
         ("data_gb", pa.float64()),
         ("workload", pa.string()),
+        ("max_price_yuan_per_unit_h", pa.float64()),
+        ("max_bill_yuan", pa.float64()),
+        ("providers_allow", pa.string()),
+        ("providers_deny", pa.string()),
+        ("providers_prefer", pa.string()),
     ]
 )
 
@@ -323,10 +336,11 @@ def read_jobs(path: str | Path, network: Network) -> list[Job]:
     table.refuse_misspelt(COLUMNS)
     table.require(REQUIRED_COLUMNS)
     region_ids = tuple(r.id for r in network.regions)
+    provider_ids = network.provider_ids()
     jobs: list[Job] = []
     first_row_of: dict[str, int] = {}
     for row in table:
-        job = _job_from_row(row, region_ids)
+        job = _job_from_row(row, region_ids, provider_ids)
         if job.job_id in first_row_of:
             raise row.fail(
                 "job_id", f"duplicate: the same job_id is on row {first_row_of[job.job_id]}"
@@ -341,7 +355,8 @@ def sort_jobs(jobs: Iterable[Job]) -> list[Job]:
     return sorted(jobs, key=lambda j: (j.submit_s, j.job_id))
 
 
-def _job_from_row(row: Row, region_ids: Sequence[str]) -> Job:
+def _job_from_row(row: Row, region_ids: Sequence[str],
+                  provider_ids: Sequence[str] = ()) -> Job:
     submit_s = row.number("submit_s", minimum=0.0)
     rtt_bound_ms, deadline_s = _latency_fields(row, submit_s)
     span = run_span_problem(submit_s, row.number("duration_s", above=0.0))
@@ -359,6 +374,11 @@ def _job_from_row(row: Row, region_ids: Sequence[str]) -> Job:
         deadline_s=deadline_s,
         data_gb=row.optional_number("data_gb", minimum=0.0) or 0.0,
         workload=row.optional_text("workload"),
+        max_price_yuan_per_unit_h=row.optional_number("max_price_yuan_per_unit_h", above=0.0),
+        max_bill_yuan=row.optional_number("max_bill_yuan", above=0.0),
+        providers_allow=_providers(row, "providers_allow", provider_ids),
+        providers_deny=_providers(row, "providers_deny", provider_ids),
+        providers_prefer=_providers(row, "providers_prefer", provider_ids),
     )
 
 
@@ -368,6 +388,18 @@ def run_span_problem(submit_s: float, duration_s: float) -> str | None:
         return None
     return (f"the job would end at submit_s + duration_s = {submit_s + duration_s:g} s, past "
             f"the longest run ({MAX_RUN_S:g} s = {MAX_RUN_S / 86400:g} days)")
+
+
+def _providers(row: Row, column: str, known: Sequence[str]) -> tuple[str, ...]:
+    """Provider ids separated by `;` (or spaces); each must be a provider of the network."""
+    text = row.optional_text(column)
+    ids = tuple(x for x in text.replace(";", " ").split() if x)
+    for x in ids:
+        if x not in known:
+            raise row.fail(column, f"unknown provider {x!r}; known: {', '.join(known)}")
+    if len(set(ids)) != len(ids):
+        raise row.fail(column, "a provider is listed twice")
+    return ids
 
 
 def _origin(row: Row, region_ids: Sequence[str]) -> str:
@@ -411,10 +443,15 @@ def write_jobs(jobs: Iterable[Job], path: str | Path) -> None:
     path = Path(path)
     suffix = path.suffix.lower()
     records = [_job_record(j) for j in jobs]
+    # the tenant's provider asks are written only when some job has them
+    columns = COLUMNS + tuple(c for c in ASK_COLUMNS
+                              if any(r[c] not in (None, "") for r in records))
     if suffix in PARQUET_SUFFIXES:
-        pq.write_table(pa.Table.from_pylist(records, schema=_PARQUET_SCHEMA), path)
+        schema = pa.schema([f for f in _PARQUET_SCHEMA if f.name in columns])
+        pq.write_table(pa.Table.from_pylist(
+            [{c: r[c] for c in columns} for r in records], schema=schema), path)
     elif suffix == ".csv":
-        _write_csv(records, path)
+        _write_csv(records, path, columns)
     else:
         raise InputError(str(path), "suffix", path.suffix, "must be .csv or .parquet")
 
@@ -432,15 +469,22 @@ def _job_record(job: Job) -> dict[str, object]:
         "deadline_s": None if job.deadline_s is None else float(job.deadline_s),
         "data_gb": float(job.data_gb),
         "workload": job.workload,
+        "max_price_yuan_per_unit_h": None if job.max_price_yuan_per_unit_h is None
+        else float(job.max_price_yuan_per_unit_h),
+        "max_bill_yuan": None if job.max_bill_yuan is None else float(job.max_bill_yuan),
+        "providers_allow": ";".join(job.providers_allow),
+        "providers_deny": ";".join(job.providers_deny),
+        "providers_prefer": ";".join(job.providers_prefer),
     }
 
 
-def _write_csv(records: list[dict[str, object]], path: Path) -> None:
+def _write_csv(records: list[dict[str, object]], path: Path,
+               columns: tuple[str, ...] = COLUMNS) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(columns)
         for record in records:
-            writer.writerow(_csv_cell(record[c]) for c in COLUMNS)
+            writer.writerow(_csv_cell(record[c]) for c in columns)
 
 
 def _csv_cell(value: object) -> str:

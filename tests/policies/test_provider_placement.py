@@ -1,0 +1,235 @@
+"""Placement over (site, provider) on the tiny network with two providers at every site.
+
+Both providers hold half of every pool. Per intelligent card-hour `cheap` lists 10 yuan with
+2 yuan/GB egress, `dear` 12 yuan with none; the sites apply a factor to the list (local 1.0,
+mid 0.9, west 0.8), so per card-hour:
+
+    site   rtt from east   cheap   dear
+    local   1              10      12
+    mid    10               9      10.8
+    west   20               8       9.6
+
+A job from east of one card for an hour with no data is cheapest at west/cheap (8); with 10 GB
+of input west/cheap costs 8 + 20 = 28 and west/dear 9.6, so it goes to west/dear.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from suanwang.core.policy import Decision
+from suanwang.core.scheduler import Scheduler
+from suanwang.core.state import SchedulerState, Topology
+from suanwang.model import Job, Kind, Network, Placement
+from suanwang.network.loader import parse_network
+from suanwang.policies import make_policy
+
+FACTOR = {"local": 1.0, "mid": 0.9, "west": 0.8}
+
+
+def _prov(pid: str, card: float, egress: float) -> dict[str, Any]:
+    v = {"source": "test"}
+    return {"id": pid, "name_zh": pid, "name_en": pid, "docking": "api", "executor": "local",
+            "sla": {"availability": {"value": 0.999, **v}, "start_s": {"value": 60, **v}},
+            "egress_yuan_per_gb": {"value": egress, **v},
+            "prices": [{"kind": k, "effective_from": "2024-01-01",
+                        "yuan_per_unit_h": {"value": price, **v}}
+                       for k, price in (("general", 0.1), ("intelligent", card), ("hpc", 5.0))]}
+
+
+def provider_doc(tiny_doc: dict[str, Any], **cheap_extra: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(tiny_doc)
+    doc["providers"] = [{**_prov("cheap", 10.0, 2.0), **cheap_extra}, _prov("dear", 12.0, 0.0)]
+    for site in doc["sites"]:
+        kinds = [p["kind"] for p in site["pools"]]
+        share = {**{k: 0.5 for k in kinds}, "source": "test"}
+        factor = {"value": FACTOR[site["id"]], "source": "test"}
+        site["providers"] = [{"id": "cheap", "share": share, "price_factor": factor},
+                             {"id": "dear", "share": share, "price_factor": factor}]
+    return doc
+
+
+@pytest.fixture
+def pnet(tiny_doc: dict[str, Any]) -> Network:
+    return parse_network(provider_doc(tiny_doc), "<tiny with providers>")
+
+
+def ask(job: Job, **fields: Any) -> Job:
+    return replace(job, **fields)
+
+
+def decide(policy: str, state: SchedulerState, jobs: list[Job]) -> Decision:
+    before = (list(state.free_units), list(state.free_slice))
+    d = make_policy(policy).decide(state, jobs, 0.0)
+    assert (list(state.free_units), list(state.free_slice)) == before
+    return d
+
+
+def where(d: Decision) -> list[str]:
+    return [f"{p.site_id}/{p.provider_id}" for p in d.placed]
+
+
+def slice_index(state: SchedulerState, site: str, provider: str,
+                kind: Kind = Kind.INTELLIGENT) -> int:
+    return state.topology.slice_of[(site, provider, kind)]
+
+
+StateMaker = Callable[..., SchedulerState]
+JobMaker = Callable[..., Job]
+
+
+def test_each_site_offers_two_provider_pools_adding_up(pnet: Network) -> None:
+    topo = Topology(pnet)
+    assert len(topo.slices) == 2 * len(topo.pools)
+    assert topo.pool_capacity == [p.units for p in topo.pools]
+
+
+def test_cheapest_takes_the_cheapest_provider(pnet: Network, make_state: StateMaker,
+                                              make_job: JobMaker) -> None:
+    d = decide("cheapest", make_state(pnet), [make_job()])
+    assert where(d) == ["west/cheap"]
+    assert "west/cheap" in d.placed[0].reason and "8 yuan/unit-h" in d.placed[0].reason
+
+
+def test_egress_of_the_input_data_can_change_the_cheapest(pnet: Network,
+                                                          make_state: StateMaker,
+                                                          make_job: JobMaker) -> None:
+    d = decide("cheapest", make_state(pnet), [make_job(data_gb=10.0)])
+    assert where(d) == ["west/dear"]
+    assert "expected bill 9.6 yuan" in d.placed[0].reason
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"providers_deny": ("cheap",)}, "west/dear"),
+    ({"providers_allow": ("dear",)}, "west/dear"),
+    ({"providers_allow": ("cheap", "dear")}, "west/cheap"),
+])
+def test_allow_and_deny_lists(fields: dict[str, Any], expected: str, pnet: Network,
+                              make_state: StateMaker, make_job: JobMaker) -> None:
+    assert where(decide("cheapest", make_state(pnet), [ask(make_job(), **fields)])) == [
+        expected]
+
+
+def test_a_job_every_provider_of_which_is_denied_is_rejected(pnet: Network,
+                                                             make_state: StateMaker,
+                                                             make_job: JobMaker) -> None:
+    d = decide("nearest", make_state(pnet), [ask(make_job(), providers_deny=("cheap", "dear"))])
+    (u,) = d.unplaced
+    assert not u.retry and "no provider sells intelligent units" in u.reason
+
+
+def test_preference_comes_first_then_overflows_to_the_cheapest_other(
+        pnet: Network, make_state: StateMaker, make_job: JobMaker) -> None:
+    job = ask(make_job(), providers_prefer=("dear",))
+    state = make_state(pnet)
+    d = decide("cheapest", state, [job])
+    assert where(d) == ["west/dear"]
+    assert "preferred provider dear" in d.placed[0].reason
+    for site in ("local", "mid", "west"):  # dear is full everywhere
+        state.free_slice[slice_index(state, site, "dear")] = 0
+    d = decide("cheapest", state, [job])
+    assert where(d) == ["west/cheap"]
+    assert "overflow: preferred dear has no room" in d.placed[0].reason
+
+
+def test_nearest_honours_the_preference_at_the_nearest_site(pnet: Network,
+                                                            make_state: StateMaker,
+                                                            make_job: JobMaker) -> None:
+    d = decide("nearest", make_state(pnet), [ask(make_job(), providers_prefer=("dear",))])
+    assert where(d) == ["local/dear"]
+
+
+def test_a_price_cap_skips_dearer_offers(pnet: Network, make_state: StateMaker,
+                                         make_job: JobMaker) -> None:
+    d = decide("nearest", make_state(pnet), [ask(make_job(), max_price_yuan_per_unit_h=8.5)])
+    assert where(d) == ["west/cheap"]
+    assert "4 offers over the price cap skipped" in d.placed[0].reason
+    d = decide("nearest", make_state(pnet), [ask(make_job(), max_bill_yuan=9.0)])
+    assert where(d) == ["mid/cheap"]  # 9 yuan for the hour
+
+
+def test_a_job_no_offer_of_which_is_under_its_cap_waits(pnet: Network,
+                                                        make_state: StateMaker,
+                                                        make_job: JobMaker) -> None:
+    d = decide("cheapest", make_state(pnet), [ask(make_job(), max_price_yuan_per_unit_h=5.0)])
+    (u,) = d.unplaced
+    assert u.retry and "within the job's price cap" in u.reason
+
+
+def test_a_provider_whose_quota_is_spent_is_skipped(pnet: Network, make_state: StateMaker,
+                                                    make_job: JobMaker) -> None:
+    state = make_state(pnet)
+    state.free_slice[slice_index(state, "west", "cheap")] = 0
+    assert where(decide("cheapest", state, [make_job()])) == ["mid/cheap"]
+
+
+def test_a_small_quota_keeps_bigger_jobs_off_the_provider(tiny_doc: dict[str, Any],
+                                                          make_state: StateMaker,
+                                                          make_job: JobMaker) -> None:
+    doc = provider_doc(tiny_doc)
+    west = next(s for s in doc["sites"] if s["id"] == "west")
+    west["providers"][0]["quota"] = {"intelligent": 2, "source": "test"}
+    net = parse_network(doc, "<t>")
+    topo = Topology(net)
+    assert topo.pool_capacity[topo.slice_pool[topo.slice_of[("west", "cheap",
+                                                             Kind.INTELLIGENT)]]] == 7
+    assert where(decide("cheapest", make_state(net), [make_job(units=3)])) == ["mid/cheap"]
+    assert where(decide("cheapest", make_state(net), [make_job(units=2)])) == ["west/cheap"]
+
+
+def test_a_tenant_cap_sends_the_tenants_next_job_elsewhere(tiny_doc: dict[str, Any],
+                                                           make_state: StateMaker,
+                                                           make_job: JobMaker) -> None:
+    cap = {"intelligent": 2, "source": "test"}
+    net = parse_network(provider_doc(tiny_doc, tenant_cap=cap), "<t>")
+    state = make_state(net)
+    d = decide("cheapest", state, [make_job("a", units=2), make_job("b", units=2)])
+    assert where(d) == ["west/cheap", "mid/cheap"]
+
+
+class Log:
+    def __init__(self) -> None:
+        self.placements: list[Placement] = []
+
+    def placed(self, placement: Placement, pool: int) -> None:
+        self.placements.append(placement)
+
+    def deferred(self, job: Job, until_s: float, reason: str) -> None:
+        pass
+
+    def queued(self, job: Job, reason: str) -> None:
+        pass
+
+    def rejected(self, job: Job, reason: str) -> None:
+        pass
+
+    def finished(self, job: Job, pool: int, now_s: float) -> None:
+        pass
+
+
+@pytest.mark.parametrize("policy", ["nearest", "greenest", "green-window", "rolling"])
+def test_the_scheduler_keeps_provider_pools_within_their_offer(
+        policy: str, pnet: Network, make_series: Callable[..., Any],
+        make_forecaster: Callable[..., Any], make_job: JobMaker) -> None:
+    series = make_series(pnet, 96)
+    log = Log()
+    sched = Scheduler(Topology(pnet), make_forecaster(pnet, series), make_policy(policy), log)
+    jobs = [ask(make_job(f"j{i}", units=2, submit_s=60.0 * i, deadline_s=60.0 * i + 30 * 3600),
+                providers_allow=("dear",) if i % 3 == 0 else ()) for i in range(30)]
+    for j in jobs:
+        sched.advance(j.submit_s)
+        sched.submit(j, j.submit_s)
+        assert min(sched.state.free_slice) >= 0
+        held = [sum(r.job.units for r in sched.running.values() if r.slice == i)
+                for i in range(len(sched.topology.slices))]
+        assert [c - f for c, f in zip(sched.topology.slice_capacity, sched.state.free_slice,
+                                      strict=True)] == held
+    assert log.placements and all(p.provider_id in ("cheap", "dear") for p in log.placements)
+    for p in log.placements:
+        if p.job.providers_allow:
+            assert p.provider_id == "dear"
