@@ -4,6 +4,7 @@ never a traceback, whichever offline command reads the file."""
 from __future__ import annotations
 
 import errno
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +37,18 @@ def a_file(tmp_path: Path) -> Path:
     return path
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def utf16_tokens(tmp_path: Path) -> Path:
+    path = tmp_path / "tokens.json"
+    path.write_bytes('{"tok": {"tenant": "t", "role": "tenant"}}'.encode("utf-16"))
+    return path
+
+
 Case = Callable[[Path], tuple[list[str], Path, str]]
 
 CASES: dict[str, Case] = {
@@ -58,10 +71,13 @@ CASES: dict[str, Case] = {
          str(a_directory(p))], p / "adir.csv", "is a directory"),
     "network show --network directory": lambda p: (
         ["network", "show", "--network", str(a_directory(p))], p / "adir.csv",
-        "Is a directory"),
+        "is a directory, a file was expected"),
     "network show --network not UTF-8": lambda p: (
         ["network", "show", "--network", str(not_utf8(p))], p / "latin1.csv",
         "not UTF-8 text"),
+    "serve --token-file UTF-16": lambda p: (
+        ["serve", "--token-file", str(utf16_tokens(p)), "--data-dir", str(p / "data"),
+         "--port", str(free_port())], p / "tokens.json", "not UTF-8 text: it is UTF-16"),
     "report bulletin --run missing": lambda p: (
         ["report", "bulletin", "--run", str(p / "norun"), "--out", str(p / "b")],
         p / "norun" / "network.json", "missing"),

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from suanwang import cli_energy, cli_ledger, cli_report, cli_service
+from suanwang.bounds import MAX_RUN_DAYS
 from suanwang.cli_errors import Commands, fail
 from suanwang.cli_output import Column, print_table, stdout
 from suanwang.energy.measured import read_measured
@@ -41,7 +42,8 @@ err_console = Console(stderr=True)
 
 NetworkOpt = Annotated[Path | None, typer.Option(
     "--network", help="Network file (YAML); default: the bundled national network.")]
-DaysOpt = Annotated[float, typer.Option("--days", min=0.01, help="Days of synthetic demand.")]
+DaysOpt = Annotated[float, typer.Option("--days", min=0.01, max=MAX_RUN_DAYS,
+                                        help="Days of synthetic demand.")]
 JobsOpt = Annotated[int, typer.Option("--jobs", min=1, help="Number of synthetic jobs.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of demand, weather and forecasts.")]
 LoadOpt = Annotated[float, typer.Option(

@@ -40,8 +40,11 @@ def _tokens(data_dir: Path, token_file: Path | None) -> dict[str, tuple[str, str
                 secrets.token_urlsafe(24): {"tenant": "tenant-a", "role": "tenant"}}
         path.write_text(json.dumps(made, indent=2), encoding="utf-8")
         path.chmod(0o600)
+    from suanwang.text_input import read_input_text
+
+    text = read_input_text(path, max_bytes=1024 * 1024)  # the text rule of every input file
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(text)
         return {tok: (v["tenant"], v.get("role", "tenant")) for tok, v in raw.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise _fail(f"{path}: not a token file ({{token: {{tenant, role}}}}): {exc}") from None

@@ -14,23 +14,36 @@ class InputError(ValueError):
 
     The message names where (`source`), which field, and the offending value, so that the user
     can fix it without reading code. A problem with the file itself (missing, a directory, not
-    UTF-8) has no field: `InputError.file`.
+    UTF-8) has no field: `InputError.file`. `line`, when known, is the file's line of the field.
     """
 
-    def __init__(self, source: str, field: str | None, value: Any, problem: str) -> None:
+    def __init__(self, source: str, field: str | None, value: Any, problem: str, *,
+                 line: int | None = None) -> None:
         self.source = source
         self.field = field
         self.value = value
         self.problem = problem
+        self.line = line  # the line of the file the field is on, when known
+        at = "" if line is None else f"line {line}, "
         if field is None:
-            super().__init__(f"{source}: {problem}")
+            super().__init__(f"{source}: {at}{problem}")
         else:
-            super().__init__(f"{source}: {field} = {value!r}: {problem}")
+            super().__init__(f"{source}: {at}{field} = {_shown(value)}: {problem}")
 
     @classmethod
     def file(cls, path: str | Path, problem: str) -> InputError:
         """The file at `path` cannot be used as input, for the reason `problem`."""
         return cls(str(path), None, None, problem)
+
+
+SHOWN_CHARS = 120  # a longer value is cut in the message (a 200,000-character field)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS - 20]}... ({len(text):,} characters)"
 
 
 _OS_PROBLEMS = {

@@ -300,7 +300,7 @@ def test_snapshot_message_gives_the_parts_sum(national_doc: dict[str, Any],
 # (name, file text or None for a missing file, text in the message)
 BAD_FILES: list[tuple[str, str | None, str]] = [
     ("not YAML", "name: [unclosed\n  sites: {\n", "is not valid YAML"),
-    ("missing file", None, "cannot be read"),
+    ("missing file", None, "no such file or directory"),
     ("YAML but a list", "- just\n- a list\n", "must be a mapping at the top level"),
     ("empty file", "", "must be a mapping at the top level"),
 ]

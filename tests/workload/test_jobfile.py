@@ -31,7 +31,7 @@ JOBS: list[Job] = [
         2,
         1e-7 + 12.0,
         10.0,
-        deadline_s=1e9,
+        deadline_s=1.5e8,  # within the longest run allowed (bounds.JOB)
         data_gb=1234.5678,
         workload='weather "ensemble", 51 members',
     ),

@@ -14,10 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from suanwang.errors import InputError
 from suanwang.network.loader import _Reader
+from suanwang.yaml_input import load_yaml
 
 MONTHS = 12
 
@@ -63,12 +61,7 @@ def load_climates(path: str | Path | None = None) -> dict[str, Climate]:
     """Every block of a climate file by province; the fallback is under "default"."""
     file = Path(path) if path is not None else bundled_climate_path()
     source = str(file)
-    try:
-        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(source, "(file)", source, f"cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(source, "(file)", source, f"is not valid YAML: {exc}") from exc
+    doc = load_yaml(file)
     r = _Reader(source)
     out = {"default": _climate(r, r.get(doc, "default", ""), "default", "default")}
     provinces = r.get(doc, "provinces", "")

@@ -34,16 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+from suanwang.bounds import MEASURED, YEARS
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.errors import InputError
 from suanwang.model import Network
 from suanwang.workload.jobfile import Row, is_empty, read_table
 
-VALUE_COLUMNS: dict[str, tuple[float, float, str]] = {
-    "green_share": (0.0, 1.0, "a fraction 0..1, not a percentage"),
-    "intensity_g_per_kwh": (0.0, 2000.0, "g CO2 per kWh, 0..2000 (not kg/kWh)"),
-    "price_yuan_per_kwh": (0.0, 10.0, "yuan per kWh, 0..10 (not per MWh)"),
-}
+VALUE_COLUMNS = MEASURED  # the value columns and their ranges (suanwang.bounds)
 
 
 @dataclass(frozen=True)
@@ -77,6 +74,9 @@ def _timestamp(row: Row) -> datetime:
     if ts.tzinfo is None or ts.utcoffset() is None:
         raise row.fail("timestamp", "has no time zone; give a UTC offset, e.g. "
                                     "2024-06-01T00:00:00+08:00")
+    if not YEARS[0] <= ts.year <= YEARS[1]:
+        raise row.fail("timestamp", f"year {ts.year} is out of range: must be a time in "
+                                    f"{YEARS[0]}-{YEARS[1]}, e.g. 2024-06-01T00:00:00+08:00")
     ts = ts.astimezone(UTC)
     if ts.minute or ts.second or ts.microsecond:
         raise row.fail("timestamp", "must be the start of an hour (minutes and seconds 0)")
@@ -84,16 +84,13 @@ def _timestamp(row: Row) -> datetime:
 
 
 def _value(row: Row, column: str) -> float:
-    lo, hi, unit = VALUE_COLUMNS[column]
-    x = row.number(column)
-    if not lo <= x <= hi:
-        raise row.fail(column, f"out of range: must be {unit}")
-    return x
+    return row.number(column, bound=MEASURED[column])
 
 
 def read_measured(path: str | Path, network: Network) -> Measured:
     """Read and validate a measured-series file (schema in the module docstring)."""
     table = read_table(Path(path))
+    table.refuse_misspelt(("timestamp", "site", *VALUE_COLUMNS))
     table.require(("timestamp", "site"))
     columns = tuple(c for c in VALUE_COLUMNS if c in table.header)
     if not columns:

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from suanwang.errors import InputError
 from suanwang.network.loader import _Reader
+from suanwang.yaml_input import load_yaml
 
 PERIODS = {"V": "valley", "F": "flat", "P": "peak"}
 
@@ -51,12 +50,7 @@ def load_tariffs(path: str | Path | None = None) -> dict[str, Tariff]:
     """Every schedule of a tariff file by province; the fallback is under "default"."""
     file = Path(path) if path is not None else bundled_tariff_path()
     source = str(file)
-    try:
-        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(source, "(file)", source, f"cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(source, "(file)", source, f"is not valid YAML: {exc}") from exc
+    doc = load_yaml(file)
     r = _Reader(source)
     out = {"default": _tariff(r, r.get(doc, "default", ""), "default", "default")}
     provinces = r.get(doc, "provinces", "")

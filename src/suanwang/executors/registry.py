@@ -14,22 +14,30 @@ accounts: its tasks run as the Ray workers' user for every tenant. The local bac
 settings are in `executors.local` (`run_as`, time margins).
 
 Backends: `local` (processes on this machine), `slurm`, `ray` (when installed); `clock` means
-no executor: the job just takes its stated duration on the run clock. Adding a backend: one
+no executor: the job just takes its stated duration on the run clock.
+
+The file is checked whole at load (so the service refuses it at start, not later): the rules of
+`suanwang.yaml_input`, an unknown key at any level refused with the known ones listed, every
+setting's type and range (`suanwang.bounds.DEPLOYMENT`), and a Ray `address` with a port must
+answer a TCP connect within `RAY_CHECK_S`. Adding a backend: one
 module and one line in `BACKENDS`.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from suanwang.errors import InputError
 from suanwang.executors.base import TENANT_PLACEHOLDER, Executor, ExecutorConfig
-from suanwang.executors.ray_tasks import make_ray
-from suanwang.executors.slurm import make_slurm
+from suanwang.executors.ray_tasks import RaySettings, make_ray
+from suanwang.executors.ray_tasks import _host_port as ray_host_port
+from suanwang.executors.slurm import SlurmSettings, make_slurm, parse_settings
+from suanwang.yaml_input import load_yaml_located
+
+RAY_CHECK_S = 2.0  # the longest the connect check of a Ray address at load waits
 
 
 def _local(cfg: ExecutorConfig, log_dir: Path) -> Executor:
@@ -56,29 +64,89 @@ def load_deployment(path: Path | None, site_ids: list[str],
     configs = {s: ExecutorConfig(default_backend) for s in site_ids}
     if path is None:
         return configs
-    source = str(path)
+    located = load_yaml_located(path)
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(source, "(file)", source, f"cannot be read as YAML: {exc}") from None
+        return _deployment(str(path), located.doc or {}, site_ids, default_backend)
+    except InputError as exc:
+        raise located.at_line(exc) from None
+
+
+def _deployment(source: str, doc: Any, site_ids: list[str],
+                default_backend: str) -> dict[str, ExecutorConfig]:
     if not isinstance(doc, dict):
-        raise InputError(source, "(document)", type(doc).__name__, "must be a mapping")
+        raise InputError(source, "(document)", type(doc).__name__,
+                         "must be a mapping, e.g. {default: {backend: local}, sites: {...}}")
+    unknown = sorted(str(k) for k in doc if k not in ("default", "sites"))
+    if unknown:
+        raise InputError(source, unknown[0], doc[unknown[0]], "unknown key; known: default, sites")
     default = _config(source, "default", doc.get("default", {"backend": default_backend}))
     configs = {s: default for s in site_ids}
     sites = doc.get("sites", {}) or {}
     if not isinstance(sites, dict):
-        raise InputError(source, "sites", sites, "must map site id to {backend, ...}")
+        raise InputError(source, "sites", sites, "must map site id to {backend, ...}, "
+                         "e.g. {horinger: {backend: local}}")
     for site_id, node in sites.items():
         if site_id not in site_ids:
             raise InputError(source, f"sites.{site_id}", site_id,
                              f"unknown site; known: {', '.join(site_ids)}")
         configs[site_id] = _config(source, f"sites.{site_id}", node)
+    checked: set[int] = set()
+    for site_id, cfg in configs.items():
+        if id(cfg) not in checked:
+            checked.add(id(cfg))
+            _check_settings(source, "default" if cfg is default else f"sites.{site_id}", cfg)
     return configs
+
+
+def _settings_class(backend: str) -> type | None:
+    if backend == "local":
+        from suanwang.executors.local import LocalSettings
+
+        return LocalSettings
+    return {"slurm": SlurmSettings, "ray": RaySettings}.get(backend)
+
+
+def _check_settings(source: str, field: str, cfg: ExecutorConfig) -> None:
+    """Refuse, at load, a setting the backend does not know or a value out of its range, and a
+    Ray address nobody answers (a connect check of at most `RAY_CHECK_S`), naming the key."""
+    cls = _settings_class(cfg.backend)
+    if cls is None:
+        if cfg.settings:
+            key = sorted(cfg.settings)[0]
+            raise InputError(source, f"{field}.{key}", cfg.settings[key],
+                             f"the {cfg.backend} backend takes no settings; known: backend")
+        return
+    try:
+        settings = parse_settings(cls, cfg.settings, cfg.backend)
+    except InputError as exc:
+        key = str(exc.field).split(".", 1)[-1]
+        raise InputError(source, f"{field}.{key}", exc.value,
+                         f"{exc.problem} (setting {exc.field})") from None
+    if isinstance(settings, RaySettings) and settings.address:
+        _check_ray_address(source, field, settings)
+
+
+def _check_ray_address(source: str, field: str, settings: RaySettings) -> None:
+    target = ray_host_port(str(settings.address))
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=min(settings.connect_timeout_s,
+                                                          RAY_CHECK_S)):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(source, f"{field}.address", settings.address,
+                         f"no Ray cluster answers at {target[0]}:{target[1]} ({reason}); "
+                         f"start one (ray start --head --port={target[1]}) or give the "
+                         "address of a running one, e.g. 127.0.0.1:6379") from None
 
 
 def _config(source: str, field: str, node: Any) -> ExecutorConfig:
     if not isinstance(node, dict) or not isinstance(node.get("backend"), str):
-        raise InputError(source, f"{field}.backend", node, "needs {backend: <name>, ...}")
+        raise InputError(source, f"{field}.backend", node,
+                         "needs {backend: <name>, ...}, e.g. {backend: local}; backends: "
+                         f"{', '.join([NO_EXECUTOR, *BACKENDS])}")
     backend = node["backend"]
     if backend != NO_EXECUTOR and backend not in BACKENDS:
         raise InputError(source, f"{field}.backend", backend,

@@ -55,6 +55,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from suanwang.bounds import DEPLOYMENT
 from suanwang.errors import InputError
 from suanwang.executors.base import (
     BackendUnavailable,
@@ -151,18 +152,25 @@ def _coerce(value: object, hint: Any, field: str) -> object:
     if typing.get_origin(hint) is tuple:
         if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
             return tuple(value)
-        raise InputError("deployment file", field, value, "must be a list of strings")
+        raise InputError("deployment file", field, value,
+                         "must be a list of strings, e.g. [--qos=normal, --exclusive]")
     if hint is bool:
         if isinstance(value, bool):
             return value
         raise InputError("deployment file", field, value, "must be true or false")
     if hint in (float, int):
+        bound = DEPLOYMENT.get(field.rsplit(".", 1)[-1])
+        expected = bound.expected() if bound else "a finite number"
         if isinstance(value, int | float) and not isinstance(value, bool):
+            problem = bound.problem(value) if bound else (
+                None if math.isfinite(value) else f"must be {expected}")
+            if problem:
+                raise InputError("deployment file", field, value, problem)
             return hint(value)
-        raise InputError("deployment file", field, value, "must be a number")
+        raise InputError("deployment file", field, value, f"must be {expected}")
     if isinstance(value, str) and value:
         return value
-    raise InputError("deployment file", field, value, "must be a non-empty string")
+    raise InputError("deployment file", field, value, 'must be non-empty text, e.g. "horinger"')
 
 
 def time_limit_min(time_limit_s: float, settings: SlurmSettings) -> int:

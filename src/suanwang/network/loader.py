@@ -8,17 +8,17 @@ Round trips not published in the file are computed from great-circle distance wi
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from suanwang.errors import InputError, file_problem
+from suanwang.errors import InputError
 from suanwang.model import Contracts, Hub, Kind, Network, Pool, Region, Site, Snapshot
 from suanwang.network.providers import parse_catalogue, provider_to_dict, site_providers
 from suanwang.network.reader import _Reader
+from suanwang.yaml_input import all_keys, load_yaml_located, refuse_misspelt_keys
 
 BUNDLED = "national"
 EARTH_RADIUS_KM = 6371.0
@@ -55,17 +55,25 @@ def load_network(path: str | Path | None = None) -> Network:
     """Load a network file; `None` loads the bundled national network."""
     file = Path(path) if path is not None else bundled_network_path()
     source = str(file)
+    located = load_yaml_located(file)
+    refuse_misspelt_keys(located, _known_keys(), source)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(source, "(file)", str(file), f"cannot be read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError.file(file, file_problem(exc)) from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(source, "(file)", str(file), f"is not valid YAML: {exc}") from exc
-    return parse_network(doc, source)
+        return parse_network(located.doc, source)
+    except InputError as exc:
+        raise located.at_line(exc) from None
+
+
+# keys a network file may hold beyond those the bundled file uses
+_OPTIONAL_KEYS = frozenset({"grid_intensity_g_per_kwh", "contracts", "wind_mw", "solar_mw",
+                            "firm_mw", "pflops_per_unit", "kw_per_unit", "units", "pflops",
+                            "snapshots", "latency", "bandwidth", "gbps", "rtt_ms", "west",
+                            "contract_load_utilisation"})
+
+
+@functools.cache
+def _known_keys() -> frozenset[str]:
+    """The keys of the bundled network file and the optional ones (for `refuse_misspelt_keys`)."""
+    return frozenset(all_keys(load_yaml_located(bundled_network_path()).doc) | _OPTIONAL_KEYS)
 
 
 def parse_network(doc: Any, source: str = "<network>") -> Network:

@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from suanwang.errors import InputError, reading
+from suanwang.errors import InputError
 from suanwang.ledger.certificate import LedgerBroken
 from suanwang.ledger.record import LedgerRecord
 from suanwang.ledger.store import FileLedger
 from suanwang.network.loader import load_network, network_to_dict
+from suanwang.text_input import open_input_text, read_input_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +67,7 @@ def read_network_json(directory: Path) -> dict[str, Any]:
         raise InputError.file(path, "missing: is this a run directory written by "
                                     "`simulate --out`?")
     try:
-        with reading(path):
-            data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_input_text(path))
     except json.JSONDecodeError as exc:
         raise InputError.file(path, f"not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("sites"), list):
@@ -89,7 +89,7 @@ def _float(path: Path, line: int, field: str, text: str | None, *,
 
 def read_jobs_csv(path: Path) -> list[JobRow]:
     out: list[JobRow] = []
-    with reading(path), path.open(encoding="utf-8", newline="") as f:
+    with open_input_text(path) as f:
         for n, row in enumerate(csv.DictReader(f), start=2):
             start = row.get("start_s")
             out.append(JobRow(
@@ -103,7 +103,7 @@ def read_jobs_csv(path: Path) -> list[JobRow]:
 
 def read_sites_csv(path: Path) -> list[SiteHourRow]:
     out: list[SiteHourRow] = []
-    with reading(path), path.open(encoding="utf-8", newline="") as f:
+    with open_input_text(path) as f:
         for n, row in enumerate(csv.DictReader(f), start=2):
             out.append(SiteHourRow(
                 site=row.get("site") or "", kind=row.get("pool") or "",
@@ -146,8 +146,7 @@ def read_horizon_s(path: Path) -> float | None:
     if not path.exists():
         return None
     try:
-        with reading(path):
-            summary = json.loads(path.read_text(encoding="utf-8"))
+        summary = json.loads(read_input_text(path))
     except json.JSONDecodeError as exc:
         raise InputError.file(path, f"not valid JSON: {exc}") from None
     value = summary.get("horizon_s") if isinstance(summary, dict) else None

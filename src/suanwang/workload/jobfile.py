@@ -1,6 +1,7 @@
 """The suanwang job file: a table of jobs, one row per `Job`, as CSV or Parquet.
 
-Schema (one column per `Job` field; extra columns are ignored):
+Schema (one column per `Job` field; extra columns are ignored, but a known column written
+differently, `Data_GB` or `deadline-s`, is refused rather than ignored):
 
 | column         | type  | required | rule                                                         |
 | -------------- | ----- | -------- | ------------------------------------------------------------ |
@@ -42,8 +43,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from suanwang.errors import InputError, reading
+from suanwang.bounds import JOB, MAX_RUN_S, Bound
+from suanwang.errors import InputError
 from suanwang.model import Job, Kind, Network
+from suanwang.text_input import open_input_text
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "job_id",
@@ -125,39 +128,59 @@ class Row:
     def optional_text(self, column: str, default: str = "") -> str:
         return default if is_empty(self.cells.get(column)) else self.text(column)
 
-    def integer(self, column: str, *, minimum: int | None = None) -> int:
+    def integer(self, column: str, *, minimum: int | None = None,
+                bound: Bound | None = None) -> int:
+        """A whole number, >= `minimum`, in `bound` (default: `bounds.JOB[column]` if any)."""
+        bound = bound or JOB.get(column)
+        expected = f": {bound.expected()}" if bound else ""
         value = self.cells.get(column)
         if is_empty(value):
-            raise self.fail(column, "missing; must be an integer")
+            raise self.fail(column, f"missing; must be an integer{expected}")
         out = _to_int(value)
+        number = _to_float(value) if out is None else None
+        if number is not None and math.isfinite(number) and number.is_integer():
+            out = int(number)  # written as 1e3 or 8.0
         if out is None:
-            raise self.fail(column, "must be an integer")
+            problem = bound.problem(number) if bound and number is not None else None
+            raise self.fail(column, problem or f"must be an integer{expected}")
         if minimum is not None and out < minimum:
-            raise self.fail(column, f"must be >= {minimum}")
+            raise self.fail(column, f"must be >= {minimum}{expected}")
+        problem = bound.problem(out) if bound else None
+        if problem:
+            raise self.fail(column, problem)
         return out
 
     def number(
-        self, column: str, *, minimum: float | None = None, above: float | None = None
+        self, column: str, *, minimum: float | None = None, above: float | None = None,
+        bound: Bound | None = None,
     ) -> float:
-        """A finite number, >= `minimum` and > `above` when they are given."""
+        """A finite number, >= `minimum` and > `above` when they are given, in `bound`
+        (default: `bounds.JOB[column]` if any). Negative zero is read as zero."""
+        bound = bound or JOB.get(column)
+        expected = bound.expected() if bound else "a finite number"
         value = self.cells.get(column)
         if is_empty(value):
-            raise self.fail(column, "missing; must be a number")
+            raise self.fail(column, f"missing; must be {expected}")
         out = _to_float(value)
         if out is None or not math.isfinite(out):
-            raise self.fail(column, "must be a finite number")
+            problem = bound.problem(out) if bound and out is not None else None
+            raise self.fail(column, problem or f"must be {expected}")
         if minimum is not None and out < minimum:
-            raise self.fail(column, f"must be >= {minimum:g}")
+            raise self.fail(column, f"must be >= {minimum:g}: {expected}")
         if above is not None and out <= above:
-            raise self.fail(column, f"must be > {above:g}")
-        return out
+            raise self.fail(column, f"must be > {above:g}: {expected}")
+        problem = bound.problem(out) if bound else None
+        if problem:
+            raise self.fail(column, problem)
+        return out + 0.0
 
     def optional_number(
-        self, column: str, *, minimum: float | None = None, above: float | None = None
+        self, column: str, *, minimum: float | None = None, above: float | None = None,
+        bound: Bound | None = None,
     ) -> float | None:
         if is_empty(self.cells.get(column)):
             return None
-        return self.number(column, minimum=minimum, above=above)
+        return self.number(column, minimum=minimum, above=above, bound=bound)
 
 
 def _to_int(value: object) -> int | None:
@@ -178,13 +201,13 @@ def _to_int(value: object) -> int | None:
 def _to_float(value: object) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
             return float(value.strip())
-        except ValueError:
-            return None
+    except (ValueError, OverflowError):
+        return None
     return None
 
 
@@ -208,15 +231,43 @@ class Table:
                 f"header: {', '.join(self.header)})",
             )
 
+    def refuse_misspelt(self, known: Iterable[str]) -> None:
+        """Refuse a column that is a known one written differently (`Data_GB`, `deadline-s`):
+        extra columns are ignored, so a misspelt optional one would silently read as empty."""
+        by_form = {_column_form(c): c for c in known}
+        for column in self.header:
+            meant = by_form.get(_column_form(column))
+            if meant is not None and meant != column:
+                raise InputError(self.source, f"column {column}", column,
+                                 f"did you mean {meant}? column names are exact (lower case, "
+                                 "with _); this one would be ignored")
+
     def __iter__(self) -> Iterator[Row]:
         for index, cells in enumerate(self.rows, start=1):
             yield Row(self.source, index, cells)
 
 
+def _csv_records(path: Path) -> Iterator[list[str]]:
+    """The records of a CSV file (after the text rule); a malformed one (a field past the csv
+    module's limit, a stray quote) raises `InputError` naming the line."""
+    with open_input_text(path) as f:
+        reader = csv.reader(f)
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise InputError.file(path, f"line {reader.line_num}: not valid CSV: {exc}"
+                                  ) from None
+
+
+def _column_form(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
 def read_csv_header(path: Path) -> tuple[str, ...]:
     """The header of a CSV file (stripped column names); `InputError` if the file is empty."""
-    with reading(path), path.open(encoding="utf-8-sig", newline="") as f:
-        first = next(csv.reader(f), None)
+    records = _csv_records(path)
+    first = next(records, None)
+    records.close()
     if first is None:
         raise InputError(str(path), "header", None, "the file is empty")
     return tuple(c.strip() for c in first)
@@ -228,24 +279,23 @@ def read_csv_table(path: Path) -> Table:
     A row with a different number of fields than the header raises `InputError`.
     """
     source = str(path)
-    with reading(path), path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
-        first = next(reader, None)
-        if first is None:
-            raise InputError(source, "header", None, "the file is empty")
-        header = tuple(c.strip() for c in first)
-        rows: list[dict[str, object]] = []
-        for fields in reader:
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue
-            if len(fields) != len(header):
-                raise InputError(
-                    source,
-                    f"row {len(rows) + 1}",
-                    ",".join(fields),
-                    f"has {len(fields)} fields; the header has {len(header)}",
-                )
-            rows.append(dict(zip(header, fields, strict=True)))
+    reader = _csv_records(path)
+    first = next(reader, None)
+    if first is None:
+        raise InputError(source, "header", None, "the file is empty")
+    header = tuple(c.strip() for c in first)
+    rows: list[dict[str, object]] = []
+    for fields in reader:
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue
+        if len(fields) != len(header):
+            raise InputError(
+                source,
+                f"row {len(rows) + 1}",
+                ",".join(fields)[:200],
+                f"has {len(fields)} fields; the header has {len(header)}",
+            )
+        rows.append(dict(zip(header, fields, strict=True)))
     return Table(source, header, rows)
 
 
@@ -283,6 +333,7 @@ def read_jobs(path: str | Path, network: Network) -> list[Job]:
     Returns the jobs sorted by `submit_s`, then `job_id` (a stable sort).
     """
     table = read_table(Path(path))
+    table.refuse_misspelt(COLUMNS)
     table.require(REQUIRED_COLUMNS)
     region_ids = tuple(r.id for r in network.regions)
     provider_ids = network.provider_ids()
@@ -308,6 +359,9 @@ def _job_from_row(row: Row, region_ids: Sequence[str],
                   provider_ids: Sequence[str] = ()) -> Job:
     submit_s = row.number("submit_s", minimum=0.0)
     rtt_bound_ms, deadline_s = _latency_fields(row, submit_s)
+    span = run_span_problem(submit_s, row.number("duration_s", above=0.0))
+    if span:
+        raise row.fail("duration_s", span)
     return Job(
         job_id=row.text("job_id"),
         tenant=row.text("tenant"),
@@ -326,6 +380,14 @@ def _job_from_row(row: Row, region_ids: Sequence[str],
         providers_deny=_providers(row, "providers_deny", provider_ids),
         providers_prefer=_providers(row, "providers_prefer", provider_ids),
     )
+
+
+def run_span_problem(submit_s: float, duration_s: float) -> str | None:
+    """Why a job ending at submit_s + duration_s is refused (past `bounds.MAX_RUN_S`), or None."""
+    if submit_s + duration_s <= MAX_RUN_S:
+        return None
+    return (f"the job would end at submit_s + duration_s = {submit_s + duration_s:g} s, past "
+            f"the longest run ({MAX_RUN_S:g} s = {MAX_RUN_S / 86400:g} days)")
 
 
 def _providers(row: Row, column: str, known: Sequence[str]) -> tuple[str, ...]:

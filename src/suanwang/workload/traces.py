@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from suanwang.bounds import YEARS
 from suanwang.errors import InputError
 from suanwang.model import Job, Kind, Network
 from suanwang.workload.jobfile import (
@@ -38,6 +39,7 @@ from suanwang.workload.jobfile import (
     read_csv_header,
     read_csv_table,
     read_jobs,
+    run_span_problem,
     sort_jobs,
 )
 
@@ -224,6 +226,11 @@ def read_alibaba_gpu_pods(
         if reason:
             skipped[reason] += 1
             continue
+        span = run_span_problem(pod.creation_s - t0_s, pod.duration_s)
+        if span:
+            raise InputError(table.source, f"row {pod.row}, column deletion_time",
+                             pod.deletion_s, f"{span}; submit_s = creation_time - the "
+                             f"earliest creation_time ({t0_s:g})")
         jobs.append(_pod_job(pod, origin, pod.creation_s - t0_s, rules))
     return TraceRead(table.source, FORMAT_ALIBABA, sort_jobs(jobs), len(pods), skipped)
 
@@ -402,6 +409,11 @@ def read_azure_llm(
             skipped[SKIP_NON_POSITIVE_DURATION] += 1
             continue
         submit_s = (request.epoch_s - t0[0]) + (request.nanos - t0[1]) / 1e9
+        span = run_span_problem(submit_s, duration_s(request))
+        if span:
+            raise InputError(table.source, f"row {request.number}, column TIMESTAMP",
+                             _timestamp_text(request), f"{span}; submit_s = TIMESTAMP - the "
+                             "earliest TIMESTAMP in the file")
         jobs.append(
             Job(
                 job_id=f"azure-{service}-{request.number:06d}",
@@ -457,6 +469,10 @@ def _parse_request(row: Row) -> _Request:
         epoch_s, nanos = parse_timestamp(text)
     except ValueError:
         raise row.fail("TIMESTAMP", "must be a UTC time like 2023-11-16 18:17:03.9799600") from None
+    year = int(text.strip()[:4])
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise row.fail("TIMESTAMP", f"year {year} is out of range: must be a UTC time in "
+                                    f"{YEARS[0]}-{YEARS[1]}, e.g. 2023-11-16 18:17:03.9799600")
     return _Request(
         number=row.index,
         epoch_s=epoch_s,
@@ -464,6 +480,11 @@ def _parse_request(row: Row) -> _Request:
         context_tokens=row.integer("ContextTokens", minimum=0),
         generated_tokens=row.integer("GeneratedTokens", minimum=0),
     )
+
+
+def _timestamp_text(request: _Request) -> str:
+    when = datetime.fromtimestamp(request.epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{when}.{request.nanos:09d}"
 
 
 def _azure_service(path: Path) -> str:
