@@ -160,9 +160,10 @@ def _shown(url: str) -> str:
 
 def _check_role_db(role: str, db: str | None) -> None:
     if role != "all" and not (db or "").startswith("postgresql"):
-        raise _fail(f"--db {db or '(none given)'}: the {role} role runs beside other processes on one "
-                    "database, which must be PostgreSQL (--db postgresql://HOST/DB); for one "
-                    "process on SQLite use `suanwang serve` or `suanwang up`")
+        raise _fail(f"--db {db or '(none given)'}: the {role} role runs beside other "
+                    "processes on one database, which must be PostgreSQL "
+                    "(--db postgresql://HOST/DB); for one process on SQLite use "
+                    "`suanwang serve` or `suanwang up`")
 
 
 def _run_scheduler(db: str | None, data_dir: Path, policy: str, speed: float,

@@ -142,14 +142,14 @@ class Store:
                 self.channel = "suanwang_" + "".join(c if c.isalnum() else "_"
                                                      for c in schema.lower())
 
-    def _seqs(self, n: int) -> list[int]:
-        """`n` new acceptance numbers (increasing; PostgreSQL: shared by all replicas)."""
+    def _seqs(self, conn: Connection, n: int) -> list[int]:
+        """`n` new acceptance numbers (increasing; PostgreSQL: shared by all replicas, and
+        not given back if the transaction fails: a gap, never a repeat)."""
         if not self.postgres:
             seq0, self._next_seq = self._next_seq, self._next_seq + n
             return list(range(seq0, seq0 + n))
-        with self.engine.connect() as conn:  # nextval is not transactional: no commit
-            return list(conn.exec_driver_sql(
-                "SELECT nextval('jobs_seq_gen') FROM generate_series(1, %s)", (n,)).scalars())
+        return list(conn.exec_driver_sql(
+            "SELECT nextval('jobs_seq_gen') FROM generate_series(1, %s)", (n,)).scalars())
 
     def notify(self, conn: Connection) -> None:
         """Wake the leading scheduler when `conn`'s transaction commits (PostgreSQL)."""
@@ -238,8 +238,16 @@ class Store:
         } for k, spec in enumerate(p.specs)]
 
     def _insert(self, batch: list[_PendingWrite]) -> None:
-        rows = [r for p in batch for r in p.rows or []]
+        """Commit `batch` in one transaction (its rows numbered first, unless a failed
+        attempt numbered them already)."""
         with self.engine.begin() as conn:
+            fresh = [p for p in batch if p.rows is None]
+            seqs = self._seqs(conn, sum(len(p.specs) for p in fresh))
+            k = 0
+            for p in fresh:
+                p.rows = self._rows_for(p, seqs[k:k + len(p.specs)])
+                k += len(p.specs)
+            rows = [r for p in batch for r in p.rows or []]
             self._insert_rows(conn, "jobs", _JOB_COLUMNS,
                               [tuple(json.dumps(r[c]) if c in _JSON_COLUMNS and r[c] is not None
                                      else r[c] for c in _JOB_COLUMNS) for r in rows])
@@ -268,17 +276,6 @@ class Store:
                     batch.append(self._writes.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                seqs = self._seqs(sum(len(p.specs) for p in batch))
-            except Exception as exc:  # handed to the waiting requests, which raise it
-                for p in batch:
-                    p.error = exc
-                    p.done.set()
-                continue
-            k = 0
-            for p in batch:
-                p.rows = self._rows_for(p, seqs[k:k + len(p.specs)])
-                k += len(p.specs)
             try:
                 self._insert(batch)
             except IntegrityError:
