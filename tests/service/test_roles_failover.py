@@ -273,3 +273,29 @@ def test_leader_and_api_replica_killed_under_load_lose_and_double_nothing(
                if h < next_hour and min(j.end_s, (h + 1) * 3600) - max(j.start_s, h * 3600) > 1
                and (j.id, h) not in covered]
     assert missing == []
+
+    # the surviving replica serves the reads from what the new leader keeps up to date: the
+    # capacity set before the failover (reloaded by the new leader), the chained ledger
+    with httpx.Client(base_url=api2, headers=OPS, timeout=20) as ops:
+        live = wait_for(lambda: ops.get("/v1/live").json(),
+                        lambda v: all(p["busy_units"] == 0 for s in v["sites"]
+                                      for p in s["pools"]))
+        wuhu = next(s for s in live["sites"] if s["site"] == "wuhu")
+        assert {p["kind"]: p["capacity_units"] for p in wuhu["pools"]}["general"] == 7
+        verify = ops.get("/v1/ledger/verify").json()
+        assert verify["ok"] is True and verify["records"] == len(seqs)
+        assert ops.get("/v1/dashboard/overview").status_code == 200
+        assert 'suanwang_pool_capacity_units{pool="general",site="wuhu"} 7.0' in ops.get(
+            "/metrics").text
+
+
+@pytest.mark.parametrize("role", ["api", "scheduler"])
+def test_a_role_on_sqlite_is_refused_with_a_message(role: str, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    out = subprocess.run([sys.executable, "-m", "suanwang.cli", role, "--db", db,
+                          "--data-dir", str(tmp_path)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2
+    assert f"--db {db}: the {role} role" in out.stderr and "PostgreSQL" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "x.db").exists()
