@@ -10,6 +10,13 @@ submissions (POST /v1/jobs) at 1, 10 and 50 concurrent connections, and the batc
 generator, so the server gets most of the 2 cores) for `--seconds` a case, or, without wrk,
 from keep-alive httpx clients on threads in this process (which take CPU from the server:
 a floor). Reports requests/s, jobs/s and p50/p99 latency; with --runs N, the median of N.
+
+    python benchmarks/bench_service.py --replicas 1,2  # the roles split (issue 16)
+
+With --replicas, the roles run as processes of their own on PostgreSQL instead: one
+`suanwang scheduler` and N `suanwang api` replicas on a fresh schema, loaded with single
+submissions at 10 clients (`--clients`) from two client processes, each client on one replica
+(round robin); it also reports how many jobs the scheduler decided per second meanwhile.
 """
 
 from __future__ import annotations
@@ -148,6 +155,122 @@ def drive_wrk(url: str, clients: int, seconds: float, batch: int, workdir: Path
     return {"requests_per_s": rps, "jobs_per_s": rps * batch, "p50_ms": p50, "p99_ms": p99}
 
 
+def _drive_part(args: tuple[list[str], int, int]) -> list[float]:
+    """One client process: `clients` threads, client n on replica n % len(urls)."""
+    urls, clients, requests = args
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        mine: list[float] = []
+        with httpx.Client(base_url=urls[n % len(urls)], timeout=30,
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+            for i in range(max(1, requests // clients)):
+                t0 = time.perf_counter()
+                r = c.post("/v1/jobs", json=job(i))
+                mine.append(time.perf_counter() - t0)
+                if r.status_code != 201:
+                    raise SystemExit(f"HTTP {r.status_code}: {r.text[:300]}")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies
+
+
+def drive_replicas(urls: list[str], clients: int, requests: int) -> dict[str, float]:
+    import multiprocessing
+
+    parts = 2
+    with multiprocessing.get_context("spawn").Pool(parts) as pool:
+        t0 = time.perf_counter()
+        got = pool.map(_drive_part, [(urls[k % len(urls):] + urls[:k % len(urls)],
+                                      clients // parts, requests // parts)
+                                     for k in range(parts)])
+        wall = time.perf_counter() - t0
+    latencies = sorted(x for part in got for x in part)
+    n = len(latencies)
+    return {"requests_per_s": n / wall, "jobs_per_s": n / wall,
+            "p50_ms": 1000 * latencies[n // 2], "p99_ms": 1000 * latencies[int(n * 0.99) - 1]}
+
+
+def _decided(schema: str) -> int:
+    import sqlalchemy
+
+    eng = sqlalchemy.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with eng.connect() as conn:
+        n = conn.execute(sqlalchemy.text(
+            f"SELECT COUNT(*) FROM {schema}.jobs WHERE state <> 'submitted'")).scalar_one()
+    eng.dispose()
+    return int(n)
+
+
+def start_roles(replicas: int, data_dir: Path
+                ) -> tuple[list[subprocess.Popen[bytes]], list[str], str]:
+    """A scheduler and `replicas` API replicas on a fresh PostgreSQL schema."""
+    import sqlalchemy
+
+    (data_dir / "tokens.json").write_text(json.dumps(
+        {TOKEN: {"tenant": "bench", "role": "tenant"}}), encoding="utf-8")
+    schema = f"bench_{secrets.token_hex(4)}"
+    eng = sqlalchemy.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with eng.begin() as conn:
+        conn.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    eng.dispose()
+    db = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    common = ["--db", db, "--data-dir", str(data_dir), "--token-file",
+              str(data_dir / "tokens.json"), "--policy", "greenest", "--speed", "1"]
+    procs = [subprocess.Popen([sys.executable, "-m", "suanwang.cli", "scheduler", *common],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)]
+    urls = []
+    for _ in range(replicas):
+        port = free_port()
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "suanwang.cli", "api", "--port", str(port), *common],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        urls.append(f"http://127.0.0.1:{port}")
+    for url in urls:
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("an API replica did not start")
+    return procs, urls, schema
+
+
+def bench_roles(replica_counts: list[int], clients: int, requests: int, runs: int) -> None:
+    for replicas in replica_counts:
+        results = []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as d:
+                procs, urls, schema = start_roles(replicas, Path(d))
+                try:
+                    drive_replicas(urls, clients, 200)  # warm up
+                    before = _decided(schema)
+                    t0 = time.perf_counter()
+                    r = drive_replicas(urls, clients, requests)
+                    r["decided_per_s"] = (_decided(schema) - before) / (time.perf_counter()
+                                                                        - t0)
+                    results.append(r)
+                finally:
+                    for p in procs:
+                        os.killpg(p.pid, signal.SIGTERM)
+                    for p in procs:
+                        p.wait(timeout=30)
+        med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+        print(f"postgresql roles: {replicas} api x{clients:<3} {med['requests_per_s']:>8,.0f} "
+              f"req/s  p50 {med['p50_ms']:6.1f} ms  p99 {med['p99_ms']:6.1f} ms  "
+              f"scheduler decided {med['decided_per_s']:,.0f} jobs/s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="sqlite,postgresql")
@@ -156,7 +279,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=10.0, help="length of a wrk case")
     ap.add_argument("--python-client", action="store_true", help="don't use wrk")
+    ap.add_argument("--replicas", default="", help="e.g. 1,2: the roles split instead")
+    ap.add_argument("--clients", type=int, default=10, help="clients of --replicas")
     args = ap.parse_args()
+    if args.replicas:
+        bench_roles([int(x) for x in args.replicas.split(",")], args.clients, args.requests,
+                    args.runs)
+        return
     cases = [("single", 1, 1), ("single", 10, 1), ("single", 50, 1), ("batch", 1, 1000),
              ("batch", 4, 1000)]
     for db in args.db.split(","):

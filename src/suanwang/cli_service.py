@@ -1,8 +1,10 @@
-"""`suanwang serve | up` run the live service (the client commands are in `cli_client`).
+"""`suanwang serve | up` run the live service (the client commands are in `cli_client`);
+`suanwang api | scheduler` run its roles as processes of their own on PostgreSQL.
 
 Before anything is read or written, a start takes the data directory's lock and binds its
 port; a second service on the same data directory, database or port exits with a message and
-changes nothing (`service.instance_lock`).
+changes nothing (`service.instance_lock`). API replicas take no lock (any number share one
+database); a second `suanwang scheduler` waits as the standby.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
            network: Path | None, seed: int, token_file: Path | None, demo_jobs_per_day: int,
            forecast_error: float, deployment: Path | None = None,
            executor: str = "clock", allow_tenant_commands: bool = False,
-           templates: Path | None = None) -> None:
+           templates: Path | None = None, role: str = "all") -> None:
     import uvicorn
 
     from suanwang.errors import InputError
@@ -93,10 +95,13 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
         job_templates = load_templates(templates)
     except InputError as exc:
         raise _fail(str(exc)) from None
+    _check_role_db(role, db)
     # one service per data directory, and the port bound, before anything is read or written
+    # (API replicas share a database and may share a data directory)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        dir_lock = FileLock(data_dir / "service.lock", f"data directory {data_dir}")
+        dir_lock = (FileLock(data_dir / "service.lock", f"data directory {data_dir}")
+                    if role == "all" else None)
     except (InstanceBusy, OSError) as exc:
         raise _fail(str(exc)) from None
     sock = _listen(host, port)
@@ -107,7 +112,7 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
                         demo_jobs_per_day=demo_jobs_per_day, deployment_path=deployment,
                         executor_default=executor, log_dir=data_dir / "logs",
                         allow_tenant_commands=allow_tenant_commands,
-                        job_templates=job_templates)
+                        job_templates=job_templates, role=role)
     try:
         app = create_app(settings)
     except (InputError, InstanceBusy) as exc:
@@ -116,8 +121,9 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
     url = f"http://{host}:{port}"
     operator_token = next((t for t, (_, r) in tokens.items() if r == "operator"), None)
     tenant_names = [name for name, r in tokens.values() if r == "tenant"]
-    console.print(f"suanwang 算网 serving on {url}  (policy {policy}, clock x{speed:g}, "
-                  f"db {settings.db_url})")
+    what = "serving" if role == "all" else "API replica serving"
+    console.print(f"suanwang 算网 {what} on {url}  (policy {policy}, clock x{speed:g}, "
+                  f"db {_shown(settings.db_url)})")
     if operator_token is not None:
         client = {"url": url, "token": operator_token}
         (data_dir / "client.json").write_text(json.dumps(client, indent=2), encoding="utf-8")
@@ -138,11 +144,73 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
     try:
         server.run(sockets=[sock])
     finally:
-        dir_lock.release()
+        if dir_lock is not None:
+            dir_lock.release()
     service = app.state.service
     if any(getattr(e, "name", "") == "local" for e in service.executors.values()):
         console.print(f"stopped; local jobs still running go on as processes of their own, "
                       f"and the next start on {data_dir} re-adopts them", highlight=False)
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def _check_role_db(role: str, db: str | None) -> None:
+    if role != "all" and not (db or "").startswith("postgresql"):
+        raise _fail(f"--db {db or '(none given)'}: the {role} role runs beside other "
+                    "processes on one database, which must be PostgreSQL "
+                    "(--db postgresql://HOST/DB); for one process on SQLite use "
+                    "`suanwang serve` or `suanwang up`")
+
+
+def _run_scheduler(db: str | None, data_dir: Path, policy: str, speed: float,
+                   network: Path | None, seed: int, token_file: Path | None,
+                   forecast_error: float, deployment: Path | None, executor: str,
+                   tick_s: float, poll_s: float) -> None:
+    import signal
+    import threading
+
+    from suanwang.errors import InputError
+    from suanwang.policies.registry import OFFLINE_POLICIES, POLICIES
+    from suanwang.service.app import Service, Settings
+    from suanwang.service.instance_lock import InstanceBusy
+
+    _check_role_db("scheduler", db)
+    if policy in OFFLINE_POLICIES or policy not in POLICIES:
+        raise _fail(f"--policy {policy}: choose one of {', '.join(POLICIES)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    # the API replicas own the tokens; a scheduler only writes those of a --token-file
+    tokens = _tokens(data_dir, token_file) if token_file is not None else {}
+    settings = Settings(db_url=db or "", network_path=network, policy=policy, seed=seed,
+                        speed=speed, forecast_error=forecast_error, tokens=tokens,
+                        deployment_path=deployment, executor_default=executor,
+                        log_dir=data_dir / "logs", role="scheduler", tick_s=tick_s,
+                        poll_s=poll_s)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    console.print(f"suanwang 算网 scheduler on {_shown(settings.db_url)} (policy {policy}); "
+                  "leader, or standby until the leader's lock is free", highlight=False)
+    try:
+        service = Service(settings)
+    except (InputError, InstanceBusy) as exc:
+        raise _fail(str(exc)) from None
+    console.print("leading: deciding the jobs the API replicas accept", highlight=False)
+    service.start()
+    assert service.leader is not None
+    while not done.wait(0.2):
+        if service.leader.lost.is_set():
+            service.stop()
+            raise _fail("lost the leader lock (its database connection); stopped deciding")
+    service.stop()
+    console.print("scheduler stopped", highlight=False)
 
 
 def _policy_help() -> str:
@@ -216,9 +284,60 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, data_dir: DataOpt = DE
            allow_tenant_commands, templates)
 
 
+PgDbOpt = Annotated[str | None, typer.Option(
+    "--db", metavar="URL", help="PostgreSQL URL shared by all roles "
+                                "(postgresql://HOST/DB).", show_default=False)]
+
+
+def api(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: PgDbOpt = None,
+        data_dir: DataOpt = DEFAULT_DATA_DIR, policy: PolicyOpt = "green-window",
+        speed: SpeedOpt = 1.0, network: NetOpt = None,
+        seed: Annotated[int, typer.Option(
+            "--seed", help="Seed of the energy series and forecasts (the scheduler's).")] = 0,
+        token_file: TokOpt = None,
+        forecast_error: Annotated[float, typer.Option(
+            "--forecast-error", min=0.0, metavar="X",
+            help="Scale of forecast error (the scheduler's).")] = 1.0,
+        allow_tenant_commands: AllowOpt = False, templates: TemplatesOpt = None) -> None:
+    """An API replica: accepts submissions and serves reads on PostgreSQL, with no scheduler
+    inside (run `suanwang scheduler` beside it). Any number may run on different ports;
+    give them all the same --token-file."""
+    _serve(host, port, db, data_dir, policy, speed, network, seed, token_file, 0,
+           forecast_error, None, "clock", allow_tenant_commands, templates, role="api")
+
+
+def scheduler(db: PgDbOpt = None, data_dir: DataOpt = DEFAULT_DATA_DIR,
+              policy: PolicyOpt = "green-window", speed: SpeedOpt = 1.0,
+              network: NetOpt = None,
+              seed: Annotated[int, typer.Option(
+                  "--seed", help="Seed of the energy series and forecasts.")] = 0,
+              token_file: TokOpt = None,
+              forecast_error: Annotated[float, typer.Option(
+                  "--forecast-error", min=0.0, metavar="X",
+                  help="Scale of forecast error (0 = perfect forecasts).")] = 1.0,
+              deployment: Annotated[Path | None, typer.Option(
+                  "--deployment", help="YAML: which backend runs each site.",
+                  show_default=False)] = None,
+              executor: Annotated[str, typer.Option(
+                  "--executor", help="Backend of sites the deployment file does not name.")
+              ] = "clock",
+              tick_s: Annotated[float, typer.Option(
+                  "--tick-s", min=0.005, metavar="S", help="Wall seconds between ticks.")
+              ] = 0.1,
+              poll_s: Annotated[float, typer.Option(
+                  "--poll-s", min=0.01, metavar="S",
+                  help="Take in new jobs at least this often if no NOTIFY came.")] = 1.0,
+              ) -> None:
+    """The scheduler on PostgreSQL: the leader holds the database's scheduler lock, takes in
+    what the API replicas accept (woken by LISTEN/NOTIFY) and runs the jobs on the sites'
+    executors; a second one waits as the standby and takes over when the leader dies."""
+    _run_scheduler(db, data_dir, policy, speed, network, seed, token_file, forecast_error,
+                   deployment, executor, tick_s, poll_s)
+
+
 def register(app: typer.Typer) -> None:
     from suanwang import cli_client
 
-    for fn in (serve, up):
+    for fn in (serve, up, api, scheduler):
         app.command()(fn)
     cli_client.register(app)

@@ -8,10 +8,16 @@ a 401, a tenant on an operator route a 403.
 `create_app` assembles the app: the service, auth, health and metrics, the network and sites
 here; the jobs API (`jobs_api`), the dashboard (`dashboard`), the ledger (`ledger_api`) and
 /docs (`api_docs`) mount their own routes.
+
+A `Service` plays one of three roles (`Settings.role`): `all` (one process: API and
+scheduler, `suanwang serve | up`), `api` (an API replica: no scheduler inside, the leader's
+view read from the database, `replica.LiveReplica`) or `scheduler` (the leader or a standby
+waiting for the leader lock, `leader.Leader`; no HTTP).
 """
 
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -27,6 +33,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Engine
 
+from suanwang.executors.base import BackendUnavailable
 from suanwang.executors.registry import load_deployment, make_executors
 from suanwang.model import Kind, Network
 from suanwang.network.loader import load_network
@@ -34,14 +41,17 @@ from suanwang.service.api_docs import mount_docs
 from suanwang.service.clock import RunClock
 from suanwang.service.dashboard import mount_dashboard
 from suanwang.service.db import JobRow, make_engine
-from suanwang.service.instance_lock import lock_database
+from suanwang.service.instance_lock import FileLock, InstanceBusy, PostgresLock, lock_database
 from suanwang.service.jobs_api import mount_jobs
+from suanwang.service.leader import Leader
 from suanwang.service.ledger_api import mount_ledger
-from suanwang.service.live import ExecInfo, LiveScheduler
+from suanwang.service.live import SERIES_DAYS, ExecInfo, LiveScheduler
 from suanwang.service.metrics import Metrics
+from suanwang.service.replica import LiveReplica
 from suanwang.service.schemas import SitePatch, capacity_errors
 from suanwang.service.store import JobSpec, Store, Tenant, row_to_job
 from suanwang.service.templates import JobTemplate
+from suanwang.sim.runner import energy_for
 
 log = logging.getLogger("suanwang.service")
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -65,16 +75,29 @@ class Settings:
     demo_jobs_per_day: int = 0  # > 0: a synthetic demand stream as tenant "demo"
     allow_tenant_commands: bool = False  # tenants may give command, env, workdir
     job_templates: dict[str, JobTemplate] = field(default_factory=dict)  # what they may run
+    role: str = "all"  # all | api | scheduler (see the module's doc)
+    poll_s: float = 1.0  # scheduler role: take in the log at least this often (no NOTIFY)
+
+
+ROLES = ("all", "api", "scheduler")
 
 
 class Service:
-    """Everything one running API owns: store, live scheduler, metrics."""
+    """Everything one running role owns: store, live scheduler (or its replica), metrics."""
 
     def __init__(self, settings: Settings, network: Network | None = None) -> None:
+        if settings.role not in ROLES:
+            raise ValueError(f"role {settings.role!r}: choose one of {', '.join(ROLES)}")
         self.settings = settings
+        self.leader: Leader | None = None
+        self.stopping = threading.Event()
         engine = make_engine(settings.db_url, settings.db_schema)
         # before anything is read: a second service on this database changes nothing
-        self.db_lock = lock_database(engine)
+        # (API replicas take no lock: any number of them share the database; a scheduler
+        # takes it once it is ready to lead, `_lead`)
+        self.db_lock: FileLock | PostgresLock | None = None
+        if settings.role == "all":
+            self.db_lock = lock_database(engine)
         try:
             self._open(settings, network, engine)
         except BaseException:
@@ -83,25 +106,51 @@ class Service:
             engine.dispose()
             raise
 
+    def _lead(self, engine: Engine) -> None:
+        """The scheduler role: take the leader lock, or wait for it as the standby."""
+        try:
+            self.db_lock = lock_database(engine)
+        except InstanceBusy as exc:
+            if engine.dialect.name != "postgresql":
+                raise
+            log.info("standby: %s; waiting for the leader lock", exc)
+            self.db_lock = lock_database(engine, wait=True, stop=self.stopping)
+        log.info("leader: holds the scheduler lock of this database")
+
     def _open(self, settings: Settings, network: Network | None, engine: Engine) -> None:
         self.network = network or load_network(settings.network_path)
         self.store = Store(engine)
         for token, (tenant, role) in settings.tokens.items():
             self.store.ensure_tenant(tenant, role, token)
-        origin = self.store.meta("clock_origin_epoch_s")
-        speed = self.store.meta("clock_speed")
-        if origin is None:
-            origin, speed = str(time.time()), str(settings.speed)
-            self.store.set_meta("clock_origin_epoch_s", origin)
-            self.store.set_meta("clock_speed", speed)
+        # the first role to start on a new database sets its clock; the others read it
+        speed = self.store.init_meta("clock_speed", str(settings.speed))
+        origin = self.store.init_meta("clock_origin_epoch_s", str(time.time()))
         self.clock = RunClock(float(origin), float(speed or settings.speed))
-        site_ids = [s.id for s in self.network.sites]
-        self.executors = make_executors(
-            load_deployment(settings.deployment_path, site_ids, settings.executor_default),
-            settings.log_dir)
-        self.live = LiveScheduler(self.network, self.store, self.clock, settings.policy,
-                                  seed=settings.seed, forecast_error=settings.forecast_error,
-                                  executors=self.executors)
+        self.live: LiveScheduler
+        if settings.role == "api":
+            self.executors: dict[str, Any] = {}
+            self.live = LiveReplica(self.network, self.store, self.clock, settings.policy,
+                                    seed=settings.seed, forecast_error=settings.forecast_error)
+        else:
+            series = None
+            if settings.role == "scheduler":
+                # a standby computes what does not depend on the jobs before it waits, so that
+                # taking over costs only the reload of the jobs in flight
+                series = energy_for(self.network, [], settings.seed, self.clock.start_utc,
+                                    days=SERIES_DAYS)
+                self._lead(engine)
+            site_ids = [s.id for s in self.network.sites]
+            self.executors = make_executors(
+                load_deployment(settings.deployment_path, site_ids, settings.executor_default),
+                settings.log_dir)
+            self.live = LiveScheduler(self.network, self.store, self.clock, settings.policy,
+                                      seed=settings.seed,
+                                      forecast_error=settings.forecast_error,
+                                      series=series, executors=self.executors)
+        if settings.role == "scheduler":
+            self.leader = Leader(self.live, self.db_lock if isinstance(
+                self.db_lock, PostgresLock) else None, settings.db_url, settings.tick_s,
+                settings.poll_s)
         self.metrics = Metrics(self.live)
         self.demo: Any = None
 
@@ -117,7 +166,9 @@ class Service:
         return rows, created
 
     def start(self) -> None:
-        if self.settings.start_scheduler:
+        if self.leader is not None:
+            self.leader.start()
+        elif self.settings.start_scheduler and self.settings.role == "all":
             self.live.start(self.settings.tick_s)
         if self.settings.demo_jobs_per_day > 0:
             from suanwang.service.demo import DemoStream
@@ -127,8 +178,11 @@ class Service:
             self.demo.start()
 
     def stop(self) -> None:
+        self.stopping.set()
         if self.demo is not None:
             self.demo.stop()
+        if self.leader is not None:
+            self.leader.stop()
         self.live.stop()
         for executor in {id(e): e for e in self.executors.values() if e is not None}.values():
             executor.close()
@@ -278,10 +332,13 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
                     "now: running jobs keep them; nothing new is placed there until enough end"
                     for kind, units in (body.capacity_units or {}).items()
                     if units < busy.get(kind, 0)]
-        for kind, units in (body.capacity_units or {}).items():
-            service.live.set_capacity(site_id, Kind(kind), units)
-        if body.drained is not None:
-            service.live.drain(site_id, body.drained)
+        try:
+            for kind, units in (body.capacity_units or {}).items():
+                service.live.set_capacity(site_id, Kind(kind), units)
+            if body.drained is not None:
+                service.live.drain(site_id, body.drained)
+        except BackendUnavailable as exc:  # an API replica whose scheduler did not answer
+            raise HTTPException(503, f"site {site_id}: {exc}") from None
         log.info("operator %s changed site %s: %s", who.id, site_id,
                  body.model_dump(exclude_none=True))
         return {**site_out(i), **({"warnings": warnings} if warnings else {})}

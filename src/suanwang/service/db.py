@@ -101,6 +101,20 @@ class MetaRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class CommandRow(Base):
+    """An operator action made on an API replica (revision 0005), applied in id order by the
+    scheduler that leads, which sets `applied_wall_s` and `result` (JSON)."""
+
+    __tablename__ = "commands"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    created_wall_s: Mapped[float] = mapped_column(Float)
+    applied_wall_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class LedgerEntryRow(Base):
     """One ledger record (revision 0004): `line` is the record's text exactly as the chain
     wrote it (what the hash covers); the other columns are copies for filtering."""

@@ -8,6 +8,11 @@ database), so each start takes, before anything is read or written:
   keyed by the schema (`pg_try_advisory_lock`), held on a connection of its own.
 
 The kernel and the database server drop the locks when the process ends, however it ends.
+
+With roles in processes of their own (issue 16), the PostgreSQL lock is the scheduler's
+leader lock: `suanwang serve` (all roles) and the leading `suanwang scheduler` hold it; a
+standby scheduler waits for it (`wait=True`); API replicas (`suanwang api`) take none, so
+any number of them share the database.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 from pathlib import Path
 from typing import IO
 
@@ -57,11 +63,19 @@ class FileLock:
 class PostgresLock:
     _KEY = "SELECT hashtext('suanwang:' || current_database() || ':' || current_schema())"
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, wait: bool = False,
+                 stop: threading.Event | None = None, poll_s: float = 0.5) -> None:
+        """Take the lock; with `wait`, try again every `poll_s` until it is free (a standby)
+        or `stop` is set (InstanceBusy then)."""
         self._conn: Connection | None = engine.connect().execution_options(
             isolation_level="AUTOCOMMIT")
         key = self._conn.execute(text(self._KEY)).scalar_one()
         got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        while wait and not got:
+            if (stop or threading.Event()).wait(poll_s):
+                break
+            got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                     {"k": key}).scalar()
         if not got:
             holder = self._conn.execute(text(
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
@@ -75,6 +89,17 @@ class PostgresLock:
                                "its own --db")
         self._key = key
 
+    def held(self) -> bool:
+        """Whether the lock's connection is still alive (the server holds the lock as long
+        as it is): a leader that lost it must stop deciding."""
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
     def release(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
@@ -84,8 +109,10 @@ class PostgresLock:
             self._conn = None
 
 
-def lock_database(engine: Engine) -> FileLock | PostgresLock | None:
-    """The lock that keeps a second service off this database (None for an in-memory one)."""
+def lock_database(engine: Engine, wait: bool = False, stop: threading.Event | None = None
+                  ) -> FileLock | PostgresLock | None:
+    """The lock that keeps a second service (scheduler) off this database (None for an
+    in-memory one); `wait` (PostgreSQL): wait for it as a standby."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
         db = url.database
@@ -93,5 +120,5 @@ def lock_database(engine: Engine) -> FileLock | PostgresLock | None:
             return None
         return FileLock(Path(db + ".lock"), f"database {db}")
     if url.get_backend_name() == "postgresql":
-        return PostgresLock(engine)
+        return PostgresLock(engine, wait=wait, stop=stop)
     return None

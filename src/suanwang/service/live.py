@@ -78,7 +78,8 @@ class LiveScheduler:
     def __init__(self, network: Network, store: Store, clock: RunClock, policy: str,
                  seed: int = 0, forecast_error: float = 1.0,
                  series: EnergySeries | None = None,
-                 executors: dict[str, Executor | None] | None = None) -> None:
+                 executors: dict[str, Executor | None] | None = None,
+                 recover: bool = True) -> None:
         self.network = network
         self.store = store
         self.clock = clock
@@ -112,7 +113,8 @@ class LiveScheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ledger = HourCloser(self)  # appends each closed hour's records (issue 8)
-        self._recover()
+        if recover:
+            self._recover()
 
     # ---- start-up ----------------------------------------------------------------------
 
@@ -160,6 +162,11 @@ class LiveScheduler:
                 self._exec[job.job_id] = infos[k] if infos is not None else ExecInfo()
             self._inbox.extend(jobs)
             self.submitted_total += len(jobs)
+
+    def inbox_ids(self) -> set[str]:
+        """Jobs taken in and not yet decided."""
+        with self._inbox_lock:
+            return {j.job_id for j in self._inbox}
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job in flight (on its backend too); False if the scheduler had already let

@@ -12,18 +12,26 @@ import json
 import queue
 import secrets
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from suanwang.model import Job, Kind
-from suanwang.service.db import JobEventRow, JobRow, MetaRow, SiteStateRow, TenantRow
+from suanwang.service.db import (
+    CommandRow,
+    JobEventRow,
+    JobRow,
+    MetaRow,
+    SiteStateRow,
+    TenantRow,
+)
 from suanwang.service.migrations import upgrade
 
 # lifecycle states
@@ -123,8 +131,30 @@ class Store:
         self._writes: queue.Queue[_PendingWrite] = queue.Queue()
         threading.Thread(target=self._writer, name="suanwang-store-writer", daemon=True).start()
         self._tenant_cache: dict[str, Tenant] = {}  # token hash -> tenant (tokens set here)
+        # PostgreSQL: several API replicas may accept jobs, so the acceptance order comes
+        # from a database sequence and each commit notifies the scheduler (LISTEN/NOTIFY)
+        self.postgres = engine.dialect.name == "postgresql"
+        self.channel = ""
         with self._session() as s:
             self._next_seq = (s.scalar(select(func.max(JobRow.seq))) or 0) + 1
+            if self.postgres:
+                schema = str(s.scalar(text("SELECT current_schema()")))
+                self.channel = "suanwang_" + "".join(c if c.isalnum() else "_"
+                                                     for c in schema.lower())
+
+    def _seqs(self, conn: Connection, n: int) -> list[int]:
+        """`n` new acceptance numbers (increasing; PostgreSQL: shared by all replicas, and
+        not given back if the transaction fails: a gap, never a repeat)."""
+        if not self.postgres:
+            seq0, self._next_seq = self._next_seq, self._next_seq + n
+            return list(range(seq0, seq0 + n))
+        return list(conn.exec_driver_sql(
+            "SELECT nextval('jobs_seq_gen') FROM generate_series(1, %s)", (n,)).scalars())
+
+    def notify(self, conn: Connection) -> None:
+        """Wake the leading scheduler when `conn`'s transaction commits (PostgreSQL)."""
+        if self.postgres:
+            conn.exec_driver_sql("SELECT pg_notify(%s, '')", (self.channel,))
 
     def session(self) -> Session:
         return self._session()
@@ -132,6 +162,12 @@ class Store:
     # ---- tenants ---------------------------------------------------------------------------
 
     def ensure_tenant(self, tenant_id: str, role: str, token: str) -> None:
+        try:
+            self._ensure_tenant(tenant_id, role, token)
+        except IntegrityError:  # another role starting on this database wrote it first
+            self._ensure_tenant(tenant_id, role, token)
+
+    def _ensure_tenant(self, tenant_id: str, role: str, token: str) -> None:
         self._tenant_cache.clear()
         with self._session.begin() as s:
             row = s.get(TenantRow, tenant_id)
@@ -184,10 +220,10 @@ class Store:
             return self._by_idempotency(tenant, idempotency_key or ""), False
         return [JobRecord(**r) for r in pending.rows], True
 
-    def _rows_for(self, p: _PendingWrite, seq0: int) -> list[dict[str, Any]]:
+    def _rows_for(self, p: _PendingWrite, seqs: list[int]) -> list[dict[str, Any]]:
         key0 = p.idempotency_key
         return [{
-            "id": f"j{seq0 + k:08d}-{secrets.token_hex(2)}", "seq": seq0 + k,
+            "id": f"j{seqs[k]:08d}-{secrets.token_hex(2)}", "seq": seqs[k],
             "tenant": p.tenant,
             "idempotency_key": (key0 if k == 0 else f"{key0}#{k}") if key0 is not None
             else None,
@@ -202,14 +238,23 @@ class Store:
         } for k, spec in enumerate(p.specs)]
 
     def _insert(self, batch: list[_PendingWrite]) -> None:
-        rows = [r for p in batch for r in p.rows or []]
+        """Commit `batch` in one transaction (its rows numbered first, unless a failed
+        attempt numbered them already)."""
         with self.engine.begin() as conn:
+            fresh = [p for p in batch if p.rows is None]
+            seqs = self._seqs(conn, sum(len(p.specs) for p in fresh))
+            k = 0
+            for p in fresh:
+                p.rows = self._rows_for(p, seqs[k:k + len(p.specs)])
+                k += len(p.specs)
+            rows = [r for p in batch for r in p.rows or []]
             self._insert_rows(conn, "jobs", _JOB_COLUMNS,
                               [tuple(json.dumps(r[c]) if c in _JSON_COLUMNS and r[c] is not None
                                      else r[c] for c in _JOB_COLUMNS) for r in rows])
             self._insert_rows(conn, "job_events", _EVENT_COLUMNS,
                               [(r["id"], r["submit_s"], SUBMITTED, "accepted", None)
                                for r in rows])
+            self.notify(conn)
 
     def _placeholder(self) -> str:
         return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
@@ -231,9 +276,6 @@ class Store:
                     batch.append(self._writes.get_nowait())
                 except queue.Empty:
                     break
-            for p in batch:
-                p.rows = self._rows_for(p, self._next_seq)
-                self._next_seq += len(p.specs)
             try:
                 self._insert(batch)
             except IntegrityError:
@@ -297,6 +339,13 @@ class Store:
         with self._session() as s:
             return list(s.scalars(select(JobEventRow).where(JobEventRow.job_id == job_id)
                                   .order_by(JobEventRow.id)))
+
+    def submitted_jobs(self, limit: int = 10000) -> list[JobRow]:
+        """Jobs accepted and not yet decided, in acceptance order (what the scheduler of
+        another process has still to take in)."""
+        with self._session() as s:
+            return list(s.scalars(select(JobRow).where(JobRow.state == SUBMITTED)
+                                  .order_by(JobRow.seq).limit(limit)))
 
     def active_jobs(self) -> list[JobRow]:
         with self._session() as s:
@@ -366,6 +415,44 @@ class Store:
                 s.add(SiteStateRow(site_id=site_id, drained=drained))
             else:
                 row.drained = drained
+
+    def init_meta(self, key: str, value: str) -> str:
+        """The value of `key`, set to `value` first if it has none (whoever sets it first,
+        among roles starting together, wins)."""
+        found = self.meta(key)
+        if found is not None:
+            return found
+        try:
+            with self._session.begin() as s:
+                s.add(MetaRow(key=key, value=value))
+        except IntegrityError:
+            pass
+        return self.meta(key) or value
+
+    # ---- operator commands (API replica -> leading scheduler) -------------------------------
+
+    def append_command(self, kind: str, body: dict[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            cid = conn.execute(CommandRow.__table__.insert().values(
+                kind=kind, body=json.dumps(body), created_wall_s=time.time())
+                .returning(CommandRow.__table__.c.id)).scalar_one()
+            self.notify(conn)
+        return int(cid)
+
+    def pending_commands(self) -> list[CommandRow]:
+        with self._session() as s:
+            return list(s.scalars(select(CommandRow).where(CommandRow.applied_wall_s.is_(None))
+                                  .order_by(CommandRow.id)))
+
+    def finish_command(self, command_id: int, result: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(CommandRow).where(CommandRow.id == command_id).values(
+                applied_wall_s=time.time(), result=json.dumps(result)))
+
+    def command_result(self, command_id: int) -> dict[str, Any] | None:
+        with self._session() as s:
+            row = s.get(CommandRow, command_id)
+            return json.loads(row.result) if row is not None and row.result else None
 
     def meta(self, key: str) -> str | None:
         with self._session() as s:

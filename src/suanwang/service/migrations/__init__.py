@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 HERE = Path(__file__).resolve().parent
@@ -20,5 +21,9 @@ def alembic_config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = alembic_config()
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # roles starting together on one database upgrade it one at a time
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('suanwang-migrate:' || "
+                              "current_schema()))"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
