@@ -1,15 +1,15 @@
 """Roles in processes of their own (issue 16): the operator commands' log, and on PostgreSQL
 a database sequence for the jobs' acceptance order (several API replicas write jobs).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
