@@ -125,15 +125,17 @@ class RunTimes:
 
 def _job_table(jobs: list[dict[str, Any]]) -> Table:
     t = Table()
-    for col in ("id", "tenant", "state", "origin", "kind", "units", "site", "rtt ms",
-                "energy kWh", "green", "exit", "reason"):
+    for col in ("id", "tenant", "state", "origin", "kind", "units", "site", "provider",
+                "rtt ms", "energy kWh", "green", "bill ¥", "exit", "reason"):
         t.add_column(col)
     for j in jobs:
-        energy, green = j.get("energy_kwh"), j.get("green_kwh")
+        energy, green, bill = j.get("energy_kwh"), j.get("green_kwh"), j.get("bill_yuan")
         t.add_row(j["id"], j["tenant"], j["state"], j["origin"], j["kind"], str(j["units"]),
-                  j.get("site") or "", f"{j['rtt_ms']:g}" if j.get("rtt_ms") else "",
+                  j.get("site") or "", j.get("provider") or "",
+                  f"{j['rtt_ms']:g}" if j.get("rtt_ms") else "",
                   f"{energy:,.1f}" if energy is not None else "",
                   f"{green / energy:.0%}" if energy else "",
+                  f"{bill:,.2f}" if bill is not None else "",
                   "" if j.get("exit_code") is None else str(j["exit_code"]),
                   (j.get("reason") or "")[:60])
     return t
@@ -187,8 +189,23 @@ def submit(origin: Annotated[str, typer.Option(
                "--idempotency-key", help="Resubmitting with the same key answers with the "
                                          "first job instead of a new one.",
                show_default=False)] = None,
+           max_price: Annotated[float | None, typer.Option(
+               "--max-price", help="Price cap: only providers selling at most this many yuan "
+                                   "per unit-hour over the run.", show_default=False)] = None,
+           max_bill: Annotated[float | None, typer.Option(
+               "--max-bill", help="Cap on the job's expected bill (compute + egress), yuan.",
+               show_default=False)] = None,
+           prefer: Annotated[list[str] | None, typer.Option(
+               "--prefer", help="A provider to try first (repeat: in this order); overflow "
+                                "goes to the policy's choice.", show_default=False)] = None,
+           allow: Annotated[list[str] | None, typer.Option(
+               "--allow", help="Only this provider (repeat for more).",
+               show_default=False)] = None,
+           deny: Annotated[list[str] | None, typer.Option(
+               "--deny", help="Never this provider (repeat for more).",
+               show_default=False)] = None,
            url: UrlOpt = None, token: TokenOpt = None) -> None:
-    """Submit one job to a running service."""
+    """Submit one job to a running service (`suanwang provider list` names the providers)."""
     target = _client(url, token)
     body: dict[str, Any] = {"origin": origin, "kind": kind.value, "units": units,
                             "duration_s": duration_s, "rtt_bound_ms": rtt_bound_ms,
@@ -205,6 +222,11 @@ def submit(origin: Annotated[str, typer.Option(
         body["env"] = _env_pairs(env)
     if workdir is not None:
         body["workdir"] = workdir
+    for key, value in (("max_price_yuan_per_unit_h", max_price), ("max_bill_yuan", max_bill),
+                       ("providers_prefer", prefer), ("providers_allow", allow),
+                       ("providers_deny", deny)):
+        if value:
+            body[key] = value
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     job = _call(target, "POST", "/v1/jobs", json=body, headers=headers)
     console.print(_job_table([job]))
@@ -229,6 +251,12 @@ def status(job_id: Annotated[str, typer.Argument(help="The job's id (from submit
         ran = f"  (ran {times.span(job['end_s'] - job['start_s'])})" \
             if ended and job.get("start_s") is not None else ""
         lines.append(f"{'ended    ' if ended else 'ends by  '} {times.at(job['end_s'])}{ran}")
+    if job.get("provider"):
+        lines.append(f"provider  {job['provider']} at {job.get('site')}")
+    if job.get("bill_yuan") is not None:
+        egress = job.get("egress_yuan") or 0.0
+        lines.append(f"bill      ¥{job['bill_yuan']:,.2f} (compute "
+                     f"¥{job['bill_yuan'] - egress:,.2f}, egress ¥{egress:,.2f})")
     if job.get("exit_code") is not None:
         lines.append(f"exit code {job['exit_code']}")
     if job.get("attempts"):

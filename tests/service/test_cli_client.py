@@ -112,6 +112,28 @@ def test_submit_with_a_command_then_status_and_logs(server: str) -> None:
     assert code == 2 and "404" in out
 
 
+def test_submit_with_a_preference_and_a_price_cap_then_status_shows_provider_and_bill(
+        server: str) -> None:
+    auth = ("--url", server, "--token", TOKEN)
+    code, out = run("submit", "--origin", "bth", "--kind", "intelligent", "--units", "2",
+                    "--duration-s", "600", "--rtt-bound-ms", "5", "--prefer", "huawei",
+                    "--max-price", "20", "--data-gb", "4", *auth, columns=200)
+    assert code == 0, out
+    jid = re.search(r"(j[0-9a-f]+-[0-9a-z]+)", out).group(1)  # type: ignore[union-attr]
+    out = wait_for(lambda: run("status", jid, *auth, columns=200)[1],
+                   lambda text: re.search(r"^bill ", text, re.M) is not None)
+    assert "provider  huawei at jining" in out, out
+    bill = re.search(r"^bill\s+¥([\d,.]+) \(compute ¥([\d,.]+), egress ¥([\d,.]+)\)", out,
+                     re.M)
+    assert bill, out
+    total, compute, egress = (float(x.replace(",", "")) for x in bill.groups())
+    assert egress == pytest.approx(4 * 0.5) and total == pytest.approx(compute + egress,
+                                                                       abs=0.01)
+    code, out = run("submit", "--origin", "bth", "--kind", "intelligent", "--units", "2",
+                    "--duration-s", "600", "--rtt-bound-ms", "5", "--prefer", "nosuch", *auth)
+    assert code == 2 and "providers_prefer" in out and "nosuch" in out
+
+
 def test_jobs_filters_newest_first(server: str) -> None:
     env = {"SUANWANG_URL": server, "SUANWANG_TOKEN": OTHER}
     ids = []

@@ -13,10 +13,17 @@ unit-seconds hour by hour, so the two views add up to the same totals.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from suanwang.energy.series import HOUR_S, EnergySeries
+from suanwang.model import Job
+from suanwang.pricing.bill import Bill, job_bill
+
+if TYPE_CHECKING:
+    from suanwang.core.state import Topology
 
 
 @dataclass(frozen=True)
@@ -73,3 +80,18 @@ def busy_unit_seconds_by_hour(units: np.ndarray, start_s: np.ndarray, end_s: np.
     u_at = sum_min(np.asarray(end_s, dtype=float)) - sum_min(np.asarray(start_s, dtype=float))
     # differences of large prefix sums leave rounding dust; busy time is never negative
     return np.maximum(np.diff(u_at), 0.0)
+
+
+def slice_bill(topology: Topology, series: EnergySeries, sl: int, job: Job, start_s: float,
+               end_s: float) -> Bill:
+    """The tenant's bill of `job` run in provider pool `sl` (`Topology.slices`) over
+    [start_s, end_s) on the series' clock: the provider's price items in force hour by hour,
+    plus egress; an energy-priced provider bills the electricity of its busy units."""
+    prov, kind = topology.slices[sl]
+    clock = series.start_utc
+    energy: list[float] = []
+    if prov.energy_priced:
+        kw = topology.pool_kw_facility[topology.slice_pool[sl]]
+        energy = (kw * series.price_yuan_per_kwh[topology.slice_site[sl]]).tolist()
+    return job_bill(prov, kind, job.units, clock + timedelta(seconds=float(start_s)),
+                    clock + timedelta(seconds=float(end_s)), job.data_gb, clock, energy)

@@ -75,6 +75,13 @@ class JobRow(Base):
     exec_handle: Mapped[str | None] = mapped_column(String(200), nullable=True)
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     log_tail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # its provider and bill, and what its tenant asked of the providers (revision 0007)
+    provider: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    bill_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    egress_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_price_yuan_per_unit_h: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_bill_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    providers: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
     __table_args__ = (UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_idempotency"),
                       Index("ix_jobs_tenant_seq", "tenant", "seq"))
 

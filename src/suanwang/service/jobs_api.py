@@ -25,6 +25,7 @@ MAX_LOG_BYTES = 1024 * 1024
 
 
 def job_out(row: Any) -> dict[str, Any]:
+    lists = row.providers or {}
     return {
         "id": row.id, "tenant": row.tenant, "state": row.state, "reason": row.reason,
         "origin": row.origin, "kind": row.kind, "units": row.units,
@@ -39,6 +40,12 @@ def job_out(row: Any) -> dict[str, Any]:
         "baseline_cost_yuan": row.baseline_cost_yuan, "max_retries": row.max_retries,
         "attempts": row.attempts, "exec_handle": row.exec_handle, "exit_code": row.exit_code,
         "log_tail": row.log_tail,
+        "provider": row.provider, "bill_yuan": row.bill_yuan, "egress_yuan": row.egress_yuan,
+        "max_price_yuan_per_unit_h": row.max_price_yuan_per_unit_h,
+        "max_bill_yuan": row.max_bill_yuan,
+        "providers_allow": list(lists.get("allow", ())),
+        "providers_deny": list(lists.get("deny", ())),
+        "providers_prefer": list(lists.get("prefer", ())),
     }
 
 

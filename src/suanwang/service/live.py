@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from suanwang.core.accounting import charge_jobs
+from suanwang.core.accounting import charge_jobs, slice_bill
 from suanwang.core.scheduler import Scheduler
 from suanwang.core.state import Topology
 from suanwang.energy.forecast import Forecaster
@@ -108,6 +108,7 @@ class LiveScheduler:
         self._outbox: list[Transition] = []
         self._starts: list[tuple[float, str]] = []  # (start_s, job_id) of placed jobs
         self._started: dict[str, float] = {}  # job_id -> start_s of running jobs
+        self._provider: dict[str, str] = {}  # job_id -> provider of placed and running jobs
         self.totals = Totals()
         self.submitted_total = 0
         self._stop = threading.Event()
@@ -134,7 +135,9 @@ class LiveScheduler:
             job = row_to_job(row)
             self._exec[job.job_id] = ExecInfo.of(row)
             if row.state in (PLACED, RUNNING) and row.site and row.end_s is not None:
-                self.scheduler.resume_running(job, row.site, row.end_s)
+                self.scheduler.resume_running(job, row.site, row.end_s, row.provider or "")
+                r = self.scheduler.running[job.job_id]
+                self._provider[job.job_id] = self.topology.slice_provider[r.slice]
                 if row.exec_handle:
                     self._handles[job.job_id] = (row.site, row.exec_handle)
                     if row.state == RUNNING and row.start_s is not None:
@@ -186,6 +189,7 @@ class LiveScheduler:
             known = in_inbox or self.scheduler.cancel(job_id, now)
             if known:
                 self._started.pop(job_id, None)
+                self._provider.pop(job_id, None)
                 self._outbox.append(Transition(job_id, CANCELLED, now, "cancelled by request"))
                 self._flush()
             return known
@@ -281,7 +285,8 @@ class LiveScheduler:
                 self._site_down(site_id, str(exc), now)
                 self._outbox.append(Transition(job_id, QUEUED, now,
                                                f"{site_id} unavailable: {exc}; placing again",
-                                               {"site": None}))
+                                               {"site": None, "provider": None}))
+                self._provider.pop(job_id, None)
                 self.scheduler.requeue(job_id, now)
                 continue
             self._handles[job_id] = (site_id, handle)
@@ -331,6 +336,7 @@ class LiveScheduler:
         end = min(self.clock.run_of(st.ended_wall_s), now) if st.ended_wall_s else now
         self.scheduler.release(job_id, now, notify=False)
         charges = self.charge(r.job, r.pool, start, end) if start is not None else {}
+        self._provider.pop(job_id, None)
         fields: dict[str, Any] = {**charges, "end_s": end, "exit_code": st.exit_code,
                                   "log_tail": st.log_tail or None}
         if start is not None:
@@ -347,7 +353,8 @@ class LiveScheduler:
             self._outbox.append(Transition(
                 job_id, QUEUED, now, f"attempt {info.attempts} failed ({why}); run again",
                 {"attempts": info.attempts, "exit_code": st.exit_code,
-                 "log_tail": st.log_tail or None, "site": None, "exec_handle": None}))
+                 "log_tail": st.log_tail or None, "site": None, "provider": None,
+                 "exec_handle": None}))
             self.scheduler.submit(r.job, now)
             return
         self._count(charges)
@@ -408,9 +415,12 @@ class LiveScheduler:
         job = placement.job
         rtt = self.network.rtt_ms[(job.origin, placement.site_id)]
         self._outbox.append(Transition(job.job_id, PLACED, placement.placed_s, placement.reason, {
-            "site": placement.site_id, "rtt_ms": rtt, "placed_s": placement.placed_s,
+            "site": placement.site_id, "provider": placement.provider_id or None,
+            "rtt_ms": rtt, "placed_s": placement.placed_s,
             "start_s": placement.start_s, "end_s": placement.end_s, "defer_until_s": None}))
         heapq.heappush(self._starts, (placement.start_s, job.job_id))
+        if placement.provider_id:
+            self._provider[job.job_id] = placement.provider_id
 
     def deferred(self, job: Job, until_s: float, reason: str) -> None:
         self._outbox.append(Transition(job.job_id, DEFERRED, self.scheduler.now_s, reason,
@@ -428,6 +438,7 @@ class LiveScheduler:
             start_s = now_s - job.duration_s
             self._outbox.append(Transition(job.job_id, RUNNING, start_s, "input data arrived"))
         charges = self.charge(job, pool, start_s, now_s)
+        self._provider.pop(job.job_id, None)
         self._count(charges)
         self._outbox.append(Transition(job.job_id, FINISHED, now_s, "ran its duration",
                                        charges))
@@ -438,9 +449,15 @@ class LiveScheduler:
         cands = self.topology.candidates(job)
         return cands[0].pool if cands else None
 
+    def provider_of(self, job_id: str) -> str | None:
+        """The provider holding a placed or running job's units (None once it has ended)."""
+        with self.lock:
+            return self._provider.get(job_id)
+
     def charge(self, job: Job, pool: int, start_s: float, end_s: float) -> dict[str, Any]:
         """Energy, green energy, carbon and cost of `job` in `pool` over [start, end): the
-        simulator's accounting rule, on the actual series."""
+        simulator's accounting rule, on the actual series; and the tenant's bill at the
+        provider that held its units (price items in force hour by hour, plus egress)."""
         topo = self.topology
         base_pool = self._nearest_pool(job)
         pools = [pool] if base_pool is None else [pool, base_pool]
@@ -450,6 +467,12 @@ class LiveScheduler:
         out: dict[str, Any] = {
             "energy_kwh": float(ch.energy_kwh[0]), "green_kwh": float(ch.green_kwh[0]),
             "carbon_kg": float(ch.carbon_kg[0]), "cost_yuan": float(ch.cost_yuan[0])}
+        provider = self._provider.get(job.job_id)
+        sl = topo.slice_of.get((self._site_of(pool), provider, job.kind)) if provider else None
+        if sl is not None:
+            bill = slice_bill(topo, self.series, sl, job, start_s, end_s)
+            out.update(provider=provider, bill_yuan=bill.total_yuan,
+                       egress_yuan=bill.egress_yuan)
         if base_pool is not None:  # what the `nearest` baseline would have drawn
             out["baseline_site"] = self._site_of(base_pool)
             out["baseline_carbon_kg"] = float(ch.carbon_kg[1])

@@ -5,9 +5,9 @@ field and the value either way."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from suanwang.model import Kind, Network
 from suanwang.service.store import JobSpec
@@ -15,6 +15,10 @@ from suanwang.service.templates import JobTemplate
 
 MAX_DURATION_S = 90 * 86400.0
 MAX_BATCH = 10_000
+MAX_PROVIDERS_LISTED = 32
+# a provider id as network files write them ("ctyun", "huawei", "scnet-horinger")
+ProviderId = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                              pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
 class JobIn(BaseModel):
@@ -49,6 +53,25 @@ class JobIn(BaseModel):
         default=None, min_length=1, max_length=64,
         description="One of the operator's job templates (GET /v1/templates) to run instead "
                     "of a command")
+    max_price_yuan_per_unit_h: float | None = Field(
+        default=None, gt=0, le=1e6, examples=[12.0],
+        description="Only providers whose price over the run is at most this many yuan per "
+                    "unit-hour")
+    max_bill_yuan: float | None = Field(
+        default=None, gt=0, le=1e10, examples=[500.0],
+        description="Only placements whose expected bill (compute plus egress of data_gb) "
+                    "is at most this many yuan; the bill actually charged follows the price "
+                    "items in force while the job runs")
+    providers_allow: list[ProviderId] = Field(
+        default_factory=list, max_length=MAX_PROVIDERS_LISTED,
+        description="Only these providers (empty: any)")
+    providers_deny: list[ProviderId] = Field(
+        default_factory=list, max_length=MAX_PROVIDERS_LISTED,
+        description="Never these providers")
+    providers_prefer: list[ProviderId] = Field(
+        default_factory=list, max_length=MAX_PROVIDERS_LISTED, examples=[["huawei"]],
+        description="These providers first, in this order; overflow goes to the policy's "
+                    "choice among the others")
 
     @model_validator(mode="after")
     def _one_latency_class(self) -> JobIn:
@@ -60,6 +83,14 @@ class JobIn(BaseModel):
                              f"duration_s = {self.duration_s:g}: the job cannot finish in time")
         if self.template is not None and self.command is not None:
             raise ValueError("give command or template, not both")
+        for name in ("providers_allow", "providers_deny", "providers_prefer"):
+            ids = getattr(self, name)
+            twice = sorted({x for x in ids if ids.count(x) > 1})
+            if twice:
+                raise ValueError(f"{name} lists {', '.join(twice)} more than once")
+        both = sorted(set(self.providers_allow) & set(self.providers_deny))
+        if both:
+            raise ValueError(f"providers_allow and providers_deny both list {', '.join(both)}")
         return self
 
     def to_spec(self, templates: Mapping[str, JobTemplate] | None = None) -> JobSpec:
@@ -73,7 +104,12 @@ class JobIn(BaseModel):
                        duration_s=self.duration_s, rtt_bound_ms=self.rtt_bound_ms,
                        deadline_in_s=self.deadline_in_s, data_gb=self.data_gb,
                        workload=self.workload or (self.template or ""), command=command,
-                       env=env, workdir=self.workdir, max_retries=self.max_retries)
+                       env=env, workdir=self.workdir, max_retries=self.max_retries,
+                       max_price_yuan_per_unit_h=self.max_price_yuan_per_unit_h,
+                       max_bill_yuan=self.max_bill_yuan,
+                       providers_allow=tuple(self.providers_allow),
+                       providers_deny=tuple(self.providers_deny),
+                       providers_prefer=tuple(self.providers_prefer))
 
 
 TENANT_COMMAND_FIELDS = ("command", "env", "workdir")
@@ -112,6 +148,13 @@ def validate_against(job: JobIn, network: Network, loc: tuple[Any, ...] = ("body
     """Errors (in FastAPI's 422 format) that only the network can tell: an unknown origin, a
     job bigger than every pool of its kind, a latency bound no site can meet."""
     errors: list[dict[str, Any]] = []
+    known = network.provider_ids()
+    for name in ("providers_allow", "providers_deny", "providers_prefer"):
+        for k, pid in enumerate(getattr(job, name)):
+            if pid not in known:
+                errors.append({"loc": [*loc, name, k], "input": pid, "type": "value_error",
+                               "msg": f"{name}[{k}] = {pid!r}: unknown provider; known: "
+                                      f"{', '.join(known)}"})
     regions = [r.id for r in network.regions]
     if job.origin not in regions:
         errors.append({"loc": [*loc, "origin"], "input": job.origin, "type": "value_error",

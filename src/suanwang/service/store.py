@@ -72,6 +72,18 @@ class JobSpec:
     env: dict[str, str] | None = None
     workdir: str | None = None
     max_retries: int = 0
+    # what the tenant asks of the providers (all optional)
+    max_price_yuan_per_unit_h: float | None = None
+    max_bill_yuan: float | None = None
+    providers_allow: tuple[str, ...] = ()
+    providers_deny: tuple[str, ...] = ()
+    providers_prefer: tuple[str, ...] = ()
+
+    def providers_json(self) -> dict[str, list[str]] | None:
+        """The provider lists as stored (None when the job names no provider)."""
+        lists = {"allow": list(self.providers_allow), "deny": list(self.providers_deny),
+                 "prefer": list(self.providers_prefer)}
+        return lists if any(lists.values()) else None
 
 
 @dataclass(slots=True)
@@ -90,14 +102,16 @@ _JOB_COLUMNS = ("id", "seq", "tenant", "idempotency_key", "origin", "kind", "uni
                 "command", "state", "reason", "site", "rtt_ms", "placed_s", "start_s", "end_s",
                 "defer_until_s", "energy_kwh", "green_kwh", "carbon_kg", "cost_yuan",
                 "baseline_site", "baseline_carbon_kg", "baseline_cost_yuan", "env", "workdir",
-                "max_retries", "attempts", "exec_handle", "exit_code", "log_tail")
-_JSON_COLUMNS = ("command", "env")
+                "max_retries", "attempts", "exec_handle", "exit_code", "log_tail",
+                "provider", "bill_yuan", "egress_yuan", "max_price_yuan_per_unit_h",
+                "max_bill_yuan", "providers")
+_JSON_COLUMNS = ("command", "env", "providers")
 _EVENT_COLUMNS = ("job_id", "at_s", "state", "reason", "site")
 _UNSET_COLUMNS = {c: None for c in ("site", "rtt_ms", "placed_s", "start_s", "end_s",
                                      "defer_until_s", "energy_kwh", "green_kwh", "carbon_kg",
                                      "cost_yuan", "baseline_site", "baseline_carbon_kg",
                                      "baseline_cost_yuan", "exec_handle", "exit_code",
-                                     "log_tail")}
+                                     "log_tail", "provider", "bill_yuan", "egress_yuan")}
 
 
 class JobRecord(SimpleNamespace):
@@ -106,10 +120,16 @@ class JobRecord(SimpleNamespace):
 
 
 def row_to_job(row: Any) -> Job:
+    lists = row.providers or {}
     return Job(job_id=row.id, tenant=row.tenant, origin=row.origin, kind=Kind(row.kind),
                units=row.units, duration_s=row.duration_s, submit_s=row.submit_s,
                rtt_bound_ms=row.rtt_bound_ms, deadline_s=row.deadline_s, data_gb=row.data_gb,
-               workload=row.workload)
+               workload=row.workload,
+               max_price_yuan_per_unit_h=row.max_price_yuan_per_unit_h,
+               max_bill_yuan=row.max_bill_yuan,
+               providers_allow=tuple(lists.get("allow", ())),
+               providers_deny=tuple(lists.get("deny", ())),
+               providers_prefer=tuple(lists.get("prefer", ())))
 
 
 @dataclass(eq=False)
@@ -235,6 +255,8 @@ class Store:
             "data_gb": spec.data_gb, "workload": spec.workload, "command": spec.command,
             "env": spec.env, "workdir": spec.workdir, "max_retries": spec.max_retries,
             "attempts": 0, "state": SUBMITTED, "reason": "", **_UNSET_COLUMNS,
+            "max_price_yuan_per_unit_h": spec.max_price_yuan_per_unit_h,
+            "max_bill_yuan": spec.max_bill_yuan, "providers": spec.providers_json(),
         } for k, spec in enumerate(p.specs)]
 
     def _insert(self, batch: list[_PendingWrite]) -> None:

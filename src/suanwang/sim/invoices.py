@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from suanwang.core.accounting import slice_bill
 from suanwang.model import Kind
-from suanwang.pricing.bill import ENERGY_ITEM, job_bill
+from suanwang.pricing.bill import ENERGY_ITEM
 from suanwang.pricing.tariff import CHINA_TZ
 from suanwang.sim.result import SimResult
 
@@ -65,12 +66,8 @@ def invoice_lines(result: SimResult) -> dict[tuple[str, str], list[dict[str, Any
         prov, kind = topo.slices[sl]
         site = result.network.sites[topo.slice_site[sl]]
         start = clock + timedelta(seconds=float(result.start_s[i]))
-        end = clock + timedelta(seconds=float(result.end_s[i]))
-        energy: list[float] = []
-        if prov.energy_priced:
-            kw = topo.pool_kw_facility[topo.slice_pool[sl]]
-            energy = (kw * series.price_yuan_per_kwh[topo.slice_site[sl]]).tolist()
-        bill = job_bill(prov, kind, job.units, start, end, job.data_gb, clock, energy)
+        bill = slice_bill(topo, series, sl, job, float(result.start_s[i]),
+                          float(result.end_s[i]))
         groups: dict[tuple[str, float, datetime], list[Any]] = {}
         for line in bill.lines:
             key = (line.item_id, line.unit_price_yuan, _month(line.start)[0])
