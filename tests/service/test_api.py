@@ -212,7 +212,10 @@ def test_restart_reloads_state_and_carries_on(make_client: Callable[..., TestCli
     second = make_client(speed=1.0)
     after = {i: job_state(second, i) for i in ids}
     for i in ids:
-        assert after[i]["state"] == before[i]["state"]
+        # the same state, or the next one if its input data arrived meanwhile
+        assert (before[i]["state"], after[i]["state"]) in {
+            (x, x) for x in ("queued", "deferred", "placed", "running")} | {
+            ("placed", "running")}
         assert after[i]["site"] == before[i]["site"]
     live = second.get("/v1/live", headers=ALICE).json()
     busy = sum(p["busy_units"] for s in live["sites"] for p in s["pools"]
