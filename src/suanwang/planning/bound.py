@@ -40,6 +40,8 @@ class Bound:
     n_rows: int
     build_s: float
     solve_s: float
+    method: str = "aggregated"  # which bound: "aggregated", or `tight_bound`'s TIGHT, LAGRANGIAN
+    note: str = ""  # why this bound (a tight bound's size, or why it fell back)
 
 
 def series_rates(series: EnergySeries, n_slots: int, slot0: int = 0) -> tuple[np.ndarray, ...]:
