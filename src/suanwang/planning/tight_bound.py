@@ -53,15 +53,19 @@ from scipy.optimize import linprog
 from suanwang.core.state import Topology
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.model import Job, Network
-from suanwang.planning.bound import Bound, lower_bound, series_rates
+from suanwang.planning.aggregate import aggregate
+from suanwang.planning.bound import Bound, series_rates, solution_charges
 from suanwang.planning.choose import PriceBook
 from suanwang.planning.demand import Windows, job_windows
+from suanwang.planning.model import OPTIMAL, solve_slot_model
 from suanwang.planning.objective import Objective
 
 TIGHT, LAGRANGIAN, AGGREGATED = "tight", "tight (Lagrangian)", "aggregated"
 CHUNK_ROWS = 256
 RC_TOL = 1e-9  # relative: reduced costs above -RC_TOL x scale count as non-negative
 OVERFLOW_TOL = 1e-7  # fraction of a pool-slot's capacity
+MASTER_METHOD = "highs"
+PENALTY, RAISE, MAX_RAISES = 10.0, 100.0, 3
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ def _price(classes: Classes, book: PriceBook, conv_dual: np.ndarray | None,
            per_class: int) -> _Priced:
     """Price every option of every class against `book` (objective + capacity duals); the
     columns of negative reduced cost (at most `per_class` per class, one per pool), or with
-    `conv_dual` None, the best option per pool of each class."""
+    `conv_dual` None, the best option in each of a class's `per_class` best pools."""
     total = 0.0
     n_opt = 0
     out_c, out_p, out_s = [], [], []
@@ -168,14 +172,15 @@ def _price(classes: Classes, book: PriceBook, conv_dual: np.ndarray | None,
             low = best.min(axis=1)
             total += float((classes.count[c] * low).sum())
             if conv_dual is None:
+                rc = best
                 want = np.isfinite(best)
             else:
                 rc = classes.count[c][:, None] * best - conv_dual[c][:, None]
                 scale = np.maximum(np.abs(classes.count[c] * low), 1e-12)[:, None]
                 want = rc < -RC_TOL * scale
-                if per_class < len(pools):
-                    rank = np.argsort(np.argsort(rc, axis=1), axis=1)
-                    want &= rank < per_class
+            if per_class < len(pools):
+                rank = np.argsort(np.argsort(rc, axis=1), axis=1)
+                want &= rank < per_class
             r, k = np.nonzero(want)
             out_c.append(c[r])
             out_p.append(pools[k])
@@ -230,19 +235,24 @@ def _solve_master(topo: Topology, classes: Classes, cols: dict[str, np.ndarray],
                         shape=(n_cap, n_x + n_cap))
     a_eq = sp.csr_array((np.ones(n_x), (cls, np.arange(n_x))), shape=(n_c, n_x + n_cap))
     c = np.concatenate([cnt * cost, penalty[cap_pool] * cap[cap_pool]])
+    scale = max(float(np.abs(c[:n_x]).max(initial=0.0)), 1e-12)  # objective scaled to ~1
+    c = c / scale
     t0 = time.perf_counter()
     res = linprog(c, A_ub=a_ub, b_ub=np.ones(n_cap), A_eq=a_eq, b_eq=np.ones(n_c),
-                  bounds=(0, None), method="highs",
+                  bounds=(0, None), method=MASTER_METHOD,
                   options={"time_limit": max(time_limit_s, 0.01),
-                           "presolve": n_x > 20_000})
+                           "presolve": True})
     solve_s = time.perf_counter() - t0
     lam = np.zeros((n_pools, n_slots))
     if res.status != 0:
         return _Master(res.status, math.nan, np.zeros(0), math.nan, np.zeros(n_c), lam,
                        n_x + n_cap, n_c + n_cap, solve_s)
-    lam.ravel()[used] = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0) / cap[cap_pool]
-    return _Master(0, float(res.fun), res.x[:n_x], float(res.x[n_x:].max(initial=0.0)),
-                   np.asarray(res.eqlin.marginals), lam, n_x + n_cap, n_c + n_cap, solve_s)
+    lam.ravel()[used] = (np.maximum(-np.asarray(res.ineqlin.marginals), 0.0) * scale
+                         / cap[cap_pool])
+    return _Master(0, float(res.fun) * scale, res.x[:n_x],
+                   float(res.x[n_x:].max(initial=0.0)),
+                   np.asarray(res.eqlin.marginals) * scale, lam, n_x + n_cap, n_c + n_cap,
+                   solve_s)
 
 
 @dataclass
@@ -261,7 +271,7 @@ class _Run:
 
 def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
                        objective: Objective, deadline: float, per_class: int,
-                       max_rounds: int) -> _Run:
+                       max_rounds: int, lam0: np.ndarray | None) -> _Run:
     classes = job_classes(windows)
     if len(classes) == 0:
         return _Run("optimal", 0.0, 0.0, 0.0, 0, 0, 0, 0.0, 0, 0)
@@ -274,15 +284,21 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
     kw = np.asarray(topo.pool_kw_facility, dtype=float)
     site = np.asarray(topo.pool_site, dtype=np.int64)
     own = PriceBook.build(0, rate, site, kw)
-    # overflow costs more than any run could save by being elsewhere
-    penalty = np.full(len(topo.pools), 1e3 * float(np.abs(own.per_unit_h).max()) + 1.0)
-    first = _price(classes, own, None, 0)
+    # overflow of a unit-hour costs more than running it at the worst rate anywhere (raised
+    # while overflow remains at convergence: the penalty only decides when to stop)
+    penalty = PENALTY * kw * max(float(np.abs(rate).max()), 1e-12)
+    cap_units = np.asarray(topo.pool_capacity, dtype=float)[:, None]
+    lam = np.zeros((len(topo.pools), n_slots))
+    if lam0 is not None:  # the aggregated model's capacity prices: L(lam0) >= its optimum
+        w = min(n_slots, lam0.shape[1])
+        lam[:, :w] = np.maximum(lam0[:, :w], 0.0)
+    first = _price(classes, PriceBook.build(0, rate, site, kw, lam), None, per_class)
     cols = {"cls": first.cls, "pool": first.pool, "start_s": first.start_s}
     cost = own.cost(cols["pool"], cols["start_s"], classes.duration_s[cols["cls"]],
                     classes.units[cols["cls"]])
-    best_l = first.lagrangian_sum  # lambda = 0
+    best_l = first.lagrangian_sum - float((lam * cap_units).sum())
     solve_s = 0.0
-    rounds = 0
+    rounds = raised = 0
     m: _Master | None = None
     status = "time limit"
     while rounds < max_rounds:
@@ -297,12 +313,17 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
             break
         book = PriceBook.build(0, rate, site, kw, m.lam)
         priced = _price(classes, book, m.conv_dual, per_class)
-        best_l = max(best_l, priced.lagrangian_sum
-                     - float((m.lam * np.asarray(topo.pool_capacity, dtype=float)[:, None])
-                             .sum()))
+        best_l = max(best_l, priced.lagrangian_sum - float((m.lam * cap_units).sum()))
         if len(priced.cls) == 0:
-            status = "overflow" if m.overflow > OVERFLOW_TOL else "optimal"
-            break
+            if m.overflow <= OVERFLOW_TOL:
+                status = "optimal"
+                break
+            if raised >= MAX_RAISES:
+                status = "overflow"
+                break
+            penalty *= RAISE
+            raised += 1
+            continue
         cols = {k: np.concatenate([cols[k], v]) for k, v in
                 (("cls", priced.cls), ("pool", priced.pool), ("start_s", priced.start_s))}
         cost = np.concatenate([cost, own.cost(priced.pool, priced.start_s,
@@ -321,13 +342,41 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
                 n_vars, n_rows, solve_s, rounds, first.n_options)
 
 
+def _aggregated(topo: Topology, jobs: Sequence[Job], series: EnergySeries,
+                objective: Objective, rt_wait_s: float,
+                late_end_s: float) -> tuple[Bound, np.ndarray]:
+    """`bound.lower_bound`, with the capacity prices of its slot model (pools x slots)."""
+    t0 = time.perf_counter()
+    windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s)
+    infeasible = tuple(windows.infeasible)
+    relaxed = False
+    while True:
+        classes = aggregate(windows)
+        intensity, price = series_rates(series, max(classes.last_slot, 1))
+        build_s = time.perf_counter() - t0
+        sol = solve_slot_model(topo, classes, objective.rate_per_kwh(intensity, price))
+        if sol.status == OPTIMAL or relaxed:
+            break
+        relaxed = True
+        t0 = time.perf_counter()
+        windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s,
+                              drop_deadlines=True)
+    if sol.status != OPTIMAL:
+        raise RuntimeError(f"the slot model could not be solved: {sol.status}")
+    carbon, cost = solution_charges(topo, sol, intensity, price)
+    return Bound(objective=objective, value=sol.objective, carbon_kg=carbon, cost_yuan=cost,
+                 deadlines_relaxed=relaxed, infeasible=infeasible, n_jobs=windows.n_jobs,
+                 n_classes=len(classes), n_vars=sol.n_vars, n_rows=sol.n_rows,
+                 build_s=build_s, solve_s=sol.solve_s,
+                 note="aggregated slot model optimum"), sol.price_per_unit_h
+
+
 def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: EnergySeries,
                       objective: Objective | None = None, rt_wait_s: float = 0.0,
                       time_limit_s: float = 60.0, per_class: int = 2,
-                      max_rounds: int = 200, aggregated: Bound | None = None) -> Bound:
+                      max_rounds: int = 200) -> Bound:
     """The configuration-LP bound on `jobs` (module docstring); `Bound.method` says which
-    bound the value is (`TIGHT`, `LAGRANGIAN` or `AGGREGATED`) and `Bound.note` why.
-    `aggregated` is the aggregated bound of the same input if already solved."""
+    bound the value is (`TIGHT`, `LAGRANGIAN` or `AGGREGATED`) and `Bound.note` why."""
     objective = objective or Objective.carbon()
     if not time_limit_s > 0:
         raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
@@ -336,15 +385,16 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
     topo = network if isinstance(network, Topology) else Topology(network)
     t0 = time.perf_counter()
     deadline = t0 + time_limit_s
-    agg = aggregated or lower_bound(topo, jobs, series, objective, rt_wait_s)
     last_end = max((j.submit_s + j.duration_s for j in jobs), default=0.0)
     late_end_s = max(series.hours * HOUR_S, last_end + HOUR_S)
+    agg, lam0 = _aggregated(topo, jobs, series, objective, rt_wait_s, late_end_s)
     relaxed = agg.deadlines_relaxed
     while True:
         windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s,
                               drop_deadlines=relaxed)
         run = _column_generation(topo, windows, series, objective, deadline, per_class,
-                                 max_rounds)
+                                 max_rounds, lam0 if relaxed == agg.deadlines_relaxed
+                                 else None)
         if run.status != "overflow" or relaxed:
             break
         relaxed = True
