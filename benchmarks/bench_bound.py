@@ -1,0 +1,118 @@
+"""Lower bounds against the exact MILP, and the tight bound's speed (a benchmark, not a test).
+
+    python benchmarks/bench_bound.py                       # MILP instances + 10k and 100k
+    python benchmarks/bench_bound.py --skip-scale --seeds 4
+    python benchmarks/bench_bound.py --skip-milp --scale-jobs 10000,100000
+
+Quality: `--jobs` jobs (default 300) of synthetic demand over `--days` days (default 2) on the
+bundled national network, seeds 0 .. `--seeds`-1, with the actual series; per instance the
+aggregated bound, the tight bound (`planning.tight_bound`) and the MILP optimum
+(`planning.milp`, the carbon objective, time limit `--milp-limit`; "time limit" means the MILP's
+best plan, an upper bound on the optimum) and the ratios tight/MILP and aggregated/MILP.
+
+Speed: the tight bound on `--scale-jobs` jobs submitted over 48 hours on the national network
+(time limit `--tight-limit`): which bound it returns (tight, Lagrangian or aggregated), its
+value over the aggregated bound, and its wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from suanwang.core.state import Topology
+from suanwang.energy.series import HOUR_S
+from suanwang.network import load_network
+from suanwang.planning.bound import lower_bound, series_rates
+from suanwang.planning.choose import PriceBook
+from suanwang.planning.milp import option_count, solve_milp
+from suanwang.planning.objective import Objective
+from suanwang.planning.tight_bound import tight_lower_bound
+from suanwang.sim import DEFAULT_START, energy_for
+from suanwang.workload.synthetic import synthetic_jobs
+
+
+def milp_instance(topo: Topology, n_jobs: int, days: float, seed: int, milp_limit_s: float,
+                  tight_limit_s: float) -> dict[str, Any]:
+    net = topo.network
+    jobs = synthetic_jobs(net, n_jobs, days, seed=seed, start_utc=DEFAULT_START)
+    series = energy_for(net, jobs, seed, DEFAULT_START, days=days)
+    agg = lower_bound(topo, jobs, series)
+    t0 = time.perf_counter()
+    tight = tight_lower_bound(topo, jobs, series, time_limit_s=tight_limit_s)
+    tight_s = time.perf_counter() - t0
+    last_end = max(j.submit_s + j.duration_s for j in jobs)
+    n = max(int(max(series.hours * HOUR_S, last_end + HOUR_S) // HOUR_S) + 2, series.hours)
+    intensity, price = series_rates(series, 4 * n)
+    rate = Objective.carbon().rate_per_kwh(intensity, price)
+    book = PriceBook.build(0, rate, topo.pool_site, topo.pool_kw_facility)
+    options = option_count(topo, jobs, book)
+    plan = solve_milp(topo, jobs, book, milp_limit_s)
+    out = {"seed": seed, "jobs": n_jobs, "aggregated_kg": agg.value, "tight_kg": tight.value,
+           "tight_method": tight.method, "tight_s": tight_s, "milp_kg": plan.objective,
+           "milp_status": plan.status, "milp_options": options, "milp_s": plan.solve_s,
+           "served": len(plan.plan),
+           "feasible": sum(1 for j in jobs if topo.candidates(j))}
+    out["tight_to_milp"] = tight.value / plan.objective
+    out["aggregated_to_milp"] = agg.value / plan.objective
+    print(f"seed {seed}: aggregated/MILP {out['aggregated_to_milp']:.4f}  tight/MILP "
+          f"{out['tight_to_milp']:.4f}  ({tight.method}, {tight_s:.2f} s; MILP {plan.status}, "
+          f"{options:,} binaries, {plan.solve_s:.1f} s, {out['served']}/{out['feasible']} "
+          "jobs planned)", flush=True)
+    return out
+
+
+def scale(topo: Topology, n_jobs: int, seed: int, tight_limit_s: float) -> dict[str, Any]:
+    net = topo.network
+    jobs = synthetic_jobs(net, n_jobs, 2.0, seed=seed, start_utc=DEFAULT_START)
+    series = energy_for(net, jobs, seed, DEFAULT_START, days=2.0)
+    t0 = time.perf_counter()
+    agg = lower_bound(topo, jobs, series)
+    agg_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tight = tight_lower_bound(topo, jobs, series, time_limit_s=tight_limit_s)
+    tight_s = time.perf_counter() - t0
+    out = {"jobs": n_jobs, "sites": len(net.sites), "slots": series.hours,
+           "aggregated_s": agg_s, "tight_s": tight_s, "method": tight.method,
+           "note": tight.note, "tight_to_aggregated": tight.value / agg.value}
+    print(f"scale: {n_jobs:,} jobs x {len(net.sites)} sites x {series.hours} slots: aggregated "
+          f"{agg_s:.2f} s; tight bound {tight_s:.2f} s = {out['tight_to_aggregated']:.4f} x "
+          f"aggregated [{tight.method}: {tight.note}]", flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=300)
+    ap.add_argument("--days", type=float, default=2.0)
+    ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--milp-limit", type=float, default=120.0)
+    ap.add_argument("--tight-limit", type=float, default=10.0)
+    ap.add_argument("--scale-jobs", default="10000,100000")
+    ap.add_argument("--skip-milp", action="store_true")
+    ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args()
+    topo = Topology(load_network())
+    out: dict[str, Any] = {}
+    if not args.skip_milp:
+        rows = [milp_instance(topo, args.jobs, args.days, s, args.milp_limit, 60.0)
+                for s in range(args.seeds)]
+        out["milp"] = rows
+        done = [r for r in rows if r["milp_status"] == "optimal"]
+        if done:
+            print(f"MILP optimal on {len(done)}/{len(rows)}: tight/MILP min "
+                  f"{min(r['tight_to_milp'] for r in done):.4f}, aggregated/MILP min "
+                  f"{min(r['aggregated_to_milp'] for r in done):.4f}")
+    if not args.skip_scale:
+        out["scale"] = [scale(topo, int(n), 0, args.tight_limit)
+                        for n in args.scale_jobs.split(",")]
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
