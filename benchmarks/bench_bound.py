@@ -4,11 +4,12 @@
     python benchmarks/bench_bound.py --skip-scale --seeds 4
     python benchmarks/bench_bound.py --skip-milp --scale-jobs 10000,100000
 
-Quality: `--jobs` jobs (default 300) of synthetic demand over `--days` days (default 2) on the
-bundled national network, seeds 0 .. `--seeds`-1, with the actual series; per instance the
-aggregated bound, the tight bound (`planning.tight_bound`) and the MILP optimum
-(`planning.milp`, the carbon objective, time limit `--milp-limit`; "time limit" means the MILP's
-best plan, an upper bound on the optimum) and the ratios tight/MILP and aggregated/MILP.
+Quality: `--jobs` jobs (default 300) of synthetic demand over `--days` days (default 2) at
+offered load `--load` on the bundled national network, seeds 0 .. `--seeds`-1, with the
+actual series; per instance the aggregated bound, the tight bound (`planning.tight_bound`)
+and the MILP optimum (`planning.milp`, the carbon objective, time limit `--milp-limit`; "time
+limit" means the MILP's best plan, an upper bound on the optimum) and the ratios tight/MILP
+and aggregated/MILP.
 
 Speed: the tight bound on `--scale-jobs` jobs submitted over 48 hours on the national network
 (time limit `--tight-limit`): which bound it returns (tight, Lagrangian or aggregated), its
@@ -35,9 +36,9 @@ from suanwang.workload.synthetic import synthetic_jobs
 
 
 def milp_instance(topo: Topology, n_jobs: int, days: float, seed: int, milp_limit_s: float,
-                  tight_limit_s: float) -> dict[str, Any]:
+                  tight_limit_s: float, load: float) -> dict[str, Any]:
     net = topo.network
-    jobs = synthetic_jobs(net, n_jobs, days, seed=seed, start_utc=DEFAULT_START)
+    jobs = synthetic_jobs(net, n_jobs, days, seed=seed, load=load, start_utc=DEFAULT_START)
     series = energy_for(net, jobs, seed, DEFAULT_START, days=days)
     agg = lower_bound(topo, jobs, series)
     t0 = time.perf_counter()
@@ -88,6 +89,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=300)
     ap.add_argument("--days", type=float, default=2.0)
     ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--load", type=float, default=0.6, help="offered load (synthetic_jobs)")
     ap.add_argument("--milp-limit", type=float, default=120.0)
     ap.add_argument("--tight-limit", type=float, default=10.0)
     ap.add_argument("--scale-jobs", default="10000,100000")
@@ -98,7 +100,8 @@ def main() -> None:
     topo = Topology(load_network())
     out: dict[str, Any] = {}
     if not args.skip_milp:
-        rows = [milp_instance(topo, args.jobs, args.days, s, args.milp_limit, 60.0)
+        rows = [milp_instance(topo, args.jobs, args.days, s, args.milp_limit, 60.0,
+                              args.load)
                 for s in range(args.seeds)]
         out["milp"] = rows
         done = [r for r in rows if r["milp_status"] == "optimal"]

@@ -3,6 +3,7 @@
     python benchmarks/bench_planning.py                    # three scenarios + the scale run
     python benchmarks/bench_planning.py --jobs 20000 --scenarios normal --skip-scale
     python benchmarks/bench_planning.py --scale-only --runs 3
+    python benchmarks/bench_planning.py --jobs 5000 --scenarios normal --skip-scale --bound tight
 
 Quality: on three scenarios of a week on the bundled national network (synthetic demand,
 `--jobs` jobs, seed `--seed`) —
@@ -37,6 +38,7 @@ from suanwang.energy.series import EnergySeries
 from suanwang.model import Network
 from suanwang.network import load_network
 from suanwang.planning.bound import compare_bounds, lower_bound
+from suanwang.planning.tight_bound import tight_compare_bounds
 from suanwang.sim import DEFAULT_START, energy_for, run
 from suanwang.workload.synthetic import synthetic_jobs
 
@@ -60,15 +62,19 @@ def wind_lull(net: Network, series: EnergySeries) -> EnergySeries:
                                _cum={})
 
 
-def scenario(name: str, net: Network, n_jobs: int, seed: int) -> dict[str, Any]:
+def scenario(name: str, net: Network, n_jobs: int, seed: int,
+             bound: str = "aggregated") -> dict[str, Any]:
     load = 0.9 if name == "high" else 0.6
     jobs = synthetic_jobs(net, n_jobs, 7.0, seed=seed, load=load, start_utc=DEFAULT_START)
     series = energy_for(net, jobs, seed, DEFAULT_START, days=7.0)
     if name == "lull":
         series = wind_lull(net, series)
     t0 = time.perf_counter()
-    carbon_b, cost_b = compare_bounds(net, jobs, series)
+    carbon_b, cost_b = (tight_compare_bounds(net, jobs, series) if bound == "tight"
+                        else compare_bounds(net, jobs, series))
     bound_s = time.perf_counter() - t0
+    print(f"  {name:>6} bound: carbon {carbon_b.method}, cost {cost_b.method} "
+          f"({bound_s:.1f} s) {carbon_b.note}", flush=True)
     rows = []
     runs = [(p, 0.0) for p in POLICIES] + [(p, 1.0) for p in WITH_ERROR]
     for policy, error in runs:
@@ -88,7 +94,8 @@ def scenario(name: str, net: Network, n_jobs: int, seed: int) -> dict[str, Any]:
     return {"scenario": name, "load": load, "jobs": n_jobs,
             "carbon_bound_t": carbon_b.value / 1000.0, "cost_bound_yuan": cost_b.value,
             "deadlines_relaxed": carbon_b.deadlines_relaxed, "bound_s": bound_s,
-            "classes": carbon_b.n_classes, "rows": rows}
+            "classes": carbon_b.n_classes, "bound_method": [carbon_b.method, cost_b.method],
+            "rows": rows}
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
@@ -134,6 +141,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--scale-only", action="store_true")
+    ap.add_argument("--bound", choices=("aggregated", "tight"), default="aggregated",
+                    help="the bound the ratios are to (tight: planning.tight_bound)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
     net = load_network()
@@ -141,7 +150,7 @@ def main() -> None:
     if not args.skip_scale:
         out["scale"] = scale(net, args.scale_jobs, args.runs, args.seed)
     if not args.scale_only:
-        out["scenarios"] = [scenario(name, net, args.jobs, args.seed)
+        out["scenarios"] = [scenario(name, net, args.jobs, args.seed, args.bound)
                             for name in args.scenarios.split(",")]
         print(markdown(out["scenarios"]))
     if args.json:

@@ -24,6 +24,7 @@ from suanwang.errors import InputError
 from suanwang.model import KIND_NAMES_ZH, Job, Network
 from suanwang.network.loader import load_network
 from suanwang.planning.bound import Bound, compare_bounds
+from suanwang.planning.tight_bound import tight_compare_bounds
 from suanwang.policies.registry import OFFLINE_POLICIES, POLICIES, UnknownPolicyError
 from suanwang.sim.output import write_run
 from suanwang.sim.result import SimResult
@@ -219,6 +220,10 @@ def compare(
     bound: Annotated[bool, typer.Option(
         "--bound/--no-bound", help="Also solve the LP lower bound (carbon and cost) and show "
                                    "each policy's ratio to it.")] = True,
+    bound_kind: Annotated[str, typer.Option(
+        "--bound-kind", help="aggregated (the slot model over job classes) or tight (each "
+                             "job a mix of whole runs; falls back to aggregated on its time "
+                             "limit, and says so).")] = "aggregated",
 ) -> None:
     """Run every policy on the same demand and weather; print energy, green share, carbon,
     cost, waits, latency violations and deadline misses side by side, and each policy's
@@ -228,6 +233,8 @@ def compare(
         if name not in POLICIES and name not in OFFLINE_POLICIES:
             raise _fail(f"unknown policy {name!r}; choose from: "
                         f"{', '.join([*POLICIES, *OFFLINE_POLICIES])}")
+    if bound_kind not in ("aggregated", "tight"):
+        raise _fail(f"unknown --bound-kind {bound_kind!r}; choose aggregated or tight")
     net = _network(network)
     demand, info = _demand(net, trace, days, jobs, seed, load)
     series = _energy(net, demand, seed, None if trace is not None else days, energy,
@@ -238,7 +245,10 @@ def compare(
         summaries.append({**info, "network": net.name, "forecast_error": forecast_error,
                           "energy": _energy_label(energy, energy_series),
                           **result.summary()})
-    bounds = compare_bounds(net, demand, series) if bound else None
+    bounds = None
+    if bound:
+        bounds = (tight_compare_bounds(net, demand, series) if bound_kind == "tight"
+                  else compare_bounds(net, demand, series))
     if bounds is not None:
         for r in summaries:
             r.update(_bound_fields(r, *bounds))
@@ -275,7 +285,8 @@ def _bound_fields(row: dict[str, Any], carbon: Bound, cost: Bound) -> dict[str, 
     return {"carbon_bound_t": carbon.value / 1000.0, "cost_bound_yuan": cost.value,
             "carbon_to_bound": row["carbon_t"] * 1000.0 / carbon.value
             if carbon.value > 0 else None,
-            "cost_to_bound": row["cost_yuan"] / cost.value if cost.value > 0 else None}
+            "cost_to_bound": row["cost_yuan"] / cost.value if cost.value > 0 else None,
+            "bound_method": [carbon.method, cost.method]}
 
 
 # the columns of `simulate` and `compare`, in the order they are shown (and split at)
@@ -338,6 +349,9 @@ def _print_bound_notes(console: Console, carbon: Bound, cost: Bound) -> None:
                   "starting on arrival) emits less carbon or costs less on these actuals; its "
                   f"carbon and cost come from two solves of {carbon.n_classes:,} job classes "
                   f"({carbon.solve_s + cost.solve_s:.1f} s).")
+    if carbon.method != "aggregated" or cost.method != "aggregated" or carbon.note:
+        console.print(f"Bound used: carbon {carbon.method} ({carbon.note}); cost {cost.method} "
+                      f"({cost.note}).", highlight=False)
     if carbon.deadlines_relaxed or cost.deadlines_relaxed:
         console.print("Not every deadline can be met with this capacity: the bound is over plans "
                       "that may be late.")

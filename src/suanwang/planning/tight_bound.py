@@ -409,7 +409,7 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
                      method=TIGHT, note=f"configuration LP optimum ({detail})", **base)
     why = (f"time limit {time_limit_s:g} s reached" if run.status == "time limit"
            else f"no plan meets every deadline even with deadlines dropped ({run.status})")
-    if math.isfinite(run.value) and run.value > agg.value:
+    if math.isfinite(run.value) and run.value > agg.value + 1e-9 * max(abs(agg.value), 1e-9):
         return Bound(value=run.value, carbon_kg=math.nan, cost_yuan=math.nan,
                      method=LAGRANGIAN, note=f"{why}: best Lagrangian bound ({detail})", **base)
     return Bound(value=agg.value, carbon_kg=agg.carbon_kg, cost_yuan=agg.cost_yuan,
