@@ -299,6 +299,7 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
     best_l = first.lagrangian_sum - float((lam * cap_units).sum())
     solve_s = 0.0
     rounds = raised = 0
+    sizes = (0, 0)  # of the last master solved
     m: _Master | None = None
     status = "time limit"
     while rounds < max_rounds:
@@ -311,6 +312,7 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
         if m.status != 0:
             m = None
             break
+        sizes = (m.n_vars, m.n_rows)
         book = PriceBook.build(0, rate, site, kw, m.lam)
         priced = _price(classes, book, m.conv_dual, per_class)
         best_l = max(best_l, priced.lagrangian_sum - float((m.lam * cap_units).sum()))
@@ -329,7 +331,7 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
         cost = np.concatenate([cost, own.cost(priced.pool, priced.start_s,
                                               classes.duration_s[priced.cls],
                                               classes.units[priced.cls])])
-    n_vars, n_rows = (m.n_vars, m.n_rows) if m is not None else (0, 0)
+    n_vars, n_rows = sizes
     if status != "optimal" or m is None:
         return _Run(status, best_l, math.nan, math.nan, len(classes), n_vars, n_rows,
                     solve_s, rounds, first.n_options)
