@@ -109,21 +109,21 @@ def job_classes(windows: Windows) -> Classes:
 
 
 def _chunk_starts(earliest: np.ndarray, latest: np.ndarray, ok: np.ndarray,
-                  dur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                  dur: np.ndarray, slot_s: float) -> tuple[np.ndarray, np.ndarray]:
     """(starts (n, k, m), valid (n, k, m)): each row's window ends and every start or end on
-    an hour boundary inside the window, per pool."""
+    a slot boundary inside the window, per pool."""
     lo = np.where(ok, earliest, np.inf).min(axis=1)
     hi = np.where(ok, latest, -np.inf).max(axis=1)
-    g0 = np.floor(lo / HOUR_S)
-    n_grid = np.maximum(np.floor(hi / HOUR_S) - g0, 0).astype(np.int64)
-    e0 = np.floor((lo + dur) / HOUR_S)
-    n_ends = np.maximum(np.floor((hi + dur) / HOUR_S) - e0, 0).astype(np.int64)
+    g0 = np.floor(lo / slot_s)
+    n_grid = np.maximum(np.floor(hi / slot_s) - g0, 0).astype(np.int64)
+    e0 = np.floor((lo + dur) / slot_s)
+    n_ends = np.maximum(np.floor((hi + dur) / slot_s) - e0, 0).astype(np.int64)
     gi = np.arange(int(n_grid.max()) if len(n_grid) else 0)
     ei = np.arange(int(n_ends.max()) if len(n_ends) else 0)
-    grid = np.where(gi[None, :] < n_grid[:, None], (g0[:, None] + 1 + gi[None, :]) * HOUR_S,
+    grid = np.where(gi[None, :] < n_grid[:, None], (g0[:, None] + 1 + gi[None, :]) * slot_s,
                     np.nan)
     ends = np.where(ei[None, :] < n_ends[:, None],
-                    (e0[:, None] + 1 + ei[None, :]) * HOUR_S - dur[:, None], np.nan)
+                    (e0[:, None] + 1 + ei[None, :]) * slot_s - dur[:, None], np.nan)
     n, k = earliest.shape
     start = np.empty((n, k, 2 + len(gi) + len(ei)))
     start[:, :, 0] = earliest
@@ -146,13 +146,22 @@ class _Priced:
     n_options: int
 
 
-def _price(classes: Classes, book: PriceBook, conv_dual: np.ndarray | None,
-           per_class: int) -> _Priced:
-    """Price every option of every class against `book` (objective + capacity duals); the
+def _price(classes: Classes, book: PriceBook, lam: np.ndarray, slot_s: float,
+           conv_dual: np.ndarray | None, per_class: int) -> _Priced:
+    """Price every option of every class against `book` (the objective) plus `lam` (capacity
+    prices per unit-hour, pools x slots of `slot_s`); the
     columns of negative reduced cost (at most `per_class` per class, one per pool), or with
     `conv_dual` None, the best option in each of a class's `per_class` best pools."""
     total = 0.0
     n_opt = 0
+    frac = slot_s / HOUR_S
+    cum = np.concatenate([np.zeros((len(lam), 1)), np.cumsum(lam * frac, axis=1)], axis=1)
+
+    def lam_integral(pools: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        x = t_s / slot_s
+        k = np.clip(np.floor(x).astype(np.int64), 0, lam.shape[1] - 1)
+        return cum[pools, k] + lam[pools, k] * frac * (x - k)
+
     out_c, out_p, out_s = [], [], []
     for g, rows in enumerate(classes.group_rows):
         pools = classes.pools[g]
@@ -163,9 +172,13 @@ def _price(classes: Classes, book: PriceBook, conv_dual: np.ndarray | None,
             c = rows[sel]
             d, u = classes.duration_s[c], classes.units[c]
             start, valid = _chunk_starts(classes.earliest_s[g][sel], classes.latest_s[g][sel],
-                                         classes.ok[g][sel], d)
+                                         classes.ok[g][sel], d, slot_s)
             n_opt += int(valid.sum())
-            cost = book.cost(pools[None, :, None], start, d[:, None, None], u[:, None, None])
+            pp = pools[None, :, None]
+            cost = book.cost(pp, start, d[:, None, None], u[:, None, None])
+            if lam.any():
+                cost = cost + u[:, None, None] * (lam_integral(pp, start + d[:, None, None])
+                                                  - lam_integral(pp, start))
             cost = np.where(valid, cost, np.inf)
             arg = cost.argmin(axis=2)  # (n, k) best start per pool
             best = np.take_along_axis(cost, arg[:, :, None], axis=2)[:, :, 0]
@@ -190,15 +203,15 @@ def _price(classes: Classes, book: PriceBook, conv_dual: np.ndarray | None,
 
 
 def _use(pool: np.ndarray, start_s: np.ndarray, dur_s: np.ndarray, units: np.ndarray,
-         n_slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+         n_slots: int, slot_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(column, pool x n_slots + slot, unit-hours) of every slot each run touches."""
-    h0 = np.floor(start_s / HOUR_S).astype(np.int64)
-    h1 = np.maximum(np.ceil((start_s + dur_s) / HOUR_S).astype(np.int64), h0 + 1)
+    h0 = np.floor(start_s / slot_s).astype(np.int64)
+    h1 = np.maximum(np.ceil((start_s + dur_s) / slot_s).astype(np.int64), h0 + 1)
     cnt = h1 - h0
     col = np.repeat(np.arange(len(pool)), cnt)
     slot = np.repeat(h0, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     a, b = start_s[col], (start_s + dur_s)[col]
-    hours = (np.minimum(b, (slot + 1) * HOUR_S) - np.maximum(a, slot * HOUR_S)) / HOUR_S
+    hours = (np.minimum(b, (slot + 1) * slot_s) - np.maximum(a, slot * slot_s)) / HOUR_S
     return col, pool[col] * n_slots + np.minimum(slot, n_slots - 1), units[col] * hours
 
 
@@ -216,15 +229,16 @@ class _Master:
 
 
 def _solve_master(topo: Topology, classes: Classes, cols: dict[str, np.ndarray],
-                  cost: np.ndarray, n_slots: int, penalty: np.ndarray,
+                  cost: np.ndarray, n_slots: int, slot_s: float, penalty: np.ndarray,
                   time_limit_s: float) -> _Master:
     n_pools = len(topo.pools)
-    cap = np.maximum(np.asarray(topo.pool_capacity, dtype=float), 1.0)
+    # a row per pool and slot: unit-hours used <= capacity x the slot's hours
+    cap = np.maximum(np.asarray(topo.pool_capacity, dtype=float), 1.0) * (slot_s / HOUR_S)
     cls = cols["cls"]
     n_c, n_x = len(classes), len(cls)
     cnt = classes.count[cls]
     col, key, uh = _use(cols["pool"], cols["start_s"], classes.duration_s[cls],
-                        classes.units[cls], n_slots)
+                        classes.units[cls], n_slots, slot_s)
     used, row = np.unique(key, return_inverse=True)
     row = row.ravel()
     n_cap = len(used)
@@ -271,15 +285,17 @@ class _Run:
 
 def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
                        objective: Objective, deadline: float, per_class: int,
-                       max_rounds: int, lam0: np.ndarray | None) -> _Run:
+                       max_rounds: int, lam0: np.ndarray | None, slot_s: float) -> _Run:
     classes = job_classes(windows)
     if len(classes) == 0:
         return _Run("optimal", 0.0, 0.0, 0.0, 0, 0, 0, 0.0, 0, 0)
     last_end = max(float((classes.latest_s[g].max(axis=1)
                           + classes.duration_s[r]).max())
                    for g, r in enumerate(classes.group_rows))
-    n_slots = max(math.ceil(last_end / HOUR_S), 1)
-    intensity, price = series_rates(series, n_slots)
+    n_hours = max(math.ceil(last_end / HOUR_S), 1)
+    per_hour = round(HOUR_S / slot_s)
+    n_slots = n_hours * per_hour
+    intensity, price = series_rates(series, n_hours)
     rate = objective.rate_per_kwh(intensity, price)
     kw = np.asarray(topo.pool_kw_facility, dtype=float)
     site = np.asarray(topo.pool_site, dtype=np.int64)
@@ -287,12 +303,12 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
     # overflow of a unit-hour costs more than running it at the worst rate anywhere (raised
     # while overflow remains at convergence: the penalty only decides when to stop)
     penalty = PENALTY * kw * max(float(np.abs(rate).max()), 1e-12)
-    cap_units = np.asarray(topo.pool_capacity, dtype=float)[:, None]
+    cap_units = np.asarray(topo.pool_capacity, dtype=float)[:, None] * (slot_s / HOUR_S)
     lam = np.zeros((len(topo.pools), n_slots))
     if lam0 is not None:  # the aggregated model's capacity prices: L(lam0) >= its optimum
-        w = min(n_slots, lam0.shape[1])
-        lam[:, :w] = np.maximum(lam0[:, :w], 0.0)
-    first = _price(classes, PriceBook.build(0, rate, site, kw, lam), None, per_class)
+        w = min(n_hours, lam0.shape[1])
+        lam[:, :w * per_hour] = np.repeat(np.maximum(lam0[:, :w], 0.0), per_hour, axis=1)
+    first = _price(classes, own, lam, slot_s, None, per_class)
     cols = {"cls": first.cls, "pool": first.pool, "start_s": first.start_s}
     cost = own.cost(cols["pool"], cols["start_s"], classes.duration_s[cols["cls"]],
                     classes.units[cols["cls"]])
@@ -306,15 +322,14 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
         left = deadline - time.perf_counter()
         if left <= 0:
             break
-        m = _solve_master(topo, classes, cols, cost, n_slots, penalty, left)
+        m = _solve_master(topo, classes, cols, cost, n_slots, slot_s, penalty, left)
         solve_s += m.solve_s
         rounds += 1
         if m.status != 0:
             m = None
             break
         sizes = (m.n_vars, m.n_rows)
-        book = PriceBook.build(0, rate, site, kw, m.lam)
-        priced = _price(classes, book, m.conv_dual, per_class)
+        priced = _price(classes, own, m.lam, slot_s, m.conv_dual, per_class)
         best_l = max(best_l, priced.lagrangian_sum - float((m.lam * cap_units).sum()))
         if len(priced.cls) == 0:
             if m.overflow <= OVERFLOW_TOL:
@@ -376,7 +391,7 @@ def _aggregated(topo: Topology, jobs: Sequence[Job], series: EnergySeries,
 def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: EnergySeries,
                       objective: Objective | None = None, rt_wait_s: float = 0.0,
                       time_limit_s: float = 60.0, per_class: int = 2,
-                      max_rounds: int = 200) -> Bound:
+                      max_rounds: int = 200, slot_s: float = HOUR_S) -> Bound:
     """The configuration-LP bound on `jobs` (module docstring); `Bound.method` says which
     bound the value is (`TIGHT`, `LAGRANGIAN` or `AGGREGATED`) and `Bound.note` why."""
     objective = objective or Objective.carbon()
@@ -384,6 +399,8 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
         raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
     if per_class < 1:
         raise ValueError(f"per_class must be >= 1, got {per_class}")
+    if not (slot_s > 0 and abs(HOUR_S / slot_s - round(HOUR_S / slot_s)) < 1e-9):
+        raise ValueError(f"slot_s must divide an hour (3600 s), got {slot_s}")
     topo = network if isinstance(network, Topology) else Topology(network)
     t0 = time.perf_counter()
     deadline = t0 + time_limit_s
@@ -396,7 +413,7 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
                               drop_deadlines=relaxed)
         run = _column_generation(topo, windows, series, objective, deadline, per_class,
                                  max_rounds, lam0 if relaxed == agg.deadlines_relaxed
-                                 else None)
+                                 else None, slot_s)
         if run.status != "overflow" or relaxed:
             break
         relaxed = True
