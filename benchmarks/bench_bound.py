@@ -11,6 +11,11 @@ and the MILP optimum (`planning.milp`, the carbon objective, time limit `--milp-
 limit" means the MILP's best plan, an upper bound on the optimum) and the ratios tight/MILP
 and aggregated/MILP.
 
+Contention: `--tiny N` runs the same comparison on the tests' tiny network (3 sites of 6 to 10
+intelligent units; `tests/conftest.py`) with the planning tests' random traces of N jobs over
+12 hours (`tests/planning/plan_support.py`), seeds 0 .. `--seeds`-1, the tight bound at each
+slot length of `--slot-s` (capacity rows per slot: shorter slots are tighter).
+
 Speed: the tight bound on `--scale-jobs` jobs submitted over 48 hours on the national network
 (time limit `--tight-limit`): which bound it returns (tight, Lagrangian or aggregated), its
 value over the aggregated bound, and its wall time.
@@ -19,8 +24,11 @@ value over the aggregated bound, and its wall time.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from suanwang.core.state import Topology
@@ -65,6 +73,38 @@ def milp_instance(topo: Topology, n_jobs: int, days: float, seed: int, milp_limi
     return out
 
 
+def tiny(n_jobs: int, seeds: int, slots_s: list[float], milp_limit_s: float) -> list[dict]:
+    here = Path(__file__).resolve().parent.parent / "tests"
+    sys.path[:0] = [str(here), str(here / "planning")]
+    from plan_support import random_jobs, random_series
+
+    from conftest import TINY_DOC, TINY_SOURCE, build_series
+    from suanwang.network.loader import parse_network
+
+    topo = Topology(parse_network(copy.deepcopy(TINY_DOC), TINY_SOURCE))
+    rows = []
+    for seed in range(seeds):
+        jobs = random_jobs(seed, n=n_jobs, span_h=12)
+        series = random_series(build_series, topo.network, seed)
+        agg = lower_bound(topo, jobs, series)
+        intensity, price = series_rates(series, 240)
+        book = PriceBook.build(0, Objective.carbon().rate_per_kwh(intensity, price),
+                               topo.pool_site, topo.pool_kw_facility)
+        plan = solve_milp(topo, jobs, book, milp_limit_s)
+        row = {"seed": seed, "jobs": n_jobs, "milp_status": plan.status,
+               "milp_kg": plan.objective, "aggregated_to_milp": agg.value / plan.objective}
+        text = [f"aggregated/MILP {row['aggregated_to_milp']:.4f}"]
+        for slot_s in slots_s:
+            t = tight_lower_bound(topo, jobs, series, slot_s=slot_s, time_limit_s=60.0)
+            row[f"tight_{slot_s:g}s_to_milp"] = t.value / plan.objective
+            text.append(f"tight({slot_s:g} s)/MILP {t.value / plan.objective:.4f}"
+                        + ("" if t.method == "tight" else f" [{t.method}]"))
+        print(f"tiny seed {seed}, {n_jobs} jobs: {'  '.join(text)}  (MILP {plan.status}, "
+              f"{plan.n_vars:,} binaries)", flush=True)
+        rows.append(row)
+    return rows
+
+
 def scale(topo: Topology, n_jobs: int, seed: int, tight_limit_s: float) -> dict[str, Any]:
     net = topo.network
     jobs = synthetic_jobs(net, n_jobs, 2.0, seed=seed, start_utc=DEFAULT_START)
@@ -93,6 +133,8 @@ def main() -> None:
     ap.add_argument("--milp-limit", type=float, default=120.0)
     ap.add_argument("--tight-limit", type=float, default=10.0)
     ap.add_argument("--scale-jobs", default="10000,100000")
+    ap.add_argument("--tiny", type=int, default=0, help="jobs per tiny-network instance")
+    ap.add_argument("--slot-s", default="3600,300", help="tight bound slot lengths (--tiny)")
     ap.add_argument("--skip-milp", action="store_true")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--json", help="also write the results to this file")
@@ -109,6 +151,9 @@ def main() -> None:
             print(f"MILP optimal on {len(done)}/{len(rows)}: tight/MILP min "
                   f"{min(r['tight_to_milp'] for r in done):.4f}, aggregated/MILP min "
                   f"{min(r['aggregated_to_milp'] for r in done):.4f}")
+    if args.tiny:
+        out["tiny"] = tiny(args.tiny, args.seeds, [float(x) for x in args.slot_s.split(",")],
+                           args.milp_limit)
     if not args.skip_scale:
         out["scale"] = [scale(topo, int(n), 0, args.tight_limit)
                         for n in args.scale_jobs.split(",")]
