@@ -13,10 +13,13 @@ class of n_c interchangeable jobs. The LP (a configuration LP) is
                 x >= 0
 
 where an option o is (pool, start), `cost_o` = units x kW x integral of the objective rate
-over the run and `use_o[h]` = units x the hours of slot h inside the run.
+over the run and `use_o[h]` = units x the hours of slot h inside the run. Slots are `slot_s`
+long (an hour by default, or any divisor of an hour: shorter slots hold capacity closer to
+every instant, so the bound is tighter, at more rows and options); capacity is
+capacity_p x the slot's hours.
 
 Why it is a bound: cost and use are affine in the start a between the breakpoints where the
-start or the end crosses an hour boundary; so a run from any start is a convex combination of
+start or the end crosses a slot boundary (the objective rate is constant within an hour); so a run from any start is a convex combination of
 the runs from the two breakpoints around it, with the same cost and the same use per slot.
 The options are exactly those breakpoints (and the window's ends), so every feasible plan
 (capacity at every instant, hence on average per slot) is a feasible point of the LP with
