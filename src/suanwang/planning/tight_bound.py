@@ -19,7 +19,8 @@ every instant, so the bound is tighter, at more rows and options); capacity is
 capacity_p x the slot's hours.
 
 Why it is a bound: cost and use are affine in the start a between the breakpoints where the
-start or the end crosses a slot boundary (the objective rate is constant within an hour); so a run from any start is a convex combination of
+start or the end crosses a slot boundary (the objective rate is constant within an hour);
+so a run from any start is a convex combination of
 the runs from the two breakpoints around it, with the same cost and the same use per slot.
 The options are exactly those breakpoints (and the window's ends), so every feasible plan
 (capacity at every instant, hence on average per slot) is a feasible point of the LP with
