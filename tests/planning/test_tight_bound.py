@@ -106,6 +106,11 @@ def test_aggregated_tight_milp_and_plans_are_ordered(seed: int, tiny_net: Networ
     assert agg.value <= tight.value * (1 + 1e-7) + 1e-9
     milp = _milp_kg(tiny_net, jobs, series)
     assert tight.value <= milp * (1 + 1e-7) + 1e-9
+    # quarter-hour capacity rows refine the hourly ones: tighter, still below the optimum
+    fine = tight_lower_bound(tiny_net, jobs, series, slot_s=900.0)
+    assert fine.method == TIGHT
+    assert tight.value <= fine.value * (1 + 1e-7) + 1e-9
+    assert fine.value <= milp * (1 + 1e-7) + 1e-9
     checked = 0
     for name in POLICIES:
         r = run_policy(tiny_net, jobs, name, series)
@@ -165,6 +170,8 @@ def test_bad_arguments_are_refused(tiny_net: Network, make_series: SeriesMaker) 
         tight_lower_bound(tiny_net, [], make_series(tiny_net), time_limit_s=0)
     with pytest.raises(ValueError, match="per_class"):
         tight_lower_bound(tiny_net, [], make_series(tiny_net), per_class=0)
+    with pytest.raises(ValueError, match="slot_s must divide an hour"):
+        tight_lower_bound(tiny_net, [], make_series(tiny_net), slot_s=700.0)
 
 
 def test_compare_can_use_the_tight_bound(tmp_path: Path) -> None:
