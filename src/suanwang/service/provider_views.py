@@ -189,12 +189,13 @@ def start_samples(store: Store, limit: int = START_SAMPLE_JOBS
     latest = (select(JobRow.id).where(JobRow.provider.is_not(None),
                                       JobRow.state.in_(STARTED_STATES))
               .order_by(JobRow.seq.desc()).limit(limit))
-    with store.engine.connect() as conn:
-        where = {r[0]: (r[1], r[2]) for r in conn.execute(
-            select(JobRow.id, JobRow.site, JobRow.provider).where(JobRow.id.in_(latest)))}
+    with store.engine.connect() as conn:  # one statement: one consistent view
         events = conn.execute(
-            select(JobEventRow.job_id, JobEventRow.state, JobEventRow.at_s)
+            select(JobEventRow.job_id, JobEventRow.state, JobEventRow.at_s, JobRow.site,
+                   JobRow.provider)
+            .join(JobRow, JobRow.id == JobEventRow.job_id)
             .where(JobEventRow.job_id.in_(latest)).order_by(JobEventRow.id)).all()
+    where = {e[0]: (e[3], e[4]) for e in events}
     out: dict[tuple[str, str], list[float]] = {}
     for job_id, s in time_to_start((e[0], e[1], e[2]) for e in events).items():
         out.setdefault(where[job_id], []).append(s)
