@@ -20,13 +20,13 @@ The figures are computed here from plain inputs (`provider_rows`); `gather` read
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from suanwang.core.sla import start_figures
 from suanwang.model import Network
 from suanwang.service import health_log
 from suanwang.service.db import JobEventRow, JobRow
@@ -54,22 +54,6 @@ _RESET_STATES = (SUBMITTED, QUEUED, DEFERRED)  # a placement ended without a sta
 class JobFigures:
     counts: dict[str, int]  # state -> jobs
     revenue_yuan: float
-
-
-def nearest_rank(sorted_values: Sequence[float], q: float) -> float | None:
-    """The q-quantile by nearest rank (an observed value; None without values)."""
-    if not sorted_values:
-        return None
-    k = max(1, math.ceil(q * len(sorted_values)))
-    return float(sorted_values[k - 1])
-
-
-def start_figures(samples_s: Iterable[float], promised_s: float) -> dict[str, Any]:
-    xs = sorted(samples_s)
-    return {"start_samples": len(xs), "start_p50_s": nearest_rank(xs, 0.50),
-            "start_p95_s": nearest_rank(xs, 0.95),
-            "start_within_share": (sum(1 for x in xs if x <= promised_s) / len(xs)
-                                   if xs else None)}
 
 
 def time_to_start(events: Iterable[tuple[str, str, float]]) -> dict[str, float]:
