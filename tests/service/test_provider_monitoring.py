@@ -208,3 +208,23 @@ def test_down_time_of_a_health_log(log: list[tuple[str, float, bool]], start: fl
     assert health_log.down_s(entries, "w", start, now) == pytest.approx(down)
     assert health_log.availability(entries, "w", start, now) == pytest.approx(
         1.0 - down / (now - start))
+
+
+def test_the_health_log_is_persisted_and_a_restart_closes_an_open_outage(
+        db: tuple[str, str | None]) -> None:
+    from suanwang.service.db import make_engine
+    from suanwang.service.store import Store
+
+    store = Store(make_engine(*db))
+    try:
+        health_log.append(store, health_log.HealthTransition("w", 10.0, False, "refused"))
+        health_log.append(store, health_log.HealthTransition("x", 12.0, False, "refused"))
+        health_log.append(store, health_log.HealthTransition("x", 15.0, True, "back"))
+        health_log.close_open_downs(store, 40.0, "restart")
+        log = health_log.read_log(store)
+        assert [(e.site, e.at_s, e.healthy) for e in log] == [
+            ("w", 10.0, False), ("x", 12.0, False), ("x", 15.0, True), ("w", 40.0, True)]
+        assert health_log.down_s(log, "w", 0.0, 100.0) == pytest.approx(30.0)
+        assert health_log.down_s(log, "x", 0.0, 100.0) == pytest.approx(3.0)
+    finally:
+        store.engine.dispose()
