@@ -59,6 +59,12 @@ def job(units: int, hours: float, data_gb: float, provider: str) -> dict[str, An
             "providers_allow": [provider]}
 
 
+def metric(text: str, series: str) -> float:
+    """The value of one series in /metrics text (sums of floats: compared approximately)."""
+    line = next(x for x in text.splitlines() if x.startswith(series + " "))
+    return float(line.rsplit(" ", 1)[1])
+
+
 def by_id(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in body["providers"]}
 
@@ -102,7 +108,8 @@ def test_figures_per_provider_worked_out_by_hand(
     assert m["start_within_share"] == pytest.approx(2 / 3)
     assert m["availability"] == 1.0 and m["down_s"] == 0.0  # the clock backend never fails
     d = dear["sla"]["measured"]
-    assert (d["start_samples"], d["start_p50_s"], d["start_within_share"]) == (1, 9.0, 1.0)
+    assert (d["start_samples"], d["start_within_share"]) == (1, 1.0)
+    assert d["start_p50_s"] == pytest.approx(9.0)
     national = {n["provider"]: n for n in r.json()["national"]}
     assert national["cheap"]["sites"] == ["west"]
     assert national["cheap"]["revenue_yuan"] == pytest.approx(1014.0)
@@ -120,10 +127,13 @@ def test_figures_per_provider_worked_out_by_hand(
     text = c.get("/metrics").text
     assert ('suanwang_provider_busy_units{kind="intelligent",provider="cheap",site="west"} 3.0'
             in text)
-    assert 'suanwang_provider_revenue_yuan_total{provider="dear",site="west"} 19.2' in text
+    # (bills are summed hour by hour, times are differences of run seconds: their last
+    # digits depend on where the hours fall)
+    assert metric(text, 'suanwang_provider_revenue_yuan_total{provider="dear",site="west"}'
+                  ) == pytest.approx(19.2)
     assert 'suanwang_provider_jobs{provider="cheap",site="west",state="finished"} 2.0' in text
-    assert ('suanwang_provider_time_to_start_seconds{provider="cheap",quantile="0.95",'
-            'site="west"} 90.0' in text)
+    assert metric(text, 'suanwang_provider_time_to_start_seconds{provider="cheap",'
+                        'quantile="0.95",site="west"}') == pytest.approx(90.0)
     assert 'suanwang_provider_availability_ratio{provider="cheap",site="west"} 1.0' in text
 
 
