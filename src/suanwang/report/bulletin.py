@@ -17,6 +17,7 @@ from suanwang.report import numbers as fmt
 from suanwang.report.charts import write_charts
 from suanwang.report.figures import KINDS, bulletin_figures
 from suanwang.report.pages import Block, h1, h2, img, note, p, table, to_html, to_markdown
+from suanwang.report.provider_section import provider_blocks
 from suanwang.report.run_files import Run
 
 LANGS = ("zh", "en")
@@ -212,6 +213,8 @@ def _run_blocks(fig: dict[str, Any], net: dict[str, Any], lang: str,
     out.append(table(header, [[names[k], fmt.integer(v["jobs"], lang), fmt.share(v["job_share"]),
                                f"{v['facility_kwh'] / 1e3:,.0f}", fmt.share(v["energy_share"])]
                               for k, v in lat.items()]))
+    if run.get("providers"):
+        out += provider_blocks(run["providers"], net, lang)
     return out
 
 

@@ -30,6 +30,7 @@ from suanwang.ledger.factors import (
 )
 from suanwang.ledger.period import Period, span_period
 from suanwang.ledger.totals import Totals, share
+from suanwang.report.provider_section import provider_figures
 from suanwang.report.run_files import Run
 
 KINDS = ("general", "intelligent", "hpc")
@@ -229,6 +230,7 @@ def bulletin_figures(net: dict[str, Any], run: Run | None,
             out["run"]["after_period"] = tail_figures(run, chosen)
         out["run"]["directory"] = str(run.directory)
         out["run"]["ledger_head"] = run.ledger_head.get("head")
+        out["run"]["providers"] = provider_figures(net, run, chosen)
     elif period is not None:
         out["period"] = period.as_dict()
     return out

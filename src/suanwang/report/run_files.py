@@ -27,6 +27,9 @@ class JobRow:
     data_gb: float
     start_s: float | None
     status: str
+    provider: str = ""  # the provider it ran with (empty if rejected, or in older runs)
+    bill_yuan: float | None = None  # the tenant's bill
+    placed_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +95,16 @@ def read_jobs_csv(path: Path) -> list[JobRow]:
     with open_input_text(path) as f:
         for n, row in enumerate(csv.DictReader(f), start=2):
             start = row.get("start_s")
+            placed = row.get("placed_s")
+            bill = row.get("bill_yuan")
             out.append(JobRow(
                 job_id=row.get("job_id") or "", origin=row.get("origin") or "",
                 site=row.get("site") or "", realtime=(row.get("rtt_bound_ms") or "") != "",
                 data_gb=_float(path, n, "data_gb", row.get("data_gb"), empty=0.0),
                 start_s=None if not start else _float(path, n, "start_s", start),
-                status=row.get("status") or ""))
+                status=row.get("status") or "", provider=row.get("provider") or "",
+                bill_yuan=None if not bill else _float(path, n, "bill_yuan", bill),
+                placed_s=None if not placed else _float(path, n, "placed_s", placed)))
     return out
 
 

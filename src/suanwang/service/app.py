@@ -47,6 +47,7 @@ from suanwang.service.leader import Leader
 from suanwang.service.ledger_api import mount_ledger
 from suanwang.service.live import SERIES_DAYS, ExecInfo, LiveScheduler
 from suanwang.service.metrics import Metrics
+from suanwang.service.providers_api import mount_providers
 from suanwang.service.replica import LiveReplica
 from suanwang.service.schemas import SitePatch, capacity_errors
 from suanwang.service.store import JobSpec, Store, Tenant, row_to_job
@@ -350,4 +351,5 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     mount_jobs(app, service, tenant)  # /v1/jobs*, /v1/templates, /v1/summary
     mount_dashboard(app, service, operator)  # the page at / and /v1/dashboard/*
     mount_ledger(app, service, tenant, operator)  # /v1/ledger*, /v1/jobs/{id}/certificate
+    mount_providers(app, service, tenant)  # /v1/providers*
     return app

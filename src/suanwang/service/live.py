@@ -27,6 +27,7 @@ from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.executors.base import BackendUnavailable, ExecState, ExecStatus, Executor, RunSpec
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.policies.registry import make_policy
+from suanwang.service import health_log
 from suanwang.service.clock import RunClock
 from suanwang.service.ledger_hours import HourCloser
 from suanwang.service.store import (
@@ -130,6 +131,8 @@ class LiveScheduler:
         self._operator_drained = {s for s in self.store.drained_sites()
                                   if s in self.topology.site_ids}
         self._apply_drains(self.clock.now_s())
+        health_log.close_open_downs(self.store, self.clock.now_s(),
+                                    "restart: the scheduler treats the backend as healthy")
         resumed = requeued = 0
         for row in self.store.active_jobs():
             job = row_to_job(row)
@@ -375,6 +378,7 @@ class LiveScheduler:
         if site_id not in self.unhealthy:
             log.warning("site %s unhealthy, no new work goes there: %s", site_id, why)
             self.unhealthy[site_id] = why
+            health_log.append(self.store, health_log.HealthTransition(site_id, now, False, why))
             self._apply_drains(now)
 
     def _check_health(self, now: float) -> None:
@@ -387,6 +391,8 @@ class LiveScheduler:
             if executor is not None and executor.healthy():
                 del self.unhealthy[site_id]
                 log.info("site %s healthy again", site_id)
+                health_log.append(self.store, health_log.HealthTransition(
+                    site_id, now, True, "the backend answers again"))
         self._apply_drains(now)
 
     def _flush(self) -> None:
@@ -488,6 +494,7 @@ class LiveScheduler:
             now = self.clock.now_s()
             topo = self.topology
             free = list(self.scheduler.state.free_units)
+            free_slice = list(self.scheduler.state.free_slice)
             drained = set(self.scheduler.state.drained)
             power = [0.0] * len(topo.pools)
             for job_id, r in self.scheduler.running.items():
@@ -516,6 +523,14 @@ class LiveScheduler:
                            "capacity_units": topo.pool_capacity[p],
                            "busy_units": topo.pool_capacity[p] - free[p],
                            "free_units": free[p], "power_kw": power[p]} for p in pools],
+                # per provider and kind: its share of the pool, the units it offers the
+                # platform, and the units busy now
+                "providers": [{"provider": topo.slice_provider[k], "kind": kind.value,
+                               "installed_units": prov.units_of(kind),
+                               "offered_units": topo.slice_capacity[k],
+                               "busy_units": topo.slice_capacity[k] - free_slice[k]}
+                              for k, (prov, kind) in enumerate(topo.slices)
+                              if topo.slice_site[k] == i],
             })
         return [{"now_s": now, "waiting_by_kind": waiting, "deferred": deferred,
                  "sites": out}]

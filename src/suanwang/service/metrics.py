@@ -8,11 +8,13 @@ conventions: base units in the name, `_total` for counters.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from suanwang.service.provider_views import gather
 
 if TYPE_CHECKING:
     from suanwang.service.live import LiveScheduler
@@ -69,6 +71,51 @@ class _LiveCollector(Collector):
         finished.add_metric([], t.finished)
         yield from (busy, cap, power, green, intensity, drained, healthy, jobs, energy,
                     green_e, carbon, cost, finished)
+        yield from provider_metrics(gather(self.live.network, self.live).rows)
+
+
+def provider_metrics(rows: list[dict[str, Any]]) -> list[GaugeMetricFamily | CounterMetricFamily]:
+    """Per provider at each site (`provider_views`): units, jobs, revenue, measured SLA."""
+    busy = GaugeMetricFamily("suanwang_provider_busy_units", "Units of a provider in use",
+                             labels=["site", "provider", "kind"])
+    installed = GaugeMetricFamily("suanwang_provider_installed_units",
+                                  "A provider's share of a site's pool",
+                                  labels=["site", "provider", "kind"])
+    jobs = GaugeMetricFamily("suanwang_provider_jobs", "A provider's jobs by state",
+                             labels=["site", "provider", "state"])
+    revenue = CounterMetricFamily("suanwang_provider_revenue_yuan",
+                                  "Sum of the bills of a provider's jobs",
+                                  labels=["site", "provider"])
+    avail = GaugeMetricFamily("suanwang_provider_availability_ratio",
+                              "Measured share of run time the provider's backend answered",
+                              labels=["site", "provider"])
+    promised = GaugeMetricFamily("suanwang_provider_promised_availability_ratio",
+                                 "Availability the provider's SLA promises",
+                                 labels=["site", "provider"])
+    start = GaugeMetricFamily("suanwang_provider_time_to_start_seconds",
+                              "Measured run seconds from placement to start (p50, p95)",
+                              labels=["site", "provider", "quantile"])
+    within = GaugeMetricFamily("suanwang_provider_start_within_sla_ratio",
+                               "Share of started jobs within the promised time-to-start",
+                               labels=["site", "provider"])
+    for r in rows:
+        sp = [r["site"], r["provider"]]
+        for u in r["units"]:
+            busy.add_metric([*sp, u["kind"]], u["busy_units"])
+            installed.add_metric([*sp, u["kind"]], u["installed_units"])
+        for st, n in r["jobs"].items():
+            jobs.add_metric([*sp, st], n)
+        revenue.add_metric(sp, r["revenue_yuan"])
+        m = r["sla"]["measured"]
+        if m["availability"] is not None:
+            avail.add_metric(sp, m["availability"])
+        promised.add_metric(sp, r["sla"]["promised"]["availability"])
+        for q, key in (("0.5", "start_p50_s"), ("0.95", "start_p95_s")):
+            if m[key] is not None:
+                start.add_metric([*sp, q], m[key])
+        if m["start_within_share"] is not None:
+            within.add_metric(sp, m["start_within_share"])
+    return [busy, installed, jobs, revenue, avail, promised, start, within]
 
 
 class Metrics:

@@ -6,6 +6,7 @@ import { SiteCharts } from "./charts.js";
 import * as fmt from "./format.js";
 import { applyStatic, getLang, onLangChange, setLang, t } from "./i18n.js";
 import { GREEN_COLOURS, NetworkMap, registerChinaMap, siteName, sitePflops } from "./map.js";
+import { providerRows } from "./providers.js";
 
 const POLL_MS = 2000;
 const SERIES_MS = 10000;
@@ -15,7 +16,7 @@ const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)").matches;
 
 const state = {
   sites: [], regions: [], live: null, overview: null, summary: null, placements: null,
-  series: null, seriesAt: 0, selected: null, formKey: "", online: true,
+  series: null, seriesAt: 0, selected: null, formKey: "", online: true, providers: null,
 };
 let map = null;
 let charts = null;
@@ -245,12 +246,21 @@ function renderDetail() {
   if (state.series) charts.render(state.series, site.id, scale());
 }
 
+// the national providers table, and the selected site's providers in its panel
+function renderProviders() {
+  const p = state.providers;
+  $("#providers-table tbody").innerHTML = p ? providerRows(p.national, { national: true }) : "";
+  $("#detail-providers-table tbody").innerHTML = p && state.selected
+    ? providerRows(p.providers.filter((r) => r.site === state.selected)) : "";
+}
+
 function render() {
   renderHeader();
   renderTotals();
   renderSites();
   renderPlacements();
   renderDetail();
+  renderProviders();
   map.render({ sites: state.sites, live: state.live, regions: state.regions,
                overview: state.overview, scale: scale() });
   document.body.dataset.updatedAt = String(state.overview?.now_s ?? "");
@@ -272,12 +282,12 @@ async function poll() {
   if (!running) return;
   const gen = generation;
   try {
-    const [live, overview, summary, placements] = await Promise.all([
+    const [live, overview, summary, placements, providers] = await Promise.all([
       api("/v1/live"), api("/v1/dashboard/overview"), api("/v1/summary"),
-      api("/v1/dashboard/placements?limit=15"),
+      api("/v1/dashboard/placements?limit=15"), api("/v1/providers"),
     ]);
     if (gen !== generation || !running) return;  // logged out meanwhile
-    Object.assign(state, { live, overview, summary, placements });
+    Object.assign(state, { live, overview, summary, placements, providers });
     state.online = true;
     render();
     if (Date.now() - state.seriesAt > SERIES_MS) await loadSeries(gen);
@@ -296,9 +306,11 @@ function stopAndClear() {
   generation += 1;
   clearTimeout(timer);
   Object.assign(state, { sites: [], regions: [], live: null, overview: null, summary: null,
-                         placements: null, series: null, seriesAt: 0, formKey: "" });
+                         placements: null, series: null, seriesAt: 0, formKey: "",
+                         providers: null });
   for (const sel of ["#kpi-now", "#kpi-since", "#kpi-saved", "#kpi-violations",
-                     "#sites-table tbody", "#placements-table tbody", "#capacity-fields"]) {
+                     "#sites-table tbody", "#placements-table tbody", "#capacity-fields",
+                     "#providers-table tbody", "#detail-providers-table tbody"]) {
     $(sel).innerHTML = "";
   }
   for (const sel of ["#queue-line", "#detail-site", "#detail-state", "#drain-button",
