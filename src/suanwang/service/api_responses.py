@@ -15,8 +15,10 @@ OpenAPI document is the truth (every status code and content type a route can re
 - `json_or_text_body(media_type, description)`: a 200 that is JSON or (by a `format=` query)
   text of another type.
 
-Integer query parameters are bounded (`MAX_CURSOR`, `MAX_COUNT`): a number past what the
-database holds is a 422 naming the parameter, never an overflow deep in SQL.
+Integer query parameters are bounded by the column they are compared with (`MAX_INT32` for an
+INTEGER column, `MAX_INT64` for a BIGINT one): a number past what the database holds is a 422
+naming the parameter, never an overflow deep in SQL (PostgreSQL refuses a parameter cast to the
+column's type that does not fit; SQLite one past 64 bits).
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-# a cursor or a record count: a signed 64-bit integer (SQL BIGINT), the most any store holds
-MAX_CURSOR = 2**63 - 1
-# counts and sizes given in a query (hours, records): far more than any real one, and small
-# enough for every arithmetic the routes do on them
-MAX_COUNT = 2**31 - 1
+# compared with an INTEGER column (a job's seq, a run-clock hour) or a count the route uses
+MAX_INT32 = 2**31 - 1
+# compared with a BIGINT column (a ledger record's seq) or a size held in Python only
+MAX_INT64 = 2**63 - 1
 
 AUTH = (401,)  # any route behind the bearer token
 OPERATOR = (401, 403)  # a route of the operator role

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, R
 from fastapi.exceptions import RequestValidationError
 
 from suanwang.executors.base import LOG_STREAMS, BackendUnavailable, read_log
-from suanwang.service.api_responses import AUTH, MAX_CURSOR, errors
+from suanwang.service.api_responses import AUTH, MAX_INT32, errors
 from suanwang.service.db import JobEventRow, JobRow
 from suanwang.service.schemas import BatchIn, JobIn, validate_against, validate_run_policy
 from suanwang.service.store import TERMINAL_STATES, Tenant
@@ -118,7 +118,7 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
     def list_jobs(who: Who, state: str | None = None, origin: str | None = None,
                   kind: str | None = None, site: str | None = None,
                   tenant: str | None = None,
-                  cursor: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
+                  cursor: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                   order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
                   ) -> dict[str, Any]:

@@ -49,7 +49,8 @@ from suanwang.ledger.note import Signer
 from suanwang.ledger.period import parse_period
 from suanwang.service.api_responses import (
     AUTH,
-    MAX_CURSOR,
+    MAX_INT32,
+    MAX_INT64,
     OPERATOR,
     errors,
     json_or_text_body,
@@ -103,7 +104,7 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
     @router.get("/ledger", responses={**json_or_text_body(
         "application/x-ndjson", "The records: JSON, or (format=jsonl) their lines"),
         **errors(AUTH)})
-    def records(who: Who, cursor: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
+    def records(who: Who, cursor: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
                 limit: Annotated[int, Query(ge=1, le=10000)] = 100,
                 job_id: str | None = None, site: str | None = None,
                 tenant: str | None = None,
@@ -188,7 +189,7 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
 
     @router.get("/ledger/checkpoint", response_model=None, responses={
         **text_body("text/plain", "The signed checkpoint, a C2SP note"), **errors(404)})
-    def checkpoint(hour: Annotated[int | None, Query(ge=0, le=MAX_CURSOR)] = None
+    def checkpoint(hour: Annotated[int | None, Query(ge=0, le=MAX_INT32)] = None
                    ) -> PlainTextResponse:
         """The latest signed checkpoint of the Merkle log (a C2SP note), or that of the
         run-clock hour `hour`. No token needed: it holds only a size and a root."""
@@ -209,8 +210,8 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
         return PlainTextResponse(signer.verifier.key_string() + "\n")
 
     @router.get("/ledger/consistency", responses=errors(AUTH, 422))
-    def consistency(who: Who, old: Annotated[int, Query(ge=0, le=MAX_CURSOR)],
-                    new: Annotated[int, Query(ge=0, le=MAX_CURSOR)]) -> dict[str, Any]:
+    def consistency(who: Who, old: Annotated[int, Query(ge=0, le=MAX_INT64)],
+                    new: Annotated[int, Query(ge=0, le=MAX_INT64)]) -> dict[str, Any]:
         """The consistency proof from the tree of `old` records to that of `new`."""
         tree = ledger().tree()
         try:
