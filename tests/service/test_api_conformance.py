@@ -30,7 +30,7 @@ from suanwang.service.api_responses import MAX_INT32, MAX_INT64  # noqa: E402
 from suanwang.service.app import create_app  # noqa: E402
 
 SEED = 17
-MAX_EXAMPLES = 5  # per operation and phase: the whole run stays within a few minutes
+MAX_EXAMPLES = 20  # per operation and phase: the whole run stays within a few minutes
 SEMANTIC_422 = ["POST /v1/jobs", "POST /v1/jobs/batch", "GET /v1/ledger/consistency",
                 "GET /v1/ledger/certificate"]
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
