@@ -197,3 +197,22 @@ def test_a_handle_from_an_older_version_is_ended_and_reported_lost(tmp_path: Pat
         for p in (old, bystander):
             p.kill()
             p.wait()
+
+
+def test_a_job_handed_over_again_after_a_crash_is_not_run_twice(tmp_path: Path) -> None:
+    """A service killed after starting a job but before storing its handle hands the job over
+    again on restart: the run of that attempt is re-adopted (here it has ended meanwhile) and
+    reports its own exit status; only a retry (the next attempt) runs the command again."""
+    runs = tmp_path / "runs.txt"
+    command = ("sh", "-c", f"echo run >> {runs}; exit 0")
+    first = LocalExecutor(tmp_path, settings=LocalSettings(run_as=None))
+    h = first.submit(spec("once", *command))
+    wait_end(first, h)  # it ended while no service was looking
+    (tmp_path / "once.run.json").unlink()  # the crash came before even the run's meta file
+    again = LocalExecutor(tmp_path, settings=LocalSettings(run_as=None))  # the restart
+    st = wait_end(again, again.submit(spec("once", *command)))
+    assert st.state == ExecState.FINISHED and st.exit_code == 0
+    assert runs.read_text(encoding="utf-8").splitlines() == ["run"]
+    retry = again.submit(spec("once", *command, attempt=1))
+    assert wait_end(again, retry).state == ExecState.FINISHED
+    assert runs.read_text(encoding="utf-8").splitlines() == ["run", "run"]

@@ -46,6 +46,7 @@ class RunSpec:
     # plus the margin its settings give (Slurm and local: time_margin_s, time_margin_frac)
     time_limit_s: float = 3600.0
     tenant: str = ""  # whose job it is (a backend may map it to an account)
+    attempt: int = 0  # 0: the first run; n: the n-th run again after a failure
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,10 +38,15 @@ from suanwang.errors import InputError
 from suanwang.executors.base import ExecState, ExecStatus, RunSpec, log_tail_of
 
 STATUS_FILE = ".suanwang-exit-status"
-# $1: the working directory the command asked for ("" = the job's own); then the command.
-# The status is written only when the command ended by itself: a wrapper killed with its group
-# (cancel, time limit) leaves none, and the executor knows why it killed it.
-_WRAPPER = """wd=$1; shift
+# written by the wrapper before its command starts: "<wrapper pid> <attempt>", so that a service
+# killed between starting a job and storing its handle re-adopts that run (running or ended)
+# when it hands the job over again, instead of running it twice
+STARTED_FILE = ".suanwang-started"
+# $1: the working directory the command asked for ("" = the job's own); $2: the attempt; then
+# the command. The status is written only when the command ended by itself: a wrapper killed
+# with its group (cancel, time limit) leaves none, and the executor knows why it killed it.
+_WRAPPER = """wd=$1; attempt=$2; shift 2
+printf '%s %s\\n' "$$" "$attempt" > .suanwang-started
 ( if [ -n "$wd" ]; then cd -- "$wd" || exit 126; fi; exec "$@" )
 code=$?
 printf '%s\\n' "$code" > .suanwang-exit-status.tmp && mv -f .suanwang-exit-status.tmp \
@@ -151,12 +156,12 @@ class LocalExecutor:
     def submit(self, spec: RunSpec) -> str:
         if not spec.command:
             raise ValueError(f"job {spec.job_id} has no command")
-        running = self._still_running(spec.job_id)
-        if running is not None:  # handed over before a crash, its handle never stored
-            return running
+        prior = self._prior_run(spec)
+        if prior is not None:  # handed over before a crash, its handle never stored
+            return prior
         workdir = self._workdir(spec.job_id)
         workdir.mkdir(parents=True, exist_ok=True)
-        for stale in (STATUS_FILE, STATUS_FILE + ".tmp"):
+        for stale in (STATUS_FILE, STATUS_FILE + ".tmp", STARTED_FILE):
             with contextlib.suppress(FileNotFoundError):
                 (workdir / stale).unlink()
         env = self._env(spec, workdir)
@@ -178,7 +183,8 @@ class LocalExecutor:
             try:
                 proc = subprocess.Popen(
                     ["/bin/sh", "-c", _WRAPPER, "suanwang-job", spec.workdir or "",
-                     *spec.command], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                     str(spec.attempt), *spec.command], stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=err,
                     env=env, cwd=workdir, start_new_session=True, **kw)  # type: ignore[call-overload]
             except OSError as exc:
                 return self._not_started(spec, f"cannot start {program!r}: {exc}", limit)
@@ -204,6 +210,43 @@ class LocalExecutor:
         with self._lock:
             self._runs[handle] = run
         return handle
+
+    def _prior_run(self, spec: RunSpec) -> str | None:
+        """The handle of this attempt's run if one was started (before a crash of the service
+        that started it), running or ended; None if this attempt never started."""
+        workdir = self._workdir(spec.job_id)
+        try:
+            pid_s, attempt_s = (workdir / STARTED_FILE).read_text(encoding="ascii").split()
+            pid, attempt = int(pid_s), int(attempt_s)
+            started = (workdir / STARTED_FILE).stat().st_mtime
+        except (OSError, ValueError):
+            return self._still_running(spec.job_id)  # a run from before the started file
+        if attempt != spec.attempt:
+            return None  # an earlier attempt's: this is a retry
+        running = self._still_running(spec.job_id)
+        if running is not None:
+            return running
+        s = self.settings
+        limit = spec.time_limit_s * (1.0 + s.time_margin_frac) + s.time_margin_s
+        found = proc_start_ticks(pid)
+        ticks = found[0] if found is not None else 0
+        run = _Run(spec.job_id, pid, ticks, started, limit)
+        if found is not None and found[1] != "Z" and self._is_job_process(pid, spec.job_id):
+            handle = f"{spec.job_id}@{pid}:{ticks}"  # running, its meta never written
+        else:
+            handle = f"{spec.job_id}@{pid}:0"
+            self._ended(run, time.time())
+        with self._lock:
+            self._runs[handle] = run
+        return handle
+
+    @staticmethod
+    def _is_job_process(pid: int, job_id: str) -> bool:
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return f"SUANWANG_JOB_ID={job_id}".encode() in environ
 
     def _still_running(self, job_id: str) -> str | None:
         try:

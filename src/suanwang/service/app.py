@@ -26,18 +26,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from suanwang.executors.base import BackendUnavailable
 from suanwang.executors.registry import load_deployment, make_executors
 from suanwang.model import Kind, Network
 from suanwang.network.loader import load_network
 from suanwang.service.api_docs import mount_docs
+from suanwang.service.api_responses import AUTH, OPERATOR, errors, text_body
 from suanwang.service.clock import RunClock
 from suanwang.service.dashboard import mount_dashboard
 from suanwang.service.db import JobRow, make_engine
@@ -245,6 +249,18 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     mount_docs(app)  # /docs from the package's own Swagger UI files
     app.state.service = service
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """A 405 lists in `Allow` the methods of every route on the path (Starlette names
+        only the first route's, e.g. GET of /v1/sites/{id} without its PATCH)."""
+        if exc.status_code == 405:
+            allowed = sorted({m for r in app.router.routes if isinstance(r, Route)
+                              and r.matches(request.scope)[0] != Match.NONE
+                              for m in (r.methods or ())})
+            return JSONResponse({"detail": exc.detail}, 405,
+                                headers={**(exc.headers or {}), "Allow": ", ".join(allowed)})
+        return await http_exception_handler(request, exc)
+
     app.add_middleware(_LimitsAndTiming, service=service)
 
     bearer = HTTPBearer(auto_error=False, description="A tenant's or the operator's token "
@@ -276,14 +292,15 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
         return {"status": "ok", "now_s": clock.now_s(), "policy": settings.policy,
                 "clock": {"start_utc": clock.start_utc.isoformat(), "speed": clock.speed}}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_model=None, responses=text_body(
+        CONTENT_TYPE_LATEST, "The metrics in the Prometheus text format"))
     def metrics() -> Response:
         return Response(generate_latest(service.metrics.registry),
                         media_type=CONTENT_TYPE_LATEST)
 
     # ---- network -------------------------------------------------------------------------
 
-    @app.get("/v1/regions")
+    @app.get("/v1/regions", responses=errors(AUTH))
     def regions(who: Who) -> list[dict[str, Any]]:
         return [{"id": r.id, "name_zh": r.name_zh, "name_en": r.name_en, "lat": r.lat,
                  "lon": r.lon} for r in service.network.regions]
@@ -309,15 +326,15 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
             raise HTTPException(404, f"no site {site_id}")
         return ids.index(site_id)
 
-    @app.get("/v1/sites")
+    @app.get("/v1/sites", responses=errors(AUTH))
     def sites(who: Who) -> list[dict[str, Any]]:
         return [site_out(i) for i in range(len(service.network.sites))]
 
-    @app.get("/v1/sites/{site_id}")
+    @app.get("/v1/sites/{site_id}", responses=errors(AUTH, 404))
     def site(site_id: str, who: Who) -> dict[str, Any]:
         return site_out(site_index(site_id))
 
-    @app.patch("/v1/sites/{site_id}")
+    @app.patch("/v1/sites/{site_id}", responses=errors(OPERATOR, 400, 404, 413, 422, 503))
     def patch_site(site_id: str, body: SitePatch, who: Operator) -> dict[str, Any]:
         """Drain or undrain a site, or set its pools' installed units. A cut below the units
         busy now is applied (running jobs keep their units; nothing new is placed there until
@@ -344,7 +361,7 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
                  body.model_dump(exclude_none=True))
         return {**site_out(i), **({"warnings": warnings} if warnings else {})}
 
-    @app.get("/v1/live")
+    @app.get("/v1/live", responses=errors(AUTH))
     def live(who: Who) -> dict[str, Any]:
         return service.live.live_state()[0]
 

@@ -35,6 +35,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 
 from suanwang.energy.series import HOUR_S
+from suanwang.service.api_responses import OPERATOR, errors
 from suanwang.service.db import JobEventRow, JobRow
 from suanwang.service.schemas import MAX_CAPACITY_FACTOR
 from suanwang.service.store import FINISHED, PLACED, REJECTED, RUNNING, Tenant
@@ -318,18 +319,18 @@ def mount_dashboard(app: FastAPI, service: "Service", operator: Callable[..., Te
     Operator = Annotated[Tenant, Depends(operator)]
     router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 
-    @router.get("/overview")
+    @router.get("/overview", responses=errors(OPERATOR))
     def overview(who: Operator) -> dict[str, Any]:
         """The network now and the flows from demand regions to sites (jobs holding units)."""
         return views.overview()
 
-    @router.get("/placements")
+    @router.get("/placements", responses=errors(OPERATOR))
     def placements(who: Operator,
                    limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
         """The latest placements, newest first, with violations flagged."""
         return views.placements(limit)
 
-    @router.get("/series")
+    @router.get("/series", responses=errors(OPERATOR))
     def series(who: Operator,
                hours_back: Annotated[int, Query(ge=0, le=MAX_HOURS_BACK)] = 24,
                hours_ahead: Annotated[int, Query(ge=1, le=MAX_HOURS_BACK)] = 24,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, R
 from fastapi.exceptions import RequestValidationError
 
 from suanwang.executors.base import LOG_STREAMS, BackendUnavailable, read_log
+from suanwang.service.api_responses import AUTH, MAX_INT32, errors
 from suanwang.service.db import JobEventRow, JobRow
 from suanwang.service.schemas import BatchIn, JobIn, validate_against, validate_run_policy
 from suanwang.service.store import TERMINAL_STATES, Tenant
@@ -90,7 +91,9 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
 
     # ---- jobs ----------------------------------------------------------------------------
 
-    @router.post("/v1/jobs", status_code=201)
+    @router.post("/v1/jobs", status_code=201, responses={
+        200: {"description": "The job this idempotency key already made (nothing new)"},
+        **errors(AUTH, 400, 413, 422)})
     def submit(body: JobIn, who: Who,
                idempotency_key: Annotated[str | None, Header(max_length=200)] = None
                ) -> Response:
@@ -98,7 +101,9 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
         rows, created = accept(who, [body], idempotency_key)
         return json_response(job_out(rows[0]), 201 if created else 200)
 
-    @router.post("/v1/jobs/batch", status_code=201)
+    @router.post("/v1/jobs/batch", status_code=201, responses={
+        200: {"description": "The jobs this idempotency key already made (nothing new)"},
+        **errors(AUTH, 400, 413, 422)})
     def submit_batch(body: BatchIn, who: Who,
                      idempotency_key: Annotated[str | None, Header(max_length=200)] = None
                      ) -> Response:
@@ -109,11 +114,11 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
             {"id": r.id, "state": r.state, "submit_s": r.submit_s, "deadline_s": r.deadline_s}
             for r in rows]}, 201 if created else 200)
 
-    @router.get("/v1/jobs")
+    @router.get("/v1/jobs", responses=errors(AUTH))
     def list_jobs(who: Who, state: str | None = None, origin: str | None = None,
                   kind: str | None = None, site: str | None = None,
                   tenant: str | None = None,
-                  cursor: Annotated[int, Query(ge=0)] = 0,
+                  cursor: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                   order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
                   ) -> dict[str, Any]:
@@ -126,16 +131,16 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
         return {"jobs": [job_out(r) for r in rows],
                 "next_cursor": rows[-1].seq if len(rows) == limit else None}
 
-    @router.get("/v1/jobs/{job_id}")
+    @router.get("/v1/jobs/{job_id}", responses=errors(AUTH, 404))
     def get_job(job_id: str, who: Who) -> dict[str, Any]:
         return job_out(own_job(job_id, who))
 
-    @router.get("/v1/jobs/{job_id}/events")
+    @router.get("/v1/jobs/{job_id}/events", responses=errors(AUTH, 404))
     def job_events(job_id: str, who: Who) -> list[dict[str, Any]]:
         own_job(job_id, who)
         return [event_out(e) for e in service.store.events(job_id)]
 
-    @router.get("/v1/jobs/{job_id}/logs")
+    @router.get("/v1/jobs/{job_id}/logs", responses=errors(AUTH, 404))
     def job_logs(job_id: str, who: Who,
                  max_bytes: Annotated[int, Query(ge=1, le=MAX_LOG_BYTES)] = 64 * 1024
                  ) -> dict[str, Any]:
@@ -156,7 +161,7 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
                            + (f"; last recorded: {row.log_tail}" if row.log_tail else ""))
         return out
 
-    @router.get("/v1/templates")
+    @router.get("/v1/templates", responses=errors(AUTH))
     def templates(who: Who) -> dict[str, Any]:
         """The job templates tenants may run (`"template": name` in a submission), and
         whether this service lets tenants give commands of their own."""
@@ -165,7 +170,7 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
                                "description": t.description}
                               for n, t in settings.job_templates.items()]}
 
-    @router.post("/v1/jobs/{job_id}/cancel")
+    @router.post("/v1/jobs/{job_id}/cancel", responses=errors(AUTH, 404, 409, 503))
     def cancel(job_id: str, who: Who) -> dict[str, Any]:
         row = own_job(job_id, who)
         if row.state in TERMINAL_STATES:
@@ -179,7 +184,7 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
             raise HTTPException(409, f"job {job_id} could not be cancelled (it just ended)")
         return job_out(own_job(job_id, who))
 
-    @router.get("/v1/summary")
+    @router.get("/v1/summary", responses=errors(AUTH))
     def summary(who: Who) -> dict[str, Any]:
         totals = service.store.totals(None if who.operator else who.id)
         energy = totals["energy_kwh"]

@@ -47,6 +47,15 @@ from suanwang.ledger.checkpoint import find_signer, read_signer, write_keys
 from suanwang.ledger.merkle import ProofError
 from suanwang.ledger.note import Signer
 from suanwang.ledger.period import parse_period
+from suanwang.service.api_responses import (
+    AUTH,
+    MAX_INT32,
+    MAX_INT64,
+    OPERATOR,
+    errors,
+    json_or_text_body,
+    text_body,
+)
 from suanwang.service.ledger_store import DbLedger
 from suanwang.service.store import FINISHED, Tenant
 
@@ -92,8 +101,10 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
         except InputError as exc:
             raise HTTPException(409, f"no certificate for {what}: {exc.problem}") from None
 
-    @router.get("/ledger")
-    def records(who: Who, cursor: Annotated[int, Query(ge=0)] = 0,
+    @router.get("/ledger", responses={**json_or_text_body(
+        "application/x-ndjson", "The records: JSON, or (format=jsonl) their lines"),
+        **errors(AUTH)})
+    def records(who: Who, cursor: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
                 limit: Annotated[int, Query(ge=1, le=10000)] = 100,
                 job_id: str | None = None, site: str | None = None,
                 tenant: str | None = None,
@@ -110,13 +121,13 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
                 + ("null" if next_cursor is None else str(next_cursor)) + "}")
         return Response(body, media_type="application/json")
 
-    @router.get("/ledger/head")
+    @router.get("/ledger/head", responses=errors(AUTH))
     def head(who: Who) -> dict[str, Any]:
         """Count, last hash, closed hours (run clock) and what the records mean."""
         h = ledger().read_head()
         return {**h, "closed_until_s": h["next_hour"] * HOUR_S}
 
-    @router.get("/ledger/verify")
+    @router.get("/ledger/verify", responses=errors(OPERATOR))
     def verify(who: Operator) -> dict[str, Any]:
         """Check every record's hash and link, and the head; name the first bad record."""
         digests: list[str] = []
@@ -136,7 +147,9 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
                                                        "root": cp.root},
                 "problem": problem}
 
-    @router.get("/jobs/{job_id}/certificate", response_model=None)
+    @router.get("/jobs/{job_id}/certificate", response_model=None, responses={
+        **json_or_text_body("text/html", "The certificate bundle, or (format=html) its page"),
+        **errors(AUTH, 404, 409)})
     def certificate(job_id: str, who: Who,
                     format: Literal["json", "html"] = "json") -> dict[str, Any] | HTMLResponse:
         """The green-power certificate (绿电溯源证书) of a finished job."""
@@ -156,7 +169,9 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
             return HTMLResponse(render_certificate_html(cert))
         return cert
 
-    @router.get("/ledger/certificate", response_model=None)
+    @router.get("/ledger/certificate", response_model=None, responses={
+        **json_or_text_body("text/html", "The certificate bundle, or (format=html) its page"),
+        **errors(AUTH, 409, 422)})
     def period_certificate(who: Who, period: str, tenant: str | None = None,
                            format: Literal["json", "html"] = "json"
                            ) -> dict[str, Any] | HTMLResponse:
@@ -172,8 +187,10 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
             return HTMLResponse(render_certificate_html(cert))
         return cert
 
-    @router.get("/ledger/checkpoint", response_class=PlainTextResponse)
-    def checkpoint(hour: Annotated[int | None, Query(ge=0)] = None) -> PlainTextResponse:
+    @router.get("/ledger/checkpoint", response_model=None, responses={
+        **text_body("text/plain", "The signed checkpoint, a C2SP note"), **errors(404)})
+    def checkpoint(hour: Annotated[int | None, Query(ge=0, le=MAX_INT32)] = None
+                   ) -> PlainTextResponse:
         """The latest signed checkpoint of the Merkle log (a C2SP note), or that of the
         run-clock hour `hour`. No token needed: it holds only a size and a root."""
         cp = ledger().checkpoint(hour)
@@ -183,7 +200,8 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
         return PlainTextResponse(cp.note, headers={"X-Tree-Size": str(cp.tree_size),
                                                    "X-Hour": str(cp.hour)})
 
-    @router.get("/ledger/key", response_class=PlainTextResponse)
+    @router.get("/ledger/key", response_model=None, responses={
+        **text_body("text/plain", "The verifier key, one line"), **errors(404)})
     def key() -> PlainTextResponse:
         """The verifier key of the checkpoints and certificates (better got out of band)."""
         signer = ledger().signer
@@ -191,9 +209,9 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
             raise HTTPException(404, "no hour has closed yet: no key has signed anything")
         return PlainTextResponse(signer.verifier.key_string() + "\n")
 
-    @router.get("/ledger/consistency")
-    def consistency(who: Who, old: Annotated[int, Query(ge=0)],
-                    new: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+    @router.get("/ledger/consistency", responses=errors(AUTH, 422))
+    def consistency(who: Who, old: Annotated[int, Query(ge=0, le=MAX_INT64)],
+                    new: Annotated[int, Query(ge=0, le=MAX_INT64)]) -> dict[str, Any]:
         """The consistency proof from the tree of `old` records to that of `new`."""
         tree = ledger().tree()
         try:

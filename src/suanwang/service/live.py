@@ -270,7 +270,7 @@ class LiveScheduler:
         return RunSpec(job_id=job.job_id, site_id=site_id, kind=job.kind, units=job.units,
                        command=tuple(command), env=tuple((info.env or {}).items()),
                        workdir=info.workdir, time_limit_s=job.duration_s / self.clock.speed,
-                       tenant=job.tenant)
+                       tenant=job.tenant, attempt=info.attempts)
 
     def _dispatch(self, now: float) -> None:
         due, self._to_dispatch = self._to_dispatch, []
