@@ -16,11 +16,15 @@ describe other tenants' business).
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path
 from pydantic import BaseModel, Field
 
+from suanwang.service.api_responses import AUTH, ErrorOut, errors
 from suanwang.service.provider_views import gather
 from suanwang.service.store import Tenant
+
+# the form of a site's and a provider's id (network file ids: letters, digits, - _ .)
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 if TYPE_CHECKING:
     from suanwang.service.app import Service
@@ -122,7 +126,7 @@ def mount_providers(app: FastAPI, service: "Service", tenant: Callable[..., Tena
     Who = Annotated[Tenant, Depends(tenant)]
     router = APIRouter(prefix="/v1/providers", tags=["providers"])
 
-    @router.get("", response_model=ProvidersOut)
+    @router.get("", response_model=ProvidersOut, responses=errors(AUTH))
     def providers(who: Who) -> dict[str, Any]:
         """Every provider at every site with its units, jobs, revenue and service level
         (promised and measured), and the national view per provider."""
@@ -132,9 +136,12 @@ def mount_providers(app: FastAPI, service: "Service", tenant: Callable[..., Tena
                 "national": [_public(r, who.operator) for r in view.national]}
 
     @router.get("/{site_id}/{provider_id}", response_model=ProviderOut,
-                responses={404: {"description": "no such site, or the provider does not "
-                                                "sell there"}})
-    def provider(site_id: str, provider_id: str, who: Who) -> dict[str, Any]:
+                responses={**errors(AUTH, 422), 404: {
+                    "model": ErrorOut,
+                    "description": "no such site, or the provider does not sell there"}})
+    def provider(site_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=64)],
+                 provider_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=64)],
+                 who: Who) -> dict[str, Any]:
         """One provider at one site."""
         if site_id not in {s.id for s in service.network.sites}:
             raise HTTPException(404, f"no site {site_id}")
