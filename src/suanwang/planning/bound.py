@@ -64,6 +64,14 @@ def lower_bound(network: Network | Topology, jobs: Sequence[Job], series: Energy
                 bucket_h: int = 1) -> Bound:
     """The bound on `jobs` (see the module docstring); `bucket_h` coarsens the classes of
     waiting jobs (a smaller model, a looser but still valid bound)."""
+    return lower_bound_and_prices(network, jobs, series, objective, rt_wait_s, bucket_h)[0]
+
+
+def lower_bound_and_prices(network: Network | Topology, jobs: Sequence[Job],
+                           series: EnergySeries, objective: Objective | None = None,
+                           rt_wait_s: float = 0.0,
+                           bucket_h: int = 1) -> tuple[Bound, np.ndarray]:
+    """`lower_bound`, with the capacity prices of its slot model (pools x slots)."""
     objective = objective or Objective.carbon()
     topo = network if isinstance(network, Topology) else Topology(network)
     t0 = time.perf_counter()
@@ -91,7 +99,7 @@ def lower_bound(network: Network | Topology, jobs: Sequence[Job], series: Energy
     return Bound(objective=objective, value=sol.objective, carbon_kg=carbon, cost_yuan=cost,
                  deadlines_relaxed=relaxed, infeasible=infeasible,
                  n_jobs=windows.n_jobs, n_classes=len(classes), n_vars=sol.n_vars,
-                 n_rows=sol.n_rows, build_s=build_s, solve_s=sol.solve_s)
+                 n_rows=sol.n_rows, build_s=build_s, solve_s=sol.solve_s), sol.price_per_unit_h
 
 
 def compare_bounds(network: Network | Topology, jobs: Sequence[Job],

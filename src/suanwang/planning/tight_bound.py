@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,11 +57,9 @@ from scipy.optimize import linprog
 from suanwang.core.state import Topology
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.model import Job, Network
-from suanwang.planning.aggregate import aggregate
-from suanwang.planning.bound import Bound, series_rates, solution_charges
+from suanwang.planning.bound import Bound, lower_bound_and_prices, series_rates
 from suanwang.planning.choose import PriceBook
 from suanwang.planning.demand import Windows, job_windows
-from suanwang.planning.model import OPTIMAL, solve_slot_model
 from suanwang.planning.objective import Objective
 
 TIGHT, LAGRANGIAN, AGGREGATED = "tight", "tight (Lagrangian)", "aggregated"
@@ -363,35 +361,6 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
                 n_vars, n_rows, solve_s, rounds, first.n_options)
 
 
-def _aggregated(topo: Topology, jobs: Sequence[Job], series: EnergySeries,
-                objective: Objective, rt_wait_s: float,
-                late_end_s: float) -> tuple[Bound, np.ndarray]:
-    """`bound.lower_bound`, with the capacity prices of its slot model (pools x slots)."""
-    t0 = time.perf_counter()
-    windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s)
-    infeasible = tuple(windows.infeasible)
-    relaxed = False
-    while True:
-        classes = aggregate(windows)
-        intensity, price = series_rates(series, max(classes.last_slot, 1))
-        build_s = time.perf_counter() - t0
-        sol = solve_slot_model(topo, classes, objective.rate_per_kwh(intensity, price))
-        if sol.status == OPTIMAL or relaxed:
-            break
-        relaxed = True
-        t0 = time.perf_counter()
-        windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s,
-                              drop_deadlines=True)
-    if sol.status != OPTIMAL:
-        raise RuntimeError(f"the slot model could not be solved: {sol.status}")
-    carbon, cost = solution_charges(topo, sol, intensity, price)
-    return Bound(objective=objective, value=sol.objective, carbon_kg=carbon, cost_yuan=cost,
-                 deadlines_relaxed=relaxed, infeasible=infeasible, n_jobs=windows.n_jobs,
-                 n_classes=len(classes), n_vars=sol.n_vars, n_rows=sol.n_rows,
-                 build_s=build_s, solve_s=sol.solve_s,
-                 note="aggregated slot model optimum"), sol.price_per_unit_h
-
-
 def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: EnergySeries,
                       objective: Objective | None = None, rt_wait_s: float = 0.0,
                       time_limit_s: float = 60.0, per_class: int = 2,
@@ -410,7 +379,7 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
     deadline = t0 + time_limit_s
     last_end = max((j.submit_s + j.duration_s for j in jobs), default=0.0)
     late_end_s = max(series.hours * HOUR_S, last_end + HOUR_S)
-    agg, lam0 = _aggregated(topo, jobs, series, objective, rt_wait_s, late_end_s)
+    agg, lam0 = lower_bound_and_prices(topo, jobs, series, objective, rt_wait_s)
     relaxed = agg.deadlines_relaxed
     while True:
         windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s,
@@ -435,12 +404,8 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
     if math.isfinite(run.value) and run.value > agg.value + 1e-9 * max(abs(agg.value), 1e-9):
         return Bound(value=run.value, carbon_kg=math.nan, cost_yuan=math.nan,
                      method=LAGRANGIAN, note=f"{why}: best Lagrangian bound ({detail})", **base)
-    return Bound(value=agg.value, carbon_kg=agg.carbon_kg, cost_yuan=agg.cost_yuan,
-                 deadlines_relaxed=agg.deadlines_relaxed, infeasible=agg.infeasible,
-                 objective=objective, n_jobs=agg.n_jobs, n_classes=agg.n_classes,
-                 n_vars=agg.n_vars, n_rows=agg.n_rows, build_s=agg.build_s,
-                 solve_s=agg.solve_s, method=AGGREGATED,
-                 note=f"{why}; the aggregated bound is used ({detail})")
+    return replace(agg, method=AGGREGATED,
+                   note=f"{why}; the aggregated bound is used ({detail})")
 
 
 def tight_compare_bounds(network: Network | Topology, jobs: Sequence[Job],
