@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from suanwang.executors.base import BackendUnavailable, ExecState, ExecStatus, E
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.policies.registry import make_policy
 from suanwang.service import health_log
+from suanwang.service.account_needs import NeedPricer, market_carbon_kg
 from suanwang.service.clock import RunClock
 from suanwang.service.ledger_hours import HourCloser
 from suanwang.service.store import (
@@ -97,6 +99,7 @@ class LiveScheduler:
                           if self.executors[sid] is None}
         self.scheduler = Scheduler(self.topology, forecaster, make_policy(policy), self,
                                    estimate_sites=estimate_sites)
+        self._pricer = NeedPricer(self.topology, self.series)
         self._exec: dict[str, ExecInfo] = {}  # job_id -> what it runs
         self._handles: dict[str, tuple[str, str]] = {}  # job_id -> (site, backend handle)
         self._to_dispatch: list[str] = []  # placed jobs whose start has come, to hand over
@@ -196,6 +199,13 @@ class LiveScheduler:
                 self._outbox.append(Transition(job_id, CANCELLED, now, "cancelled by request"))
                 self._flush()
             return known
+
+    @property
+    def pricer(self) -> NeedPricer:
+        """Worst-case bills and expected carbon of jobs on the current topology."""
+        if self._pricer.topology is not self.topology:
+            self._pricer = NeedPricer(self.topology, self.series)
+        return self._pricer
 
     def set_capacity(self, site_id: str, kind: Kind, units: int) -> None:
         with self.lock:
@@ -344,10 +354,11 @@ class LiveScheduler:
                                   "log_tail": st.log_tail or None}
         if start is not None:
             fields["start_s"] = start
+        usage = self._usage(r.job, start, end, charges)
         if st.state == ExecState.FINISHED:
             self._count(charges)
             self._outbox.append(Transition(job_id, FINISHED, end, st.reason or "exit code 0",
-                                           fields))
+                                           fields, usage))
             return
         info = self._exec.setdefault(job_id, ExecInfo())
         info.attempts += 1
@@ -362,7 +373,7 @@ class LiveScheduler:
             return
         self._count(charges)
         fields["attempts"] = info.attempts
-        self._outbox.append(Transition(job_id, FAILED, end, why, fields))
+        self._outbox.append(Transition(job_id, FAILED, end, why, fields, usage))
         log.warning("job %s failed at %s: %s", job_id, site_id, why)
 
     def _count(self, charges: dict[str, Any]) -> None:
@@ -420,13 +431,19 @@ class LiveScheduler:
     def placed(self, placement: Placement, pool: int) -> None:
         job = placement.job
         rtt = self.network.rtt_ms[(job.origin, placement.site_id)]
-        self._outbox.append(Transition(job.job_id, PLACED, placement.placed_s, placement.reason, {
+        t = Transition(job.job_id, PLACED, placement.placed_s, placement.reason, {
             "site": placement.site_id, "provider": placement.provider_id or None,
             "rtt_ms": rtt, "placed_s": placement.placed_s,
-            "start_s": placement.start_s, "end_s": placement.end_s, "defer_until_s": None}))
+            "start_s": placement.start_s, "end_s": placement.end_s, "defer_until_s": None})
+        self._outbox.append(t)
         heapq.heappush(self._starts, (placement.start_s, job.job_id))
         if placement.provider_id:
             self._provider[job.job_id] = placement.provider_id
+            sl = self.topology.slice_of.get((placement.site_id, placement.provider_id,
+                                             job.kind))
+            if sl is not None:  # a held account's hold: the chosen provider's worst case
+                start = self.clock.start_utc + timedelta(seconds=placement.start_s)
+                t.account = {"hold_yuan": self.pricer.placed_worst_yuan(sl, job, start)}
 
     def deferred(self, job: Job, until_s: float, reason: str) -> None:
         self._outbox.append(Transition(job.job_id, DEFERRED, self.scheduler.now_s, reason,
@@ -447,7 +464,18 @@ class LiveScheduler:
         self._provider.pop(job.job_id, None)
         self._count(charges)
         self._outbox.append(Transition(job.job_id, FINISHED, now_s, "ran its duration",
-                                       charges))
+                                       charges, self._usage(job, start_s, now_s, charges)))
+
+    @staticmethod
+    def _usage(job: Job, start_s: float | None, end_s: float,
+               charges: dict[str, Any]) -> dict[str, float] | None:
+        """What a charged run counts on its tenant's account beside its bill: unit-hours
+        and its market-based carbon (the location-based one is the job's `carbon_kg`)."""
+        if start_s is None or not charges:
+            return None
+        return {"unit_h": job.units * max(end_s - start_s, 0.0) / HOUR_S,
+                "carbon_market_kg": market_carbon_kg(charges["energy_kwh"],
+                                                     charges["green_kwh"])}
 
     def _nearest_pool(self, job: Job) -> int | None:
         """The pool the `nearest` baseline would have used: the lowest round trip that could
