@@ -46,6 +46,7 @@ from suanwang.service.account_store import Admission
 from suanwang.service.accounts_api import mount_accounts
 from suanwang.service.api_docs import mount_docs
 from suanwang.service.api_responses import AUTH, OPERATOR, errors, text_body
+from suanwang.service.billing_api import mount_billing
 from suanwang.service.clock import RunClock
 from suanwang.service.dashboard import mount_dashboard
 from suanwang.service.db import JobRow, make_engine
@@ -387,4 +388,5 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     mount_ledger(app, service, tenant, operator)  # /v1/ledger*, /v1/jobs/{id}/certificate
     mount_providers(app, service, tenant)  # /v1/providers*
     mount_accounts(app, service, tenant, operator)  # /v1/accounts*
+    mount_billing(app, service, tenant, operator)  # /v1/invoices*, provider statements
     return app
