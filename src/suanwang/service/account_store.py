@@ -367,7 +367,8 @@ def _with_hold(acc: Account, need: Need, month: str) -> Account:
 def account_out(acc: Account, month: str, holds: int) -> dict[str, Any]:
     lim = acc.limits
     kinds = sorted({k for k, _ in (*lim.units_at_once, *lim.unit_h_per_month)}
-                   | {h.kind for h in acc.holds}, key=lambda k: k.value)
+                   | {h.kind for h in acc.holds} | {k for (_, k), _ in acc.used_unit_h},
+                   key=lambda k: k.value)
     return {
         "tenant": acc.tenant, "balance_yuan": acc.balance_yuan, "held_yuan": acc.held_yuan,
         "available_yuan": acc.available_yuan, "jobs_holding": holds,
