@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from suanwang.accounts.account import LOCATION, Limits, month_of
 from suanwang.model import Kind
@@ -34,6 +34,21 @@ if TYPE_CHECKING:
 
 KindName = Literal["general", "intelligent", "hpc"]
 MAX_YUAN = 1e12
+
+
+def _a_number(value: Any) -> Any:
+    """JSON numbers only (JSON Schema's `number` and `integer`): not true/false, not text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number, got {value!r}")
+    return value
+
+
+Number = BeforeValidator(_a_number)
+UnitCount = Annotated[int, Field(ge=0, le=2**31 - 1), Number]
+UnitHours = Annotated[float, Field(ge=0, le=1e12), Number]
+CarbonKg = Annotated[float, Field(ge=0, le=1e12), Number]
+BalanceYuan = Annotated[float, Field(ge=0, le=MAX_YUAN), Number]
+TopUpYuan = Annotated[float, Field(gt=0, le=MAX_YUAN), Number]
 TenantId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
@@ -41,14 +56,15 @@ class LimitsIn(BaseModel):
     """A tenant's limits; a limit left out is no limit."""
 
     model_config = ConfigDict(extra="forbid")
-    units_at_once: dict[KindName, Annotated[int, Field(ge=0, le=2**31 - 1)]] = Field(
+    units_at_once: dict[KindName, UnitCount] = Field(
         default_factory=dict, description="units its placed and waiting jobs may hold at "
                                           "once, per kind", examples=[{"intelligent": 64}])
-    unit_h_per_month: dict[KindName, Annotated[float, Field(ge=0, le=1e12)]] = Field(
+    unit_h_per_month: dict[KindName, UnitHours] = Field(
         default_factory=dict, description="unit-hours per calendar month (China time), per "
                                           "kind", examples=[{"intelligent": 10000}])
-    carbon_kg_per_month: float | None = Field(
-        default=None, ge=0, le=1e12, description="kg CO2 per calendar month")
+    carbon_kg_per_month: CarbonKg | None = Field(
+        default=None,
+        description="kg CO2 per calendar month")
     carbon_basis: Literal["location", "market"] = Field(
         default=LOCATION, description="which count the carbon budget binds: location-based "
                                       "(the grid's factor) or market-based (net of green "
@@ -65,14 +81,14 @@ class LimitsIn(BaseModel):
 class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tenant: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["acme"])
-    balance_yuan: float = Field(default=0.0, ge=0, le=MAX_YUAN,
+    balance_yuan: BalanceYuan = Field(default=0.0,
                                 description="the prepaid balance it starts with")
     limits: LimitsIn = Field(default_factory=LimitsIn)
 
 
 class TopUpIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    yuan: float = Field(gt=0, le=MAX_YUAN, examples=[1000])
+    yuan: TopUpYuan = Field(examples=[1000])
     note: str = Field(default="", max_length=500, description="e.g. the payment's reference")
 
 
@@ -131,7 +147,7 @@ def mount_accounts(app: FastAPI, service: "Service", tenant: Callable[..., Tenan
         return got
 
     @router.post("/v1/accounts", status_code=201, response_model=AccountOut,
-                 responses=errors(OPERATOR, 409, 413, 422))
+                 responses=errors(OPERATOR, 400, 409, 413, 422))
     def open_account(body: AccountIn, who: Operator) -> dict[str, Any]:
         """Open a tenant's account. A tenant the service does not know yet is created with a
         new token, given in the answer once (keep it: only its hash is stored)."""
@@ -161,7 +177,7 @@ def mount_accounts(app: FastAPI, service: "Service", tenant: Callable[..., Tenan
         return view(tenant_id, who)
 
     @router.post("/v1/accounts/{tenant_id}/top-ups", response_model=AccountOut,
-                 responses=errors(OPERATOR, 404, 413, 422))
+                 responses=errors(OPERATOR, 400, 404, 413, 422))
     def top_up(tenant_id: TenantId, body: TopUpIn, who: Operator) -> dict[str, Any]:
         try:
             accounts.top_up(tenant_id, body.yuan, service.clock.now_s(), who.id, body.note)
@@ -170,7 +186,7 @@ def mount_accounts(app: FastAPI, service: "Service", tenant: Callable[..., Tenan
         return view(tenant_id, who)
 
     @router.put("/v1/accounts/{tenant_id}/limits", response_model=AccountOut,
-                responses=errors(OPERATOR, 404, 413, 422))
+                responses=errors(OPERATOR, 400, 404, 413, 422))
     def set_limits(tenant_id: TenantId, body: LimitsIn, who: Operator) -> dict[str, Any]:
         """Replace the limits (jobs already accepted keep their holds)."""
         try:

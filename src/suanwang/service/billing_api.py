@@ -29,7 +29,8 @@ from suanwang.service.store import Tenant
 if TYPE_CHECKING:
     from suanwang.service.app import Service
 
-MONTH_PATTERN = r"^[0-9]{4}-[0-9]{2}$"
+# a calendar month of this century (the platform bills nothing earlier or later)
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 Month = Annotated[str, Path(pattern=MONTH_PATTERN, examples=["2026-12"],
                             description="a calendar month, YYYY-MM (China time)")]
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
