@@ -135,6 +135,12 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
                   f"({', '.join(tenant_names) or 'none'})")
     if starter_yuan > 0:
         _open_starter_accounts(app.state.service, tenant_names, starter_yuan)
+        first = next(((t, n) for t, (n, r) in tokens.items() if r == "tenant"), None)
+        if first is not None:
+            console.print(f"as tenant {first[1]}: export SUANWANG_TOKEN={first[0]}; then "
+                          "`suanwang submit ...`, `suanwang account show "
+                          f"{first[1]}`, `suanwang invoice {first[1]} YYYY-MM`",
+                          highlight=False)
     if allow_tenant_commands:
         console.print("[bold yellow]warning:[/] tenants may run commands of their own on "
                       "local sites (--allow-tenant-commands)")
