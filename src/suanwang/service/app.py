@@ -150,9 +150,10 @@ class Service:
                                     days=SERIES_DAYS)
                 self._lead(engine)
             site_ids = [s.id for s in self.network.sites]
+            providers = {s.id: [p.id for p in s.providers] for s in self.network.sites}
             self.executors = make_executors(
-                load_deployment(settings.deployment_path, site_ids, settings.executor_default),
-                settings.log_dir)
+                load_deployment(settings.deployment_path, site_ids, settings.executor_default,
+                                providers), settings.log_dir)
             self.live = LiveScheduler(self.network, self.store, self.clock, settings.policy,
                                       seed=settings.seed,
                                       forecast_error=settings.forecast_error,
