@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from suanwang.service.app import Service
 
 MAX_LOG_BYTES = 1024 * 1024
+# a batch's jobs are stored under KEY, KEY#1, KEY#2 ...: a client's key has no "#"
+IdempotencyKey = Annotated[str | None, Header(
+    max_length=200, pattern=r"^[^#]*$",
+    description="Repeat a request safely: the same key (no '#') gives back what the first "
+                "request made")]
 
 
 def job_out(row: Any) -> dict[str, Any]:
@@ -98,7 +103,7 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
         200: {"description": "The job this idempotency key already made (nothing new)"},
         **errors(AUTH, 400, 413, 422), **LIMIT_ERRORS})
     def submit(body: JobIn, who: Who,
-               idempotency_key: Annotated[str | None, Header(max_length=200)] = None
+               idempotency_key: IdempotencyKey = None
                ) -> Response:
         check([body], batch=False, who=who)
         try:
@@ -111,7 +116,7 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
         200: {"description": "The jobs this idempotency key already made (nothing new)"},
         **errors(AUTH, 400, 413, 422), **LIMIT_ERRORS})
     def submit_batch(body: BatchIn, who: Who,
-                     idempotency_key: Annotated[str | None, Header(max_length=200)] = None
+                     idempotency_key: IdempotencyKey = None
                      ) -> Response:
         check(body.jobs, batch=True, who=who)
         try:

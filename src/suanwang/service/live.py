@@ -439,8 +439,15 @@ class LiveScheduler:
         self._apply_drains(now)
 
     def _flush(self) -> None:
+        """Persist the transitions decided so far. If the database fails they are kept, in
+        order, ahead of anything decided later, and go out with the next flush (the tick
+        that failed stops before any backend hears of its decisions)."""
         out, self._outbox = self._outbox, []
-        self.store.apply(out)
+        try:
+            self.store.apply(out)
+        except BaseException:
+            self._outbox = out + self._outbox
+            raise
 
     def start(self, tick_s: float = 0.1) -> None:
         def loop() -> None:
