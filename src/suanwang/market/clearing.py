@@ -42,10 +42,10 @@ buyer k) as well as trading slots may gain by shading it (a seller by raising it
 market that is not full). At most one bid and one ask per market are filled in part (the one
 straddling the cut); a partly filled bid is given the units that cleared and billed for them.
 
-Unmatched reasons: `no_feasible_site`; `capacity` (the market's offered units all traded and
-the price rose to the bid's limit or above); `price_below_clearing` (otherwise: its limit
-net of transit at or below the clearing price, or below the lowest reserve when nothing
-trades).
+Unmatched reasons: `no_feasible_site`; `trade_reduction` (the k-th buyer slot, left out when
+its value sets the price); `capacity` (the market's offered units were all taken by bids at
+or above the price); `price_below_clearing` (otherwise: its limit net of transit at or below
+the clearing price, or below the lowest reserve when nothing trades).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from suanwang.model import Kind
 NO_FEASIBLE_SITE = "no_feasible_site"
 PRICE_BELOW_CLEARING = "price_below_clearing"
 CAPACITY = "capacity"
+TRADE_REDUCTION = "trade_reduction"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ class Unmatched:
 
     bid_id: str
     units: int
-    reason: str  # NO_FEASIBLE_SITE, PRICE_BELOW_CLEARING or CAPACITY
+    reason: str  # NO_FEASIBLE_SITE, PRICE_BELOW_CLEARING, CAPACITY or TRADE_REDUCTION
     detail: str
 
 
@@ -280,29 +281,34 @@ def _clear_market(book: Book, ids: np.ndarray, js: np.ndarray, transit: np.ndarr
         sold[last] -= 1
 
     matches = _pair(book, b_ids[filled > 0], filled[filled > 0], s_ids[sold > 0],
-                    sold[sold > 0], price, transit, ids)
+                    sold[sold > 0], price, transit, ids, bid_rank, ask_rank)
     full = k == supply  # every offered unit was in the efficient set
+    in_k = np.clip(k - before_b, 0, b_units)  # slots among the k efficient ones
     unmatched: list[Unmatched] = []
-    for i, x, f in zip(b_ids.tolist(), b_w.tolist(), filled.tolist(), strict=True):
-        left = int(book.bid_units[i]) - int(f)
-        if left == 0:
-            continue
-        reason = CAPACITY if full else PRICE_BELOW_CLEARING
-        detail = (f"limit net of transit {x:.6g} vs clearing price {price:.6g} yuan/unit-h"
-                  + ("; the market's offered units all traded" if full else ""))
-        unmatched.append(Unmatched(book.bids[i].bid_id, left, reason, detail))
+    for i, x, f, e in zip(b_ids.tolist(), b_w.tolist(), filled.tolist(), in_k.tolist(),
+                          strict=True):
+        bid_id, units = book.bids[i].bid_id, int(book.bid_units[i])
+        net = f"limit net of transit {x:.6g} vs clearing price {price:.6g} yuan/unit-h"
+        if e > f:
+            unmatched.append(Unmatched(bid_id, int(e - f), TRADE_REDUCTION,
+                                       f"{net}; the marginal buyer slot is left out so that "
+                                       "its value can set the price (SBBA)"))
+        if units > e:
+            reason = CAPACITY if full else PRICE_BELOW_CLEARING
+            extra = "; the market's offered units were all taken" if full else ""
+            unmatched.append(Unmatched(bid_id, units - int(e), reason, net + extra))
     return (price, rule, int(filled.sum())), matches, unmatched
 
 
 def _pair(book: Book, b_ids: np.ndarray, b_units: np.ndarray, s_ids: np.ndarray,
-          s_units: np.ndarray, price: float, transit: np.ndarray,
-          market_bids: np.ndarray) -> list[Match]:
-    """Trading bid units with trading ask units, both in input order, cut where either's
+          s_units: np.ndarray, price: float, transit: np.ndarray, market_bids: np.ndarray,
+          bid_rank: np.ndarray, ask_rank: np.ndarray) -> list[Match]:
+    """Trading bid units with trading ask units, both in id order, cut where either's
     cumulative units end."""
     if len(b_ids) == 0:
         return []
-    bo = np.argsort(b_ids, kind="stable")
-    so = np.argsort(s_ids, kind="stable")
+    bo = np.argsort(bid_rank[b_ids], kind="stable")
+    so = np.argsort(ask_rank[s_ids], kind="stable")
     b_ids, b_units = b_ids[bo], b_units[bo]
     s_ids, s_units = s_ids[so], s_units[so]
     cb, cs = np.cumsum(b_units), np.cumsum(s_units)
