@@ -139,8 +139,8 @@ class Ask:
         _text("ask", "provider_id", self.provider_id)
         o = f"ask {self.provider_id!r}"
         _text(o, "site_id", self.site_id)
-        o = f"ask {self.ask_id!r}"
         _kind(o, self.kind)
+        o = f"ask {self.ask_id!r}"
         _non_negative(o, "reserve_yuan_per_unit_h", self.reserve_yuan_per_unit_h)
         _positive(o, "units", self.units, whole=True)
         if self.list_yuan_per_unit_h is not None:
