@@ -136,3 +136,38 @@ def test_no_unit_trader_gains_by_misreporting(market_net, make_bid, make_ask) ->
     gain = _largest_gain(market_net, make_bid, make_ask, unit=True, trials=TRIALS, seed=5)
     print(f"\nlargest gain from misreporting over {TRIALS} trials (unit orders): {gain:.3g} yuan")
     assert gain <= 1e-9
+
+
+def _sbba_by_the_book(values: list[float], reserves: list[float]) -> tuple[float | None, int]:
+    """SBBA on explicit unit slots, as the paper states it: (price, slots traded)."""
+    b = sorted(values, reverse=True)
+    s = sorted(reserves)
+    k = 0
+    while k < min(len(b), len(s)) and b[k] >= s[k]:
+        k += 1
+    if k == 0:
+        return None, 0
+    s_next = s[k] if k < len(s) else float("inf")
+    return (s_next, k) if s_next <= b[k - 1] else (b[k - 1], k - 1)
+
+
+def test_the_vectorised_clearing_agrees_with_sbba_on_explicit_slots(
+        market_net, make_bid, make_ask) -> None:
+    rng = random.Random(23)
+    for _ in range(TRIALS):
+        bids = [make_bid(f"b{i}", round(rng.uniform(1, 12), 1), units=rng.randint(1, 4),
+                         data_gb=rng.choice([0.0, 1.0, 2.5]))
+                for i in range(rng.randint(1, 7))]
+        asks = [make_ask(p, "west", round(rng.uniform(1, 10), 1), units=rng.randint(1, 4))
+                for p in rng.sample(["p1", "p2"], rng.randint(1, 2))]
+        book = build_book(market_net, bids, asks)
+        (m,) = clear(book).markets
+        values = [b.value_yuan_per_unit_h - b.data_gb_per_unit_h * 1.0
+                  for b in bids for _ in range(b.units)]
+        reserves = [a.reserve_yuan_per_unit_h for a in asks for _ in range(a.units)]
+        price, traded = _sbba_by_the_book(values, reserves)
+        assert m.units_traded == traded
+        if price is None:
+            assert m.price_yuan_per_unit_h is None
+        else:
+            assert m.price_yuan_per_unit_h == pytest.approx(price)
