@@ -50,6 +50,10 @@ def test_a_bad_bid_is_refused_naming_the_field(change: dict[str, Any], field: st
     assert repr(err.value.value) in str(err.value)
 
 
+def test_a_kind_may_be_given_by_its_value() -> None:
+    assert Bid(**{**GOOD_BID, "kind": "hpc"}).kind is Kind.HPC
+
+
 def test_a_total_limit_is_spread_over_the_unit_hours() -> None:
     b = Bid(**{**GOOD_BID, "limit_yuan_per_unit_h": None, "limit_total_yuan": 50.0,
                "units": 5, "duration_s": 7200.0, "deadline_s": 7200.0})

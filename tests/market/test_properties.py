@@ -93,14 +93,22 @@ def _utility(c: Clearing, who: Bid | Ask, true_value: float) -> float:
                for m in c.matches if m.ask_id == who.ask_id)
 
 
-def _misreports(rng: random.Random, bids: list[Bid], asks: list[Ask]) -> list[float]:
-    """Values around every other report (where the outcome can change) and a few at random."""
-    pts = [b.value_yuan_per_unit_h for b in bids] + [a.reserve_yuan_per_unit_h for a in asks]
+EGRESS = (1.0, 0.1)  # the egress rates of the tiny market's providers
+
+
+def _misreports(rng: random.Random, who: Bid | Ask, bids: list[Bid],
+                asks: list[Ask]) -> list[float]:
+    """Reports at and just around every point where the outcome can change -- the others'
+    values net of transit and reserves, shifted by `who`'s own transit in each market -- and a
+    few at random."""
+    pts = [b.value_yuan_per_unit_h - b.data_gb_per_unit_h * e for b in bids for e in EGRESS
+           if b is not who]
+    pts += [a.reserve_yuan_per_unit_h for a in asks if a is not who]
+    own = [who.data_gb_per_unit_h * e for e in EGRESS] if isinstance(who, Bid) else [0.0]
     out = [0.0, 0.01, 100.0] + [rng.uniform(0.0, 16.0) for _ in range(6)]
     for p in pts:
-        out += [p - 1e-6, p, p + 1e-6]
-    # with transit a buyer's value is compared net of it: shift by the transit too
-    out += [p + d for p in pts for d in (0.5, 1.0, 3.0)]
+        for t in own:
+            out += [p + t - 1e-6, p + t, p + t + 1e-6]
     return [max(0.0, x) for x in out]
 
 
@@ -119,7 +127,7 @@ def _largest_gain(market_net, make_bid, make_ask, *, unit: bool, trials: int,
             true_value = who.reserve_yuan_per_unit_h
         honest = _utility(truthful, who, true_value)
         assert honest >= -EPS  # individual rationality of the truthful report
-        for x in _misreports(rng, bids, asks):
+        for x in _misreports(rng, who, bids, asks):
             if isinstance(who, Bid):
                 if x <= 0:
                     continue

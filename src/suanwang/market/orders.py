@@ -39,7 +39,15 @@ def _text(order: str, field: str, value: object) -> None:
         raise _fail(order, field, value, "must be a non-empty text")
 
 
-def _kind(order: str, value: object) -> None:
+def _kind(order: str, obj: Bid | Ask) -> None:
+    """Check `obj.kind` (a `Kind`, or its value as text, which is converted)."""
+    value: object = obj.kind
+    if isinstance(value, str) and not isinstance(value, Kind):
+        try:
+            object.__setattr__(obj, "kind", Kind(value))
+            return
+        except ValueError:
+            pass
     if not isinstance(value, Kind):
         raise _fail(order, "kind", value,
                     f"unknown kind; known: {', '.join(k.value for k in Kind)}")
@@ -77,7 +85,7 @@ class Bid:
         _text("bid", "bid_id", self.bid_id)
         _text(o, "tenant", self.tenant)
         _text(o, "origin", self.origin)
-        _kind(o, self.kind)
+        _kind(o, self)
         _positive(o, "units", self.units, whole=True)
         _positive(o, "duration_s", self.duration_s)
         _non_negative(o, "data_gb", self.data_gb)
@@ -139,7 +147,7 @@ class Ask:
         _text("ask", "provider_id", self.provider_id)
         o = f"ask {self.provider_id!r}"
         _text(o, "site_id", self.site_id)
-        _kind(o, self.kind)
+        _kind(o, self)
         o = f"ask {self.ask_id!r}"
         _non_negative(o, "reserve_yuan_per_unit_h", self.reserve_yuan_per_unit_h)
         _positive(o, "units", self.units, whole=True)
