@@ -155,3 +155,12 @@ def test_the_same_orders_in_any_order_clear_the_same(market_net, make_bid, make_
         assert other.unmatched == first.unmatched
         assert ([m.price_yuan_per_unit_h for m in other.markets]
                 == [m.price_yuan_per_unit_h for m in first.markets])
+
+
+def test_an_empty_round_clears_to_nothing(market_net, make_bid, make_ask) -> None:
+    only_asks = _clear(market_net, [], [make_ask("p1", "west", 3.0)])
+    assert (only_asks.matches, only_asks.unmatched) == ((), ())
+    assert only_asks.markets[0].rule == "no-trade"
+    only_bids = _clear(market_net, [make_bid("a", 10.0)], [])
+    assert only_bids.markets == ()
+    assert _reasons(only_bids) == {("a", 1, NO_FEASIBLE_SITE)}

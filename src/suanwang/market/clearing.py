@@ -39,8 +39,9 @@ pairing read no report, and SBBA is truthful in each market. **Multi-unit caveat
 ask of several units is several slot-traders with one value; truthfulness holds for each slot
 but not for the order as a whole -- an order that owns the price-setting slot (seller k+1, or
 buyer k) as well as trading slots may gain by shading it (a seller by raising its reserve in a
-market that is not full). At most one bid and one ask per market are filled in part (the one
-straddling the cut); a partly filled bid is given the units that cleared and billed for them.
+market that is not full). At most one bid per market is filled in part (the one straddling
+the cut; at most two asks: that at the cut and the one a seller slot is left out of); a partly
+filled bid is given the units that cleared and billed for them.
 
 Unmatched reasons: `no_feasible_site`; `trade_reduction` (the k-th buyer slot, left out when
 its value sets the price); `capacity` (the market's offered units were all taken by bids at
