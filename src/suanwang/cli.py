@@ -13,7 +13,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from suanwang import cli_accounts, cli_energy, cli_ledger, cli_report, cli_service, cli_sweep
+from suanwang import (
+    cli_accounts,
+    cli_energy,
+    cli_ledger,
+    cli_replay,
+    cli_report,
+    cli_service,
+    cli_sweep,
+)
 from suanwang.bounds import MAX_RUN_DAYS
 from suanwang.cli_errors import Commands, fail
 from suanwang.cli_output import Column, print_table, stdout
@@ -369,6 +377,7 @@ def _print_bound_notes(console: Console, carbon: Bound, cost: Bound) -> None:
 cli_service.register(app)
 cli_sweep.register(app)
 cli_accounts.register(app)
+cli_replay.register(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -139,11 +139,11 @@ def test_a_database_failure_loses_no_decided_transition(client: TestClient) -> N
     real = store.apply
     failures = {"left": 2}
 
-    def flaky(transitions: Any) -> None:
+    def flaky(transitions: Any, log: Any = ()) -> None:
         if failures["left"] > 0 and transitions:
             failures["left"] -= 1
             raise OSError("database went away")
-        real(transitions)
+        real(transitions, log)
 
     with live.lock:
         store.apply = flaky  # type: ignore[method-assign]
@@ -159,6 +159,11 @@ def test_a_database_failure_loses_no_decided_transition(client: TestClient) -> N
         states = [e["state"] for e in
                   client.get(f"/v1/jobs/{j['id']}/events", headers=ALICE).json()]
         assert states[0] == "submitted" and states[-1] == "finished" and "placed" in states
+    # the scheduler's log kept its order through the failures: the session replays
+    from suanwang.network.loader import load_network
+    from suanwang.service.replay import replay
+
+    assert replay(store, load_network(), store.scheduler_log()).reproduced
 
 
 # ---- validation ----------------------------------------------------------------------------

@@ -204,6 +204,18 @@ class AccountUsageRow(Base):
     amount: Mapped[float] = mapped_column(Float)
 
 
+class SchedulerLogRow(Base):
+    """One input to the live scheduling core or one decision it took, in order (revision
+    0009; `service.scheduler_log`): what `suanwang replay` feeds back and checks."""
+
+    __tablename__ = "scheduler_log"
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    clock: Mapped[float] = mapped_column(Float)  # the core's now_s (run seconds)
+    body: Mapped[str] = mapped_column(Text)  # JSON
+
+
 def make_engine(url: str, schema: str | None = None) -> Engine:
     """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys.
     On PostgreSQL, `schema` (if given) is put first on the search path."""

@@ -33,6 +33,7 @@ from suanwang.service import health_log
 from suanwang.service.account_needs import NeedPricer, market_carbon_kg
 from suanwang.service.clock import RunClock
 from suanwang.service.ledger_hours import HourCloser
+from suanwang.service.scheduler_log import RecordingScheduler, decision, network_fingerprint
 from suanwang.service.store import (
     CANCELLED,
     DEFERRED,
@@ -83,7 +84,7 @@ class LiveScheduler:
                  seed: int = 0, forecast_error: float = 1.0,
                  series: EnergySeries | None = None,
                  executors: dict[str, Executor | None] | None = None,
-                 recover: bool = True) -> None:
+                 recover: bool = True, record: bool = True) -> None:
         self.network = network
         self.store = store
         self.clock = clock
@@ -100,8 +101,22 @@ class LiveScheduler:
         self.executors.update({k: e for k, e in (executors or {}).items() if BINDING_SEP in k})
         estimate_sites = {i for i, sid in enumerate(self.topology.site_ids)
                           if self.executors[sid] is None}
-        self.scheduler = Scheduler(self.topology, forecaster, make_policy(policy), self,
-                                   estimate_sites=estimate_sites)
+        core = Scheduler(self.topology, forecaster, make_policy(policy), self,
+                         estimate_sites=estimate_sites)
+        # the log of the core's inputs and decisions (`scheduler_log`), written with the
+        # transitions; an API replica's copy of the core records nothing
+        self._log: list[dict[str, Any]] = []
+        self._recording = record
+        self.scheduler: Scheduler | RecordingScheduler = (
+            RecordingScheduler(core, self._log) if record else core)
+        if record:
+            self._log.append({"kind": "start", "clock": 0.0, "body": {
+                "policy": policy, "seed": seed, "forecast_error": forecast_error,
+                "estimate_sites": sorted(self.topology.site_ids[i] for i in estimate_sites),
+                # the series as the service built it (`energy_for(..., days=SERIES_DAYS)`)
+                "series_days": SERIES_DAYS, "series_hours": self.series.hours,
+                "network": network_fingerprint(network),
+                "clock_origin_epoch_s": clock.origin_epoch_s, "clock_speed": clock.speed}})
         self._pricer = NeedPricer(self.topology, self.series)
         self._exec: dict[str, ExecInfo] = {}  # job_id -> what it runs
         # job_id -> (binding: its site, or site/provider, backend handle)
@@ -443,10 +458,13 @@ class LiveScheduler:
         order, ahead of anything decided later, and go out with the next flush (the tick
         that failed stops before any backend hears of its decisions)."""
         out, self._outbox = self._outbox, []
+        logged = self._log[:]
+        del self._log[:]  # the recording core holds this list: emptied in place
         try:
-            self.store.apply(out)
+            self.store.apply(out, logged)
         except BaseException:
             self._outbox = out + self._outbox
+            self._log[:0] = logged
             raise
 
     def start(self, tick_s: float = 0.1) -> None:
@@ -475,6 +493,11 @@ class LiveScheduler:
             "rtt_ms": rtt, "placed_s": placement.placed_s,
             "start_s": placement.start_s, "end_s": placement.end_s, "defer_until_s": None})
         self._outbox.append(t)
+        if self._recording:
+            self._log.append(decision("placed", job.job_id, placement.placed_s,
+                                      site=placement.site_id, provider=placement.provider_id,
+                                      start_s=placement.start_s, end_s=placement.end_s,
+                                      reason=placement.reason))
         heapq.heappush(self._starts, (placement.start_s, job.job_id))
         if placement.provider_id:
             self._provider[job.job_id] = placement.provider_id
@@ -485,16 +508,25 @@ class LiveScheduler:
                 t.account = {"hold_yuan": self.pricer.placed_worst_yuan(sl, job, start)}
 
     def deferred(self, job: Job, until_s: float, reason: str) -> None:
+        self._decided("deferred", job, until_s=until_s, reason=reason)
         self._outbox.append(Transition(job.job_id, DEFERRED, self.scheduler.now_s, reason,
                                        {"defer_until_s": until_s}))
 
+    def _decided(self, kind: str, job: Job, **body: Any) -> None:
+        if self._recording:
+            self._log.append(decision(kind, job.job_id, self.scheduler.now_s, **body))
+
     def queued(self, job: Job, reason: str) -> None:
+        self._decided("queued", job, reason=reason)
         self._outbox.append(Transition(job.job_id, QUEUED, self.scheduler.now_s, reason))
 
     def rejected(self, job: Job, reason: str) -> None:
+        self._decided("rejected", job, reason=reason)
         self._outbox.append(Transition(job.job_id, REJECTED, self.scheduler.now_s, reason))
 
     def finished(self, job: Job, pool: int, now_s: float) -> None:
+        if self._recording:
+            self._log.append(decision("finished", job.job_id, now_s))
         start_s = self._started.pop(job.job_id, None)
         if start_s is None:  # placed, started and ended within one tick
             start_s = now_s - job.duration_s

@@ -30,7 +30,7 @@ class LiveReplica(LiveScheduler):
     def __init__(self, network: Network, store: Store, clock: RunClock, policy: str,
                  seed: int = 0, forecast_error: float = 1.0) -> None:
         super().__init__(network, store, clock, policy, seed=seed,
-                         forecast_error=forecast_error, recover=False)
+                         forecast_error=forecast_error, recover=False, record=False)
         self._snap: dict[str, Any] | None = None
         self._snap_read = float("-inf")
 

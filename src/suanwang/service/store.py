@@ -411,12 +411,17 @@ class Store:
             return list(s.scalars(select(JobRow).where(JobRow.state.in_(ACTIVE_STATES))
                                   .order_by(JobRow.seq)))
 
-    def apply(self, transitions: Iterable[Transition]) -> None:
+    def apply(self, transitions: Iterable[Transition],
+              log: Sequence[dict[str, Any]] = ()) -> None:
         """Persist a batch of transitions in one transaction: one lifecycle event each, and
         each job's row updated once to its latest state (executemany, grouped by the set of
-        columns that change)."""
+        columns that change); with them, the scheduler's log records of the same decisions
+        (`scheduler_log`)."""
         ts = list(transitions)
         if not ts:
+            if log:
+                with self.engine.begin() as conn:
+                    self._append_log(conn, log)
             return
         latest: dict[str, dict[str, Any]] = {}
         for t in ts:
@@ -450,6 +455,21 @@ class Store:
             self._insert_rows(conn, "job_events", _EVENT_COLUMNS, events)
             if ends or placed:  # the accounts' holds settle with the jobs' ends
                 self.accounts.on_transitions(conn, ends, placed, ended_at)
+            if log:
+                self._append_log(conn, log)
+
+    def _append_log(self, conn: Connection, log: Sequence[dict[str, Any]]) -> None:
+        self._insert_rows(conn, "scheduler_log", ("kind", "clock", "body"),
+                          [(r["kind"], r["clock"], json.dumps(r["body"])) for r in log])
+
+    def scheduler_log(self, after_seq: int = 0, limit: int = 100_000
+                      ) -> list[tuple[int, str, float, dict[str, Any]]]:
+        """(seq, kind, clock, body) of the scheduler's log from `after_seq` on."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT seq, kind, clock, body FROM scheduler_log WHERE seq > :a "
+                "ORDER BY seq LIMIT :n"), {"a": after_seq, "n": limit}).all()
+        return [(int(r[0]), r[1], float(r[2]), json.loads(r[3])) for r in rows]
 
     def totals(self, tenant: str | None = None) -> dict[str, Any]:
         cols = (func.count(JobRow.id), func.sum(JobRow.energy_kwh), func.sum(JobRow.green_kwh),
