@@ -88,6 +88,10 @@ def test_units_at_once_refuses_409_until_the_units_are_free_again(client: TestCl
     body = r.json()
     assert body["limit"] == "units at once (intelligent)"
     assert (body["needed"], body["available"], body["over_by"]) == (8, 4, 4)
+    metrics = client.get("/metrics").text
+    assert 'suanwang_submissions_refused_total{limit="units_at_once"} 1.0' in metrics
+    assert 'suanwang_account_jobs_holding{tenant="alice"} 1.0' in metrics
+    assert 'suanwang_account_balance_yuan{tenant="alice"} 1e+06' in metrics
     # other kinds are not limited by it
     assert client.post("/v1/jobs", json=batch_job(units=100), headers=ALICE).status_code == 201
     ended(client, first.json()["id"])

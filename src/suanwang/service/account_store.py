@@ -55,6 +55,18 @@ class AccountRefused(Exception):
         super().__init__(f"{where}tenant {tenant} is {refusal}")
 
     @property
+    def limit_key(self) -> str:
+        """The limit as a short fixed name (a metric's label): balance, units_at_once,
+        unit_h_per_month or carbon_per_month."""
+        lim = self.refusal.limit
+        for prefix, key in (("units at once", "units_at_once"),
+                            ("unit-hours per month", "unit_h_per_month"),
+                            ("carbon budget", "carbon_per_month")):
+            if lim.startswith(prefix):
+                return key
+        return BALANCE_LIMIT
+
+    @property
     def status_code(self) -> int:
         """402 when money is short, 409 when a quota or the carbon budget is spent."""
         return 402 if self.refusal.limit == BALANCE_LIMIT else 409
@@ -157,6 +169,15 @@ class AccountStore:
             n_holds = conn.execute(text("SELECT COUNT(*) FROM account_holds WHERE tenant = :t"),
                                    {"t": tenant}).scalar_one()
         return account_out(acc, at_month, int(n_holds))
+
+    def balances(self) -> list[tuple[str, float, float, int]]:
+        """(tenant, balance, held, jobs holding) of every account."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT a.tenant, a.balance_yuan, COALESCE(SUM(h.yuan), 0), COUNT(h.job_id) "
+                "FROM accounts a LEFT JOIN account_holds h ON h.tenant = a.tenant "
+                "GROUP BY a.tenant, a.balance_yuan ORDER BY a.tenant")).all()
+        return [(r[0], float(r[1]), float(r[2]), int(r[3])) for r in rows]
 
     def tenants(self) -> list[str]:
         with self.engine.connect() as conn:

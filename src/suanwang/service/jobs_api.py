@@ -109,6 +109,7 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
         try:
             rows, created = accept(who, [body], idempotency_key)
         except AccountRefused as exc:
+            service.metrics.refused.labels(exc.limit_key).inc()
             return json_response(exc.body(), exc.status_code)
         return json_response(job_out(rows[0]), 201 if created else 200)
 
@@ -122,6 +123,7 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
         try:
             rows, created = accept(who, body.jobs, idempotency_key)
         except AccountRefused as exc:  # the whole batch: nothing of it is accepted
+            service.metrics.refused.labels(exc.limit_key).inc()
             return json_response(exc.body(), exc.status_code)
         # a batch answers with each job's id and state (GET /v1/jobs/{id} has the rest)
         return json_response({"count": len(rows), "jobs": [

@@ -72,6 +72,23 @@ class _LiveCollector(Collector):
         yield from (busy, cap, power, green, intensity, drained, healthy, jobs, energy,
                     green_e, carbon, cost, finished)
         yield from provider_metrics(gather(self.live.network, self.live).rows)
+        yield from account_metrics(self.live.store.accounts.balances())
+
+
+def account_metrics(rows: list[tuple[str, float, float, int]]) -> list[GaugeMetricFamily]:
+    """Per tenant account: balance, what its jobs in flight hold, and how many hold."""
+    balance = GaugeMetricFamily("suanwang_account_balance_yuan", "A tenant's prepaid balance",
+                                labels=["tenant"])
+    held = GaugeMetricFamily("suanwang_account_held_yuan",
+                             "Worst-case bills held by a tenant's jobs in flight",
+                             labels=["tenant"])
+    holding = GaugeMetricFamily("suanwang_account_jobs_holding",
+                                "A tenant's jobs holding funds", labels=["tenant"])
+    for tenant, bal, h, n in rows:
+        balance.add_metric([tenant], bal)
+        held.add_metric([tenant], h)
+        holding.add_metric([tenant], n)
+    return [balance, held, holding]
 
 
 def provider_metrics(rows: list[dict[str, Any]]) -> list[GaugeMetricFamily | CounterMetricFamily]:
@@ -128,4 +145,7 @@ class Metrics:
                                   registry=self.registry,
                                   buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                            0.5, 1.0, 2.5))
+        self.refused = Counter("suanwang_submissions_refused",
+                               "Submissions refused by a limit of the tenant's account",
+                               ["limit"], registry=self.registry)
         self.registry.register(_LiveCollector(live))
