@@ -23,8 +23,16 @@ from suanwang.sim.invoices import write_invoices
 from suanwang.sim.job_table import JOB_COLUMN_TYPES, JOB_COLUMNS, JobTable, job_table
 from suanwang.sim.result import SimResult
 
-__all__ = ["FORMATS", "JOB_COLUMNS", "SITE_COLUMNS", "write_jobs_csv", "write_jobs_parquet",
-           "write_run", "write_sites_csv"]
+__all__ = [
+    "FORMATS",
+    "JOB_COLUMNS",
+    "SITE_COLUMNS",
+    "run_files",
+    "write_jobs_csv",
+    "write_jobs_parquet",
+    "write_run",
+    "write_sites_csv",
+]
 
 SITE_COLUMNS = (
     "site", "pool", "hour_start_s", "busy_units", "capacity_units", "energy_kwh", "green_share",
@@ -93,13 +101,26 @@ def write_sites_csv(result: SimResult, path: Path) -> None:
         write_rows(f, cols)
 
 
-def write_run(result: SimResult, out_dir: Path, run_info: dict[str, Any]) -> dict[str, Any]:
-    """Write the files of a run (and its ledger, ledger.jsonl); return the summary written."""
+def write_run(result: SimResult, out_dir: Path, run_info: dict[str, Any], *,
+              fmt: str = "csv", ledger: bool = True, invoices: bool = True) -> dict[str, Any]:
+    """Write the files of a run: jobs.csv and/or jobs.parquet (`fmt`: csv, parquet or both),
+    sites.csv, summary.json, network.json, its ledger (ledger.jsonl and its checkpoints)
+    unless `ledger` is False, and invoices/ unless `invoices` is False; return the summary
+    written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_jobs_csv(result, out_dir / "jobs.csv")
+    table = job_table(result)
+    if fmt in ("csv", "both"):
+        write_jobs_csv(result, out_dir / "jobs.csv", table)
+    if fmt in ("parquet", "both"):
+        write_jobs_parquet(result, out_dir / "jobs.parquet", table)
+    del table
     write_sites_csv(result, out_dir / "sites.csv")
-    write_sim_ledger(result, out_dir)
-    write_invoices(result, out_dir)
+    if ledger:
+        write_sim_ledger(result, out_dir)
+    if invoices:
+        write_invoices(result, out_dir)
     summary = {**run_info, **result.summary()}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False),
                                           encoding="utf-8")
@@ -107,3 +128,11 @@ def write_run(result: SimResult, out_dir: Path, run_info: dict[str, Any]) -> dic
         json.dumps(network_to_dict(result.network), indent=2, ensure_ascii=False),
         encoding="utf-8")
     return summary
+
+
+def run_files(fmt: str = "csv", ledger: bool = True, invoices: bool = True) -> list[str]:
+    """The names `write_run` writes with these options (the ledger's side files aside)."""
+    jobs = {"csv": ["jobs.csv"], "parquet": ["jobs.parquet"],
+            "both": ["jobs.csv", "jobs.parquet"]}[fmt]
+    return [*jobs, "sites.csv", "summary.json", "network.json",
+            *(["ledger.jsonl"] if ledger else []), *(["invoices/"] if invoices else [])]
