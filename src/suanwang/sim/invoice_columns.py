@@ -49,14 +49,14 @@ def _micros(seconds: np.ndarray) -> np.ndarray:
 
 def _iso(epoch_us: np.ndarray) -> pa.Array:
     """`datetime.isoformat()` in China time: seconds, then ".ffffff" only where nonzero."""
-    local = (epoch_us + CHINA_OFFSET_US).astype("datetime64[us]")
-    whole = np.datetime_as_string(local.astype("datetime64[s]"), unit="s")
-    text = pa.array(whole.astype(object), type=pa.string())
-    frac = epoch_us % US
-    if (frac != 0).any():
-        fine = pa.array(np.datetime_as_string(local, unit="us").astype(object),
-                        type=pa.string())
-        text = pc.if_else(pa.array(frac != 0), fine, text)
+    local = epoch_us + CHINA_OFFSET_US
+    # Arrow casts a timestamp to "YYYY-MM-DD HH:MM:SS[.ffffff]" (the fraction by its unit)
+    text = pc.cast(pa.array(local // US, type=pa.timestamp("s")), pa.string())
+    frac = local % US != 0
+    if frac.any():
+        fine = pc.cast(pa.array(local, type=pa.timestamp("us")), pa.string())
+        text = pc.if_else(pa.array(frac), fine, text)
+    text = pc.replace_substring(text, " ", "T", max_replacements=1)
     return pc.binary_join_element_wise(text, "+08:00", "")
 
 
