@@ -193,9 +193,11 @@ def _co2_column(grid_ukwh: np.ndarray, factor_mg_per_kwh: np.ndarray | int) -> n
 def bulk_lines(cols: LedgerColumns, chain: Chain, *, job_ids: Sequence[str],
                tenants: Sequence[str], origins: Sequence[str], site_ids: Sequence[str],
                pool_kinds: Sequence[str], clock_start: datetime,
-               market_mg_per_kwh: int = MARKET_MG_PER_KWH) -> Iterator[str]:
+               market_mg_per_kwh: int = MARKET_MG_PER_KWH,
+               digests: bytearray | None = None) -> Iterator[str]:
     """The records' lines (each with its newline), chained after `chain`'s head; `chain`
-    holds the new head and count once the last line has been taken.
+    holds the new head and count once the last line has been taken. With `digests`, each
+    record's hash (32 raw bytes) is appended to it as its line is made.
 
     Fast path of `Chain.append`: the same `BODY_TEMPLATE`, numbers formatted column by column
     and each distinct string escaped once; a test holds it to `encode_body` byte for byte.
@@ -226,7 +228,10 @@ def bulk_lines(cols: LedgerColumns, chain: Chain, *, job_ids: Sequence[str],
         body = BODY_TEMPLATE % (co2_loc[k], co2_mkt[k], facility[k], green[k], grid_s[k], hq,
                                 h * HOUR_S_INT, it[k], jq[0], q_kind[p], loc[k], mkt, jq[2],
                                 prev, seq, q_site[s], jq[1])
-        prev = sha(body.encode("utf-8")).hexdigest()
+        raw = sha(body.encode("utf-8")).digest()
+        if digests is not None:
+            digests += raw
+        prev = raw.hex()
         seq += 1
         yield f'{{"hash":"{prev}",{body[1:]}\n'
     chain.head, chain.count = prev, seq
