@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 BEIJING = timezone(timedelta(hours=8))
 HOUR_S_INT = int(HOUR_S)
 MARKET_MG_PER_KWH = round(RESIDUAL_MIX_G_PER_KWH * 1000)
+LINE_BLOCK = 65_536  # records whose numbers `bulk_lines` formats at a time
 
 
 @dataclass(frozen=True)
@@ -206,14 +207,6 @@ def bulk_lines(cols: LedgerColumns, chain: Chain, *, job_ids: Sequence[str],
     Fast path of `Chain.append`: the same `BODY_TEMPLATE`, numbers formatted column by column
     and each distinct string escaped once; a test holds it to `encode_body` byte for byte.
     """
-    grid = cols.facility_ukwh - cols.green_ukwh
-    co2_loc = _fmt_column(_co2_column(grid, cols.location_mg_per_kwh), 6)
-    co2_mkt = _fmt_column(_co2_column(grid, market_mg_per_kwh), 6)
-    facility = _fmt_column(cols.facility_ukwh, 6)
-    green = _fmt_column(cols.green_ukwh, 6)
-    grid_s = _fmt_column(grid, 6)
-    it = _fmt_column(cols.it_ukwh, 6)
-    loc = _fmt_column(cols.location_mg_per_kwh, 3)
     mkt = fmt_milli(market_mg_per_kwh)
     q_site = [json_str(s) for s in site_ids]
     q_kind = [json_str(k) for k in pool_kinds]
@@ -221,21 +214,34 @@ def bulk_lines(cols: LedgerColumns, chain: Chain, *, job_ids: Sequence[str],
     q_hour: dict[int, str] = {}
     seq, prev = chain.count, chain.head
     sha = hashlib.sha256
-    for k, (j, s, p, h) in enumerate(zip(cols.job.tolist(), cols.site.tolist(),
-                                         cols.pool.tolist(), cols.hour.tolist(), strict=True)):
-        jq = q_job.get(j)
-        if jq is None:
-            jq = q_job[j] = (json_str(job_ids[j]), json_str(tenants[j]), json_str(origins[j]))
-        hq = q_hour.get(h)
-        if hq is None:
-            hq = q_hour[h] = json_str(hour_label(clock_start, h))
-        body = BODY_TEMPLATE % (co2_loc[k], co2_mkt[k], facility[k], green[k], grid_s[k], hq,
-                                h * HOUR_S_INT, it[k], jq[0], q_kind[p], loc[k], mkt, jq[2],
-                                prev, seq, q_site[s], jq[1])
-        raw = sha(body.encode("utf-8")).digest()
-        if digests is not None:
-            digests += raw
-        prev = raw.hex()
-        seq += 1
-        yield f'{{"hash":"{prev}",{body[1:]}\n'
+    for a in range(0, len(cols), LINE_BLOCK):  # formatted a block at a time: bounded memory
+        b = min(len(cols), a + LINE_BLOCK)
+        fac_u, green_u = cols.facility_ukwh[a:b], cols.green_ukwh[a:b]
+        grid = fac_u - green_u
+        co2_loc = _fmt_column(_co2_column(grid, cols.location_mg_per_kwh[a:b]), 6)
+        co2_mkt = _fmt_column(_co2_column(grid, market_mg_per_kwh), 6)
+        facility = _fmt_column(fac_u, 6)
+        green = _fmt_column(green_u, 6)
+        grid_s = _fmt_column(grid, 6)
+        it = _fmt_column(cols.it_ukwh[a:b], 6)
+        loc = _fmt_column(cols.location_mg_per_kwh[a:b], 3)
+        for k, (j, s, p, h) in enumerate(zip(cols.job[a:b].tolist(), cols.site[a:b].tolist(),
+                                             cols.pool[a:b].tolist(), cols.hour[a:b].tolist(),
+                                             strict=True)):
+            jq = q_job.get(j)
+            if jq is None:
+                jq = q_job[j] = (json_str(job_ids[j]), json_str(tenants[j]),
+                                 json_str(origins[j]))
+            hq = q_hour.get(h)
+            if hq is None:
+                hq = q_hour[h] = json_str(hour_label(clock_start, h))
+            body = BODY_TEMPLATE % (co2_loc[k], co2_mkt[k], facility[k], green[k], grid_s[k],
+                                    hq, h * HOUR_S_INT, it[k], jq[0], q_kind[p], loc[k], mkt,
+                                    jq[2], prev, seq, q_site[s], jq[1])
+            raw = sha(body.encode("utf-8")).digest()
+            if digests is not None:
+                digests += raw
+            prev = raw.hex()
+            seq += 1
+            yield f'{{"hash":"{prev}",{body[1:]}\n'
     chain.head, chain.count = prev, seq

@@ -185,10 +185,8 @@ def write_sim_ledger(result: SimResult, out_dir: Path, rule: GreenRule = DEFAULT
     ends = np.searchsorted(cols.hour, np.arange(n_hours), side="right").tolist()
     group_starts = cols.starts.tolist()
     group_hour = cols.hour[cols.starts[:-1]].tolist() if len(cols) else []
-    green, facility = cols.green_ukwh.tolist(), cols.facility_ukwh.tolist()
-    supply, site = cols.supply_ukwh.tolist(), cols.site.tolist()
-    view = memoryview(bytes(digests))
-    del digests
+    supply = cols.supply_ukwh.tolist()
+    view = memoryview(digests)
     log, summary_log = Frontier(), Frontier()
     checkpoints: list[HourCheckpoint] = []
     summaries: list[str] = []
@@ -199,8 +197,10 @@ def write_sim_ledger(result: SimResult, out_dir: Path, rule: GreenRule = DEFAULT
         while g < len(group_hour) and group_hour[g] == h:
             a, b = group_starts[g], group_starts[g + 1]
             root = sum_root([bytes(view[k * HASH_SIZE:(k + 1) * HASH_SIZE])
-                             for k in range(a, b)], green[a:b], facility[a:b])
-            line = summary_line(topo.site_ids[site[a]], hour_label(start, h), h * HOUR_S_INT,
+                             for k in range(a, b)], cols.green_ukwh[a:b].tolist(),
+                            cols.facility_ukwh[a:b].tolist())
+            line = summary_line(topo.site_ids[int(cols.site[a])], hour_label(start, h),
+                                h * HOUR_S_INT,
                                 supply[g], root, b - a, a)
             summaries.append(line)
             summary_log.append(summary_leaf(line))
