@@ -5,6 +5,9 @@ policy and size, outputs included (a benchmark, not a test; run by hand).
     python benchmarks/bench_scale.py --sizes 200000@7 --runs 3 --policies nearest,greenest
     python benchmarks/bench_scale.py --extra="--no-ledger --no-invoices" --label lean
     python benchmarks/bench_scale.py --src /tmp/main/src    # another checkout's sources
+    python benchmarks/bench_scale.py --baseline-src /tmp/main/src --extra=--no-ledger
+        # each run alternating with one on another checkout's sources (default outputs, no
+        # extra options: an older checkout may not know them), and the ratio of wall time
 
 Each run is one child process, `python -m suanwang simulate --policy P --jobs N --days D
 --seed S --out DIR [extra]`, timed from spawn to exit (imports, demand, energy, simulation
@@ -78,8 +81,8 @@ def one_run(policy: str, jobs: int, days: float, seed: int, extra: list[str],
         err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
-        return {"wall_s": wall_s, "peak_mb": usage.ru_maxrss / 1024.0,
-                "out_mb": folder_mb(out)}
+        return {"wall_s": wall_s, "cpu_s": usage.ru_utime + usage.ru_stime,
+                "peak_mb": usage.ru_maxrss / 1024.0, "out_mb": folder_mb(out)}
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -96,6 +99,9 @@ def main(argv: list[str] | None = None) -> None:
                                                 "extra options, or 'all')")
     ap.add_argument("--src", default=None, help="PYTHONPATH of the children (another "
                                                 "checkout's src/)")
+    ap.add_argument("--baseline-src", default=None,
+                    help="also run each figure on these sources (PYTHONPATH), alternating")
+    ap.add_argument("--baseline-label", default="all (baseline)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     args = ap.parse_args(argv)
     if args.runs < 1:
@@ -104,24 +110,37 @@ def main(argv: list[str] | None = None) -> None:
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     extra = shlex.split(args.extra)
     label = args.label or (" ".join(extra) if extra else "all")
+    variants = [(label, extra, args.src)]
+    if args.baseline_src is not None:
+        variants.insert(0, (args.baseline_label, [], args.baseline_src))
     rows = []
     for jobs, days in sizes:
         for policy in policies:
-            runs = [one_run(policy, jobs, days, args.seed, extra, args.src, args.timeout)
-                    for _ in range(args.runs)]
-            wall = statistics.median(r["wall_s"] for r in runs)
-            rows.append((policy, jobs, days, label, wall, jobs / wall,
-                         statistics.median(r["peak_mb"] for r in runs),
-                         statistics.median(r["out_mb"] for r in runs)))
-            print(f"  {policy} {jobs:,} jobs / {days:g} d: {wall:.1f} s", file=sys.stderr,
-                  flush=True)
+            runs: dict[str, list[dict[str, float]]] = {v[0]: [] for v in variants}
+            for _ in range(args.runs):
+                for name, opts, src in variants:  # alternating: the same load on each
+                    runs[name].append(one_run(policy, jobs, days, args.seed, opts, src,
+                                              args.timeout))
+            base_wall = None
+            for name, _, _ in variants:
+                got = runs[name]
+                wall = statistics.median(r["wall_s"] for r in got)
+                cpu = statistics.median(r["cpu_s"] for r in got)
+                base_wall = wall if base_wall is None else base_wall
+                rows.append((policy, jobs, days, name, wall, jobs / wall, cpu, jobs / cpu,
+                             statistics.median(r["peak_mb"] for r in got),
+                             statistics.median(r["out_mb"] for r in got), base_wall / wall))
+                print(f"  {policy} {jobs:,} jobs / {days:g} d, {name}: {wall:.1f} s "
+                      f"({cpu:.1f} s CPU)", file=sys.stderr, flush=True)
     print(f"\nWhole process `simulate --out`, median of {args.runs} run(s), seed {args.seed}"
-          + (f", sources {args.src}" if args.src else "") + "\n")
-    print("| policy | jobs | days | outputs | wall s | jobs/s | peak MB | folder MB |")
-    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
-    for policy, jobs, days, what, wall, rate, peak, size in rows:
+          + (f", sources {args.src}" if args.src else "")
+          + (f", baseline {args.baseline_src}" if args.baseline_src else "") + "\n")
+    print("| policy | jobs | days | outputs | wall s | jobs/s | CPU s | jobs/CPU-s | peak MB "
+          "| folder MB | speed-up |")
+    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for policy, jobs, days, what, wall, rate, cpu, cpu_rate, peak, size, up in rows:
         print(f"| {policy} | {jobs:,} | {days:g} | {what} | {wall:.1f} | {rate:,.0f} | "
-              f"{peak:,.0f} | {size:,.0f} |")
+              f"{cpu:.1f} | {cpu_rate:,.0f} | {peak:,.0f} | {size:,.0f} | {up:.2f}x |")
 
 
 if __name__ == "__main__":
