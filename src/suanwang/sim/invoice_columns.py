@@ -15,13 +15,14 @@ egress line.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from suanwang.model import Provider
 from suanwang.pricing.bill import ENERGY_ITEM
 from suanwang.pricing.focus import FOCUS_COLUMNS, ISSUER, UNIT_NAMES, csv_text
 from suanwang.pricing.tariff import hourly_unit_prices
@@ -86,6 +87,11 @@ class Lines:
     start_us: np.ndarray  # charge period, Unix microseconds
     end_us: np.ndarray
     item_ids: list[str]
+
+    def take(self, index: np.ndarray) -> Lines:
+        """These lines in the order `index` gives."""
+        return replace(self, **{f.name: getattr(self, f.name)[index] for f in fields(self)
+                                if f.name != "item_ids"})
 
 
 def _pieces(result: SimResult, billed: np.ndarray, hours: int) -> dict[str, np.ndarray]:
@@ -300,7 +306,7 @@ def _line_cells(result: SimResult, lines: Lines, a: int, b: int) -> list[pa.Arra
     return [cells[c] for c in FOCUS_COLUMNS]
 
 
-def _unit_price_cells(lines: Lines, a: int, b: int, prov: list) -> pa.Array:
+def _unit_price_cells(lines: Lines, a: int, b: int, prov: Sequence[Provider]) -> pa.Array:
     """ListUnitPrice: money for usage lines; an egress price as `csv.writer` writes the
     provider's value (an int as an int)."""
     cells = _money(lines.price[a:b])
@@ -327,8 +333,7 @@ def write_invoice_columns(result: SimResult, out_dir: Path) -> list[Path]:
     tenant = np.array([t_code[jobs[i].tenant] for i in lines.job.tolist()], dtype=np.int64)
     # files in (tenant, month) order; a file's lines keep their order
     order = np.lexsort((np.arange(len(tenant)), lines.month, tenant))
-    lines = Lines(**{k: (v[order] if isinstance(v, np.ndarray) else v)
-                     for k, v in lines.__dict__.items()})
+    lines = lines.take(order)
     tenant = tenant[order]
     key = tenant * 1_000_000 + lines.month
     bounds = np.flatnonzero(np.diff(key)) + 1
