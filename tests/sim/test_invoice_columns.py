@@ -15,7 +15,7 @@ import pytest
 from suanwang.model import Job, Network
 from suanwang.network.loader import load_network
 from suanwang.policies import make_policy
-from suanwang.sim import simulate
+from suanwang.sim import invoice_columns, simulate
 from suanwang.sim.invoice_columns import aligned
 from suanwang.sim.invoices import write_invoices, write_invoices_per_job
 from suanwang.sim.result import SimResult
@@ -33,8 +33,12 @@ def same_invoices(result: SimResult, tmp_path: Path) -> list[Path]:
     return columns
 
 
-@pytest.mark.parametrize("policy", ["greenest", "green-window"])
-def test_national_run_across_a_month_end(policy: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("policy", "job_block"), [("greenest", 200_000),
+                                                  ("green-window", 97)])
+def test_national_run_across_a_month_end(policy: str, job_block: int, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # job_block 97: the bills computed 97 jobs at a time, each block appended to its files
+    monkeypatch.setattr(invoice_columns, "JOB_BLOCK", job_block)
     net = load_network()
     jobs = synthetic_jobs(net, 1500, 31.0, seed=2, load=0.7, start_utc=DEFAULT_START)
     result = run(net, jobs, policy, seed=2)
@@ -65,3 +69,15 @@ def test_energy_priced_runs_starting_just_before_an_hour(
     assert {p.name for p in files} == {"tenant_0_2024-06.csv", "tenant_1_2024-06.csv"}
     text = files[0].read_text(encoding="utf-8")
     assert '"tenant,0"' in text and "energy-priced provider" in text
+
+
+def test_tenants_sharing_a_file_name_take_the_per_job_path(
+        tiny_net: Network, make_series: Callable[..., Any], make_forecaster: Callable[..., Any],
+        make_job: Callable[..., Job]) -> None:
+    jobs = [replace(make_job(f"j{i}", submit_s=60.0 * i, deadline_s=9 * 3600.0), tenant=t)
+            for i, t in enumerate(["a b", "a_b"])]
+    series = make_series(tiny_net, 24)
+    result = simulate(tiny_net, jobs, make_policy("nearest"), series,
+                      make_forecaster(tiny_net, series))
+    assert not aligned(result)  # both are invoices/a_b_<month>.csv
+    assert aligned(replace(result, jobs=jobs[:1]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -33,12 +34,22 @@ US = 1_000_000  # microseconds per second
 HOUR_US = 3600 * US
 CHINA_OFFSET_US = 8 * HOUR_US
 BLOCK_LINES = 100_000  # invoice lines formatted at a time
+JOB_BLOCK = 200_000  # jobs whose bills are computed at a time: bounded memory
+
+
+def safe_name(tenant: str) -> str:
+    """The tenant as it appears in an invoice file's name."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in tenant)
 
 
 def aligned(result: SimResult) -> bool:
-    """Whether the run's clock starts on a whole hour (the columns' precondition)."""
+    """Whether the columns apply: the run's clock starts on a whole hour, and no two tenants
+    share a file name."""
     start = result.series.start_utc
-    return start.minute == 0 and start.second == 0 and start.microsecond == 0
+    if start.minute or start.second or start.microsecond:
+        return False
+    tenants = {j.tenant for j in result.jobs}
+    return len({safe_name(t) for t in tenants}) == len(tenants)
 
 
 def _micros(seconds: np.ndarray) -> np.ndarray:
@@ -142,18 +153,32 @@ def _price_tables(result: SimResult, hours: int) -> tuple[np.ndarray, np.ndarray
     return price, item, list(codes)
 
 
-def invoice_columns(result: SimResult) -> Lines:
-    """Every invoice line of the run, in written order within each (tenant, month)."""
+def billed_jobs(result: SimResult) -> np.ndarray:
+    """Indexes of the jobs that ran (with a provider), in job order."""
+    if result.slice is None:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.asarray(result.slice) >= 0)
+
+
+def price_tables(result: SimResult) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """`_price_tables` over the hours of the run's billed jobs."""
+    billed = billed_jobs(result)
+    last_end_s = float(np.nanmax(np.asarray(result.end_s)[billed])) if len(billed) else 0.0
+    return _price_tables(result, int(np.ceil(last_end_s / 3600.0)) + 2)
+
+
+def invoice_columns(result: SimResult, billed: np.ndarray | None = None,
+                    tables: tuple[np.ndarray, np.ndarray, list[str]] | None = None) -> Lines:
+    """The invoice lines of the `billed` jobs (default: all that ran), job by job."""
     jobs = result.jobs
+    billed = billed_jobs(result) if billed is None else billed
+    price_tab, item_tab, item_ids = price_tables(result) if tables is None else tables
     empty = np.zeros(0, dtype=np.int64)
-    if result.slice is None or not (np.asarray(result.slice) >= 0).any():
+    if len(billed) == 0:
         z = np.zeros(0)
         return Lines(empty, empty, np.zeros(0, dtype=bool), empty, empty, z, z, z, empty,
-                     empty, [ENERGY_ITEM])
-    billed = np.flatnonzero(np.asarray(result.slice) >= 0)
-    last_end_s = float(np.nanmax(np.asarray(result.end_s)[billed]))
-    hours = int(np.ceil(last_end_s / 3600.0)) + 2
-    price_tab, item_tab, item_ids = _price_tables(result, hours)
+                     empty, item_ids)
+    hours = price_tab.shape[1]
     p = _pieces(result, billed, hours)
     units = np.fromiter((jobs[i].units for i in billed.tolist()), dtype=np.float64,
                         count=len(billed))
@@ -321,38 +346,48 @@ def _unit_price_cells(lines: Lines, a: int, b: int, prov: Sequence[Provider]) ->
 
 
 def write_invoice_columns(result: SimResult, out_dir: Path) -> list[Path]:
-    """invoices/<tenant>_<YYYY-MM>.csv from the columns; return the files written."""
-    lines = invoice_columns(result)
+    """invoices/<tenant>_<YYYY-MM>.csv from the columns, `JOB_BLOCK` jobs at a time (each
+    block's lines appended to their files: a file's lines stay in job order); return the
+    files written, in (tenant, month) order."""
     folder = out_dir / "invoices"
     folder.mkdir(parents=True, exist_ok=True)
-    if len(lines.job) == 0:
+    billed = billed_jobs(result)
+    if len(billed) == 0:
         return []
     jobs = result.jobs
-    tenants = sorted({jobs[i].tenant for i in np.unique(lines.job).tolist()})
+    tenants = sorted({jobs[i].tenant for i in billed.tolist()})
     t_code = {t: k for k, t in enumerate(tenants)}
-    tenant = np.array([t_code[jobs[i].tenant] for i in lines.job.tolist()], dtype=np.int64)
-    # files in (tenant, month) order; a file's lines keep their order
-    order = np.lexsort((np.arange(len(tenant)), lines.month, tenant))
-    lines = lines.take(order)
-    tenant = tenant[order]
-    key = tenant * 1_000_000 + lines.month
-    bounds = np.flatnonzero(np.diff(key)) + 1
-    starts = np.concatenate([[0], bounds]).tolist()
-    ends = np.concatenate([bounds, [len(key)]]).tolist()
+    tables = price_tables(result)
     header = csv_text([]).encode("utf-8")
-    written = []
-    for a, b in zip(starts, ends, strict=True):
-        name = tenants[int(tenant[a])]
-        month = np.datetime_as_string(np.array(lines.month[a], dtype="datetime64[M]"),
-                                      unit="M")
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-        path = folder / f"{safe}_{month}.csv"
-        with path.open("wb") as f:
-            f.write(header)
-            for x in range(a, b, BLOCK_LINES):
-                write_rows(f, _line_cells(result, lines, x, min(b, x + BLOCK_LINES)))
-        written.append(path)
-    return written
+    files: dict[tuple[int, int], tuple[Path, BinaryIO]] = {}
+    try:
+        for c in range(0, len(billed), JOB_BLOCK):
+            lines = invoice_columns(result, billed[c:c + JOB_BLOCK], tables)
+            tenant = np.array([t_code[jobs[i].tenant] for i in lines.job.tolist()],
+                              dtype=np.int64)
+            # by file, (tenant, month); a file's lines keep their order
+            order = np.lexsort((np.arange(len(tenant)), lines.month, tenant))
+            lines, tenant = lines.take(order), tenant[order]
+            key = tenant * 1_000_000 + lines.month
+            bounds = np.flatnonzero(np.diff(key)) + 1
+            starts = np.concatenate([[0], bounds]).tolist()
+            ends = np.concatenate([bounds, [len(key)]]).tolist()
+            for a, b in zip(starts, ends, strict=True):
+                k = (int(tenant[a]), int(lines.month[a]))
+                if k not in files:
+                    month = np.datetime_as_string(np.array(k[1], dtype="datetime64[M]"),
+                                                  unit="M")
+                    path = folder / f"{safe_name(tenants[k[0]])}_{month}.csv"
+                    files[k] = (path, path.open("wb"))
+                    files[k][1].write(header)
+                f = files[k][1]
+                for x in range(a, b, BLOCK_LINES):
+                    write_rows(f, _line_cells(result, lines, x, min(b, x + BLOCK_LINES)))
+    finally:
+        for _, f in files.values():
+            f.close()
+    return [files[k][0] for k in sorted(files)]
 
 
-__all__ = ["Lines", "aligned", "invoice_columns", "write_invoice_columns"]
+__all__ = ["Lines", "aligned", "billed_jobs", "invoice_columns", "price_tables", "safe_name",
+           "write_invoice_columns"]

@@ -25,7 +25,7 @@ from suanwang.pricing.focus import (
     csv_text,
     focus_lines,
 )
-from suanwang.sim.invoice_columns import aligned, write_invoice_columns
+from suanwang.sim.invoice_columns import aligned, safe_name, write_invoice_columns
 from suanwang.sim.result import SimResult
 
 __all__ = ["FOCUS_COLUMNS", "ISSUER", "UNIT_NAMES", "invoice_lines", "write_invoices",
@@ -71,8 +71,7 @@ def write_invoices_per_job(result: SimResult, out_dir: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for (tenant, month), lines in sorted(invoice_lines(result).items()):
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in tenant)
-        path = folder / f"{safe}_{month}.csv"
+        path = folder / f"{safe_name(tenant)}_{month}.csv"
         with path.open("w", newline="", encoding="utf-8") as f:
             f.write(csv_text(lines))
         written.append(path)
