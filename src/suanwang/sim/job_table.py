@@ -38,9 +38,6 @@ class JobTable:
     def __len__(self) -> int:
         return len(self.columns["job_id"])
 
-    def slice(self, a: int, b: int) -> JobTable:
-        return JobTable({k: v[a:b] for k, v in self.columns.items()})
-
 
 def _floats(values: Sequence[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
@@ -52,44 +49,50 @@ def _lookup(names: Sequence[str], index: np.ndarray) -> list[str]:
     return [table[k] for k in np.where(index < 0, len(names), index).tolist()]
 
 
-def job_table(result: SimResult) -> JobTable:
-    """The jobs.csv columns of `result`."""
-    jobs = result.jobs
+def job_table(result: SimResult, a: int = 0, b: int | None = None) -> JobTable:
+    """The jobs.csv columns of `result`'s jobs [a, b) (all by default)."""
+    b = len(result.jobs) if b is None else b
+    jobs = result.jobs[a:b]
     n = len(jobs)
-    ran = result.ran
+    cut = slice(a, b)
+    site = np.asarray(result.site)[cut]
     topo = result.topology
     if result.slice is None:
         provider = [""] * n
     else:
-        provider = _lookup(topo.slice_provider, np.asarray(result.slice))
+        provider = _lookup(topo.slice_provider, np.asarray(result.slice)[cut])
     reasons = result.reasons
-    bill = np.where(ran, result.bill_yuan, np.nan)
+    submit = np.fromiter((j.submit_s for j in jobs), dtype=np.float64, count=n)
+    start = np.asarray(result.start_s, dtype=np.float64)[cut]
+    bill = np.asarray(result.compute_bill_yuan)[cut] + np.asarray(result.egress_yuan)[cut] \
+        if result.compute_bill_yuan is not None and result.egress_yuan is not None \
+        else np.zeros(n)
     cols: dict[str, Column] = {
         "job_id": [j.job_id for j in jobs],
         "tenant": [j.tenant for j in jobs],
         "origin": [j.origin for j in jobs],
         "kind": [j.kind.value for j in jobs],
         "units": np.fromiter((j.units for j in jobs), dtype=np.int64, count=n),
-        "submit_s": np.fromiter((j.submit_s for j in jobs), dtype=np.float64, count=n),
-        "start_s": np.asarray(result.start_s, dtype=np.float64),
-        "end_s": np.asarray(result.end_s, dtype=np.float64),
-        "site": _lookup(topo.site_ids, np.asarray(result.site)),
-        "rtt_ms": np.asarray(result.rtt_ms, dtype=np.float64),
+        "submit_s": submit,
+        "start_s": start,
+        "end_s": np.asarray(result.end_s, dtype=np.float64)[cut],
+        "site": _lookup(topo.site_ids, site),
+        "rtt_ms": np.asarray(result.rtt_ms, dtype=np.float64)[cut],
         "rtt_bound_ms": _floats([j.rtt_bound_ms for j in jobs]),
         "deadline_s": _floats([j.deadline_s for j in jobs]),
         "data_gb": np.fromiter((j.data_gb for j in jobs), dtype=np.float64, count=n),
-        "energy_kwh": np.asarray(result.energy_kwh, dtype=np.float64),
-        "green_kwh": np.asarray(result.green_kwh, dtype=np.float64),
-        "carbon_kg": np.asarray(result.carbon_kg, dtype=np.float64),
-        "cost_yuan": np.asarray(result.cost_yuan, dtype=np.float64),
-        "wait_s": np.asarray(result.wait_s(), dtype=np.float64),
-        "status": list(result.status),
+        "energy_kwh": np.asarray(result.energy_kwh, dtype=np.float64)[cut],
+        "green_kwh": np.asarray(result.green_kwh, dtype=np.float64)[cut],
+        "carbon_kg": np.asarray(result.carbon_kg, dtype=np.float64)[cut],
+        "cost_yuan": np.asarray(result.cost_yuan, dtype=np.float64)[cut],
+        "wait_s": start - submit,  # SimResult.wait_s
+        "status": list(result.status[a:b]),
         "workload": [j.workload for j in jobs],
-        "placed_s": np.asarray(result.placed_s, dtype=np.float64),
-        "transfer_s": np.asarray(result.transfer_s, dtype=np.float64),
-        "deferrals": np.asarray(result.deferrals, dtype=np.int64),
-        "reason": [reasons.get(i, "") for i in range(n)] if reasons else [""] * n,
+        "placed_s": np.asarray(result.placed_s, dtype=np.float64)[cut],
+        "transfer_s": np.asarray(result.transfer_s, dtype=np.float64)[cut],
+        "deferrals": np.asarray(result.deferrals, dtype=np.int64)[cut],
+        "reason": [reasons.get(i, "") for i in range(a, b)] if reasons else [""] * n,
         "provider": provider,
-        "bill_yuan": bill,
+        "bill_yuan": np.where(site >= 0, bill, np.nan),
     }
     return JobTable(cols)

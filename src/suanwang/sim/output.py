@@ -28,6 +28,7 @@ __all__ = [
     "JOB_COLUMNS",
     "SITE_COLUMNS",
     "run_files",
+    "write_jobs",
     "write_jobs_csv",
     "write_jobs_parquet",
     "write_run",
@@ -39,7 +40,7 @@ SITE_COLUMNS = (
     "intensity_g_per_kwh", "price_yuan_per_kwh",
 )
 FORMATS = ("csv", "parquet", "both")
-CSV_BLOCK_ROWS = 50_000  # rows formatted at a time: bounds the memory of the text
+JOB_BLOCK_ROWS = 50_000  # jobs whose rows are built at a time: bounds the memory
 
 
 def _cells(table: JobTable) -> list[pa.Array]:
@@ -55,21 +56,13 @@ def _cells(table: JobTable) -> list[pa.Array]:
     return out
 
 
-def write_jobs_csv(result: SimResult, path: Path, table: JobTable | None = None) -> None:
-    """jobs.csv: a header and one row per job, formatted a block of rows at a time."""
-    table = job_table(result) if table is None else table
-    with path.open("wb") as f:
-        f.write(header(JOB_COLUMNS))
-        for a in range(0, len(table), CSV_BLOCK_ROWS):
-            write_rows(f, _cells(table.slice(a, a + CSV_BLOCK_ROWS)))
+PARQUET_SCHEMA = pa.schema([(name, {"str": pa.string(), "int": pa.int64(),
+                                    "float": pa.float64()}[kind])
+                            for name, kind in JOB_COLUMN_TYPES])
 
 
-def write_jobs_parquet(result: SimResult, path: Path, table: JobTable | None = None) -> None:
-    """jobs.parquet: the columns of jobs.csv, in its order; numbers at full precision, null
-    where jobs.csv has an empty cell (text columns too: "" is written as null)."""
-    import pyarrow.parquet as pq
-
-    table = job_table(result) if table is None else table
+def _arrow_table(table: JobTable) -> pa.Table:
+    """The block as Arrow columns: null where jobs.csv has an empty cell."""
     arrays = []
     for name, kind in JOB_COLUMN_TYPES:
         col = table.columns[name]
@@ -80,8 +73,47 @@ def write_jobs_parquet(result: SimResult, path: Path, table: JobTable | None = N
             arrays.append(pa.array(np.asarray(col, dtype=np.int64), type=pa.int64()))
         else:
             arrays.append(pa.array([v if v else None for v in col], type=pa.string()))
-    pq.write_table(pa.Table.from_arrays(arrays, names=list(JOB_COLUMNS)), path,
-                   compression="zstd")
+    return pa.Table.from_arrays(arrays, schema=PARQUET_SCHEMA)
+
+
+def write_jobs(result: SimResult, csv_path: Path | None = None,
+               parquet_path: Path | None = None) -> None:
+    """jobs.csv at `csv_path` and/or jobs.parquet at `parquet_path`, a block of jobs at a time
+    (the columns of a block taken from the jobs, formatted, written, let go).
+
+    jobs.csv: a header and one row per job. jobs.parquet: the columns of jobs.csv in its
+    order, numbers at full precision, null where jobs.csv has an empty cell (text columns
+    too: "" is written as null), one row group per block."""
+    import pyarrow.parquet as pq
+
+    n = len(result.jobs)
+    csv_file = csv_path.open("wb") if csv_path is not None else None
+    parquet = (pq.ParquetWriter(parquet_path, PARQUET_SCHEMA, compression="zstd")
+               if parquet_path is not None else None)
+    try:
+        if csv_file is not None:
+            csv_file.write(header(JOB_COLUMNS))
+        for a in range(0, n, JOB_BLOCK_ROWS):
+            block = job_table(result, a, min(n, a + JOB_BLOCK_ROWS))
+            if csv_file is not None:
+                write_rows(csv_file, _cells(block))
+            if parquet is not None:
+                parquet.write_table(_arrow_table(block))
+        if parquet is not None and n == 0:
+            parquet.write_table(PARQUET_SCHEMA.empty_table())
+    finally:
+        if csv_file is not None:
+            csv_file.close()
+        if parquet is not None:
+            parquet.close()
+
+
+def write_jobs_csv(result: SimResult, path: Path) -> None:
+    write_jobs(result, csv_path=path)
+
+
+def write_jobs_parquet(result: SimResult, path: Path) -> None:
+    write_jobs(result, parquet_path=path)
 
 
 def write_sites_csv(result: SimResult, path: Path) -> None:
@@ -110,12 +142,8 @@ def write_run(result: SimResult, out_dir: Path, run_info: dict[str, Any], *,
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = job_table(result)
-    if fmt in ("csv", "both"):
-        write_jobs_csv(result, out_dir / "jobs.csv", table)
-    if fmt in ("parquet", "both"):
-        write_jobs_parquet(result, out_dir / "jobs.parquet", table)
-    del table
+    write_jobs(result, out_dir / "jobs.csv" if fmt in ("csv", "both") else None,
+               out_dir / "jobs.parquet" if fmt in ("parquet", "both") else None)
     write_sites_csv(result, out_dir / "sites.csv")
     if ledger:
         write_sim_ledger(result, out_dir)
