@@ -121,26 +121,29 @@ def main(argv: list[str] | None = None) -> None:
                 for name, opts, src in variants:  # alternating: the same load on each
                     runs[name].append(one_run(policy, jobs, days, args.seed, opts, src,
                                               args.timeout))
-            base_wall = None
+            base_wall = base_cpu = None
             for name, _, _ in variants:
                 got = runs[name]
                 wall = statistics.median(r["wall_s"] for r in got)
                 cpu = statistics.median(r["cpu_s"] for r in got)
                 base_wall = wall if base_wall is None else base_wall
+                base_cpu = cpu if base_cpu is None else base_cpu
                 rows.append((policy, jobs, days, name, wall, jobs / wall, cpu, jobs / cpu,
                              statistics.median(r["peak_mb"] for r in got),
-                             statistics.median(r["out_mb"] for r in got), base_wall / wall))
+                             statistics.median(r["out_mb"] for r in got), base_wall / wall,
+                             base_cpu / cpu))
                 print(f"  {policy} {jobs:,} jobs / {days:g} d, {name}: {wall:.1f} s "
                       f"({cpu:.1f} s CPU)", file=sys.stderr, flush=True)
     print(f"\nWhole process `simulate --out`, median of {args.runs} run(s), seed {args.seed}"
           + (f", sources {args.src}" if args.src else "")
           + (f", baseline {args.baseline_src}" if args.baseline_src else "") + "\n")
     print("| policy | jobs | days | outputs | wall s | jobs/s | CPU s | jobs/CPU-s | peak MB "
-          "| folder MB | speed-up |")
-    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for policy, jobs, days, what, wall, rate, cpu, cpu_rate, peak, size, up in rows:
+          "| folder MB | speed-up wall | speed-up CPU |")
+    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for policy, jobs, days, what, wall, rate, cpu, cpu_rate, peak, size, up, cpu_up in rows:
         print(f"| {policy} | {jobs:,} | {days:g} | {what} | {wall:.1f} | {rate:,.0f} | "
-              f"{cpu:.1f} | {cpu_rate:,.0f} | {peak:,.0f} | {size:,.0f} | {up:.2f}x |")
+              f"{cpu:.1f} | {cpu_rate:,.0f} | {peak:,.0f} | {size:,.0f} | {up:.2f}x | "
+              f"{cpu_up:.2f}x |")
 
 
 if __name__ == "__main__":
