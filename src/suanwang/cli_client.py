@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -80,8 +81,6 @@ def _client(url: str | None, token: str | None) -> tuple[str, str]:
 
 
 def _call(target: tuple[str, str], method: str, path: str, **kw: Any) -> Any:
-    import httpx  # here: every `suanwang` command loads this module, few call a service
-
     url, token = target
     try:
         r = httpx.request(method, url + path, headers={"Authorization": f"Bearer {token}",
