@@ -34,7 +34,7 @@ from suanwang.network.loader import load_network
 from suanwang.planning.bound import Bound, compare_bounds
 from suanwang.planning.tight_bound import tight_compare_bounds
 from suanwang.policies.registry import OFFLINE_POLICIES, POLICIES, UnknownPolicyError
-from suanwang.sim.output import write_run
+from suanwang.sim.output import FORMATS, run_files, write_run
 from suanwang.sim.result import SimResult
 from suanwang.sim.runner import DEFAULT_START, energy_for, run
 from suanwang.workload.synthetic import DEFAULT_LOAD, synthetic_jobs
@@ -195,9 +195,20 @@ def simulate(
     load: LoadOpt = DEFAULT_LOAD, trace: TraceOpt = None, network: NetworkOpt = None,
     out: OutOpt = None, forecast_error: ErrOpt = 1.0,
     energy: EnergyOpt = DEFAULT_ENERGY_MODEL, energy_series: EnergySeriesOpt = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="With --out, the jobs table as " + ", ".join(FORMATS)
+                         + " (jobs.csv, jobs.parquet or both).")] = "csv",
+    ledger: Annotated[bool, typer.Option(
+        "--ledger/--no-ledger", help="With --out, write the run's ledger (ledger.jsonl, its "
+                                     "summaries and signed hourly checkpoints).")] = True,
+    invoices: Annotated[bool, typer.Option(
+        "--invoices/--no-invoices", help="With --out, write the tenants' invoices "
+                                         "(invoices/, FOCUS CSV).")] = True,
 ) -> None:
-    """Simulate one policy on the demand; with --out, write jobs.csv, sites.csv, summary.json
-    and network.json."""
+    """Simulate one policy on the demand; with --out, write jobs.csv (or jobs.parquet),
+    sites.csv, summary.json, network.json, the ledger and the invoices."""
+    if fmt not in FORMATS:
+        raise _fail(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     if policy not in POLICIES and policy not in OFFLINE_POLICIES:
         raise _fail(str(UnknownPolicyError(f"unknown policy {policy!r}; choose one of: "
                                            f"{', '.join([*POLICIES, *OFFLINE_POLICIES])}")))
@@ -208,9 +219,8 @@ def simulate(
     info = {**info, "network": net.name, "forecast_error": forecast_error,
             "energy": _energy_label(energy, energy_series)}
     if out is not None:
-        summary = write_run(result, out, info)
-        stdout().print(f"wrote {out}/jobs.csv, sites.csv, summary.json, network.json, "
-                       "ledger.jsonl")
+        summary = write_run(result, out, info, fmt=fmt, ledger=ledger, invoices=invoices)
+        stdout().print(f"wrote {out}/" + ", ".join(run_files(fmt, ledger, invoices)))
     else:
         summary = {**info, **result.summary()}
     _print_table([summary], baseline=None)

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from suanwang.model import Kind
-from suanwang.service.store import ACTIVE_STATES, TERMINAL_STATES
+from suanwang.service.states import ACTIVE_STATES, TERMINAL_STATES
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)

@@ -10,6 +10,7 @@ it consistent with a checkpoint someone kept (`suanwang ledger consistency`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -29,10 +30,10 @@ from suanwang.ledger.build import (
 from suanwang.ledger.chain import Chain
 from suanwang.ledger.checkpoint import KEY_FILE, find_signer, write_keys
 from suanwang.ledger.factors import RESIDUAL_MIX_G_PER_KWH, RESIDUAL_MIX_SOURCE
-from suanwang.ledger.merkle import Frontier, leaf_hash
+from suanwang.ledger.merkle import HASH_SIZE, Frontier, leaf_hash
 from suanwang.ledger.note import Signer
 from suanwang.ledger.store import FileLedger, HourCheckpoint, sign_hour
-from suanwang.ledger.sums import sum_leaf, sum_tree, summary_leaf, summary_line
+from suanwang.ledger.sums import sum_leaf, sum_root, sum_tree, summary_leaf, summary_line
 
 DATA_DIR = Path("suanwang-data")  # where `suanwang ledger keygen` puts the operator's key
 RUN_KEY_NAME = "suanwang.local/sim"
@@ -138,11 +139,32 @@ def summariser(cols: LedgerColumns, site_ids: list[str], start: datetime) -> Sum
     return summarise
 
 
+def _record_leaves(frontier: Frontier, digests: memoryview) -> None:
+    """Append records, given by their hashes (32 bytes each), to the Merkle log: RFC 9162
+    leaves, folded into the frontier as `Frontier.append` does, inlined."""
+    sha = hashlib.sha256
+    stack, size = frontier.hashes, frontier.size
+    for k in range(0, len(digests), HASH_SIZE):
+        h = sha(b"\x00" + digests[k:k + HASH_SIZE]).digest()
+        m = size
+        while m & 1:
+            h = sha(b"\x01" + stack.pop() + h).digest()
+            m >>= 1
+        stack.append(h)
+        size += 1
+    frontier.size = size
+
+
 def write_sim_ledger(result: SimResult, out_dir: Path, rule: GreenRule = DEFAULT_RULE,
                      site_hours: dict[str, np.ndarray] | None = None,
                      signer: Signer | None = None) -> dict[str, Any]:
-    """Write ledger.jsonl, ledger.head.json and the hourly checkpoints into `out_dir`;
-    return the head."""
+    """Write ledger.jsonl, ledger.head.json, the site-hour summaries and the hourly
+    checkpoints into `out_dir`; return the head.
+
+    The records are written first (each record's hash kept, 32 bytes); then hour by hour the
+    hour's records join the Merkle log, its site-hours' sum trees and summaries are made, and
+    its checkpoint is signed: the same files as streaming the lines through
+    `hourly_checkpoints` with `summariser`, without the per-line detour."""
     out_dir.mkdir(parents=True, exist_ok=True)
     signer = run_signer(out_dir) if signer is None else signer
     cols = columns_from_result(result, rule, site_hours)
@@ -150,22 +172,40 @@ def write_sim_ledger(result: SimResult, out_dir: Path, rule: GreenRule = DEFAULT
     jobs = result.jobs
     chain = Chain()
     start = result.series.start_utc
+    digests = bytearray()
     lines = bulk_lines(cols, chain, job_ids=[j.job_id for j in jobs],
                        tenants=[j.tenant for j in jobs], origins=[j.origin for j in jobs],
                        site_ids=topo.site_ids, pool_kinds=[k.value for k in topo.pool_kind],
-                       clock_start=start, market_mg_per_kwh=MARKET_MG_PER_KWH)
+                       clock_start=start, market_mg_per_kwh=MARKET_MG_PER_KWH,
+                       digests=digests)
+    ledger = FileLedger(out_dir)
+    head = ledger.write_lines(lines, chain, ledger_meta(rule, hour_label(start, 0)))
     # the hours of the run, closed one after the other: those up to the last record's
     n_hours = int(cols.hour.max()) + 1 if len(cols) else 1
     ends = np.searchsorted(cols.hour, np.arange(n_hours), side="right").tolist()
+    group_starts = cols.starts.tolist()
+    group_hour = cols.hour[cols.starts[:-1]].tolist() if len(cols) else []
+    supply = cols.supply_ukwh.tolist()
+    view = memoryview(digests)
+    log, summary_log = Frontier(), Frontier()
     checkpoints: list[HourCheckpoint] = []
     summaries: list[str] = []
-    ledger = FileLedger(out_dir)
-    head = ledger.write_lines(
-        hourly_checkpoints(lines, ends, signer, [hour_label(start, h + 1)
-                                                 for h in range(n_hours)], checkpoints,
-                           summarise=summariser(cols, topo.site_ids, start),
-                           summaries=summaries),
-        chain, ledger_meta(rule, hour_label(start, 0)))
+    done, g = 0, 0
+    for h in range(n_hours):
+        _record_leaves(log, view[done * HASH_SIZE:ends[h] * HASH_SIZE])
+        done = ends[h]
+        while g < len(group_hour) and group_hour[g] == h:
+            a, b = group_starts[g], group_starts[g + 1]
+            root = sum_root([bytes(view[k * HASH_SIZE:(k + 1) * HASH_SIZE])
+                             for k in range(a, b)], cols.green_ukwh[a:b].tolist(),
+                            cols.facility_ukwh[a:b].tolist())
+            line = summary_line(topo.site_ids[int(cols.site[a])], hour_label(start, h),
+                                h * HOUR_S_INT,
+                                supply[g], root, b - a, a)
+            summaries.append(line)
+            summary_log.append(summary_leaf(line))
+            g += 1
+        checkpoints.append(sign_hour(signer, h, hour_label(start, h + 1), log, summary_log))
     ledger.write_summaries(summaries)
     ledger.write_checkpoints(checkpoints, signer.verifier)
     return head

@@ -34,13 +34,19 @@ from suanwang.service.db import (
     TenantRow,
 )
 from suanwang.service.migrations import upgrade
-
-# lifecycle states
-SUBMITTED, QUEUED, DEFERRED = "submitted", "queued", "deferred"
-PLACED, RUNNING = "placed", "running"
-FINISHED, FAILED, CANCELLED, REJECTED = "finished", "failed", "cancelled", "rejected"
-ACTIVE_STATES = (SUBMITTED, QUEUED, DEFERRED, PLACED, RUNNING)
-TERMINAL_STATES = (FINISHED, FAILED, CANCELLED, REJECTED)
+from suanwang.service.states import (  # noqa: F401  (the lifecycle states, kept here too)
+    ACTIVE_STATES,
+    CANCELLED,
+    DEFERRED,
+    FAILED,
+    FINISHED,
+    PLACED,
+    QUEUED,
+    REJECTED,
+    RUNNING,
+    SUBMITTED,
+    TERMINAL_STATES,
+)
 
 
 def token_hash(token: str) -> str:

@@ -25,9 +25,11 @@ from suanwang.pricing.focus import (
     csv_text,
     focus_lines,
 )
+from suanwang.sim.invoice_columns import aligned, safe_name, write_invoice_columns
 from suanwang.sim.result import SimResult
 
-__all__ = ["FOCUS_COLUMNS", "ISSUER", "UNIT_NAMES", "invoice_lines", "write_invoices"]
+__all__ = ["FOCUS_COLUMNS", "ISSUER", "UNIT_NAMES", "invoice_lines", "write_invoices",
+           "write_invoices_per_job"]
 
 
 def invoice_lines(result: SimResult) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -56,13 +58,20 @@ def invoice_lines(result: SimResult) -> dict[tuple[str, str], list[dict[str, Any
 
 
 def write_invoices(result: SimResult, out_dir: Path) -> list[Path]:
-    """Write invoices/<tenant>_<YYYY-MM>.csv; return the files written."""
+    """Write invoices/<tenant>_<YYYY-MM>.csv; return the files written. Computed as columns
+    (`sim.invoice_columns`, the same bytes) when the run's clock starts on a whole hour."""
+    if aligned(result):
+        return write_invoice_columns(result, out_dir)
+    return write_invoices_per_job(result, out_dir)
+
+
+def write_invoices_per_job(result: SimResult, out_dir: Path) -> list[Path]:
+    """`write_invoices` job by job through `invoice_lines` (the reference)."""
     folder = out_dir / "invoices"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for (tenant, month), lines in sorted(invoice_lines(result).items()):
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in tenant)
-        path = folder / f"{safe}_{month}.csv"
+        path = folder / f"{safe_name(tenant)}_{month}.csv"
         with path.open("w", newline="", encoding="utf-8") as f:
             f.write(csv_text(lines))
         written.append(path)

@@ -9,84 +9,146 @@ recompute a job's energy: units * kw_per_unit * pue * (end_s - start_s) / 3600.
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from suanwang.ledger.sim_output import write_sim_ledger
 from suanwang.network.loader import network_to_dict
+from suanwang.sim.csv_columns import float_cells, header, int_cells, text_cells, write_rows
 from suanwang.sim.invoices import write_invoices
+from suanwang.sim.job_table import JOB_COLUMN_TYPES, JOB_COLUMNS, JobTable, job_table
 from suanwang.sim.result import SimResult
 
-JOB_COLUMNS = (
-    "job_id", "tenant", "origin", "kind", "units", "submit_s", "start_s", "end_s", "site",
-    "rtt_ms", "rtt_bound_ms", "deadline_s", "data_gb", "energy_kwh", "green_kwh", "carbon_kg",
-    "cost_yuan", "wait_s", "status", "workload", "placed_s", "transfer_s", "deferrals", "reason",
-    "provider", "bill_yuan",
-)
+__all__ = [
+    "FORMATS",
+    "JOB_COLUMNS",
+    "SITE_COLUMNS",
+    "run_files",
+    "write_jobs",
+    "write_jobs_csv",
+    "write_jobs_parquet",
+    "write_run",
+    "write_sites_csv",
+]
+
 SITE_COLUMNS = (
     "site", "pool", "hour_start_s", "busy_units", "capacity_units", "energy_kwh", "green_share",
     "intensity_g_per_kwh", "price_yuan_per_kwh",
 )
+FORMATS = ("csv", "parquet", "both")
+JOB_BLOCK_ROWS = 50_000  # jobs whose rows are built at a time: bounds the memory
 
 
-def _cell(x: float | None, digits: int = 6) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return ""
-    text = f"{float(x):.{digits}f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
+def _cells(table: JobTable) -> list[pa.Array]:
+    out = []
+    for name, kind in JOB_COLUMN_TYPES:
+        col = table.columns[name]
+        if kind == "float":
+            out.append(float_cells(np.asarray(col)))
+        elif kind == "int":
+            out.append(int_cells(np.asarray(col)))
+        else:
+            out.append(text_cells(col))  # type: ignore[arg-type]
+    return out
+
+
+PARQUET_SCHEMA = pa.schema([(name, {"str": pa.string(), "int": pa.int64(),
+                                    "float": pa.float64()}[kind])
+                            for name, kind in JOB_COLUMN_TYPES])
+
+
+def _arrow_table(table: JobTable) -> pa.Table:
+    """The block as Arrow columns: null where jobs.csv has an empty cell."""
+    arrays = []
+    for name, kind in JOB_COLUMN_TYPES:
+        col = table.columns[name]
+        if kind == "float":
+            values = np.asarray(col, dtype=np.float64)
+            arrays.append(pa.array(values, type=pa.float64(), mask=np.isnan(values)))
+        elif kind == "int":
+            arrays.append(pa.array(np.asarray(col, dtype=np.int64), type=pa.int64()))
+        else:
+            arrays.append(pa.array([v if v else None for v in col], type=pa.string()))
+    return pa.Table.from_arrays(arrays, schema=PARQUET_SCHEMA)
+
+
+def write_jobs(result: SimResult, csv_path: Path | None = None,
+               parquet_path: Path | None = None) -> None:
+    """jobs.csv at `csv_path` and/or jobs.parquet at `parquet_path`, a block of jobs at a time
+    (the columns of a block taken from the jobs, formatted, written, let go).
+
+    jobs.csv: a header and one row per job. jobs.parquet: the columns of jobs.csv in its
+    order, numbers at full precision, null where jobs.csv has an empty cell (text columns
+    too: "" is written as null), one row group per block."""
+    import pyarrow.parquet as pq
+
+    n = len(result.jobs)
+    csv_file = csv_path.open("wb") if csv_path is not None else None
+    parquet = (pq.ParquetWriter(parquet_path, PARQUET_SCHEMA, compression="zstd")
+               if parquet_path is not None else None)
+    try:
+        if csv_file is not None:
+            csv_file.write(header(JOB_COLUMNS))
+        for a in range(0, n, JOB_BLOCK_ROWS):
+            block = job_table(result, a, min(n, a + JOB_BLOCK_ROWS))
+            if csv_file is not None:
+                write_rows(csv_file, _cells(block))
+            if parquet is not None:
+                parquet.write_table(_arrow_table(block))
+        if parquet is not None and n == 0:
+            parquet.write_table(PARQUET_SCHEMA.empty_table())
+    finally:
+        if csv_file is not None:
+            csv_file.close()
+        if parquet is not None:
+            parquet.close()
 
 
 def write_jobs_csv(result: SimResult, path: Path) -> None:
-    site_ids = result.topology.site_ids
-    wait = result.wait_s().tolist()
-    cols = [a.tolist() for a in (result.site, result.start_s, result.end_s, result.rtt_ms,
-                                 result.energy_kwh, result.green_kwh, result.carbon_kg,
-                                 result.cost_yuan, result.placed_s, result.transfer_s,
-                                 result.deferrals, result.bill_yuan)]
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(JOB_COLUMNS)
-        for i, j in enumerate(result.jobs):
-            site, start, end, rtt, energy, green, carbon, cost, placed, transfer, defer, bill = (
-                c[i] for c in cols)
-            ran = site >= 0
-            w.writerow((
-                j.job_id, j.tenant, j.origin, j.kind.value, j.units, _cell(j.submit_s),
-                _cell(start), _cell(end), site_ids[site] if ran else "", _cell(rtt),
-                _cell(j.rtt_bound_ms), _cell(j.deadline_s), _cell(j.data_gb),
-                _cell(energy), _cell(green), _cell(carbon), _cell(cost),
-                _cell(wait[i]), result.status[i], j.workload, _cell(placed),
-                _cell(transfer), defer, result.reasons.get(i, ""), result.provider_of(i),
-                _cell(bill) if ran else "",
-            ))
+    write_jobs(result, csv_path=path)
+
+
+def write_jobs_parquet(result: SimResult, path: Path) -> None:
+    write_jobs(result, parquet_path=path)
 
 
 def write_sites_csv(result: SimResult, path: Path) -> None:
     sh = result.site_hours()
     topo = result.topology
-    cols = [sh[k].tolist() for k in ("site", "pool", "hour", "busy_units", "capacity_units",
-                                     "energy_kwh", "green_share", "intensity_g_per_kwh",
-                                     "price_yuan_per_kwh")]
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(SITE_COLUMNS)
-        for site, pool, hour, busy, cap, energy, green, intensity, price in zip(
-                *cols, strict=True):
-            w.writerow((topo.site_ids[site], topo.pool_kind[pool].value, int(hour * 3600),
-                        _cell(busy), cap, _cell(energy), _cell(green), _cell(intensity, 3),
-                        _cell(price, 4)))
+    site_ids = np.asarray(topo.site_ids, dtype=object)
+    kinds = np.asarray([k.value for k in topo.pool_kind], dtype=object)
+    cols = [
+        text_cells(site_ids[sh["site"]].tolist()), text_cells(kinds[sh["pool"]].tolist()),
+        int_cells((sh["hour"] * 3600).astype(np.int64)), float_cells(sh["busy_units"]),
+        int_cells(np.asarray(sh["capacity_units"])), float_cells(sh["energy_kwh"]),
+        float_cells(sh["green_share"]), float_cells(sh["intensity_g_per_kwh"], 3),
+        float_cells(sh["price_yuan_per_kwh"], 4),
+    ]
+    with path.open("wb") as f:
+        f.write(header(SITE_COLUMNS))
+        write_rows(f, cols)
 
 
-def write_run(result: SimResult, out_dir: Path, run_info: dict[str, Any]) -> dict[str, Any]:
-    """Write the files of a run (and its ledger, ledger.jsonl); return the summary written."""
+def write_run(result: SimResult, out_dir: Path, run_info: dict[str, Any], *,
+              fmt: str = "csv", ledger: bool = True, invoices: bool = True) -> dict[str, Any]:
+    """Write the files of a run: jobs.csv and/or jobs.parquet (`fmt`: csv, parquet or both),
+    sites.csv, summary.json, network.json, its ledger (ledger.jsonl and its checkpoints)
+    unless `ledger` is False, and invoices/ unless `invoices` is False; return the summary
+    written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_jobs_csv(result, out_dir / "jobs.csv")
+    write_jobs(result, out_dir / "jobs.csv" if fmt in ("csv", "both") else None,
+               out_dir / "jobs.parquet" if fmt in ("parquet", "both") else None)
     write_sites_csv(result, out_dir / "sites.csv")
-    write_sim_ledger(result, out_dir)
-    write_invoices(result, out_dir)
+    if ledger:
+        write_sim_ledger(result, out_dir)
+    if invoices:
+        write_invoices(result, out_dir)
     summary = {**run_info, **result.summary()}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False),
                                           encoding="utf-8")
@@ -94,3 +156,11 @@ def write_run(result: SimResult, out_dir: Path, run_info: dict[str, Any]) -> dic
         json.dumps(network_to_dict(result.network), indent=2, ensure_ascii=False),
         encoding="utf-8")
     return summary
+
+
+def run_files(fmt: str = "csv", ledger: bool = True, invoices: bool = True) -> list[str]:
+    """The names `write_run` writes with these options (the ledger's side files aside)."""
+    jobs = {"csv": ["jobs.csv"], "parquet": ["jobs.parquet"],
+            "both": ["jobs.csv", "jobs.parquet"]}[fmt]
+    return [*jobs, "sites.csv", "summary.json", "network.json",
+            *(["ledger.jsonl"] if ledger else []), *(["invoices/"] if invoices else [])]

@@ -8,10 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import pyarrow as pa
 import pyarrow.parquet as pq
-from matplotlib.figure import Figure
 
 CELL_KEYS = ("policy", "load", "forecast_error")
 
@@ -48,6 +46,9 @@ def cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def write_plot(rows: list[dict[str, Any]], path: Path) -> Path:
     """Carbon (t) and mean wait (h) against load per (policy, forecast error)."""
+    import matplotlib  # here, not at the top: the command line loads this module on start
+    from matplotlib.figure import Figure
+
     matplotlib.use("Agg")
     by_line: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
     for c in cells(rows):

@@ -197,11 +197,10 @@ def synthetic_jobs(network: Network, n_jobs: int, days: float, seed: int = 0,
     append = jobs.append
     for rank, (i, s, u, d, g, dl, o, t) in enumerate(zip(*columns, strict=True)):
         c = usable[i]
-        append(Job(
-            job_id=f"j{rank:07d}", tenant=c.tenants[t], origin=region_names[o], kind=c.kind,
-            units=u, duration_s=d, submit_s=s, rtt_bound_ms=c.rtt_bound_ms,
-            deadline_s=None if dl != dl else dl, data_gb=g, workload=c.name,
-        ))
+        # positional, in Job's field order (job_id, tenant, origin, kind, units, duration_s,
+        # submit_s, rtt_bound_ms, deadline_s, data_gb, workload): a third faster than by name
+        append(Job(f"j{rank:07d}", c.tenants[t], region_names[o], c.kind, u, d, s,
+                   c.rtt_bound_ms, None if dl != dl else dl, g, c.name))
     return jobs
 
 
