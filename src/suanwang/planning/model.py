@@ -1,6 +1,9 @@
 """The time-indexed slot model over job classes, solved by HiGHS (SciPy's `linprog`).
 
-Classes (see `aggregate`) belong to pool groups: the jobs of a group may run in the same pools.
+Its "pools" are the planning units, provider slices (`suanwang.planning.rates`): one
+provider's share of a site's pool, with that share's units as capacity, so that the model
+chooses the provider too. Classes (see `aggregate`) belong to pool groups: the jobs of a group
+may run in the same slices.
 With W_c a class's work and R_c[h] its rate cap (unit-hours), the variables are
 
     y[c, h] >= 0   the share of class c's work computed in slot h      (y <= R_c[h] / W_c)
@@ -8,7 +11,7 @@ With W_c a class's work and R_c[h] its rate cap (unit-hours), the variables are
 
 and the model is
 
-    minimise    sum  z[g,p,h] * kw_per_unit_facility[p] * rate[site(p), h]
+    minimise    sum  z[g,p,h] * objective_per_unit_h[p, h]
     subject to  sum_h y[c,h] = 1                                    every class: all work done
                 sum_{h<d} W_c y[c,h] >= due_c(d)                    every class and due slot d
                 sum_p z[g,p,h] = sum_{c in g} W_c y[c,h]            every group and slot
@@ -16,7 +19,8 @@ and the model is
 
 which is the per-class model (class x pool x slot columns) written with far fewer columns: the
 classes of a group share their pools and a pool-hour's price does not depend on who uses it.
-`rate` is the objective per kWh (`Objective.rate_per_kwh`): carbon, cost or a weighted mix.
+`objective_per_unit_h` is the objective of one busy unit-hour of the slice in the slot
+(`rates.objective_per_unit_h`): carbon, electricity cost, the tenants' bill or a mix.
 Latency bounds and deadlines are never traded: they decide which columns exist. Rows and
 columns are scaled so that general pools of millions of cores and accelerator pools of
 thousands sit in one well-conditioned model.
@@ -48,28 +52,26 @@ class SlotSolution:
     status: str  # OPTIMAL, INFEASIBLE, or HiGHS's message
     objective: float  # objective units (kg CO2 or yuan); nan unless optimal
     slot0: int  # absolute slot of column 0 of the arrays below
-    flow_unit_h: np.ndarray  # (pools, slots): unit-hours planned per pool and slot
-    price_per_unit_h: np.ndarray  # (pools, slots): dual price of capacity, >= 0
+    flow_unit_h: np.ndarray  # (slices, slots): unit-hours planned per slice and slot
+    price_per_unit_h: np.ndarray  # (slices, slots): dual price of capacity, >= 0
     n_vars: int
     n_rows: int
     solve_s: float
 
 
-def solve_slot_model(topo: Topology, classes: JobClasses, rate_per_kwh: np.ndarray,
+def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray,
                      slot0: int = 0, available_unit_h: np.ndarray | None = None,
                      time_limit_s: float | None = None) -> SlotSolution:
     """Solve the slot model.
 
-    `rate_per_kwh[s, h]` is the objective per kWh at site s in absolute slot `slot0 + h`, and
-    `available_unit_h[p, h]` the pool's unit-hours free for these classes in that slot
-    (default: its full capacity); both must cover every class's slots.
+    `objective_per_unit_h[p, h]` is the objective of a busy unit-hour of slice p in absolute
+    slot `slot0 + h`, and `available_unit_h[p, h]` the slice's unit-hours free for these
+    classes in that slot (default: its full capacity); both must cover every class's slots.
     """
-    n_pools = len(topo.pools)
-    n_slots = rate_per_kwh.shape[1]
-    kw = np.asarray(topo.pool_kw_facility, dtype=float)
-    installed = np.asarray(topo.pool_capacity, dtype=float)
+    n_pools = len(topo.slices)
+    n_slots = objective_per_unit_h.shape[1]
+    installed = np.asarray(topo.slice_capacity, dtype=float)
     cap = np.maximum(installed, 1.0)  # row and column scale
-    site = np.asarray(topo.pool_site, dtype=np.int64)
     if available_unit_h is None:
         available_unit_h = np.repeat(installed[:, None], n_slots, axis=1)
     n_cls = len(classes)
@@ -111,7 +113,7 @@ def solve_slot_model(topo: Topology, classes: JobClasses, rate_per_kwh: np.ndarr
     n_bal, n_cap = len(bal_used), len(cap_used)
 
     cost = np.concatenate([np.zeros(n_y),
-                           cap[z_pool] * kw[z_pool] * rate_per_kwh[site[z_pool], z_slot]])
+                           cap[z_pool] * objective_per_unit_h[z_pool, z_slot]])
     a_eq = sp.csr_array((
         np.concatenate([np.ones(n_y), -work[y_cls] / group_size[bal_grp[y_bal]],
                         cap[z_pool] / group_size[bal_grp[z_bal]]]),
