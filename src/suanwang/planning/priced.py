@@ -43,7 +43,8 @@ class PricedPolicy:
 
     def choice(self, state: SchedulerState, job: Job, options: Options | None,
                free: list[int], now_s: float) -> Choice | None:
-        """The job's choice; `free` holds the free units per slice as of this decision."""
+        """The job's choice; `free` holds the units a job can take now per slice, as of this
+        decision (the slice's free units, at most its pool's)."""
         raise NotImplementedError
 
     def defer_until(self, job: Job, choice: Choice, now_s: float) -> float:
@@ -68,6 +69,8 @@ class PricedPolicy:
         free_slice = list(state.free_slice)
         held: dict[tuple[str, int], int] = {}
         topo = state.topology
+        slice_pool = topo.slice_pool
+        room = [min(f, free[slice_pool[i]]) for i, f in enumerate(free_slice)]
         jobs: list[Job] = []
         cands: list[list[Offer]] = []
         for job in self.order(pending, now_s):
@@ -80,19 +83,19 @@ class PricedPolicy:
                 self.forget(job)
         for job, c, opt in zip(jobs, cands, self.prepare(state, jobs, cands, now_s),
                                strict=True):
-            ch = self.choice(state, job, opt, free_slice, now_s)
+            ch = self.choice(state, job, opt, room, now_s)
             if ch is None:
                 decision.unplaced.append(Unplaced(
-                    job, f"no free capacity at {len(c)} feasible provider pools", retry=True))
+                    job, f"no free capacity at {len({o.site for o in c})} feasible sites",
+                    retry=True))
                 continue
             site = topo.site_ids[ch.cand.site]
             if ch.now:
                 transfer = ch.cand.transfer_s(job.data_gb)
                 sl: int | None = ch.cand.slice
-                if not (free_slice[sl] >= job.units and free[ch.cand.pool] >= job.units
-                        and state.tenant_room(job, sl, held)):
-                    sl = slice_in_pool(state, job, ch.cand.pool, free_slice, now_s,
-                                       now_s + transfer, held)
+                if not (room[sl] >= job.units and state.tenant_room(job, sl, held)):
+                    sl = None if free[ch.cand.pool] < job.units else slice_in_pool(
+                        state, job, ch.cand.pool, free_slice, now_s, now_s + transfer, held)
                 if sl is None:
                     decision.unplaced.append(Unplaced(
                         job, f"{self.name}: planned at {site}, where no provider it may use "
@@ -102,6 +105,8 @@ class PricedPolicy:
                     ch = replace(ch, cand=next(o for o in c if o.slice == sl))
                 free[ch.cand.pool] -= job.units
                 free_slice[sl] -= job.units
+                for i in topo.pool_slices[ch.cand.pool]:
+                    room[i] = min(free_slice[i], free[ch.cand.pool])
                 if topo.slice_cap[sl] is not None:
                     held[(job.tenant, sl)] = held.get((job.tenant, sl), 0) + job.units
                 provider = topo.slice_provider[sl]
