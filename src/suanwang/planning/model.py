@@ -34,7 +34,7 @@ when it runs, so that jobs do not all crowd into the same green hours.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +59,28 @@ class SlotSolution:
     solve_s: float
 
 
+def interchangeable(topo: Topology, classes: JobClasses,
+                    objective_per_unit_h: np.ndarray) -> np.ndarray:
+    """For each slice, the first slice it is interchangeable with in the model: of the same
+    pool, with the same objective in every slot, and in the same pool groups. Such slices
+    differ in nothing but capacity, so the model over their merged capacity has the same
+    optimum (any split of a merged flow within the members' capacities is a solution of the
+    unmerged model, and every solution of that merges into one) and the same capacity prices
+    (by symmetry one optimal dual prices the members alike). With one provider per pool, or
+    an objective blind to the bill, this keeps the model as small as the model over pools."""
+    n = len(topo.slices)
+    member: list[list[int]] = [[] for _ in range(n)]
+    for g, pools in enumerate(classes.pools):
+        for p in pools.tolist():
+            member[p].append(g)
+    first: dict[tuple[int, tuple[int, ...], bytes], int] = {}
+    rep = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        key = (topo.slice_pool[p], tuple(member[p]), objective_per_unit_h[p].tobytes())
+        rep[p] = first.setdefault(key, p)
+    return rep
+
+
 def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray,
                      slot0: int = 0, available_unit_h: np.ndarray | None = None,
                      time_limit_s: float | None = None) -> SlotSolution:
@@ -67,13 +89,37 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
     `objective_per_unit_h[p, h]` is the objective of a busy unit-hour of slice p in absolute
     slot `slot0 + h`, and `available_unit_h[p, h]` the slice's unit-hours free for these
     classes in that slot (default: its full capacity); both must cover every class's slots.
+    Interchangeable slices (`interchangeable`) are solved as one; the planned flow is shared
+    out among them in proportion to their free unit-hours, and each has the merged price.
     """
-    n_pools = len(topo.slices)
     n_slots = objective_per_unit_h.shape[1]
     installed = np.asarray(topo.slice_capacity, dtype=float)
-    cap = np.maximum(installed, 1.0)  # row and column scale
     if available_unit_h is None:
         available_unit_h = np.repeat(installed[:, None], n_slots, axis=1)
+    rep = interchangeable(topo, classes, objective_per_unit_h)
+    if (rep == np.arange(len(rep))).all():
+        return _solve(classes, objective_per_unit_h, installed, available_unit_h, slot0,
+                      time_limit_s)
+    units, index = np.unique(rep, return_inverse=True)
+    merged_installed = np.bincount(index, weights=installed, minlength=len(units))
+    merged_available = np.zeros((len(units), n_slots))
+    np.add.at(merged_available, index, np.maximum(available_unit_h, 0.0))
+    merged = replace(classes, pools=[np.unique(index[p]) for p in classes.pools])
+    sol = _solve(merged, objective_per_unit_h[units], merged_installed, merged_available,
+                 slot0, time_limit_s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(merged_available[index] > 0,
+                         np.maximum(available_unit_h, 0.0) / merged_available[index], 0.0)
+    return replace(sol, flow_unit_h=sol.flow_unit_h[index] * share,
+                   price_per_unit_h=sol.price_per_unit_h[index])
+
+
+def _solve(classes: JobClasses, objective_per_unit_h: np.ndarray, installed: np.ndarray,
+           available_unit_h: np.ndarray, slot0: int,
+           time_limit_s: float | None) -> SlotSolution:
+    n_pools = len(installed)
+    n_slots = objective_per_unit_h.shape[1]
+    cap = np.maximum(installed, 1.0)  # row and column scale
     n_cls = len(classes)
     empty = np.zeros((n_pools, n_slots))
     if n_cls == 0:
