@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from suanwang.core.policy import Decision, Deferral, Unplaced
 from suanwang.core.provider_choice import slice_in_pool
 from suanwang.core.state import Offer, SchedulerState
@@ -69,8 +71,8 @@ class PricedPolicy:
         free_slice = list(state.free_slice)
         held: dict[tuple[str, int], int] = {}
         topo = state.topology
-        slice_pool = topo.slice_pool
-        room = [min(f, free[slice_pool[i]]) for i, f in enumerate(free_slice)]
+        room: list[int] = np.minimum(np.asarray(free_slice),
+                                     np.asarray(free)[topo.slice_pool]).tolist()
         jobs: list[Job] = []
         cands: list[list[Offer]] = []
         for job in self.order(pending, now_s):
