@@ -48,6 +48,7 @@ from suanwang.planning.objective import Objective
 from suanwang.planning.priced import PricedPolicy
 
 REPAIRS = 2  # re-plans with the jobs that missed their deadline put first
+PLAN_BATCH = 1024  # jobs whose options are held at once (each job's: slices x starts)
 
 
 def _on_arrival(job: Job) -> bool:
@@ -147,8 +148,8 @@ class OptimalPolicy(PricedPolicy):
         """Plan `ordered` in order; the jobs that could have met their deadline but found no
         room in time."""
         missed = []
-        for lo in range(0, len(ordered), 4096):  # options of a batch at a time: memory
-            batch = ordered[lo:lo + 4096]
+        for lo in range(0, len(ordered), PLAN_BATCH):  # options of a batch at a time
+            batch = ordered[lo:lo + PLAN_BATCH]
             opts = price_options(batch, [topo.offers(j) for j in batch], None, plan.book,
                                  set())
             for job, opt in zip(batch, opts, strict=True):
