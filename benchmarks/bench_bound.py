@@ -34,7 +34,7 @@ from typing import Any
 from suanwang.core.state import Topology
 from suanwang.energy.series import HOUR_S
 from suanwang.network import load_network
-from suanwang.planning.bound import lower_bound, series_rates
+from suanwang.planning.bound import lower_bound
 from suanwang.planning.choose import PriceBook
 from suanwang.planning.milp import option_count, solve_milp
 from suanwang.planning.objective import Objective
@@ -54,16 +54,14 @@ def milp_instance(topo: Topology, n_jobs: int, days: float, seed: int, milp_limi
     tight_s = time.perf_counter() - t0
     last_end = max(j.submit_s + j.duration_s for j in jobs)
     n = max(int(max(series.hours * HOUR_S, last_end + HOUR_S) // HOUR_S) + 2, series.hours)
-    intensity, price = series_rates(series, 4 * n)
-    rate = Objective.carbon().rate_per_kwh(intensity, price)
-    book = PriceBook.build(0, rate, topo.pool_site, topo.pool_kw_facility)
+    book = PriceBook.of_trace(topo, Objective.carbon(), series, 4 * n)
     options = option_count(topo, jobs, book)
     plan = solve_milp(topo, jobs, book, milp_limit_s)
     out = {"seed": seed, "jobs": n_jobs, "aggregated_kg": agg.value, "tight_kg": tight.value,
            "tight_method": tight.method, "tight_s": tight_s, "milp_kg": plan.objective,
            "milp_status": plan.status, "milp_options": options, "milp_s": plan.solve_s,
            "served": len(plan.plan),
-           "feasible": sum(1 for j in jobs if topo.candidates(j))}
+           "feasible": sum(1 for j in jobs if topo.offers(j))}
     out["tight_to_milp"] = tight.value / plan.objective
     out["aggregated_to_milp"] = agg.value / plan.objective
     print(f"seed {seed}: aggregated/MILP {out['aggregated_to_milp']:.4f}  tight/MILP "
@@ -87,9 +85,7 @@ def tiny(n_jobs: int, seeds: int, slots_s: list[float], milp_limit_s: float) -> 
         jobs = random_jobs(seed, n=n_jobs, span_h=12)
         series = random_series(build_series, topo.network, seed)
         agg = lower_bound(topo, jobs, series)
-        intensity, price = series_rates(series, 240)
-        book = PriceBook.build(0, Objective.carbon().rate_per_kwh(intensity, price),
-                               topo.pool_site, topo.pool_kw_facility)
+        book = PriceBook.of_trace(topo, Objective.carbon(), series, 240)
         plan = solve_milp(topo, jobs, book, milp_limit_s)
         row = {"seed": seed, "jobs": n_jobs, "milp_status": plan.status,
                "milp_kg": plan.objective, "aggregated_to_milp": agg.value / plan.objective}

@@ -17,7 +17,7 @@ from suanwang.core.state import Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import EnergySeries
 from suanwang.model import Job, Network
-from suanwang.planning.bound import lower_bound, series_rates
+from suanwang.planning.bound import lower_bound
 from suanwang.planning.choose import PriceBook
 from suanwang.planning.context import PolicyContext
 from suanwang.planning.milp import solve_milp
@@ -96,9 +96,7 @@ def test_optimal_finds_the_known_optimum(name: str, milp: bool, tiny_net: Networ
         assert lo - 1e-6 <= got[job_id][1] <= hi + 1e-6
     # the bound is never above the optimum, and the MILP agrees with it
     assert lower_bound(tiny_net, jobs, west_green_6_7).value <= optimum + 1e-9
-    intensity, price = series_rates(west_green_6_7, 48)
-    book = PriceBook.build(0, Objective.carbon().rate_per_kwh(intensity, price),
-                           Topology(tiny_net).pool_site, Topology(tiny_net).pool_kw_facility)
+    book = PriceBook.of_trace(Topology(tiny_net), Objective.carbon(), west_green_6_7, 48)
     exact = solve_milp(Topology(tiny_net), jobs, book)
     assert exact.status == "optimal"
     assert exact.objective == pytest.approx(optimum, abs=1e-9)

@@ -20,7 +20,7 @@ from suanwang.cli import app
 from suanwang.core.state import Topology
 from suanwang.energy.series import EnergySeries
 from suanwang.model import Job, Network
-from suanwang.planning.bound import lower_bound, series_rates
+from suanwang.planning.bound import lower_bound
 from suanwang.planning.choose import PriceBook
 from suanwang.planning.demand import job_windows
 from suanwang.planning.milp import solve_milp
@@ -86,9 +86,7 @@ def test_identical_jobs_form_one_class(tiny_net: Network, west_green_6_and_9: En
 
 def _milp_kg(net: Network, jobs: list[Job], series: EnergySeries) -> float:
     topo = Topology(net)
-    intensity, price = series_rates(series, 240)
-    book = PriceBook.build(0, Objective.carbon().rate_per_kwh(intensity, price),
-                           topo.pool_site, topo.pool_kw_facility)
+    book = PriceBook.of_trace(topo, Objective.carbon(), series, 240)
     plan = solve_milp(topo, jobs, book, time_limit_s=120.0)
     assert plan.status == "optimal"
     assert len(plan.plan) == len(jobs)

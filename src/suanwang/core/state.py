@@ -63,6 +63,7 @@ class Topology:
         self.pool_kw_facility = [
             p.kw_per_unit * network.sites[site_index[p.site_id]].pue for p in self.pools
         ]
+        self.slice_kw_facility = [self.pool_kw_facility[p] for p in self.slice_pool]
         self.pools_of_kind: dict[Kind, list[int]] = {k: [] for k in Kind}
         for i, p in enumerate(self.pools):
             self.pools_of_kind[p.kind].append(i)

@@ -1,7 +1,9 @@
 """Job classes: jobs that the slot model cannot tell apart, merged so that the model stays small.
 
-Jobs are grouped by their set of feasible pools (same kind, and the same pools within their
-round-trip bound whose windows are open). Within a group they form classes:
+The "pools" here are the planning units, provider slices (`rates`), each with its provider's
+quota as capacity. Jobs are grouped by their set of feasible pools (same kind, and the same
+pools within their round-trip bound and provider lists whose windows are open). Within a
+group they form classes:
 
 - every job that starts on arrival (real-time, or without a deadline) joins one class: its
   time is not a decision, and its rate caps below pin its work to its own hours;

@@ -7,6 +7,13 @@ meet its deadline anywhere is counted with its deadline dropped, and reported. I
 relaxation cannot meet every deadline (demand beyond capacity), the bound is recomputed with
 all deadlines dropped (`deadlines_relaxed`): still a bound on every plan that runs all the
 work, late or not, by the end of the series (past its last hour the last value holds).
+
+The model plans over provider slices (`rates`): each slice's capacity is its provider's
+quota, so the bound knows that a cheap provider's small quota cannot take all the work. The
+tenant's asks that only restrict a plan further (preferences, price caps, per-tenant caps)
+are left out: they can only raise the best plan, never lower it below the bound. When the
+objective weighs the tenants' bill, each job's egress counts at its cheapest feasible slice
+(a constant: no plan pays less).
 """
 
 from __future__ import annotations
@@ -21,9 +28,11 @@ from suanwang.core.state import Topology
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.model import Job, Network
 from suanwang.planning.aggregate import aggregate
-from suanwang.planning.demand import Infeasible, job_windows
+from suanwang.planning.demand import Infeasible, Windows, job_windows
 from suanwang.planning.model import OPTIMAL, SlotSolution, solve_slot_model
 from suanwang.planning.objective import Objective
+from suanwang.planning.rates import egress_objective_per_gb, trace_rates
+from suanwang.planning.rates import series_rates as series_rates  # re-exported
 
 
 @dataclass(frozen=True)
@@ -42,21 +51,29 @@ class Bound:
     solve_s: float
     method: str = "aggregated"  # which bound: "aggregated", or `tight_bound`'s TIGHT, LAGRANGIAN
     note: str = ""  # why this bound (a tight bound's size, or why it fell back)
-
-
-def series_rates(series: EnergySeries, n_slots: int, slot0: int = 0) -> tuple[np.ndarray, ...]:
-    """(intensity g/kWh, price yuan/kWh) per site for absolute hours slot0 .. slot0+n-1; past
-    the series' last hour its last value holds (as in accounting)."""
-    idx = np.minimum(np.arange(slot0, slot0 + n_slots), series.hours - 1)
-    return series.intensity_g_per_kwh[:, idx], series.price_yuan_per_kwh[:, idx]
+    bill_yuan: float = float("nan")  # tenants' bill of the LP's optimal solution
 
 
 def solution_charges(topo: Topology, sol: SlotSolution, intensity: np.ndarray,
                      price: np.ndarray) -> tuple[float, float]:
     """(carbon kg, cost yuan) of a slot solution's planned unit-hours."""
-    kwh = sol.flow_unit_h * np.asarray(topo.pool_kw_facility)[:, None]
-    site = np.asarray(topo.pool_site)
+    kwh = sol.flow_unit_h * np.asarray(topo.slice_kw_facility)[:, None]
+    site = np.asarray(topo.slice_site)
     return (float((kwh * intensity[site]).sum()) / 1000.0, float((kwh * price[site]).sum()))
+
+
+def min_egress(windows: Windows, per_gb: np.ndarray) -> float:
+    """Sum over the jobs of `windows` of their input data x the least of `per_gb` (per slice)
+    over the slices where their window is open."""
+    total = 0.0
+    for g in windows.groups:
+        if not g.data_gb.any():
+            continue
+        least = np.where(g.ok, per_gb[g.pools][None, :], np.inf).min(axis=1)
+        total += float(g.data_gb @ np.where(np.isfinite(least), least, 0.0))
+    return total
+
+
 
 
 def lower_bound(network: Network | Topology, jobs: Sequence[Job], series: EnergySeries,
@@ -71,7 +88,7 @@ def lower_bound_and_prices(network: Network | Topology, jobs: Sequence[Job],
                            series: EnergySeries, objective: Objective | None = None,
                            rt_wait_s: float = 0.0,
                            bucket_h: int = 1) -> tuple[Bound, np.ndarray]:
-    """`lower_bound`, with the capacity prices of its slot model (pools x slots)."""
+    """`lower_bound`, with the capacity prices of its slot model (slices x slots)."""
     objective = objective or Objective.carbon()
     topo = network if isinstance(network, Topology) else Topology(network)
     t0 = time.perf_counter()
@@ -83,10 +100,9 @@ def lower_bound_and_prices(network: Network | Topology, jobs: Sequence[Job],
     while True:
         classes = aggregate(windows, bucket_h)
         n_slots = max(classes.last_slot, 1)
-        intensity, price = series_rates(series, n_slots)
-        rate = objective.rate_per_kwh(intensity, price)
+        intensity, price, bill, per_unit_h = trace_rates(topo, series, objective, n_slots)
         build_s = time.perf_counter() - t0
-        sol = solve_slot_model(topo, classes, rate)
+        sol = solve_slot_model(topo, classes, per_unit_h)
         if sol.status == OPTIMAL or relaxed:
             break
         relaxed = True
@@ -96,7 +112,11 @@ def lower_bound_and_prices(network: Network | Topology, jobs: Sequence[Job],
     if sol.status != OPTIMAL:
         raise RuntimeError(f"the slot model could not be solved: {sol.status}")
     carbon, cost = solution_charges(topo, sol, intensity, price)
-    return Bound(objective=objective, value=sol.objective, carbon_kg=carbon, cost_yuan=cost,
+    egress_yuan = min_egress(windows, np.asarray(topo.slice_egress, dtype=float))
+    egress = (min_egress(windows, egress_objective_per_gb(topo, objective))
+              if objective.uses_bill else 0.0)
+    return Bound(objective=objective, value=sol.objective + egress, carbon_kg=carbon,
+                 cost_yuan=cost, bill_yuan=float((sol.flow_unit_h * bill).sum()) + egress_yuan,
                  deadlines_relaxed=relaxed, infeasible=infeasible,
                  n_jobs=windows.n_jobs, n_classes=len(classes), n_vars=sol.n_vars,
                  n_rows=sol.n_rows, build_s=build_s, solve_s=sol.solve_s), sol.price_per_unit_h

@@ -1,19 +1,29 @@
-"""Choosing jobs' pools and starts by their objective plus the price of capacity.
+"""Choosing jobs' slices and starts by their objective plus the price of capacity.
 
-The slot model (`model`) prices capacity: `price[p, h]` is what one more unit-hour in pool p
-during slot h would save the plan. A job of `units` computing over [a, a + d) in pool p then
+The planning unit is a provider slice of a site's pool (`rates`; arrays named `pools` here
+index slices), so an option is (site, provider, pool, start). The slot model (`model`) prices
+capacity: `price[p, h]` is what one more unit-hour in slice p during slot h would save the
+plan. A job of `units` computing over [a, a + d) in slice p, with `data_gb` of input, then
 costs
 
-    units x ( kw_per_unit_facility[p] x integral of rate[site(p)] over [a, a + d)
+    units x ( integral of objective_per_unit_h[p] over [a, a + d)
               + integral of price[p] over [a, a + d) )
+    + data_gb x egress objective per GB of p
 
 (its own objective, plus what its capacity denies others). Both integrals come from one
-cumulative curve per pool, so an option costs two interpolations. Because the rates are
+cumulative curve per slice, so an option costs two interpolations. Because the rates are
 constant within an hour, a job's cost is linear in its start between the times where its
 start or its end crosses an hour boundary; so the options worth looking at are its earliest
 start, its latest, and every start or end on an hour boundary in between. Among those with
-room, the cheapest wins (ties: the smaller objective of its own, the earliest start, the
-nearest pool). A job that can meet its deadline nowhere may only start at once (it will be
+room, the cheapest wins (ties: the smaller objective of its own, the smaller bill for the
+tenant, the earliest start, the nearest site).
+
+The tenant's asks are those of the greedy policies (`suanwang.core.provider_choice`): the
+allow and deny lists decide the slices offered (`Topology.offers`); an option whose expected
+unit price or bill is over the job's cap is no option (`within_price_caps`, on the bill
+curve); and its preferred providers come first, in its order (`preference_rank`), before
+the cost: a job overflows to the cheapest other provider only when its preferred ones have
+no room. A job that can meet its deadline nowhere may only start at once (it will be
 late); a later start must also end within `latest_end_s` (a planning horizon). Options are
 priced for a whole batch of jobs at once (`price_options`, vectorised per candidate list);
 then each job in turn takes its best option that still has room (`pick`).
@@ -31,36 +41,81 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suanwang.core.state import GB_TO_GBIT, Candidate
-from suanwang.energy.series import HOUR_S
+from suanwang.core.provider_choice import preference_rank, within_price_caps
+from suanwang.core.state import GB_TO_GBIT, Offer, Topology
+from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.model import Job
+from suanwang.planning.objective import Objective
+from suanwang.planning.rates import egress_objective_per_gb, objective_per_unit_h, trace_rates
 
 TIE = 1e-9  # relative cost difference below which options count as tied
 
 
+def _cum(a: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.zeros((a.shape[0], 1)), np.cumsum(a, axis=1)], axis=1)
+
+
 @dataclass(frozen=True)
 class PriceBook:
-    """Rates and capacity prices over absolute hours [slot0, slot0 + n); past the end the last
-    hour's values hold. `phi[p, k]` = integral over hours slot0 .. slot0+k-1 of pool p's
-    objective per busy unit (kW x rate) plus its capacity price; `own_*` the same without
-    the price (ties in price go to the option with the smaller objective of its own)."""
+    """Rates and capacity prices of the slices over absolute hours [slot0, slot0 + n); past
+    the end the last hour's values hold. `phi[p, k]` = integral over hours slot0 ..
+    slot0+k-1 of slice p's objective per busy unit plus its capacity price; `own_*` the same
+    without the price (ties in price go to the option with the smaller objective of its own);
+    `bill_*` the tenant's yuan per unit-hour (price caps, and ties). Per slice, a job's input
+    data costs `egress_per_gb` objective units and `egress_yuan_per_gb` yuan of bill per GB."""
 
     slot0: int
-    per_unit_h: np.ndarray  # (pools, n): objective + capacity price of one busy unit-hour
-    phi: np.ndarray  # (pools, n + 1)
-    own_per_unit_h: np.ndarray  # (pools, n): objective of one busy unit-hour
-    own_phi: np.ndarray  # (pools, n + 1)
+    per_unit_h: np.ndarray  # (slices, n): objective + capacity price of one busy unit-hour
+    phi: np.ndarray  # (slices, n + 1)
+    own_per_unit_h: np.ndarray  # (slices, n): objective of one busy unit-hour
+    own_phi: np.ndarray  # (slices, n + 1)
+    bill_per_unit_h: np.ndarray  # (slices, n): the tenant's yuan per busy unit-hour
+    bill_phi: np.ndarray  # (slices, n + 1)
+    egress_per_gb: np.ndarray  # (slices,) objective units per GB of input
+    egress_yuan_per_gb: np.ndarray  # (slices,)
 
     @classmethod
-    def build(cls, slot0: int, rate_per_kwh: np.ndarray, pool_site: Sequence[int],
-              kw_per_unit_facility: Sequence[float],
-              price_per_unit_h: np.ndarray | None = None) -> PriceBook:
-        own = (np.asarray(kw_per_unit_facility, dtype=float)[:, None]
-               * rate_per_kwh[np.asarray(pool_site, dtype=np.int64)])
+    def build(cls, slot0: int, objective_per_unit_h: np.ndarray,
+              price_per_unit_h: np.ndarray | None = None,
+              bill_per_unit_h: np.ndarray | None = None,
+              egress_per_gb: np.ndarray | None = None,
+              egress_yuan_per_gb: np.ndarray | None = None) -> PriceBook:
+        """From the objective per busy unit-hour (slices x hours; `rates`), and optionally
+        capacity prices, the tenant's bill (default: none) and egress (default: none)."""
+        own = np.asarray(objective_per_unit_h, dtype=float)
         per = own if price_per_unit_h is None else own + price_per_unit_h
-        zeros = np.zeros((own.shape[0], 1))
-        return cls(slot0, per, np.concatenate([zeros, np.cumsum(per, axis=1)], axis=1),
-                   own, np.concatenate([zeros, np.cumsum(own, axis=1)], axis=1))
+        bill = np.zeros_like(own) if bill_per_unit_h is None else bill_per_unit_h
+        none = np.zeros(own.shape[0])
+        return cls(slot0, per, _cum(per), own, _cum(own), bill, _cum(bill),
+                   none if egress_per_gb is None else np.asarray(egress_per_gb, dtype=float),
+                   none if egress_yuan_per_gb is None
+                   else np.asarray(egress_yuan_per_gb, dtype=float))
+
+    @classmethod
+    def of(cls, topo: Topology, objective: Objective, slot0: int,
+           intensity_g_per_kwh: np.ndarray, price_yuan_per_kwh: np.ndarray,
+           bill_per_unit_h: np.ndarray, capacity_price: np.ndarray | None = None) -> PriceBook:
+        """The book of `objective` on hourly site rates and slice bills from `slot0`."""
+        return cls.build(slot0, objective_per_unit_h(topo, objective, intensity_g_per_kwh,
+                                                     price_yuan_per_kwh, bill_per_unit_h),
+                         capacity_price, bill_per_unit_h,
+                         egress_objective_per_gb(topo, objective),
+                         np.asarray(topo.slice_egress, dtype=float))
+
+    @classmethod
+    def of_trace(cls, topo: Topology, objective: Objective, series: EnergySeries,
+                 n_slots: int) -> PriceBook:
+        """The book of `objective` on the series' actual rates, hours 0 .. n_slots - 1."""
+        intensity, price, bill, _ = trace_rates(topo, series, objective, n_slots)
+        return cls.of(topo, objective, 0, intensity, price, bill)
+
+    def with_prices(self, price_per_unit_h: np.ndarray | None) -> PriceBook:
+        """The same rates with other capacity prices."""
+        per = self.own_per_unit_h if price_per_unit_h is None else (
+            self.own_per_unit_h + price_per_unit_h)
+        return PriceBook(self.slot0, per, _cum(per), self.own_per_unit_h, self.own_phi,
+                         self.bill_per_unit_h, self.bill_phi, self.egress_per_gb,
+                         self.egress_yuan_per_gb)
 
     @property
     def end_s(self) -> float:
@@ -84,8 +139,8 @@ class PriceBook:
                         - self.integral(pools, start_s, own))
 
     def costs(self, pools: np.ndarray, start_s: np.ndarray, duration_s: np.ndarray,
-              units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(`cost`, `cost` with `own`) at once."""
+              units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(`cost`, `cost` with `own`, the compute bill in yuan) at once (without egress)."""
         n = self.per_unit_h.shape[1]
         out = []
         for t in (start_s + duration_s, start_s):
@@ -95,9 +150,10 @@ class PriceBook:
             np.maximum(k, 0, out=k)
             f = x - k
             out.append((self.phi[pools, k] + self.per_unit_h[pools, k] * f,
-                        self.own_phi[pools, k] + self.own_per_unit_h[pools, k] * f))
-        (t1, o1), (t0, o0) = out
-        return units * (t1 - t0), units * (o1 - o0)
+                        self.own_phi[pools, k] + self.own_per_unit_h[pools, k] * f,
+                        self.bill_phi[pools, k] + self.bill_per_unit_h[pools, k] * f))
+        (t1, o1, b1), (t0, o0, b0) = out
+        return units * (t1 - t0), units * (o1 - o0), units * (b1 - b0)
 
 
 def occupancy_unit_h(n_pools: int, slot0: int, n_slots: int, pools: np.ndarray,
@@ -192,7 +248,7 @@ class Bookings:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    cand: Candidate
+    cand: Offer  # the slice: site, provider and pool
     start_s: float  # compute start
     placed_s: float  # start - transfer: when the units are taken
     cost: float  # objective + capacity price, objective units
@@ -202,33 +258,35 @@ class Choice:
 
 @dataclass(frozen=True)
 class Options:
-    """One job's options, best first: rows are its usable pools; column 0 starts at once."""
+    """One job's options, best first: rows are its usable slices; column 0 starts at once."""
 
-    cands: list[Candidate]
-    pools: np.ndarray  # (K,)
-    caps: np.ndarray  # (K,) capacity units of each pool
+    cands: list[Offer]
+    pools: np.ndarray  # (K,) slice index of each row
+    caps: np.ndarray  # (K,) capacity units of each slice
     start_s: np.ndarray  # (K, M) compute start
     placed_s: np.ndarray  # (K, M)
     cost: np.ndarray  # (K, M)
-    timely: np.ndarray  # (K,) the pool can still meet the deadline
+    timely: np.ndarray  # (K,) the slice can still meet the deadline
     order: np.ndarray  # flat indices into (K, M) of the valid options, best first
+    data_gb: float = 0.0  # the job's input data (egress at a slid start)
 
 
 CHUNK_JOBS = 512
 MAX_SLIDES = 2  # later starts tried for sliding, per pick (each costs a scan of the bookings)
 
 
-def price_options(jobs: Sequence[Job], cands: Sequence[Sequence[Candidate]],
+def price_options(jobs: Sequence[Job], cands: Sequence[Sequence[Offer]],
                   now_s: float | None, book: PriceBook, drained: set[int],
                   latest_end_s: float = math.inf, margin_s: float = 0.0,
                   margin_fraction: float = 0.0) -> list[Options | None]:
-    """Options of each job (None where every pool is drained), decided at `now_s` (None:
-    each job at its own submission). `latest_end_s` caps the compute end of later options
-    (a planning horizon); a later start must also leave max(`margin_s`, `margin_fraction` x
-    duration) before the deadline (room to recover if the pool is full then); starting at
-    once is always an option."""
+    """Options of each job over its offered slices (`Topology.offers`; None where every
+    site is drained), decided at `now_s` (None: each job at its own submission).
+    `latest_end_s` caps the compute end of later options (a planning horizon); a later start
+    must also leave max(`margin_s`, `margin_fraction` x duration) before the deadline (room
+    to recover if the slice is full then); starting at once is an option unless it is over
+    the job's price caps."""
     out: list[Options | None] = [None] * len(jobs)
-    groups: dict[int, tuple[list[Candidate], list[int]]] = {}
+    groups: dict[int, tuple[list[Offer], list[int]]] = {}
     for i, c in enumerate(cands):
         entry = groups.get(id(c))
         if entry is None:
@@ -248,26 +306,43 @@ def price_options(jobs: Sequence[Job], cands: Sequence[Sequence[Candidate]],
     return out
 
 
-_Arrays = tuple[list[Candidate], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-_ARRAYS: dict[tuple[int, frozenset[int]], tuple[list[Candidate], _Arrays | None]] = {}
+_Arrays = tuple[list[Offer], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_ARRAYS: dict[tuple[int, frozenset[int]], tuple[list[Offer], _Arrays | None]] = {}
 
 
-def _arrays(cands: list[Candidate], drained: set[int]) -> _Arrays | None:
-    """(usable candidates, their pools, bandwidths, round trips, capacities), cached per
-    candidate list (the cache holds the list, so its id is not reused while cached)."""
+def _arrays(cands: list[Offer], drained: set[int]) -> _Arrays | None:
+    """(usable offers, their slices, bandwidths, round trips, capacities), cached per offer
+    list (the cache holds the list, so its id is not reused while cached)."""
     key = (id(cands), frozenset(drained))
     hit = _ARRAYS.get(key)
     if hit is not None and hit[0] is cands:
         return hit[1]
     usable = [c for c in cands if c.site not in drained]
     arrays = None if not usable else (
-        usable, np.array([c.pool for c in usable], dtype=np.int64),
+        usable, np.array([c.slice for c in usable], dtype=np.int64),
         np.array([c.bandwidth_gbps for c in usable]), np.array([c.rtt_ms for c in usable]),
         np.array([c.capacity_units for c in usable], dtype=float))
     if len(_ARRAYS) > 4096:
         _ARRAYS.clear()
     _ARRAYS[key] = (cands, arrays)
     return arrays
+
+
+def _asks(jobs: list[Job], usable: list[Offer], valid: np.ndarray, bill: np.ndarray,
+          egress_yuan: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Each job's preference rank per slice (n, k), 0 for jobs without preferences; `valid`
+    (n, k, m) loses the options over a job's price caps (`provider_choice`'s rule on the
+    option's expected unit price and bill)."""
+    n, k = len(jobs), len(usable)
+    pref = np.zeros((n, k))
+    for j, job in enumerate(jobs):
+        if job.providers_prefer:
+            pref[j] = [preference_rank(job, c.provider) for c in usable]
+        if job.max_price_yuan_per_unit_h is not None or job.max_bill_yuan is not None:
+            unit_h = job.units * d[j] / HOUR_S
+            total = bill[j] + egress_yuan[j][:, None]
+            valid[j] &= within_price_caps(job, bill[j] / unit_h, total)
+    return pref
 
 
 def _price_group(jobs: list[Job], arrays: _Arrays, now_s: float | None,
@@ -285,16 +360,26 @@ def _price_group(jobs: list[Job], arrays: _Arrays, now_s: float | None,
          for j in jobs), dtype=float, count=n)
     transfer = np.where(data[:, None] > 0, data[:, None] * GB_TO_GBIT / bw[None, :], 0.0)
     earliest = np.maximum(submit, now)[:, None] + transfer  # (n, k)
+    egress = data[:, None] * book.egress_per_gb[pools][None, :]  # (n, k) objective units
+    egress_yuan = data[:, None] * book.egress_yuan_per_gb[pools][None, :]
     waits = ~np.isnan(deadline)
-    if not waits.any():  # every job starts on arrival: one option per pool
-        cost, own = book.costs(pools[None, :], earliest, d[:, None], u[:, None])
+    if not waits.any():  # every job starts on arrival: one option per slice
+        cost, own, bill = book.costs(pools[None, :], earliest, d[:, None], u[:, None])
+        valid = np.ones((n, k, 1), dtype=bool)
+        pref = _asks(jobs, usable, valid, bill[:, :, None], egress_yuan, d)
+        cost += egress
+        own += egress
+        bill += egress_yuan
         scale = np.maximum(np.abs(cost).max(axis=1), 1e-300)[:, None]
-        order = np.lexsort((np.broadcast_to(rtt, (n, k)), np.round(own / scale / TIE),
-                            np.round(cost / scale / TIE)), axis=1)
+        bscale = np.maximum(np.abs(bill).max(axis=1), 1e-300)[:, None]
+        order = np.lexsort((np.broadcast_to(rtt, (n, k)), np.round(bill / bscale / TIE),
+                            np.round(own / scale / TIE), np.round(cost / scale / TIE), pref),
+                           axis=1)
         ones = np.ones(k, dtype=bool)
         placed = earliest - transfer
         return [Options(usable, pools, caps, earliest[j][:, None], placed[j][:, None],
-                        cost[j][:, None], ones, order[j]) for j in range(n)]
+                        cost[j][:, None], ones,
+                        order[j][valid[j, order[j], 0]], float(data[j])) for j in range(n)]
     by_deadline = np.where(waits[:, None], (deadline - d)[:, None] - earliest, 0.0)
     timely = by_deadline >= -1e-6
     margin = np.maximum(margin_s, margin_fraction * d)[:, None]
@@ -326,31 +411,41 @@ def _price_group(jobs: list[Job], arrays: _Arrays, now_s: float | None,
     valid[:, :, 0] = True
     start_f = np.where(valid, start, earliest[:, :, None])
     placed = start_f - transfer[:, :, None]
-    cost, own = book.costs(pools[None, :, None], start_f, d[:, None, None], u[:, None, None])
-    # sort key: deadline-missing last; then cost (ties: own objective, earliest start, then
-    # nearest pool)
+    cost, own, bill = book.costs(pools[None, :, None], start_f, d[:, None, None],
+                                 u[:, None, None])
+    pref = _asks(jobs, usable, valid, bill, egress_yuan, d)
+    cost += egress[:, :, None]
+    own += egress[:, :, None]
+    bill += egress_yuan[:, :, None]
+    # sort key: deadline-missing last; then the tenant's preferred providers; then cost
+    # (ties: own objective, bill, earliest start, then nearest site)
     scale = np.maximum(np.abs(np.where(valid, cost, 0.0)).max(axis=(1, 2)), 1e-300)
-    rank = (np.round(cost / scale[:, None, None] / TIE)
-            + np.where(timely, 0.0, 4.0 / TIE)[:, :, None])
+    bscale = np.maximum(np.abs(np.where(valid, bill, 0.0)).max(axis=(1, 2)), 1e-300)
+    rank = np.round(cost / scale[:, None, None] / TIE)
+    first = np.broadcast_to((pref + np.where(timely, 0.0, 1e6))[:, :, None], (n, k, m))
     own = np.round(own / scale[:, None, None] / TIE)
+    bill = np.round(bill / bscale[:, None, None] / TIE)
     out = []
     for j in range(n):
         flat = np.flatnonzero(valid[j])
         order = flat[np.lexsort((rtt[flat // m], start_f[j].ravel()[flat],
-                                 own[j].ravel()[flat], rank[j].ravel()[flat]))]
+                                 bill[j].ravel()[flat], own[j].ravel()[flat],
+                                 rank[j].ravel()[flat], first[j].ravel()[flat]))]
         out.append(Options(usable, pools, caps, start_f[j], placed[j], cost[j], timely[j],
-                           order))
+                           order, float(data[j])))
     return out
 
 
 def pick(job: Job, opt: Options, now_s: float, free_units: Sequence[int] | None,
          bookings: Bookings | None, book: PriceBook | None = None) -> Choice | None:
-    """The best of `opt` that has room: starting at once needs the units free now (or, with
-    `free_units` None, room in `bookings`); a later start needs room in `bookings`. With
-    `book`, a later start that lacks room may slide later (in booking steps, within its
-    window and the hour) to where it has room, if it then beats the best option with room:
-    jobs then follow one another in a pool instead of waiting for the next hour (tried for
-    the first `MAX_SLIDES` options without room)."""
+    """The best of `opt` that has room: starting at once needs the units free now in the
+    slice (`free_units` per slice; with None, room in `bookings`); a later start needs room
+    in `bookings`. With `book`, a later start that lacks room may slide later (in booking
+    steps, within its window and the hour) to where it has room, if it then beats the best
+    option with room: jobs then follow one another in a slice instead of waiting for the
+    next hour (tried for the first `MAX_SLIDES` options without room; a slid start keeps the
+    option's place in the tenant's preference order, and is not tried for a job with price
+    caps, whose option set is checked at the listed starts only)."""
     m = opt.start_s.shape[1]
     order = opt.order
     if len(order) == 0:
@@ -368,7 +463,8 @@ def pick(job: Job, opt: Options, now_s: float, free_units: Sequence[int] | None,
                            dtype=bool, count=len(opt.pools))
         ok = np.where(cols == 0, room[rows], ok)
     best = int(np.argmax(ok)) if ok.any() else len(order)
-    if book is not None and bookings is not None:
+    capped = job.max_price_yuan_per_unit_h is not None or job.max_bill_yuan is not None
+    if book is not None and bookings is not None and not capped:
         tries = np.flatnonzero(~ok[:best] & (cols[:best] > 0) & opt.timely[rows[:best]])
         limit = float(opt.cost.ravel()[order[best]]) if best < len(order) else math.inf
         start, placed = opt.start_s.ravel(), opt.placed_s.ravel()
@@ -382,10 +478,16 @@ def pick(job: Job, opt: Options, now_s: float, free_units: Sequence[int] | None,
                 continue
             a = start[flat] + shift
             c = float(book.cost(np.array([pool]), np.array([a]), np.array([d]),
-                                np.array([u]))[0])
-            if c <= limit * (1 + TIE):
+                                np.array([u]))[0]) + opt.data_gb * float(book.egress_per_gb[pool])
+            if c <= limit * (1 + TIE) or (best < len(order) and _preferred_over(
+                    job, opt.cands[r], opt.cands[int(rows[best])])):
                 return Choice(opt.cands[r], a, placed[flat] + shift, c, False, False)
     return None if best == len(order) else _choice(job, opt, int(order[best]), now_s)
+
+
+def _preferred_over(job: Job, a: Offer, b: Offer) -> bool:
+    return bool(job.providers_prefer) and (
+        preference_rank(job, a.provider) < preference_rank(job, b.provider))
 
 
 def _choice(job: Job, opt: Options, flat: int, now_s: float) -> Choice:
@@ -397,9 +499,9 @@ def _choice(job: Job, opt: Options, flat: int, now_s: float) -> Choice:
                   not bool(opt.timely[r]))
 
 
-def choose(job: Job, cands: Sequence[Candidate], now_s: float, book: PriceBook,
+def choose(job: Job, cands: Sequence[Offer], now_s: float, book: PriceBook,
            bookings: Bookings | None, free_units: Sequence[int] | None, drained: set[int],
            latest_end_s: float = math.inf) -> Choice | None:
-    """`pick` on the options of one job."""
+    """`pick` on the options of one job (`free_units` per slice)."""
     (opt,) = price_options([job], [cands], now_s, book, drained, latest_end_s)
     return None if opt is None else pick(job, opt, now_s, free_units, bookings, book)

@@ -1,8 +1,13 @@
-"""Where and when each job may run: its feasible pools and, per pool, its compute-start window.
+"""Where and when each job may run: its feasible slices and, per slice, its compute-start window.
 
-A job placed at `placed_s` in a pool holds its units from then; its compute starts after its
+The planning unit is a provider slice of a site's pool (`suanwang.planning.rates`): a job's
+feasible slices are `Topology.offers(job)` (its kind, within its round-trip bound, allowed by
+its provider lists, offering at least its units). Arrays named `pools` below and in the other
+planning modules index slices (`Topology.slices`).
+
+A job placed at `placed_s` in a slice holds its units from then; its compute starts after its
 input data has crossed the link (`start = placed + transfer`, transfer = data x 8 / bandwidth)
-and lasts `duration_s`. Per feasible pool the planning models use the window of the compute
+and lasts `duration_s`. Per feasible slice the planning models use the window of the compute
 start `[earliest_s, latest_s]`:
 
 - released at `release = max(submit_s, now_s)`; `earliest = release + transfer`;
@@ -10,9 +15,10 @@ start `[earliest_s, latest_s]`:
 - a real-time job (and a job with neither bound nor deadline, which nothing says may wait):
   it starts on arrival, `latest = release + rt_wait_s + transfer` (`rt_wait_s` = 0 by default).
 
-A job is infeasible when no pool of its kind is large enough within its round-trip bound
-(`Topology.why_infeasible` says why), or when no pool's window is non-empty (its deadline is
-before the earliest possible end). Both are reported by job id with the reason.
+A job is infeasible when no slice of its kind is large enough within its round-trip bound and
+its provider lists (`Topology.why_infeasible` says why), or when no slice's window is
+non-empty (its deadline is before the earliest possible end). Both are reported by job id with
+the reason.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suanwang.core.state import GB_TO_GBIT, Candidate, Topology
+from suanwang.core.state import GB_TO_GBIT, Offer, Topology
 from suanwang.model import Job
 
 EPS_S = 1e-6
@@ -40,16 +46,18 @@ class Infeasible:
 
 @dataclass(frozen=True)
 class WindowGroup:
-    """Jobs with one candidate list (same origin, kind and bound; each fits every pool of it).
+    """Jobs with one offer list (same origin, kind, bound and provider lists; each fits every
+    slice of it).
 
-    Arrays are per job (n) or per job and candidate pool (n, k), in the candidates' order.
+    Arrays are per job (n) or per job and offered slice (n, k), in the offers' order.
     """
 
-    cands: list[Candidate]
-    pools: np.ndarray  # (k,) pool index of each candidate
+    cands: list[Offer]
+    pools: np.ndarray  # (k,) slice index of each offer
     job_index: np.ndarray  # (n,) index into the jobs given to `job_windows`
     units: np.ndarray  # (n,)
     duration_s: np.ndarray  # (n,)
+    data_gb: np.ndarray  # (n,) input data moved to the slice
     transfer_s: np.ndarray  # (n, k)
     earliest_s: np.ndarray  # (n, k) earliest compute start
     latest_s: np.ndarray  # (n, k) latest compute start
@@ -87,13 +95,13 @@ def job_windows(topo: Topology, jobs: Sequence[Job], *, now_s: float = 0.0,
     if drop_deadlines and late_end_s is None:
         raise ValueError("drop_deadlines needs late_end_s")
     infeasible: list[Infeasible] = []
-    by_key: dict[tuple[str, tuple[int, ...]], tuple[list[Candidate], list[int]]] = {}
+    by_key: dict[tuple[str, tuple[int, ...]], tuple[list[Offer], list[int]]] = {}
     for i, job in enumerate(jobs):
-        cands = topo.candidates(job)
+        cands = topo.offers(job)
         if not cands:
             infeasible.append(Infeasible(job.job_id, topo.why_infeasible(job), late_only=False))
             continue
-        key = (job.origin, tuple(c.pool for c in cands))
+        key = (job.origin, tuple(c.slice for c in cands))
         entry = by_key.get(key)
         if entry is None:
             by_key[key] = (cands, [i])
@@ -136,9 +144,10 @@ def job_windows(topo: Topology, jobs: Sequence[Job], *, now_s: float = 0.0,
         if not keep.any():
             continue
         groups.append(WindowGroup(
-            cands=cands, pools=np.array([c.pool for c in cands], dtype=np.int64),
+            cands=cands, pools=np.array([c.slice for c in cands], dtype=np.int64),
             job_index=np.asarray(idx, dtype=np.int64)[keep], units=units[keep],
-            duration_s=duration[keep], transfer_s=transfer[keep], earliest_s=earliest[keep],
+            duration_s=duration[keep], data_gb=data[keep], transfer_s=transfer[keep],
+            earliest_s=earliest[keep],
             latest_s=np.where(ok[keep], np.maximum(latest[keep], earliest[keep]),
                               latest[keep]),
             ok=ok[keep], on_arrival=on_arrival[keep] & ~drop_deadlines))

@@ -1,4 +1,7 @@
-"""The exact plan of a small trace: one binary per job, pool and start option (HiGHS MIP).
+"""The exact plan of a small trace: one binary per job, slice and start option (HiGHS MIP).
+
+A "pool" here is a planning unit, a provider slice (`rates`), with its provider's quota as
+capacity.
 
 For each job the options are those of `choose.price_options` (its earliest start, its latest,
 and every start or end on an hour boundary in between, in every feasible pool): among them is
@@ -46,7 +49,7 @@ class MilpPlan:
 
 def option_count(topo: Topology, jobs: Sequence[Job], book: PriceBook) -> int:
     """How many binaries `solve_milp` would need."""
-    opts = price_options(jobs, [topo.candidates(j) for j in jobs], None, book, set())
+    opts = price_options(jobs, [topo.offers(j) for j in jobs], None, book, set())
     return sum(len(o.order) for o in opts if o is not None)
 
 
@@ -54,8 +57,8 @@ def solve_milp(topo: Topology, jobs: Sequence[Job], book: PriceBook,
                time_limit_s: float = 30.0) -> MilpPlan:
     """Plan `jobs` (each decided from its submission) exactly; jobs no pool can serve are
     left out. `book` prices options (objective, and capacity prices if any)."""
-    feasible = [j for j in jobs if topo.candidates(j)]
-    opts = price_options(feasible, [topo.candidates(j) for j in feasible], None, book, set())
+    feasible = [j for j in jobs if topo.offers(j)]
+    opts = price_options(feasible, [topo.offers(j) for j in feasible], None, book, set())
     col_job, col_pool, col_placed, col_end, col_cost, col_units, col_ref = ([] for _ in range(7))
     for ji, (job, opt) in enumerate(zip(feasible, opts, strict=True)):
         if opt is None:
@@ -94,7 +97,7 @@ def solve_milp(topo: Topology, jobs: Sequence[Job], book: PriceBook,
         rows.append(n_rows + np.repeat(lo, counts) + np.arange(int(counts.sum()))
                     - np.repeat(np.cumsum(counts) - counts, counts))
         cols.append(np.repeat(mine, counts))
-        caps.append(np.full(len(instants), float(topo.pool_capacity[p])))
+        caps.append(np.full(len(instants), float(topo.slice_capacity[p])))
         n_rows += len(instants)
     row = np.concatenate(rows)
     col = np.concatenate(cols)

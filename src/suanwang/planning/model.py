@@ -1,6 +1,9 @@
 """The time-indexed slot model over job classes, solved by HiGHS (SciPy's `linprog`).
 
-Classes (see `aggregate`) belong to pool groups: the jobs of a group may run in the same pools.
+Its "pools" are the planning units, provider slices (`suanwang.planning.rates`): one
+provider's share of a site's pool, with that share's units as capacity, so that the model
+chooses the provider too. Classes (see `aggregate`) belong to pool groups: the jobs of a group
+may run in the same slices.
 With W_c a class's work and R_c[h] its rate cap (unit-hours), the variables are
 
     y[c, h] >= 0   the share of class c's work computed in slot h      (y <= R_c[h] / W_c)
@@ -8,7 +11,7 @@ With W_c a class's work and R_c[h] its rate cap (unit-hours), the variables are
 
 and the model is
 
-    minimise    sum  z[g,p,h] * kw_per_unit_facility[p] * rate[site(p), h]
+    minimise    sum  z[g,p,h] * objective_per_unit_h[p, h]
     subject to  sum_h y[c,h] = 1                                    every class: all work done
                 sum_{h<d} W_c y[c,h] >= due_c(d)                    every class and due slot d
                 sum_p z[g,p,h] = sum_{c in g} W_c y[c,h]            every group and slot
@@ -16,7 +19,8 @@ and the model is
 
 which is the per-class model (class x pool x slot columns) written with far fewer columns: the
 classes of a group share their pools and a pool-hour's price does not depend on who uses it.
-`rate` is the objective per kWh (`Objective.rate_per_kwh`): carbon, cost or a weighted mix.
+`objective_per_unit_h` is the objective of one busy unit-hour of the slice in the slot
+(`rates.objective_per_unit_h`): carbon, electricity cost, the tenants' bill or a mix.
 Latency bounds and deadlines are never traded: they decide which columns exist. Rows and
 columns are scaled so that general pools of millions of cores and accelerator pools of
 thousands sit in one well-conditioned model.
@@ -30,7 +34,7 @@ when it runs, so that jobs do not all crowd into the same green hours.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,30 +52,74 @@ class SlotSolution:
     status: str  # OPTIMAL, INFEASIBLE, or HiGHS's message
     objective: float  # objective units (kg CO2 or yuan); nan unless optimal
     slot0: int  # absolute slot of column 0 of the arrays below
-    flow_unit_h: np.ndarray  # (pools, slots): unit-hours planned per pool and slot
-    price_per_unit_h: np.ndarray  # (pools, slots): dual price of capacity, >= 0
+    flow_unit_h: np.ndarray  # (slices, slots): unit-hours planned per slice and slot
+    price_per_unit_h: np.ndarray  # (slices, slots): dual price of capacity, >= 0
     n_vars: int
     n_rows: int
     solve_s: float
 
 
-def solve_slot_model(topo: Topology, classes: JobClasses, rate_per_kwh: np.ndarray,
+def interchangeable(topo: Topology, classes: JobClasses,
+                    objective_per_unit_h: np.ndarray) -> np.ndarray:
+    """For each slice, the first slice it is interchangeable with in the model: of the same
+    pool, with the same objective in every slot, and in the same pool groups. Such slices
+    differ in nothing but capacity, so the model over their merged capacity has the same
+    optimum (any split of a merged flow within the members' capacities is a solution of the
+    unmerged model, and every solution of that merges into one) and the same capacity prices
+    (by symmetry one optimal dual prices the members alike). With one provider per pool, or
+    an objective blind to the bill, this keeps the model as small as the model over pools."""
+    n = len(topo.slices)
+    member: list[list[int]] = [[] for _ in range(n)]
+    for g, pools in enumerate(classes.pools):
+        for p in pools.tolist():
+            member[p].append(g)
+    first: dict[tuple[int, tuple[int, ...], bytes], int] = {}
+    rep = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        key = (topo.slice_pool[p], tuple(member[p]), objective_per_unit_h[p].tobytes())
+        rep[p] = first.setdefault(key, p)
+    return rep
+
+
+def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray,
                      slot0: int = 0, available_unit_h: np.ndarray | None = None,
                      time_limit_s: float | None = None) -> SlotSolution:
     """Solve the slot model.
 
-    `rate_per_kwh[s, h]` is the objective per kWh at site s in absolute slot `slot0 + h`, and
-    `available_unit_h[p, h]` the pool's unit-hours free for these classes in that slot
-    (default: its full capacity); both must cover every class's slots.
+    `objective_per_unit_h[p, h]` is the objective of a busy unit-hour of slice p in absolute
+    slot `slot0 + h`, and `available_unit_h[p, h]` the slice's unit-hours free for these
+    classes in that slot (default: its full capacity); both must cover every class's slots.
+    Interchangeable slices (`interchangeable`) are solved as one; the planned flow is shared
+    out among them in proportion to their free unit-hours, and each has the merged price.
     """
-    n_pools = len(topo.pools)
-    n_slots = rate_per_kwh.shape[1]
-    kw = np.asarray(topo.pool_kw_facility, dtype=float)
-    installed = np.asarray(topo.pool_capacity, dtype=float)
-    cap = np.maximum(installed, 1.0)  # row and column scale
-    site = np.asarray(topo.pool_site, dtype=np.int64)
+    n_slots = objective_per_unit_h.shape[1]
+    installed = np.asarray(topo.slice_capacity, dtype=float)
     if available_unit_h is None:
         available_unit_h = np.repeat(installed[:, None], n_slots, axis=1)
+    rep = interchangeable(topo, classes, objective_per_unit_h)
+    if (rep == np.arange(len(rep))).all():
+        return _solve(classes, objective_per_unit_h, installed, available_unit_h, slot0,
+                      time_limit_s)
+    units, index = np.unique(rep, return_inverse=True)
+    merged_installed = np.bincount(index, weights=installed, minlength=len(units))
+    merged_available = np.zeros((len(units), n_slots))
+    np.add.at(merged_available, index, np.maximum(available_unit_h, 0.0))
+    merged = replace(classes, pools=[np.unique(index[p]) for p in classes.pools])
+    sol = _solve(merged, objective_per_unit_h[units], merged_installed, merged_available,
+                 slot0, time_limit_s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(merged_available[index] > 0,
+                         np.maximum(available_unit_h, 0.0) / merged_available[index], 0.0)
+    return replace(sol, flow_unit_h=sol.flow_unit_h[index] * share,
+                   price_per_unit_h=sol.price_per_unit_h[index])
+
+
+def _solve(classes: JobClasses, objective_per_unit_h: np.ndarray, installed: np.ndarray,
+           available_unit_h: np.ndarray, slot0: int,
+           time_limit_s: float | None) -> SlotSolution:
+    n_pools = len(installed)
+    n_slots = objective_per_unit_h.shape[1]
+    cap = np.maximum(installed, 1.0)  # row and column scale
     n_cls = len(classes)
     empty = np.zeros((n_pools, n_slots))
     if n_cls == 0:
@@ -111,7 +159,7 @@ def solve_slot_model(topo: Topology, classes: JobClasses, rate_per_kwh: np.ndarr
     n_bal, n_cap = len(bal_used), len(cap_used)
 
     cost = np.concatenate([np.zeros(n_y),
-                           cap[z_pool] * kw[z_pool] * rate_per_kwh[site[z_pool], z_slot]])
+                           cap[z_pool] * objective_per_unit_h[z_pool, z_slot]])
     a_eq = sp.csr_array((
         np.concatenate([np.ones(n_y), -work[y_cls] / group_size[bal_grp[y_bal]],
                         cap[z_pool] / group_size[bal_grp[z_bal]]]),

@@ -1,26 +1,32 @@
 """The decision loop shared by the planning policies (`optimal`, `rolling`).
 
-Both price every option of a job (pool and start) by its objective plus the capacity prices of
-the slot model (`choose`), and answer through the `Policy` interface like any other policy:
-a job whose best option starts now is placed (if the pool has the units now: the scheduler's
-live capacity always rules), one whose best option starts later is deferred to then (the
-scheduler wakes it and it is decided again), one with no option is queued until capacity
-frees, and one no pool could ever serve is rejected with the cause. A job whose deadline no
-pool can meet any more runs at once where it is cheapest, and its reason says so.
+Both price every option of a job (provider slice and start) by its objective plus the
+capacity prices of the slot model (`choose`), and answer through the `Policy` interface like
+any other policy: a job whose best option starts now is placed (if the slice has the units
+now: the scheduler's live capacity always rules), one whose best option starts later is
+deferred to then (the scheduler wakes it and it is decided again), one with no option is
+queued until capacity frees, and one no slice could ever serve is rejected with the cause. A
+job whose deadline no slice can meet any more runs at once where it is cheapest, and its
+reason says so.
 
-The plan chooses a site's pool; the provider within the site is chosen by the same rule as the
-greedy policies (`suanwang.core.provider_choice`: the tenant's preferred providers first, then
-the cheapest bill, within its lists and caps). If no provider of the pool can take the job now
-it waits for capacity like a job with no option.
+The plan chooses the site, the provider and the pool at once: its options are the job's
+offered slices (within its allow and deny lists), ordered by its preferences and priced within
+its caps by the greedy policies' rule (`suanwang.core.provider_choice`). If the planned slice
+cannot take the job now after all (its tenant's cap there is reached, or the units went to a
+job decided earlier in the same call), the pool's other providers are tried by that rule
+(`slice_in_pool`); if none can, the job waits for capacity like a job with no option.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
 
 from suanwang.core.policy import Decision, Deferral, Unplaced
 from suanwang.core.provider_choice import slice_in_pool
-from suanwang.core.state import Candidate, SchedulerState
+from suanwang.core.state import Offer, SchedulerState
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job, Placement
 from suanwang.planning.choose import Choice, Options
@@ -32,13 +38,15 @@ class PricedPolicy:
 
     name = "priced"
 
-    def prepare(self, state: SchedulerState, jobs: list[Job], cands: list[list[Candidate]],
+    def prepare(self, state: SchedulerState, jobs: list[Job], cands: list[list[Offer]],
                 now_s: float) -> list[Options | None]:
         """Options of a batch, priced together (default: none, `choice` works alone)."""
         return [None] * len(jobs)
 
     def choice(self, state: SchedulerState, job: Job, options: Options | None,
                free: list[int], now_s: float) -> Choice | None:
+        """The job's choice; `free` holds the units a job can take now per slice, as of this
+        decision (the slice's free units, at most its pool's)."""
         raise NotImplementedError
 
     def defer_until(self, job: Job, choice: Choice, now_s: float) -> float:
@@ -63,10 +71,12 @@ class PricedPolicy:
         free_slice = list(state.free_slice)
         held: dict[tuple[str, int], int] = {}
         topo = state.topology
+        room: list[int] = np.minimum(np.asarray(free_slice),
+                                     np.asarray(free)[topo.slice_pool]).tolist()
         jobs: list[Job] = []
-        cands: list[list[Candidate]] = []
+        cands: list[list[Offer]] = []
         for job in self.order(pending, now_s):
-            c = topo.candidates(job)
+            c = topo.offers(job)
             if c:
                 jobs.append(job)
                 cands.append(c)
@@ -75,27 +85,37 @@ class PricedPolicy:
                 self.forget(job)
         for job, c, opt in zip(jobs, cands, self.prepare(state, jobs, cands, now_s),
                                strict=True):
-            ch = self.choice(state, job, opt, free, now_s)
+            ch = self.choice(state, job, opt, room, now_s)
             if ch is None:
                 decision.unplaced.append(Unplaced(
-                    job, f"no free capacity at {len(c)} feasible sites", retry=True))
+                    job, f"no free capacity at {len({o.site for o in c})} feasible sites",
+                    retry=True))
                 continue
             site = topo.site_ids[ch.cand.site]
             if ch.now:
                 transfer = ch.cand.transfer_s(job.data_gb)
-                sl = slice_in_pool(state, job, ch.cand.pool, free_slice, now_s, now_s + transfer,
-                                   held)
+                sl: int | None = ch.cand.slice
+                if not (room[sl] >= job.units and state.tenant_room(job, sl, held)):
+                    sl = None if free[ch.cand.pool] < job.units else slice_in_pool(
+                        state, job, ch.cand.pool, free_slice, now_s, now_s + transfer, held)
                 if sl is None:
                     decision.unplaced.append(Unplaced(
                         job, f"{self.name}: planned at {site}, where no provider it may use "
                              "has room now", retry=True))
                     continue
+                if sl != ch.cand.slice:  # overflow within the pool: the slice taken
+                    ch = replace(ch, cand=next(o for o in c if o.slice == sl))
                 free[ch.cand.pool] -= job.units
                 free_slice[sl] -= job.units
+                for i in topo.pool_slices[ch.cand.pool]:
+                    room[i] = min(free_slice[i], free[ch.cand.pool])
                 if topo.slice_cap[sl] is not None:
                     held[(job.tenant, sl)] = held.get((job.tenant, sl), 0) + job.units
                 provider = topo.slice_provider[sl]
                 why = f"{self.name}: {site}/{provider} ({ch.cost:.4g} incl. capacity price)"
+                if job.providers_prefer:
+                    why += (f"; preferred provider {provider}" if provider in job.providers_prefer
+                            else "; overflow: no preferred provider has room")
                 if ch.late:
                     why += "; deadline cannot be met"
                 decision.placed.append(Placement(job, site, now_s, transfer, why, provider))
@@ -103,7 +123,7 @@ class PricedPolicy:
             else:
                 until = self.defer_until(job, ch, now_s)
                 decision.deferred.append(Deferral(
-                    job, until, f"{self.name}: planned at {site} in "
+                    job, until, f"{self.name}: planned at {site}/{ch.cand.provider} in "
                                 f"{(ch.placed_s - now_s) / HOUR_S:.1f} h ({ch.cost:.4g})"))
                 self.deferred(job, ch, until)
         return decision

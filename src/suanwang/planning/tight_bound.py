@@ -12,15 +12,17 @@ class of n_c interchangeable jobs. The LP (a configuration LP) is
                 sum_{c, o in p} n_c use_o[h] x[c, o] <= capacity_p       every pool p, slot h
                 x >= 0
 
-where an option o is (pool, start), `cost_o` = units x kW x integral of the objective rate
-over the run and `use_o[h]` = units x the hours of slot h inside the run. Slots are `slot_s`
+where an option o is (pool, start), a pool being a provider slice with its quota as capacity
+(`rates`), `cost_o` = units x the integral of the slice's objective per busy unit-hour over
+the run (plus, when the objective weighs the tenants' bill, the job's egress to the slice) and
+`use_o[h]` = units x the hours of slot h inside the run. Slots are `slot_s`
 long (an hour by default, or any divisor of an hour: shorter slots hold capacity closer to
 every instant, so the bound is tighter, at more rows and options); capacity is
 capacity_p x the slot's hours.
 
 Why it is a bound: cost and use are affine in the start a between the breakpoints where the
-start or the end crosses a slot boundary (the objective rate is constant within an hour);
-so a run from any start is a convex combination of
+start or the end crosses a slot boundary (the objective per unit-hour, energy and provider
+prices alike, is constant within an hour); so a run from any start is a convex combination of
 the runs from the two breakpoints around it, with the same cost and the same use per slot.
 The options are exactly those breakpoints (and the window's ends), so every feasible plan
 (capacity at every instant, hence on average per slot) is a feasible point of the LP with
@@ -57,10 +59,11 @@ from scipy.optimize import linprog
 from suanwang.core.state import Topology
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.model import Job, Network
-from suanwang.planning.bound import Bound, lower_bound_and_prices, series_rates
+from suanwang.planning.bound import Bound, lower_bound_and_prices
 from suanwang.planning.choose import PriceBook
 from suanwang.planning.demand import Windows, job_windows
 from suanwang.planning.objective import Objective
+from suanwang.planning.rates import objective_per_unit_h, trace_rates
 
 TIGHT, LAGRANGIAN, AGGREGATED = "tight", "tight (Lagrangian)", "aggregated"
 CHUNK_ROWS = 256
@@ -79,6 +82,7 @@ class Classes:
     group_rows: list[np.ndarray]  # class indices of each group
     units: np.ndarray  # (C,)
     duration_s: np.ndarray  # (C,)
+    data_gb: np.ndarray  # (C,) input data of each job
     count: np.ndarray  # (C,) jobs in the class
     earliest_s: list[np.ndarray]  # per group (n_g, k_g)
     latest_s: list[np.ndarray]
@@ -89,11 +93,12 @@ class Classes:
 
 
 def job_classes(windows: Windows) -> Classes:
-    """Merge jobs whose windows, units, duration and pools are all equal."""
-    pools, rows, units, dur, count, early, late, oks = [], [], [], [], [], [], [], []
+    """Merge jobs whose windows, units, duration, data and pools are all equal."""
+    pools, rows, units, dur, data, count, early, late, oks = ([] for _ in range(9))
     n = 0
     for g in windows.groups:
-        key = np.concatenate([g.units[:, None], g.duration_s[:, None], g.earliest_s,
+        key = np.concatenate([g.units[:, None], g.duration_s[:, None], g.data_gb[:, None],
+                              g.earliest_s,
                               np.where(g.ok, g.latest_s, -1.0), g.ok.astype(float)], axis=1)
         uniq, first, cnt = np.unique(key, axis=0, return_index=True, return_counts=True)
         m = len(uniq)
@@ -101,13 +106,14 @@ def job_classes(windows: Windows) -> Classes:
         rows.append(np.arange(n, n + m))
         units.append(g.units[first])
         dur.append(g.duration_s[first])
+        data.append(g.data_gb[first])
         count.append(cnt.astype(float))
         early.append(g.earliest_s[first])
         late.append(np.where(g.ok[first], g.latest_s[first], g.earliest_s[first]))
         oks.append(g.ok[first])
         n += m
     cat = (lambda a: np.concatenate(a) if a else np.zeros(0))  # noqa: E731
-    return Classes(pools, rows, cat(units), cat(dur), cat(count), early, late, oks)
+    return Classes(pools, rows, cat(units), cat(dur), cat(data), cat(count), early, late, oks)
 
 
 def _chunk_starts(earliest: np.ndarray, latest: np.ndarray, ok: np.ndarray,
@@ -177,7 +183,9 @@ def _price(classes: Classes, book: PriceBook, lam: np.ndarray, slot_s: float,
                                          classes.ok[g][sel], d, slot_s)
             n_opt += int(valid.sum())
             pp = pools[None, :, None]
-            cost = book.cost(pp, start, d[:, None, None], u[:, None, None])
+            cost = (book.cost(pp, start, d[:, None, None], u[:, None, None])
+                    + (classes.data_gb[c][:, None] * book.egress_per_gb[pools][None, :])
+                    [:, :, None])
             if lam.any():
                 cost = cost + u[:, None, None] * (lam_integral(pp, start + d[:, None, None])
                                                   - lam_integral(pp, start))
@@ -202,6 +210,13 @@ def _price(classes: Classes, book: PriceBook, lam: np.ndarray, slot_s: float,
             out_s.append(start[r, k, arg[r, k]])
     cat = (lambda a, t: np.concatenate(a).astype(t) if a else np.zeros(0, t))  # noqa: E731
     return _Priced(total, cat(out_c, np.int64), cat(out_p, np.int64), cat(out_s, float), n_opt)
+
+
+def _column_cost(book: PriceBook, classes: Classes, cls: np.ndarray, pool: np.ndarray,
+                 start_s: np.ndarray) -> np.ndarray:
+    """The objective of one job of class `cls` run in slice `pool` from `start_s` (arrays)."""
+    return (book.cost(pool, start_s, classes.duration_s[cls], classes.units[cls])
+            + classes.data_gb[cls] * book.egress_per_gb[pool])
 
 
 def _use(pool: np.ndarray, start_s: np.ndarray, dur_s: np.ndarray, units: np.ndarray,
@@ -233,9 +248,9 @@ class _Master:
 def _solve_master(topo: Topology, classes: Classes, cols: dict[str, np.ndarray],
                   cost: np.ndarray, n_slots: int, slot_s: float, penalty: np.ndarray,
                   time_limit_s: float) -> _Master:
-    n_pools = len(topo.pools)
-    # a row per pool and slot: unit-hours used <= capacity x the slot's hours
-    cap = np.maximum(np.asarray(topo.pool_capacity, dtype=float), 1.0) * (slot_s / HOUR_S)
+    n_pools = len(topo.slices)
+    # a row per slice and slot: unit-hours used <= capacity x the slot's hours
+    cap = np.maximum(np.asarray(topo.slice_capacity, dtype=float), 1.0) * (slot_s / HOUR_S)
     cls = cols["cls"]
     n_c, n_x = len(classes), len(cls)
     cnt = classes.count[cls]
@@ -283,6 +298,7 @@ class _Run:
     solve_s: float
     rounds: int
     n_options: int
+    bill_yuan: float
 
 
 def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
@@ -290,30 +306,28 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
                        max_rounds: int, lam0: np.ndarray | None, slot_s: float) -> _Run:
     classes = job_classes(windows)
     if len(classes) == 0:
-        return _Run("optimal", 0.0, 0.0, 0.0, 0, 0, 0, 0.0, 0, 0)
+        return _Run("optimal", 0.0, 0.0, 0.0, 0, 0, 0, 0.0, 0, 0, 0.0)
     last_end = max(float((classes.latest_s[g].max(axis=1)
                           + classes.duration_s[r]).max())
                    for g, r in enumerate(classes.group_rows))
     n_hours = max(math.ceil(last_end / HOUR_S), 1)
     per_hour = round(HOUR_S / slot_s)
     n_slots = n_hours * per_hour
-    intensity, price = series_rates(series, n_hours)
-    rate = objective.rate_per_kwh(intensity, price)
-    kw = np.asarray(topo.pool_kw_facility, dtype=float)
-    site = np.asarray(topo.pool_site, dtype=np.int64)
-    own = PriceBook.build(0, rate, site, kw)
-    # overflow of a unit-hour costs more than running it at the worst rate anywhere (raised
-    # while overflow remains at convergence: the penalty only decides when to stop)
-    penalty = PENALTY * kw * max(float(np.abs(rate).max()), 1e-12)
-    cap_units = np.asarray(topo.pool_capacity, dtype=float)[:, None] * (slot_s / HOUR_S)
-    lam = np.zeros((len(topo.pools), n_slots))
+    intensity, price, bill, per_unit_h = trace_rates(topo, series, objective, n_hours)
+    kw = np.asarray(topo.slice_kw_facility, dtype=float)
+    own = PriceBook.of(topo, objective, 0, intensity, price, bill)
+    # overflow of a unit-hour costs more than running it at the worst rate (per kW) anywhere
+    # (raised while overflow remains at convergence: the penalty only decides when to stop)
+    penalty = PENALTY * kw * max(float((np.abs(per_unit_h) / kw[:, None]).max(initial=0.0)),
+                                 1e-12)
+    cap_units = np.asarray(topo.slice_capacity, dtype=float)[:, None] * (slot_s / HOUR_S)
+    lam = np.zeros((len(topo.slices), n_slots))
     if lam0 is not None:  # the aggregated model's capacity prices: L(lam0) >= its optimum
         w = min(n_hours, lam0.shape[1])
         lam[:, :w * per_hour] = np.repeat(np.maximum(lam0[:, :w], 0.0), per_hour, axis=1)
     first = _price(classes, own, lam, slot_s, None, per_class)
     cols = {"cls": first.cls, "pool": first.pool, "start_s": first.start_s}
-    cost = own.cost(cols["pool"], cols["start_s"], classes.duration_s[cols["cls"]],
-                    classes.units[cols["cls"]])
+    cost = _column_cost(own, classes, cols["cls"], cols["pool"], cols["start_s"])
     best_l = first.lagrangian_sum - float((lam * cap_units).sum())
     solve_s = 0.0
     rounds = raised = 0
@@ -345,20 +359,23 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
             continue
         cols = {k: np.concatenate([cols[k], v]) for k, v in
                 (("cls", priced.cls), ("pool", priced.pool), ("start_s", priced.start_s))}
-        cost = np.concatenate([cost, own.cost(priced.pool, priced.start_s,
-                                              classes.duration_s[priced.cls],
-                                              classes.units[priced.cls])])
+        cost = np.concatenate([cost, _column_cost(own, classes, priced.cls, priced.pool,
+                                                  priced.start_s)])
     n_vars, n_rows = sizes
     if status != "optimal" or m is None:
         return _Run(status, best_l, math.nan, math.nan, len(classes), n_vars, n_rows,
-                    solve_s, rounds, first.n_options)
+                    solve_s, rounds, first.n_options, math.nan)
     w = classes.count[cols["cls"]] * m.x
     d, u = classes.duration_s[cols["cls"]], classes.units[cols["cls"]]
-    carbon = PriceBook.build(0, intensity / 1000.0, site, kw).cost(cols["pool"],
-                                                                   cols["start_s"], d, u)
-    yuan = PriceBook.build(0, price, site, kw).cost(cols["pool"], cols["start_s"], d, u)
+    p, a = cols["pool"], cols["start_s"]
+    carbon = PriceBook.build(0, objective_per_unit_h(topo, Objective.carbon(), intensity,
+                                                     price, None)).cost(p, a, d, u)
+    yuan = PriceBook.build(0, objective_per_unit_h(topo, Objective.cost(), intensity, price,
+                                                   None)).cost(p, a, d, u)
+    billed = (PriceBook.build(0, bill).cost(p, a, d, u)
+              + classes.data_gb[cols["cls"]] * own.egress_yuan_per_gb[p])
     return _Run("optimal", m.objective, float(w @ carbon), float(w @ yuan), len(classes),
-                n_vars, n_rows, solve_s, rounds, first.n_options)
+                n_vars, n_rows, solve_s, rounds, first.n_options, float(w @ billed))
 
 
 def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: EnergySeries,
@@ -398,6 +415,7 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
               f"{run.rounds} rounds of column generation")
     if run.status == "optimal":
         return Bound(value=run.value, carbon_kg=run.carbon_kg, cost_yuan=run.cost_yuan,
+                     bill_yuan=run.bill_yuan,
                      method=TIGHT, note=f"configuration LP optimum ({detail})", **base)
     why = (f"time limit {time_limit_s:g} s reached" if run.status == "time limit"
            else f"no plan meets every deadline even with deadlines dropped ({run.status})")

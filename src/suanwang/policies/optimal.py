@@ -1,7 +1,10 @@
 """`optimal`: the offline plan, with perfect knowledge of the whole trace and the actual series.
 
-Before the first decision it plans every job of the trace on the actual series. A small trace
-(at most `milp_max_options` job-pool-start options) is planned exactly, by the MILP of
+Before the first decision it plans every job of the trace on the actual series, over provider
+slices (site, provider, pool: `suanwang.planning.rates`), each holding its provider's quota,
+within the tenant's lists, price caps and preferences (`suanwang.planning.choose`). A small
+trace (at most `milp_max_options` job-slice-start options, and no provider preferences: the
+MILP minimises the objective alone) is planned exactly, by the MILP of
 `suanwang.planning.milp` (each job in one pool from one start, capacity at every instant). A
 larger one is planned from the slot model (`suanwang.planning.model`), which prices capacity in
 every pool-hour: job by job (real-time jobs first, since they cannot move, then the longest
@@ -27,7 +30,7 @@ from suanwang.core.state import SchedulerState, Topology
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job
 from suanwang.planning.aggregate import aggregate
-from suanwang.planning.bound import series_rates
+from suanwang.planning.bound import trace_rates
 from suanwang.planning.choose import (
     Bookings,
     Choice,
@@ -45,6 +48,7 @@ from suanwang.planning.objective import Objective
 from suanwang.planning.priced import PricedPolicy
 
 REPAIRS = 2  # re-plans with the jobs that missed their deadline put first
+PLAN_BATCH = 1024  # jobs whose options are held at once (each job's: slices x starts)
 
 
 def _on_arrival(job: Job) -> bool:
@@ -69,7 +73,7 @@ class _Plan:
 
     def keep(self, job: Job, ch: Choice) -> None:
         self.of[job.job_id] = ch
-        self.bookings.add(job.job_id, ch.cand.pool, ch.placed_s, ch.start_s + job.duration_s,
+        self.bookings.add(job.job_id, ch.cand.slice, ch.placed_s, ch.start_s + job.duration_s,
                           job.units)
 
 
@@ -88,7 +92,7 @@ class OptimalPolicy(PricedPolicy):
         self._plan: _Plan | None = None
 
     def plan(self, topo: Topology) -> dict[str, Choice]:
-        """The plan (built on first use): job id -> planned pool and start."""
+        """The plan (built on first use): job id -> planned slice and start."""
         return self._built(topo).of
 
     def _built(self, topo: Topology) -> _Plan:
@@ -104,28 +108,27 @@ class OptimalPolicy(PricedPolicy):
         self.infeasible = list(windows.infeasible)
         classes = aggregate(windows)
         n = max(classes.last_slot, series.hours)
-        intensity, price = series_rates(series, n)
-        rate = self.objective.rate_per_kwh(intensity, price)
-        sol = solve_slot_model(topo, classes, rate)
+        intensity, price, bill, per_unit_h = trace_rates(topo, series, self.objective, n)
+        sol = solve_slot_model(topo, classes, per_unit_h)
         if sol.status != OPTIMAL:  # demand beyond capacity: plan on deadline-free prices
             relaxed = job_windows(topo, jobs, late_end_s=late_end_s, drop_deadlines=True)
-            sol = solve_slot_model(topo, aggregate(relaxed), rate)
+            sol = solve_slot_model(topo, aggregate(relaxed), per_unit_h)
         self.solution = sol
-        plan = _Plan(PriceBook.build(0, rate, topo.pool_site, topo.pool_kw_facility,
-                                     sol.price_per_unit_h if sol.status == OPTIMAL else None),
-                     Bookings(len(topo.pools)))
-        pure = PriceBook.build(0, rate, topo.pool_site, topo.pool_kw_facility)
+        pure = PriceBook.of(topo, self.objective, 0, intensity, price, bill)
+        plan = _Plan(pure.with_prices(sol.price_per_unit_h if sol.status == OPTIMAL else None),
+                     Bookings(len(topo.slices)))
         if (len(jobs) <= self.milp_max_options // 10
+                and not any(j.providers_prefer for j in jobs)
                 and option_count(topo, jobs, pure) <= self.milp_max_options):
             exact = solve_milp(topo, jobs, pure, self.milp_time_limit_s)
-            if len(exact.plan) == sum(1 for j in jobs if topo.candidates(j)):
+            if len(exact.plan) == sum(1 for j in jobs if topo.offers(j)):
                 for job in jobs:
                     if job.job_id in exact.plan:
                         plan.keep(job, exact.plan[job.job_id])
                 self.method = "milp"
                 return plan
         self.method = "priced greedy"
-        ordered = [j for j in plan_order(jobs) if topo.candidates(j)]
+        ordered = [j for j in plan_order(jobs) if topo.offers(j)]
         best: tuple[int, _Plan] | None = None
         for _ in range(REPAIRS + 1):
             missed = self._pass(topo, plan, ordered)
@@ -137,7 +140,7 @@ class OptimalPolicy(PricedPolicy):
             first = {j.job_id for j in missed}
             ordered = ([j for j in ordered if _on_arrival(j)] + missed
                        + [j for j in ordered if not _on_arrival(j) and j.job_id not in first])
-            plan = _Plan(plan.book, Bookings(len(topo.pools)))
+            plan = _Plan(plan.book, Bookings(len(topo.slices)))
         return best[1] if best is not None else plan
 
     @staticmethod
@@ -145,9 +148,9 @@ class OptimalPolicy(PricedPolicy):
         """Plan `ordered` in order; the jobs that could have met their deadline but found no
         room in time."""
         missed = []
-        for lo in range(0, len(ordered), 4096):  # options of a batch at a time: memory
-            batch = ordered[lo:lo + 4096]
-            opts = price_options(batch, [topo.candidates(j) for j in batch], None, plan.book,
+        for lo in range(0, len(ordered), PLAN_BATCH):  # options of a batch at a time
+            batch = ordered[lo:lo + PLAN_BATCH]
+            opts = price_options(batch, [topo.offers(j) for j in batch], None, plan.book,
                                  set())
             for job, opt in zip(batch, opts, strict=True):
                 ch = None if opt is None else pick(job, opt, job.submit_s, None, plan.bookings,
@@ -166,13 +169,13 @@ class OptimalPolicy(PricedPolicy):
             if ch.placed_s > now_s + 1e-6:
                 return Choice(ch.cand, ch.start_s, ch.placed_s, ch.cost, now=False, late=False)
             c = ch.cand
-            if free[c.pool] >= job.units and c.site not in state.drained:
+            if free[c.slice] >= job.units and c.site not in state.drained:
                 start = now_s + c.transfer_s(job.data_gb)
                 late = (job.deadline_s is not None and job.rtt_bound_ms is None
                         and start + job.duration_s > job.deadline_s + 1e-6)
                 return Choice(c, start, now_s, ch.cost, now=True, late=late)
         plan.bookings.remove(job.job_id)
-        new = choose(job, state.topology.candidates(job), now_s, plan.book, plan.bookings,
+        new = choose(job, state.topology.offers(job), now_s, plan.book, plan.bookings,
                      free, state.drained)
         if new is not None:
             plan.keep(job, new)

@@ -2,12 +2,13 @@
 
 Every `interval_s` (15 min by default) it re-plans on what it knows then: the jobs submitted
 and not yet started, the forecast issued for the current hour (its horizon bounds every plan),
-and each pool's capacity less what its running jobs still hold. The plan is the slot model
-(`suanwang.planning.model`) over the waiting jobs, whose capacity prices, added to each job's
-own forecast objective, price every option of every job: pool, and start between now and its
-deadline (`suanwang.planning.choose`). The model is re-solved hourly (`resolve_s`, when the
-forecast is re-issued) or sooner when the waiting work has changed by more than
-`resolve_share`; between solves the newest forecast is priced with the standing capacity
+and each provider slice's capacity (its quota) less what its running jobs still hold. The plan
+is the slot model (`suanwang.planning.model`) over the waiting jobs and the slices, whose
+capacity prices, added to each job's own forecast objective, price every option of every job:
+site, provider and pool, and start between now and its deadline, within the tenant's lists,
+caps and preferences (`suanwang.planning.choose`). The model is re-solved hourly
+(`resolve_s`, when the forecast is re-issued) or sooner when the waiting work has changed by
+more than `resolve_share`; between solves the newest forecast is priced with the standing capacity
 prices.
 
 A job whose best option starts now is placed (if the pool has the units now: the scheduler's
@@ -36,7 +37,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from suanwang.core.policy import Decision
-from suanwang.core.state import Candidate, SchedulerState
+from suanwang.core.state import Offer, SchedulerState
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job
 from suanwang.planning.aggregate import aggregate
@@ -53,6 +54,7 @@ from suanwang.planning.demand import job_windows
 from suanwang.planning.model import OPTIMAL, solve_slot_model
 from suanwang.planning.objective import Objective
 from suanwang.planning.priced import PricedPolicy
+from suanwang.planning.rates import bill_per_unit_h
 
 
 def _may_wait(job: Job) -> bool:
@@ -83,7 +85,7 @@ class RollingPolicy(PricedPolicy):
         self._rated_hour = -1  # forecast issue the price book's rates come from
         self.lp_solves = 0
         self._known: dict[str, Job] = {}  # submitted, not yet started
-        self._running: dict[str, tuple[int, float, int]] = {}  # job id -> pool, end, units
+        self._running: dict[str, tuple[int, float, int]] = {}  # job id -> slice, end, units
         self._next_replan_s = -math.inf
         self._book: PriceBook | None = None
         self._bookings: Bookings | None = None
@@ -100,8 +102,8 @@ class RollingPolicy(PricedPolicy):
         self._next_replan_s = (math.floor(now_s / self.interval_s) + 1) * self.interval_s
         self.replans += 1
         topo = state.topology
-        if self._bookings is None or len(self._bookings.booked) != len(topo.pools):
-            self._bookings = Bookings(len(topo.pools))
+        if self._bookings is None or len(self._bookings.booked) != len(topo.slices):
+            self._bookings = Bookings(len(topo.slices))
         jobs = [j for j in self._known.values() if _may_wait(j)]
         work = sum(j.units * j.duration_s for j in jobs)
         view = state.forecast(now_s)
@@ -113,41 +115,43 @@ class RollingPolicy(PricedPolicy):
             return
         intensity = (np.asarray(view.intensity_g_per_kwh)
                      + self.risk_aversion * np.asarray(view.intensity_sd_g_per_kwh))
-        rate = self.objective.rate_per_kwh(intensity, np.asarray(view.price_yuan_per_kwh))
+        price = np.asarray(view.price_yuan_per_kwh)
+        base = PriceBook.of(topo, self.objective, slot0, intensity, price,
+                            bill_per_unit_h(topo, state.prices, price, slot0))
         if solve or self._prices is None:
-            self._prices = (slot0, self._solve(state, jobs, now_s, rate, slot0, n))
+            self._prices = (slot0, self._solve(state, jobs, now_s, base.own_per_unit_h, slot0,
+                                               n))
             self._solved = (now_s, work)
         price_slot0, prices = self._prices
-        shifted = np.zeros((len(topo.pools), n))
+        shifted = np.zeros((len(topo.slices), n))
         k = slot0 - price_slot0
         if k < prices.shape[1]:
             shifted[:, :prices.shape[1] - k] = prices[:, k:k + n]
-        self._book = PriceBook.build(slot0, rate, topo.pool_site, topo.pool_kw_facility,
-                                     shifted)
+        self._book = base.with_prices(shifted)
         self._rated_hour = view.issued_hour
 
-    def _solve(self, state: SchedulerState, jobs: list[Job], now_s: float, rate: np.ndarray,
-               slot0: int, n: int) -> np.ndarray:
+    def _solve(self, state: SchedulerState, jobs: list[Job], now_s: float,
+               per_unit_h: np.ndarray, slot0: int, n: int) -> np.ndarray:
         """Capacity prices of the slot model over the waiting jobs (zero if it fails)."""
         topo = state.topology
         end_s = (slot0 + n) * HOUR_S
         available = self._available(state, now_s, slot0, n)
         windows = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s, horizon_end_s=end_s)
-        sol = solve_slot_model(topo, aggregate(windows), rate, slot0, available)
+        sol = solve_slot_model(topo, aggregate(windows), per_unit_h, slot0, available)
         if sol.status != OPTIMAL:  # more work than capacity by the deadlines
             relaxed = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s,
                                   horizon_end_s=end_s, drop_deadlines=True)
-            sol = solve_slot_model(topo, aggregate(relaxed), rate, slot0, available)
+            sol = solve_slot_model(topo, aggregate(relaxed), per_unit_h, slot0, available)
         self.lp_solves += 1
         self.last_solution_status = sol.status
         return sol.price_per_unit_h if sol.status == OPTIMAL else np.zeros_like(available)
 
     def _available(self, state: SchedulerState, now_s: float, slot0: int,
                    n: int) -> np.ndarray:
-        """Unit-hours per pool and slot that running work leaves free from now on."""
+        """Unit-hours per slice and slot that running work leaves free from now on."""
         topo = state.topology
-        n_pools = len(topo.pools)
-        cap = np.asarray(topo.pool_capacity, dtype=float)
+        n_pools = len(topo.slices)
+        cap = np.asarray(topo.slice_capacity, dtype=float)
         self._running = {k: v for k, v in self._running.items() if v[1] > now_s}
         run = list(self._running.values())
         pools = np.array([r[0] for r in run], dtype=np.int64)
@@ -158,7 +162,7 @@ class RollingPolicy(PricedPolicy):
         # units busy now that this policy did not place (e.g. adopted on a restart): assume
         # they stay busy over the whole horizon
         tracked = np.bincount(pools, weights=units, minlength=n_pools)
-        unknown = np.maximum(cap - np.asarray(state.free_units, dtype=float) - tracked, 0.0)
+        unknown = np.maximum(cap - np.asarray(state.free_slice, dtype=float) - tracked, 0.0)
         occ += unknown[:, None]
         occ[:, 0] += (cap - unknown) * elapsed
         return np.maximum(cap[:, None] - occ, 0.0)
@@ -172,7 +176,7 @@ class RollingPolicy(PricedPolicy):
             self._replan(state, now_s)
         return super().decide(state, pending, now_s)
 
-    def prepare(self, state: SchedulerState, jobs: list[Job], cands: list[list[Candidate]],
+    def prepare(self, state: SchedulerState, jobs: list[Job], cands: list[list[Offer]],
                 now_s: float) -> list[Options | None]:
         book = self._book
         if book is None:  # decide() re-plans first
@@ -196,14 +200,14 @@ class RollingPolicy(PricedPolicy):
 
     def placed(self, job: Job, choice: Choice, now_s: float) -> None:
         end = choice.start_s + job.duration_s
-        self._running[job.job_id] = (choice.cand.pool, end, job.units)
+        self._running[job.job_id] = (choice.cand.slice, end, job.units)
         self._known.pop(job.job_id, None)
         if self._bookings is not None:
-            self._bookings.add(job.job_id, choice.cand.pool, now_s, end, job.units)
+            self._bookings.add(job.job_id, choice.cand.slice, now_s, end, job.units)
 
     def deferred(self, job: Job, choice: Choice, until_s: float) -> None:
         if self._bookings is not None and self.reserve:
-            self._bookings.add(job.job_id, choice.cand.pool, choice.placed_s,
+            self._bookings.add(job.job_id, choice.cand.slice, choice.placed_s,
                                choice.start_s + job.duration_s, job.units)
 
     def forget(self, job: Job) -> None:
