@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from suanwang import cli_energy, cli_ledger, cli_report, cli_service, cli_sweep
+from suanwang import cli_energy, cli_grid, cli_ledger, cli_report, cli_service, cli_sweep
 from suanwang.bounds import MAX_RUN_DAYS
 from suanwang.cli_errors import Commands, fail
 from suanwang.cli_output import Column, print_table, stdout
@@ -21,6 +21,7 @@ from suanwang.energy.measured import read_measured
 from suanwang.energy.models import DEFAULT_ENERGY_MODEL, ENERGY_MODELS
 from suanwang.energy.series import EnergySeries
 from suanwang.errors import InputError
+from suanwang.grid.run import run_with_events
 from suanwang.model import KIND_NAMES_ZH, Job, Network
 from suanwang.network.loader import load_network
 from suanwang.planning.bound import Bound, compare_bounds
@@ -177,6 +178,16 @@ def network_show(network: NetworkOpt = None) -> None:
                           f"{snap.total_pflops:,.0f} P ({snap.source})")
 
 
+def _run_grid(net: Network, jobs: list[Job], policy: str, seed: int, forecast_error: float,
+              series: EnergySeries, events: Sequence[Any]) -> Any:
+    bar = _Bar(f"{policy:>12}")
+    try:
+        return run_with_events(net, jobs, policy, events, seed=seed, series=series,
+                               forecast_error=forecast_error, progress=bar)
+    finally:
+        bar.close()
+
+
 # ---- simulate / compare ------------------------------------------------------------------
 
 @app.command()
@@ -187,25 +198,39 @@ def simulate(
     load: LoadOpt = DEFAULT_LOAD, trace: TraceOpt = None, network: NetworkOpt = None,
     out: OutOpt = None, forecast_error: ErrOpt = 1.0,
     energy: EnergyOpt = DEFAULT_ENERGY_MODEL, energy_series: EnergySeriesOpt = None,
+    grid_events: cli_grid.GridEventsOpt = None,
 ) -> None:
     """Simulate one policy on the demand; with --out, write jobs.csv, sites.csv, summary.json
-    and network.json."""
+    and network.json (and grid_events.json with --grid-events)."""
     if policy not in POLICIES and policy not in OFFLINE_POLICIES:
         raise _fail(str(UnknownPolicyError(f"unknown policy {policy!r}; choose one of: "
                                            f"{', '.join([*POLICIES, *OFFLINE_POLICIES])}")))
     net = _network(network)
     demand, info = _demand(net, trace, days, jobs, seed, load)
+    events = None if grid_events is None else cli_grid.events_of(grid_events, net,
+                                                                   DEFAULT_START)
     series = _energy(net, demand, seed, None, energy, energy_series)
-    result = _run(net, demand, policy, seed, forecast_error, series=series)
+    grid = None
+    if events is not None:
+        grid = _run_grid(net, demand, policy, seed, forecast_error, series, events)
+        result = grid.result
+    else:
+        result = _run(net, demand, policy, seed, forecast_error, series=series)
     info = {**info, "network": net.name, "forecast_error": forecast_error,
             "energy": _energy_label(energy, energy_series)}
     if out is not None:
         summary = write_run(result, out, info)
         stdout().print(f"wrote {out}/jobs.csv, sites.csv, summary.json, network.json, "
                        "ledger.jsonl")
+        if grid is not None:
+            (out / "grid_events.json").write_text(json.dumps(
+                grid.summary(), indent=2, ensure_ascii=False), encoding="utf-8")
+            stdout().print(f"wrote {out}/grid_events.json")
     else:
         summary = {**info, **result.summary()}
     _print_table([summary], baseline=None)
+    if grid is not None:
+        cli_grid.print_grid([grid.summary()])
 
 
 @app.command()
@@ -224,6 +249,7 @@ def compare(
         "--bound-kind", help="aggregated (the slot model over job classes) or tight (each "
                              "job a mix of whole runs; falls back to aggregated on its time "
                              "limit, and says so).")] = "aggregated",
+    grid_events: cli_grid.GridEventsOpt = None,
 ) -> None:
     """Run every policy on the same demand and weather; print energy, green share, carbon,
     cost, waits, latency violations and deadline misses side by side, and each policy's
@@ -236,15 +262,20 @@ def compare(
     if bound_kind not in ("aggregated", "tight"):
         raise _fail(f"unknown --bound-kind {bound_kind!r}; choose aggregated or tight")
     net = _network(network)
+    events = None if grid_events is None else cli_grid.events_of(grid_events, net,
+                                                                   DEFAULT_START)
     demand, info = _demand(net, trace, days, jobs, seed, load)
     series = _energy(net, demand, seed, None if trace is not None else days, energy,
                      energy_series)
     summaries = []
     for name in names:
-        result = _run(net, demand, name, seed, forecast_error, series=series)
+        if events is not None:
+            run_summary = _run_grid(net, demand, name, seed, forecast_error, series,
+                                    events).summary()
+        else:
+            run_summary = _run(net, demand, name, seed, forecast_error, series=series).summary()
         summaries.append({**info, "network": net.name, "forecast_error": forecast_error,
-                          "energy": _energy_label(energy, energy_series),
-                          **result.summary()})
+                          "energy": _energy_label(energy, energy_series), **run_summary})
     bounds = None
     if bound:
         bounds = (tight_compare_bounds(net, demand, series) if bound_kind == "tight"
@@ -253,6 +284,8 @@ def compare(
         for r in summaries:
             r.update(_bound_fields(r, *bounds))
     _print_table(summaries, baseline="nearest" if "nearest" in names else None, bounds=bounds)
+    if events is not None:
+        cli_grid.print_grid(summaries)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "compare.json").write_text(json.dumps(summaries, indent=2, ensure_ascii=False),
