@@ -13,12 +13,13 @@ from suanwang.cli_errors import fail
 from suanwang.cli_output import Column, print_table, stdout
 from suanwang.errors import InputError
 from suanwang.grid.event import EVENT_KIND_NAMES_ZH, GridEvent
-from suanwang.grid.events_file import read_events
+from suanwang.grid.events_file import SCENARIOS, read_events, scenario_path
 from suanwang.model import Network
 
 GridEventsOpt = Annotated[Path | None, typer.Option(
-    "--grid-events", help="Grid events (YAML or JSON: shed, cap, fill per site and window); "
-                          "each policy also runs without them, as the baseline.")]
+    "--grid-events", help="Grid events (YAML or JSON: shed, cap, fill per site and window), "
+                          "or a bundled scenario: " + ", ".join(SCENARIOS) + "; each policy "
+                          "also runs without them, as the baseline.")]
 
 GRID_COLUMNS = [
     Column("policy\n策略", "left", key=True, wrap=True), Column("event\n事件", "left", wrap=True),
@@ -34,6 +35,8 @@ RUN_COLUMNS = [
 
 
 def events_of(path: Path, net: Network, run_start: datetime) -> tuple[GridEvent, ...]:
+    if not path.exists() and str(path) in SCENARIOS:
+        path = scenario_path(str(path))
     try:
         events = read_events(path, net, not_before=run_start)
     except InputError as exc:

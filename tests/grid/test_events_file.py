@@ -10,8 +10,10 @@ import pytest
 
 from suanwang.errors import InputError
 from suanwang.grid.event import EventKind, GridEvent
-from suanwang.grid.events_file import read_events
+from suanwang.grid.events_file import SCENARIOS, read_events, scenario_path
 from suanwang.model import Network
+from suanwang.network.loader import load_network
+from suanwang.sim.runner import DEFAULT_START
 
 GOOD = """\
 events:
@@ -103,3 +105,9 @@ def test_event_object_validates_itself() -> None:
     with pytest.raises(InputError, match="start"):
         GridEvent("x", ("local",), EventKind.CAP, datetime(2024, 6, 1),
                   t.replace(hour=1), target_kw=1.0)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_bundled_scenarios_read_on_the_national_network(name: str) -> None:
+    events = read_events(scenario_path(name), load_network(None), not_before=DEFAULT_START)
+    assert events and all(e.source and e.assumption for e in events)

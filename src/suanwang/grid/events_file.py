@@ -124,3 +124,13 @@ def _time(r: _Reader, item: dict[str, Any], key: str, at: str) -> datetime:
                      else value.isoformat(), "must be a date and time with its UTC offset, "
                                              "e.g. 2024-06-03T13:00:00+08:00")
     return value
+
+
+SCENARIOS = ("heatwave-shed", "spring-night-fill", "guian-cap")
+
+
+def scenario_path(name: str) -> Path:
+    """The bundled scenario file of that name (`SCENARIOS`), for the national network."""
+    from importlib import resources
+
+    return Path(str(resources.files("suanwang.grid") / "data" / f"{name}.yaml"))
