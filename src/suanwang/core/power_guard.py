@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from suanwang.core.power_ceiling import Ceiling, FillLevel, PowerCalendar
 from suanwang.core.state import Offer
 from suanwang.model import Job, Placement
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from suanwang.core.scheduler import Running, Scheduler
 
 EPS_KW = 1e-6
+BUCKET_S = 900.0  # ends of running jobs are summed per 15 minutes (see `busy_at`)
 
 
 class PowerGuard:
@@ -47,6 +50,9 @@ class PowerGuard:
         self.site_jobs: dict[int, dict[str, Running]] = {s: {} for s in watched}
         self.site_pools: dict[int, list[int]] = {
             s: [p for p in range(len(topo.pools)) if topo.pool_site[p] == s] for s in watched}
+        # per watched site, the kW of its running jobs by the bucket their end falls in:
+        # index k holds the jobs ending in ((k - 1) x BUCKET_S, k x BUCKET_S]
+        self.end_kw: dict[int, np.ndarray] = {s: np.zeros(1024) for s in watched}
         self.withheld_pool = [0] * len(topo.pools)
         self.withheld_slice = [0] * len(topo.slices)
 
@@ -61,23 +67,39 @@ class PowerGuard:
         if jobs is None:
             return
         jobs[r.job.job_id] = r
-        self.busy_kw[s] += self.kw_of(r.job, r.pool)
+        kw = self.kw_of(r.job, r.pool)
+        self.busy_kw[s] += kw
+        self._end_bucket(s, r.end_s, kw)
         self.sync(s)
+
+    def _end_bucket(self, site: int, end_s: float, kw: float) -> None:
+        if not math.isfinite(end_s):
+            return  # never ends on the clock: busy at every future instant
+        k = max(math.ceil(end_s / BUCKET_S), 0)
+        arr = self.end_kw[site]
+        if k >= len(arr):
+            arr = self.end_kw[site] = np.concatenate([arr, np.zeros(max(k + 1, 2 * len(arr)))])
+        arr[k] += kw
 
     def removed(self, r: Running) -> None:
         s = self.sched.topology.pool_site[r.pool]
         jobs = self.site_jobs.get(s)
         if jobs is None or jobs.pop(r.job.job_id, None) is None:
             return
-        self.busy_kw[s] = max(self.busy_kw[s] - self.kw_of(r.job, r.pool), 0.0)
+        kw = self.kw_of(r.job, r.pool)
+        self.busy_kw[s] = max(self.busy_kw[s] - kw, 0.0)
+        self._end_bucket(s, r.end_s, -kw)
         self.sync(s)
 
     def busy_at(self, site: int, t: float) -> float:
-        """Facility power of the jobs holding units at `site` that still hold them at `t`."""
+        """Facility power at `site` at `t` of the jobs holding units there now: less the jobs
+        whose end bucket closes at or before `t` (exact at multiples of BUCKET_S; between them
+        a job ending in the bucket still counts: never below the true power)."""
         if t <= self.sched.now_s:
             return self.busy_kw[site]
-        return sum(self.kw_of(r.job, r.pool) for r in self.site_jobs[site].values()
-                   if r.end_s > t)
+        k = math.floor(t / BUCKET_S)
+        ended = float(self.end_kw[site][:k + 1].sum())
+        return max(self.busy_kw[site] - ended, 0.0)
 
     def violations(self, site: int, pool: int, job: Job, start_s: float,
                    end_s: float) -> list[Ceiling]:
@@ -85,8 +107,12 @@ class PowerGuard:
         if site not in self.calendar.sites:
             return []
         add = self.kw_of(job, pool)
+        now_kw = self.busy_kw[site] + add
+        # power only falls after now (jobs end; new ones are checked in their turn): a ceiling
+        # at or above the power now cannot be broken
         return [c for c in self.calendar.overlapping(site, start_s, end_s)
-                if self.busy_at(site, max(start_s, c.start_s)) + add > c.kw + EPS_KW]
+                if now_kw > c.kw + EPS_KW
+                and self.busy_at(site, max(start_s, c.start_s)) + add > c.kw + EPS_KW]
 
     def check(self, pl: Placement, pool: int) -> list[Ceiling]:
         site = self.sched.topology.pool_site[pool]
