@@ -3,7 +3,8 @@
 A `Ceiling` holds a site's facility power (units busy x kW per unit x PUE, as
 `core.accounting` counts it; a job counts from its placement, its data transfer included, so
 the check is never looser than the accounting) at or below `kw` over [start_s, end_s) on the
-run's clock. `hard` ceilings (有序用电, a cap) are never exceeded; soft ones (a demand-response
+run's clock (`reserve_kw` of it kept for real-time work: deferrable work is held under the
+rest). `hard` ceilings (有序用电, a cap) are never exceeded; soft ones (a demand-response
 shed) yield to a real-time job that has nowhere else to go and to a deadline that cannot wait.
 A `FillLevel` asks for facility power up to `kw` over its window: the scheduler pulls deferred
 work forward to a site below it.
@@ -28,6 +29,11 @@ class Ceiling:
     kw: float  # the most facility power allowed at the site in the window
     hard: bool  # a cap (never exceeded) or a shed (yields to real time and deadlines)
     event_id: str  # the grid event it comes from, for reasons
+    reserve_kw: float = 0.0  # of `kw`, held for real-time work: deferrable work stays under
+    # kw - reserve_kw (real-time work cannot wait or, within its bound, often move)
+
+    def limit_kw(self, realtime: bool) -> float:
+        return self.kw if realtime else max(self.kw - self.reserve_kw, 0.0)
 
     def describe(self, site_id: str) -> str:
         what = "hard cap 有序用电" if self.hard else "shed 削峰"

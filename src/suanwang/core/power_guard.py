@@ -5,9 +5,10 @@ there (a job counts from its placement to its estimated end), and:
 
 - **view**: while a ceiling is in force at a site, each of the site's pools (and provider
   pools) offers only the units the power left under the ceiling allows; the units held back
-  are `withheld` and given back when the ceiling ends or power frees. Every policy reads the
-  same free-unit lists, so every policy sees the reduced capacity and places elsewhere (within
-  the job's latency bound) or waits;
+  are `withheld` and given back when the ceiling ends or power frees (the view is real-time
+  work's: a ceiling's `reserve_kw` is kept from deferrable work by the check below). Every
+  policy reads the same free-unit lists, so every policy sees the reduced capacity and places
+  elsewhere (within the job's latency bound) or waits;
 - **check**: a placement whose run would take a site above a ceiling at any time of its run
   (also a ceiling that begins later, while it still runs) is not applied: the job is decided
   again with that site closed to it (the `drained` mechanism policies already honour), and if
@@ -108,11 +109,12 @@ class PowerGuard:
             return []
         add = self.kw_of(job, pool)
         now_kw = self.busy_kw[site] + add
+        rt = job.realtime
         # power only falls after now (jobs end; new ones are checked in their turn): a ceiling
         # at or above the power now cannot be broken
         return [c for c in self.calendar.overlapping(site, start_s, end_s)
-                if now_kw > c.kw + EPS_KW
-                and self.busy_at(site, max(start_s, c.start_s)) + add > c.kw + EPS_KW]
+                if now_kw > c.limit_kw(rt) + EPS_KW
+                and self.busy_at(site, max(start_s, c.start_s)) + add > c.limit_kw(rt) + EPS_KW]
 
     def check(self, pl: Placement, pool: int) -> list[Ceiling]:
         site = self.sched.topology.pool_site[pool]

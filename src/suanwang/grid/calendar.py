@@ -5,7 +5,10 @@ its mean facility power per site per 15-minute interval of each event's window i
 site would have drawn had the event not been called. A shed asks for power `target` below the
 baseline in each interval (ceiling = baseline - target, at least 0); a cap is a ceiling of
 `target` kW (or `target_share` x the baseline's mean over the window); a fill asks for power
-`target` above the baseline (level = baseline + target).
+`target` above the baseline (level = baseline + target). Of each ceiling, the baseline's
+real-time power in the interval is kept for real-time work (it cannot wait, and within its
+latency bound often cannot move): deferrable work is held under the rest, so that real-time
+work arriving later fits under the ceiling.
 
 A kW target of a shed or fill naming several sites is split among them in proportion to their
 baseline energy over the window (equally if they drew nothing); `target_share` applies to each
@@ -36,6 +39,7 @@ class SitePlan:
     baseline_kw: np.ndarray
     requested_kw: np.ndarray  # the change asked for: reduction (shed, cap) or increase (fill)
     limit_kw: np.ndarray  # ceiling (shed, cap) or fill level
+    realtime_kw: np.ndarray  # the baseline's real-time part: kept for real-time work
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ def run_seconds(t: datetime, start_utc: datetime) -> float:
 
 def plan_events(events: tuple[GridEvent, ...], baseline: SimResult) -> list[EventPlan]:
     site_ids = baseline.topology.site_ids
+    realtime = np.fromiter((j.realtime for j in baseline.jobs), dtype=bool,
+                           count=len(baseline.jobs))
     start_utc = baseline.series.start_utc
     plans: list[EventPlan] = []
     for ev in events:
@@ -60,6 +66,7 @@ def plan_events(events: tuple[GridEvent, ...], baseline: SimResult) -> list[Even
         widths = np.diff(edges)
         idx = [site_ids.index(s) for s in ev.sites]
         base = [mean_kw(baseline, i, edges) for i in idx]
+        rt_base = [mean_kw(baseline, i, edges, realtime) for i in idx]
         energy = np.array([float((b * widths).sum()) for b in base])
         weight = energy / energy.sum() if energy.sum() > 0 else np.full(len(idx), 1 / len(idx))
         parts: list[SitePlan] = []
@@ -73,7 +80,8 @@ def plan_events(events: tuple[GridEvent, ...], baseline: SimResult) -> list[Even
                 req = (np.full(len(b), (ev.target_kw or 0.0) * weight[k])
                        if ev.target_kw is not None else (ev.target_share or 0.0) * b)
                 limit = np.maximum(b - req, 0.0) if ev.kind == EventKind.SHED else b + req
-            parts.append(SitePlan(i, site_ids[i], edges, b, req, limit))
+            parts.append(SitePlan(i, site_ids[i], edges, b, req, limit,
+                                  np.minimum(rt_base[k], limit)))
         plans.append(EventPlan(ev, t0, t1, tuple(parts)))
     return plans
 
@@ -84,10 +92,11 @@ def power_calendar(plans: list[EventPlan]) -> PowerCalendar:
     for plan in plans:
         ev = plan.event
         for sp in plan.sites:
-            for a, b, kw in zip(sp.edges_s[:-1], sp.edges_s[1:], sp.limit_kw, strict=True):
+            for a, b, kw, rt in zip(sp.edges_s[:-1], sp.edges_s[1:], sp.limit_kw,
+                                    sp.realtime_kw, strict=True):
                 if ev.kind == EventKind.FILL:
                     fills.append(FillLevel(sp.site, float(a), float(b), float(kw), ev.id))
                 else:
                     ceilings.append(Ceiling(sp.site, float(a), float(b), float(kw),
-                                            ev.kind == EventKind.CAP, ev.id))
+                                            ev.kind == EventKind.CAP, ev.id, float(rt)))
     return PowerCalendar(ceilings, fills)

@@ -10,8 +10,11 @@ from suanwang.sim.result import SimResult
 SLOT_S = 900.0  # settlement interval: 15 minutes
 
 
-def _site_jobs(result: SimResult, site: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _site_jobs(result: SimResult, site: int,
+               only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mask = result.site == site
+    if only is not None:
+        mask &= only
     units = np.fromiter((j.units for j in result.jobs), dtype=float, count=len(result.jobs))
     kw = np.asarray(result.topology.pool_kw_facility)[np.maximum(result.pool, 0)]
     return (units * kw)[mask], result.start_s[mask], result.end_s[mask]
@@ -23,9 +26,11 @@ def slot_edges(start_s: float, end_s: float, slot_s: float = SLOT_S) -> np.ndarr
     return np.concatenate([[start_s], inner[(inner > start_s) & (inner < end_s)], [end_s]])
 
 
-def mean_kw(result: SimResult, site: int, edges: np.ndarray) -> np.ndarray:
-    """Mean facility power of `site` over each interval between `edges`."""
-    kw, start, end = _site_jobs(result, site)
+def mean_kw(result: SimResult, site: int, edges: np.ndarray,
+            only: np.ndarray | None = None) -> np.ndarray:
+    """Mean facility power of `site` over each interval between `edges` (of the jobs in the
+    mask `only`, if given)."""
+    kw, start, end = _site_jobs(result, site, only)
     if len(kw) == 0:
         return np.zeros(len(edges) - 1)
     e = np.asarray(edges, dtype=float)[None, :]
