@@ -67,3 +67,18 @@ def test_cap_measured_peak_under_the_cap(tiny_net: Network) -> None:
     assert rep.sites[0].peak_kw <= 3.0 + 1e-9 and not rep.cap_exceeded
     np.testing.assert_allclose(rep.sites[0].requested_kw, 9.0 - 3.0)
     assert rep.delivered_share == pytest.approx(1.0)
+
+
+def test_fill_steers_deferrable_arrivals_of_a_policy_that_never_defers(tiny_net: Network) -> None:
+    # nearest runs everything at local; during a 6 kW fill at west (hours 1-3) deferrable
+    # arrivals are decided with only west open and go there, up to the level (5 units)
+    fill = event(EventKind.FILL, ("west",), 1, 3, target_kw=6.0)
+    gr = run_with_events(tiny_net, steady(30, slack_h=20.0), "nearest", [fill],
+                         series=_series(tiny_net), forecast_error=0.0)
+    (rep,) = gr.reports
+    site = rep.sites[0]
+    np.testing.assert_allclose(site.baseline_kw, 0.0)
+    assert (site.actual_kw <= 6.0 + 1.2 + 1e-9).all()  # at most one job above the level
+    assert rep.delivered_share is not None and rep.delivered_share > 0.5
+    steered = [i for i, why in gr.result.reasons.items() if "fill 消纳 draws it here" in why]
+    assert steered and all(1 * H <= gr.result.start_s[i] < 3 * H for i in steered)

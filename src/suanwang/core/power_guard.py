@@ -20,12 +20,14 @@ there (a job counts from its placement to its estimated end), and:
     deferred all the same and the reason says the deadline will be missed;
 - **fill**: at each change of a fill level, deferred jobs that may run at the fill site are
   pulled forward there (earliest deadline first) while the site's power is below the level
-  and their deadline holds.
+  and their deadline holds; deferrable arrivals meanwhile are decided with only the fill
+  sites below their level open to them (`steer`), and go there if the policy places them.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -255,6 +257,40 @@ class PowerGuard:
         sched.place(pl, o.pool, o.slice, now_s)
 
     # ---- fill ------------------------------------------------------------------------------
+
+    def steer(self, job: Job, now_s: float) -> bool:
+        """A deferrable arrival during a fill: decide it with only the fill sites below their
+        level open to it (the `drained` mechanism); True if the policy placed it there."""
+        if job.realtime or not self.calendar.fill_sites:
+            return False
+        targets = set()
+        for site in self.calendar.fill_sites:
+            level = self.calendar.fill_at(site, now_s)
+            if level is not None and self.busy_kw[site] < level.kw - EPS_KW:
+                targets.add(site)
+        if not targets:
+            return False
+        sched = self.sched
+        state = sched.state
+        if not any(o.site in targets for o in sched.topology.offers(job)):
+            return False
+        added = set(range(len(sched.topology.sites))) - targets - state.drained
+        state.drained |= added
+        try:
+            decision = sched.policy.decide(state, (job,), now_s)
+        finally:
+            state.drained -= added
+        if not decision.placed:
+            return False
+        pl = decision.placed[0]
+        pool = sched.pool_of(pl)
+        if pool is None or self.check(pl, pool) or (
+                job.deadline_s is not None and pl.end_s > job.deadline_s + 1e-6):
+            return False
+        level = self.calendar.fill_at(sched.topology.pool_site[pool], now_s)
+        why = f"; grid event {level.event_id}: fill 消纳 draws it here" if level else ""
+        sched.apply(type(decision)(placed=[replace(pl, reason=pl.reason + why)]), now_s)
+        return True
 
     def fill(self, now_s: float) -> None:
         """Pull deferred work forward to each fill site below its level now."""

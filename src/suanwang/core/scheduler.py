@@ -118,6 +118,8 @@ class Scheduler:
     def submit(self, job: Job, now_s: float) -> None:
         """A job arrives: decide it now (after `advance(now_s)`)."""
         self.now_s = now_s
+        if self.guard is not None and self.guard.steer(job, now_s):
+            return
         self._apply(self.policy.decide(self.state, (job,), now_s), now_s)
 
     def resume_running(self, job: Job, site_id: str, end_s: float,
