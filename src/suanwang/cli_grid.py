@@ -80,3 +80,5 @@ def print_grid(summaries: Sequence[dict[str, Any]]) -> None:
             _change(s["cost_yuan"], b["cost_yuan"], 1e4, ",.2f")])
     print_table("With the grid events against without (change in brackets)", RUN_COLUMNS, rows,
                 console=console)
+    console.print("The table above the grid events shows the runs with the events; an LP "
+                  "bound there is the bound without them (caps are not yet its constraints).")
