@@ -126,7 +126,7 @@ def _time(r: _Reader, item: dict[str, Any], key: str, at: str) -> datetime:
     return value
 
 
-SCENARIOS = ("heatwave-shed", "spring-night-fill", "guian-cap")
+SCENARIOS = ("heatwave-shed", "spring-night-fill", "guian-cap", "issue-14")
 
 
 def scenario_path(name: str) -> Path:
