@@ -82,3 +82,17 @@ def test_fill_steers_deferrable_arrivals_of_a_policy_that_never_defers(tiny_net:
     assert rep.delivered_share is not None and rep.delivered_share > 0.5
     steered = [i for i, why in gr.result.reasons.items() if "fill 消纳 draws it here" in why]
     assert steered and all(1 * H <= gr.result.start_s[i] < 3 * H for i in steered)
+
+
+def test_baseline_is_the_run_without_events(tiny_net: Network) -> None:
+    from suanwang.grid.power import mean_kw
+    from suanwang.sim.runner import run
+
+    jobs = steady(30, slack_h=20.0)
+    shed = event(EventKind.SHED, ("local",), 1, 3, target_share=0.5)
+    series = _series(tiny_net)
+    gr = run_with_events(tiny_net, jobs, "nearest", [shed], series=series, forecast_error=0.0)
+    alone = run(tiny_net, jobs, "nearest", series=series, forecast_error=0.0)
+    sp = gr.plans[0].sites[0]
+    np.testing.assert_allclose(sp.baseline_kw, mean_kw(alone, 0, sp.edges_s))
+    assert not np.allclose(sp.baseline_kw, mean_kw(gr.result, 0, sp.edges_s))
