@@ -10,9 +10,10 @@ real-time power in the interval is kept for real-time work (it cannot wait, and 
 latency bound often cannot move): deferrable work is held under the rest, so that real-time
 work arriving later fits under the ceiling.
 
-A kW target of a shed or fill naming several sites is split among them in proportion to their
-baseline energy over the window (equally if they drew nothing); `target_share` applies to each
-site's own baseline in each interval.
+A kW target of a shed naming several sites is split among them in proportion to their
+baseline energy over the window, of a fill in proportion to their room to absorb it (installed
+facility power less the baseline's mean); equally if that is 0 everywhere. `target_share`
+applies to each site's own baseline in each interval.
 """
 
 from __future__ import annotations
@@ -67,8 +68,17 @@ def plan_events(events: tuple[GridEvent, ...], baseline: SimResult) -> list[Even
         idx = [site_ids.index(s) for s in ev.sites]
         base = [mean_kw(baseline, i, edges) for i in idx]
         rt_base = [mean_kw(baseline, i, edges, realtime) for i in idx]
-        energy = np.array([float((b * widths).sum()) for b in base])
-        weight = energy / energy.sum() if energy.sum() > 0 else np.full(len(idx), 1 / len(idx))
+        mean_base = np.array([float((b * widths).sum() / widths.sum()) for b in base])
+        if ev.kind == EventKind.FILL:
+            topo = baseline.topology
+            installed = np.array([sum(topo.pool_capacity[p] * topo.pool_kw_facility[p]
+                                      for p in range(len(topo.pools)) if topo.pool_site[p] == i)
+                                  for i in idx])
+            share_of = np.maximum(installed - mean_base, 0.0)
+        else:
+            share_of = mean_base
+        weight = (share_of / share_of.sum() if share_of.sum() > 0
+                  else np.full(len(idx), 1 / len(idx)))
         parts: list[SitePlan] = []
         for k, (i, b) in enumerate(zip(idx, base, strict=True)):
             mean_b = float((b * widths).sum() / widths.sum())

@@ -2,11 +2,12 @@
 delivered, against the baseline (`grid.calendar`: the same run without the events).
 
 Per site and 15-minute interval: baseline kW, actual kW, requested kW, delivered kW
-(shed and cap: baseline - actual; fill: actual - baseline). Settled per interval: the credited
-kWh are the delivered kWh up to the requested (never below 0), the missed kWh the rest of the
-requested; credit = credited kWh x price, penalty = missed kWh x penalty. Jobs moved / waited:
-the jobs the baseline ran at the event's sites during its window that ran at another site, or
-started later, with the events (`pulled`: a fill site started them earlier).
+(shed and cap: baseline - actual; fill: actual - baseline). Settled per interval over the
+event's sites together (the grid sees their sum): the credited kWh are the sites' delivered kWh
+up to their requested (never below 0), the missed kWh the rest of the requested; credit =
+credited kWh x price, penalty = missed kWh x penalty. Jobs moved / waited: the jobs the
+baseline ran at the event's sites during its window that ran at another site, or started
+later, with the events (`pulled`: a fill site started them earlier).
 """
 
 from __future__ import annotations
@@ -103,16 +104,19 @@ def measure(plans: list[EventPlan], baseline: SimResult, result: SimResult) -> l
     for plan in plans:
         fill = plan.event.kind == EventKind.FILL
         sites = []
-        requested = delivered = 0.0
+        hours = np.diff(plan.sites[0].edges_s) / 3600.0
+        req_sum = np.zeros(len(hours))
+        change_sum = np.zeros(len(hours))
         for sp in plan.sites:
             actual = mean_kw(result, sp.site, sp.edges_s)
             change = actual - sp.baseline_kw if fill else sp.baseline_kw - actual
-            hours = np.diff(sp.edges_s) / 3600.0
-            requested += float((sp.requested_kw * hours).sum())
-            delivered += float((np.clip(change, 0.0, sp.requested_kw) * hours).sum())
+            req_sum += sp.requested_kw
+            change_sum += change
             sites.append(SiteDelivery(sp.site_id, sp.edges_s, sp.baseline_kw, actual,
                                       sp.requested_kw, change, sp.limit_kw,
                                       peak_kw(result, sp.site, plan.start_s, plan.end_s)))
+        requested = float((req_sum * hours).sum())
+        delivered = float((np.clip(change_sum, 0.0, req_sum) * hours).sum())
         moved, waited, wait_h, pulled = _moves(plan, baseline, result)
         out.append(EventReport(plan, tuple(sites), requested, delivered, moved, waited,
                                wait_h, pulled))
