@@ -13,7 +13,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from suanwang import cli_energy, cli_grid, cli_ledger, cli_report, cli_service, cli_sweep
+from suanwang import (
+    cli_accounts,
+    cli_energy,
+    cli_grid,
+    cli_ledger,
+    cli_report,
+    cli_service,
+    cli_sweep,
+)
 from suanwang.bounds import MAX_RUN_DAYS
 from suanwang.cli_errors import Commands, fail
 from suanwang.cli_output import Column, print_table, stdout
@@ -326,7 +334,8 @@ def _bound_fields(row: dict[str, Any], carbon: Bound, cost: Bound) -> dict[str, 
 RUN_COLUMNS = [
     Column("policy\n策略", "left", key=True, wrap=True), Column("energy MWh\n能耗"),
     Column("green\n绿电"), Column("carbon t\n碳排"), Column("cost 万元\n电费"),
-    Column("west\n西部"), Column("wait mean\n平均等待"), Column("wait p99\n等待p99"),
+    Column("bill 万元\n租户账单"), Column("west\n西部"), Column("wait mean\n平均等待"),
+    Column("wait p99\n等待p99"),
     Column("latency viol.\n时延违规"), Column("deadline miss\n超期"), Column("rejected\n拒绝"),
     Column("jobs/s\n作业/秒"),
 ]
@@ -342,7 +351,7 @@ def _print_table(rows: Sequence[dict[str, Any]], baseline: str | None,
              f"seed {first.get('seed', '')}")
     columns = list(RUN_COLUMNS)
     if bounds is not None:
-        columns.insert(5, BOUND_COLUMN)
+        columns.insert(6, BOUND_COLUMN)
     cells: list[list[str]] = []
     for r in rows:
         carbon = f"{r['carbon_t']:,.0f}"
@@ -350,18 +359,21 @@ def _print_table(rows: Sequence[dict[str, Any]], baseline: str | None,
         if base is not None and r is not base and base["carbon_t"] > 0:
             carbon += f" ({(r['carbon_t'] / base['carbon_t'] - 1):+.0%})"
             cost += f" ({(r['cost_yuan'] / base['cost_yuan'] - 1):+.0%})"
+        bill = f"{r['bill_yuan'] / 1e4:,.0f}" if r.get("bill_yuan") is not None else "-"
+        if base is not None and r is not base and base.get("bill_yuan"):
+            bill += f" ({(r['bill_yuan'] / base['bill_yuan'] - 1):+.0%})"
         row = [r["policy"], f"{r['energy_kwh'] / 1000:,.0f}", f"{r['green_share']:.1%}",
-               carbon, cost, f"{r['west_energy_share']:.0%}", _hours(r["mean_wait_s"]),
+               carbon, cost, bill, f"{r['west_energy_share']:.0%}", _hours(r["mean_wait_s"]),
                _hours(r["p99_wait_s"]), f"{r['latency_violations']:,}",
                f"{r['deadline_misses']:,}", f"{r['rejected']:,}", f"{r['jobs_per_s']:,.0f}"]
         if bounds is not None:
-            row.insert(5, _ratio(r.get("carbon_to_bound")) + ", "
+            row.insert(6, _ratio(r.get("carbon_to_bound")) + ", "
                        + _ratio(r.get("cost_to_bound")))
         cells.append(row)
     if bounds is not None:
         carbon_b, cost_b = bounds
         cells.append(["LP bound 下界", "", "", f"{carbon_b.value / 1000:,.0f}",
-                      f"{cost_b.value / 1e4:,.0f}", "1.00, 1.00", *[""] * 7])
+                      f"{cost_b.value / 1e4:,.0f}", "", "1.00, 1.00", *[""] * 7])
     console = stdout()
     print_table(title, columns, cells, section_ends=[len(rows) - 1] if bounds else (),
                 console=console)
@@ -397,6 +409,7 @@ def _print_bound_notes(console: Console, carbon: Bound, cost: Bound) -> None:
 
 cli_service.register(app)
 cli_sweep.register(app)
+cli_accounts.register(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -80,7 +80,10 @@ def _client(url: str | None, token: str | None) -> tuple[str, str]:
     return (url or DEFAULT_URL).rstrip("/"), token
 
 
-def _call(target: tuple[str, str], method: str, path: str, **kw: Any) -> Any:
+def _call(target: tuple[str, str], method: str, path: str, raw: bool = False,
+          **kw: Any) -> Any:
+    """The answer's JSON (`raw`: its text); an error answer exits naming its status and
+    detail."""
     url, token = target
     try:
         r = httpx.request(method, url + path, headers={"Authorization": f"Bearer {token}",
@@ -93,8 +96,10 @@ def _call(target: tuple[str, str], method: str, path: str, **kw: Any) -> Any:
             detail = r.json().get("detail")
         except ValueError:
             detail = r.text
+        if isinstance(detail, str):
+            raise _fail(f"{r.status_code}: {detail}")
         raise _fail(f"{r.status_code}: {json.dumps(detail, ensure_ascii=False)}")
-    return r.json()
+    return r.text if raw else r.json()
 
 
 # ---- showing jobs ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import secrets
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -76,7 +76,8 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
            network: Path | None, seed: int, token_file: Path | None, demo_jobs_per_day: int,
            forecast_error: float, deployment: Path | None = None,
            executor: str = "clock", allow_tenant_commands: bool = False,
-           templates: Path | None = None, role: str = "all") -> None:
+           templates: Path | None = None, role: str = "all",
+           starter_yuan: float = 0.0) -> None:
     import uvicorn
 
     from suanwang.errors import InputError
@@ -132,6 +133,14 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
         console.print(f"dashboard: {url}/#token={operator_token}", highlight=False)
     console.print(f"tenant tokens in {token_file or data_dir / 'tokens.json'} "
                   f"({', '.join(tenant_names) or 'none'})")
+    if starter_yuan > 0:
+        _open_starter_accounts(app.state.service, tenant_names, starter_yuan)
+        first = next(((t, n) for t, (n, r) in tokens.items() if r == "tenant"), None)
+        if first is not None:
+            console.print(f"as tenant {first[1]}: export SUANWANG_TOKEN={first[0]}; then "
+                          "`suanwang submit ...`, `suanwang account show "
+                          f"{first[1]}`, `suanwang invoice {first[1]} YYYY-MM`",
+                          highlight=False)
     if allow_tenant_commands:
         console.print("[bold yellow]warning:[/] tenants may run commands of their own on "
                       "local sites (--allow-tenant-commands)")
@@ -150,6 +159,22 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
     if any(getattr(e, "name", "") == "local" for e in service.executors.values()):
         console.print(f"stopped; local jobs still running go on as processes of their own, "
                       f"and the next start on {data_dir} re-adopts them", highlight=False)
+
+
+def _open_starter_accounts(service: Any, tenants: list[str], yuan: float) -> None:
+    """`suanwang up`: each tenant without an account gets one with a starter balance (an
+    assumption of the demo, not a price), so that holds, bills and invoices show at once."""
+    from suanwang.accounts.account import Limits
+    from suanwang.service.account_store import AccountExists
+
+    accounts = service.store.accounts
+    for tenant in tenants:
+        try:
+            accounts.open(tenant, yuan, Limits(), service.clock.now_s(), "suanwang up")
+        except AccountExists:
+            continue
+        console.print(f"account {tenant}: ¥{yuan:,.0f} starter balance "
+                      f"(`suanwang account show {tenant}`)", highlight=False)
 
 
 def _shown(url: str) -> str:
@@ -275,13 +300,17 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOpt = None,
            forecast_error, deployment, executor, allow_tenant_commands, templates)
 
 
+STARTER_YUAN = 10_000.0  # `up`: each tenant's first balance (a demo's assumption)
+
+
 def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, data_dir: DataOpt = DEFAULT_DATA_DIR,
        policy: PolicyOpt = "green-window", speed: SpeedOpt = 60.0, demo: DemoOpt = 3000,
        allow_tenant_commands: AllowOpt = False, templates: TemplatesOpt = None) -> None:
     """The main job: the service on 127.0.0.1:8000 with the national network, an SQLite file,
-    a demo demand stream, a clock running 60x, and every job a real local process."""
+    a demo demand stream, a clock running 60x, and every job a real local process. Each
+    tenant of the token file gets an account with a starter balance the first time."""
     _serve(host, port, None, data_dir, policy, speed, None, 0, None, demo, 1.0, None, "local",
-           allow_tenant_commands, templates)
+           allow_tenant_commands, templates, starter_yuan=STARTER_YUAN)
 
 
 PgDbOpt = Annotated[str | None, typer.Option(

@@ -212,3 +212,38 @@ def test_the_scheduler_keeps_provider_pools_within_their_offer(
     for p in log.placements:
         if p.job.providers_allow:
             assert p.provider_id == "dear"
+
+
+@pytest.mark.parametrize("policy", ["cheapest", "green-window", "rolling"])
+def test_a_closed_provider_slice_takes_no_work_and_keeps_what_its_jobs_give_back(
+        policy: str, pnet: Network, make_series: Callable[..., Any],
+        make_forecaster: Callable[..., Any], make_job: JobMaker) -> None:
+    """A provider whose own backend is down (`Scheduler.close_slice`): new work goes to the
+    site's other provider (and the tenant's preference falls through to it), units its
+    running jobs give back stay withheld, and they all come back when it opens."""
+    series = make_series(pnet, 96)
+    log = Log()
+    sched = Scheduler(Topology(pnet), make_forecaster(pnet, series), make_policy(policy), log)
+    topo = sched.topology
+    cheap = topo.slice_of[("west", "cheap", Kind.INTELLIGENT)]
+    first = ask(make_job("a", units=2, rtt_bound_ms=None, deadline_s=3600.0 * 2),
+                providers_allow=("cheap",), providers_prefer=("cheap",))
+    sched.submit(first, 0.0)
+    assert sched.running["a"].slice == cheap
+    free_before = sched.state.free_units[topo.slice_pool[cheap]]
+    sched.close_slice(cheap, True, 0.0)
+    pool = topo.slice_pool[cheap]
+    assert sched.state.free_slice[cheap] == 0
+    assert sched.state.free_units[pool] == free_before - (topo.slice_capacity[cheap] - 2)
+    nxt = ask(make_job("b", units=1, rtt_bound_ms=None, deadline_s=3600.0 * 2),
+              providers_prefer=("cheap",))
+    sched.submit(nxt, 0.0)
+    assert "b" not in sched.running or sched.running["b"].slice != cheap
+    sched.release("a", 1800.0)  # its units stay withheld while the slice is closed
+    assert sched.state.free_slice[cheap] == 0
+    assert sched.state.withheld[cheap] == topo.slice_capacity[cheap]
+    sched.close_slice(cheap, False, 1800.0)
+    assert cheap not in sched.state.withheld
+    assert sched.state.free_slice[cheap] == topo.slice_capacity[cheap]
+    assert sum(sched.state.free_slice[i] for i in topo.pool_slices[pool]) \
+        == sched.state.free_units[pool]

@@ -118,6 +118,49 @@ def test_idempotency_key_returns_the_original_job(client: TestClient) -> None:
     assert len(client.get("/v1/jobs", headers=ALICE).json()["jobs"]) == 1
 
 
+def test_an_idempotency_key_with_a_hash_is_refused_naming_the_header(
+        client: TestClient) -> None:
+    """A batch's jobs are kept under KEY, KEY#1 ...: "K#1" would collide with them."""
+    batch = client.post("/v1/jobs/batch", json={"jobs": [rt_job(), rt_job()]},
+                        headers={**ALICE, "Idempotency-Key": "K"})
+    assert batch.status_code == 201
+    r = client.post("/v1/jobs", json=rt_job(), headers={**ALICE, "Idempotency-Key": "K#1"})
+    assert r.status_code == 422 and "idempotency-key" in r.text.lower()
+    again = client.post("/v1/jobs/batch", json={"jobs": [rt_job(), rt_job()]},
+                        headers={**ALICE, "Idempotency-Key": "K"})
+    assert again.status_code == 200
+    assert [j["id"] for j in again.json()["jobs"]] == [j["id"] for j in batch.json()["jobs"]]
+
+
+def test_a_database_failure_loses_no_decided_transition(client: TestClient) -> None:
+    """The scheduler's transitions survive a failed commit and go out with the next."""
+    live = client.app.state.service.live  # type: ignore[attr-defined]
+    store = live.store
+    real = store.apply
+    failures = {"left": 2}
+
+    def flaky(transitions: Any) -> None:
+        if failures["left"] > 0 and transitions:
+            failures["left"] -= 1
+            raise OSError("database went away")
+        real(transitions)
+
+    with live.lock:
+        store.apply = flaky  # type: ignore[method-assign]
+        ids = [client.post("/v1/jobs", json=rt_job(duration_s=600), headers=ALICE).json()["id"]
+               for _ in range(3)]
+    try:
+        done = [wait_for(lambda i=i: client.get(f"/v1/jobs/{i}", headers=ALICE).json(),
+                         lambda j: j["state"] == "finished") for i in ids]
+    finally:
+        store.apply = real  # type: ignore[method-assign]
+    assert failures["left"] == 0
+    for j in done:
+        states = [e["state"] for e in
+                  client.get(f"/v1/jobs/{j['id']}/events", headers=ALICE).json()]
+        assert states[0] == "submitted" and states[-1] == "finished" and "placed" in states
+
+
 # ---- validation ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("body", "field", "value"), [

@@ -140,3 +140,82 @@ def test_deployment_file_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="kubernetes"):
         load_deployment(bad, ["horinger"])
     assert load_deployment(None, ["horinger"])["horinger"] == ExecutorConfig("clock")
+
+
+# ---- a provider reached through a backend of its own ---------------------------------------
+
+@pytest.fixture
+def provider_flaky_client(make_client: Callable[..., TestClient], tmp_path: Path) -> Any:
+    register_backend("flaky", lambda cfg, log_dir: FlakyExecutor(log_dir))
+    deployment = tmp_path / "deploy.yaml"
+    deployment.write_text("default: {backend: local}\nsites:\n  horinger:\n    backend: local\n"
+                          "    providers:\n      scnet: {backend: flaky}\n", encoding="utf-8")
+    FlakyExecutor.up = False
+    try:
+        yield make_client(deployment_path=deployment, log_dir=tmp_path / "logs")
+    finally:
+        BACKENDS.pop("flaky", None)
+        FlakyExecutor.up = False
+
+
+def provider_row(c: TestClient, site: str, provider: str) -> dict[str, Any]:
+    return c.get(f"/v1/providers/{site}/{provider}", headers=OPS).json()
+
+
+def test_a_providers_own_backend_down_closes_that_provider_only(
+        provider_flaky_client: TestClient) -> None:
+    c = provider_flaky_client
+    ask = rt_job(rtt_bound_ms=5, duration_s=600, units=2, providers_prefer=["scnet"])
+    first = c.post("/v1/jobs", json=ask, headers=ALICE).json()
+    done = wait_for(lambda: job(c, first["id"]), lambda x: x["state"] == "finished")
+    events = c.get(f"/v1/jobs/{first['id']}/events", headers=ALICE).json()
+    assert any("horinger/scnet unavailable" in e["reason"] for e in events)
+    assert done["provider"] != "scnet"  # the preference fell through to the next provider
+    assert sum(1 for e in events if e["state"] == "running") == 1
+    row = provider_row(c, "horinger", "scnet")
+    assert row["healthy"] is False and row["backend"] == "flaky"
+    assert c.get("/v1/sites/horinger", headers=ALICE).json()["healthy"] is True
+    others = [p for p in c.get("/v1/providers", headers=OPS).json()["providers"]
+              if p["site"] == "horinger" and p["provider"] != "scnet"]
+    assert others and all(p["healthy"] for p in others)
+    # the next job that prefers scnet goes elsewhere at once: no wasted attempt
+    second = c.post("/v1/jobs", json=ask, headers=ALICE).json()
+    got = wait_for(lambda: job(c, second["id"]), lambda x: x["state"] == "finished")
+    assert got["provider"] != "scnet"
+    events = c.get(f"/v1/jobs/{second['id']}/events", headers=ALICE).json()
+    assert not any("unavailable" in e["reason"] for e in events)
+    # the backend answers again: scnet takes work again
+    FlakyExecutor.up = True
+    wait_for(lambda: provider_row(c, "horinger", "scnet"), lambda r: r["healthy"] is True)
+    third = c.post("/v1/jobs", json=ask, headers=ALICE).json()
+    got = wait_for(lambda: job(c, third["id"]), lambda x: x["state"] == "finished")
+    assert (got["site"], got["provider"]) == ("horinger", "scnet")
+    measured = provider_row(c, "horinger", "scnet")["sla"]["measured"]
+    assert measured["down_s"] > 0 and measured["availability"] < 1.0
+    assert provider_row(c, "horinger", "ctyun")["sla"]["measured"]["down_s"] == 0
+
+
+def test_provider_bindings_in_the_deployment_file_are_checked(tmp_path: Path) -> None:
+    from suanwang.errors import InputError
+    from suanwang.executors.registry import binding_key, load_deployment
+
+    bad = tmp_path / "d.yaml"
+    provs = {"horinger": ["scnet", "ctyun"]}
+    bad.write_text("sites:\n  horinger:\n    backend: local\n    providers:\n"
+                   "      nosuch: {backend: local}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"sites\.horinger\.providers\.nosuch.*scnet, ctyun"):
+        load_deployment(bad, ["horinger"], providers=provs)
+    bad.write_text("sites:\n  horinger:\n    backend: local\n    providers:\n"
+                   "      scnet: {backend: clock}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"providers\.scnet\.backend"):
+        load_deployment(bad, ["horinger"], providers=provs)
+    bad.write_text("sites:\n  horinger:\n    backend: local\n    providers:\n"
+                   "      scnet: {backend: local, nonsense: 3}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"sites\.horinger\.providers\.scnet\.nonsense"):
+        load_deployment(bad, ["horinger"], providers=provs)
+    good = tmp_path / "g.yaml"
+    good.write_text("sites:\n  horinger:\n    backend: local\n    providers:\n"
+                    "      scnet: {backend: local, grace_s: 5}\n", encoding="utf-8")
+    got = load_deployment(good, ["horinger"], providers=provs)
+    assert got[binding_key("horinger", "scnet")].settings == {"grace_s": 5}
+    assert got["horinger"].backend == "local"

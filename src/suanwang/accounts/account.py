@@ -31,6 +31,11 @@ def month_of(t: datetime) -> str:
     return f"{t.astimezone(CHINA_TZ):%Y-%m}"
 
 
+def month_start(month: str) -> datetime:
+    """The first instant of a month written "YYYY-MM" (China time)."""
+    return datetime.strptime(month, "%Y-%m").replace(tzinfo=CHINA_TZ)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     units_at_once: tuple[tuple[Kind, int], ...] = ()

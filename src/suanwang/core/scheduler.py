@@ -154,7 +154,10 @@ class Scheduler:
     def _give_back(self, r: Running) -> None:
         state = self.state
         state.free_units[r.pool] += r.job.units
-        if r.slice >= 0:
+        if r.slice in state.withheld:  # a closed slice keeps what its jobs give back
+            state.free_units[r.pool] -= r.job.units
+            state.withheld[r.slice] += r.job.units
+        elif r.slice >= 0:
             free = state.free_slice[r.slice] + r.job.units
             state.free_slice[r.slice] = free
             cap = self.topology.slice_cap[r.slice]
@@ -221,6 +224,25 @@ class Scheduler:
             for k in Kind:
                 self._drain_queue(k, now_s)
 
+    def close_slice(self, sl: int, closed: bool, now_s: float) -> None:
+        """Stop (or resume) new placements at one provider slice (its own backend is down):
+        its free units are withheld, and so are those its running jobs give back, until it
+        opens again."""
+        state = self.state
+        pool = self.topology.slice_pool[sl]
+        if closed and sl not in state.withheld:
+            free = state.free_slice[sl]
+            state.withheld[sl] = free
+            state.free_slice[sl] = 0
+            state.free_units[pool] -= free
+            state.update_room(pool)
+        elif not closed and sl in state.withheld:
+            back = state.withheld.pop(sl)
+            state.free_slice[sl] += back
+            state.free_units[pool] += back
+            state.update_room(pool)
+            self._drain_queue(self.topology.pool_kind[pool], now_s)
+
     def set_capacity(self, site_id: str, kind: Kind, units: int, now_s: float) -> None:
         """Change a pool's installed units from the next decision on. Jobs running keep their
         units; if the pool shrinks below what is busy, nothing new is placed there until enough
@@ -229,8 +251,10 @@ class Scheduler:
             raise ValueError(f"units must be >= 0, got {units}")
         p = self._pool_of[(site_id, kind)]
         topo = self.topology
-        busy = topo.pool_capacity[p] - self.state.free_units[p]
-        busy_slice = [topo.slice_capacity[i] - self.state.free_slice[i]
+        withheld = self.state.withheld  # closed slices' free units (`close_slice`)
+        busy = (topo.pool_capacity[p] - self.state.free_units[p]
+                - sum(withheld.get(i, 0) for i in topo.pool_slices[p]))
+        busy_slice = [topo.slice_capacity[i] - self.state.free_slice[i] - withheld.get(i, 0)
                       for i in range(len(topo.slices))]
         net = topo.network
         sites = tuple(
@@ -240,7 +264,9 @@ class Scheduler:
             if s.id == site_id else s
             for s in net.sites)
         self._set_topology(replace(net, sites=sites), topo, busy_slice)
-        self.state.free_units[p] = self.topology.pool_capacity[p] - busy
+        self.state.free_units[p] = (self.topology.pool_capacity[p] - busy
+                                    - sum(withheld.get(i, 0)
+                                          for i in self.topology.pool_slices[p]))
         self._drain_queue(kind, now_s)
 
     def _set_topology(self, net: Network, old: Topology, busy_slice: list[int]) -> None:
@@ -251,6 +277,9 @@ class Scheduler:
             raise ValueError("a capacity change must keep every provider pool")
         self.state.free_slice = [c - b for c, b in zip(self.topology.slice_capacity,
                                                        busy_slice, strict=True)]
+        for sl in self.state.withheld:  # a closed slice stays closed with its new capacity
+            self.state.withheld[sl] = self.state.free_slice[sl]
+            self.state.free_slice[sl] = 0
         for p in range(len(self.topology.pools)):
             self.state.update_room(p)
 

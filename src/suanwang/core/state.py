@@ -233,6 +233,9 @@ class SchedulerState:
             self.update_room(p)
         self.tenant_units: dict[tuple[str, int], int] = {}  # (tenant, slice) at capped slices
         self.drained: set[int] = set()  # site indices taking no new work
+        # provider slices taking no new work (their own backend is down): their free units
+        # are withheld here, so that every policy sees none free
+        self.withheld: dict[int, int] = {}
         self._prices: PriceTable | None = None
 
     def forecast(self, now_s: float) -> ForecastView:

@@ -4,8 +4,23 @@ Deployment file (YAML), every key optional:
 
     default: {backend: local}            # sites not listed below
     sites:
-      horinger: {backend: slurm, partition: horinger, account: "sw-{tenant}"}
+      horinger:
+        backend: slurm
+        partition: horinger
+        account: "sw-{tenant}"
+        providers:                       # a provider reached through an engine of its own
+          scnet: {backend: slurm, partition: scnet}
+          bank-horinger: {backend: local}
       jining:   {backend: ray, address: "127.0.0.1:6379", resource: site_jining}
+
+A site's `providers` bind some of its providers to their own backend (the network file's
+`executor` names the kind of engine; this file says where it is); a provider not listed is
+reached through its site's backend. The configs are keyed by site id, and by `binding_key`
+(`"site/provider"`) for a provider with a binding of its own. A binding runs on the clock only
+where its site does (the scheduler frees clock jobs' units at their estimated end per site); a
+binding to a provider the site does not have is refused naming it. When a provider's own
+backend cannot be reached, only that provider's pools stop taking work; the site's other
+providers go on.
 
 Tenants map to accounts through a Slurm site's `account`: a fixed name charges every tenant's
 jobs to one account; a pattern with `{tenant}` (`sw-{tenant}`) gives each tenant its own
@@ -58,21 +73,34 @@ def register_backend(name: str, factory: Callable[[ExecutorConfig, Path], Execut
     BACKENDS[name] = factory
 
 
+BINDING_SEP = "/"
+
+
+def binding_key(site_id: str, provider_id: str) -> str:
+    """The key of a provider's own backend binding (`executors` and health are keyed by it)."""
+    return f"{site_id}{BINDING_SEP}{provider_id}"
+
+
 def load_deployment(path: Path | None, site_ids: list[str],
-                    default_backend: str = NO_EXECUTOR) -> dict[str, ExecutorConfig]:
-    """Each site's backend config; without a file, every site uses `default_backend`."""
+                    default_backend: str = NO_EXECUTOR,
+                    providers: dict[str, list[str]] | None = None
+                    ) -> dict[str, ExecutorConfig]:
+    """Each site's backend config, and each provider binding's (keyed `binding_key`);
+    without a file, every site uses `default_backend`. `providers` (site -> provider ids)
+    lets the file bind providers."""
     configs = {s: ExecutorConfig(default_backend) for s in site_ids}
     if path is None:
         return configs
     located = load_yaml_located(path)
     try:
-        return _deployment(str(path), located.doc or {}, site_ids, default_backend)
+        return _deployment(str(path), located.doc or {}, site_ids, default_backend,
+                           providers or {})
     except InputError as exc:
         raise located.at_line(exc) from None
 
 
-def _deployment(source: str, doc: Any, site_ids: list[str],
-                default_backend: str) -> dict[str, ExecutorConfig]:
+def _deployment(source: str, doc: Any, site_ids: list[str], default_backend: str,
+                providers: dict[str, list[str]]) -> dict[str, ExecutorConfig]:
     if not isinstance(doc, dict):
         raise InputError(source, "(document)", type(doc).__name__,
                          "must be a mapping, e.g. {default: {backend: local}, sites: {...}}")
@@ -89,12 +117,35 @@ def _deployment(source: str, doc: Any, site_ids: list[str],
         if site_id not in site_ids:
             raise InputError(source, f"sites.{site_id}", site_id,
                              f"unknown site; known: {', '.join(site_ids)}")
+        bound = node.get("providers") if isinstance(node, dict) else None
+        if isinstance(node, dict) and "providers" in node:
+            node = {k: v for k, v in node.items() if k != "providers"}
         configs[site_id] = _config(source, f"sites.{site_id}", node)
+        if bound is None:
+            continue
+        if not isinstance(bound, dict):
+            raise InputError(source, f"sites.{site_id}.providers", bound,
+                             "must map provider id to {backend, ...}, e.g. "
+                             "{scnet: {backend: slurm, partition: scnet}}")
+        known = providers.get(site_id, [])
+        for prov_id, prov_node in bound.items():
+            field = f"sites.{site_id}.providers.{prov_id}"
+            if prov_id not in known:
+                raise InputError(source, field, prov_id, "unknown provider at this site; "
+                                 f"known: {', '.join(known) or '(none)'}")
+            cfg = _config(source, field, prov_node)
+            if (cfg.backend == NO_EXECUTOR) != (configs[site_id].backend == NO_EXECUTOR):
+                raise InputError(source, f"{field}.backend", cfg.backend,
+                                 f"the site's backend is {configs[site_id].backend}: a "
+                                 "provider runs on the clock only where its site does")
+            configs[binding_key(site_id, prov_id)] = cfg
     checked: set[int] = set()
     for site_id, cfg in configs.items():
         if id(cfg) not in checked:
             checked.add(id(cfg))
-            _check_settings(source, "default" if cfg is default else f"sites.{site_id}", cfg)
+            where = (f"sites.{site_id.replace(BINDING_SEP, '.providers.')}"
+                     if cfg is not default else "default")
+            _check_settings(source, where, cfg)
     return configs
 
 
@@ -164,7 +215,8 @@ def _config(source: str, field: str, node: Any) -> ExecutorConfig:
 
 def make_executors(configs: dict[str, ExecutorConfig], log_dir: Path
                    ) -> dict[str, Executor | None]:
-    """One executor per distinct (backend, settings); sites sharing one share the object."""
+    """One executor per distinct (backend, settings); sites (and provider bindings) sharing
+    one share the object."""
     made: dict[str, Executor] = {}
     out: dict[str, Executor | None] = {}
     for site_id, cfg in configs.items():

@@ -71,6 +71,29 @@ class ValidationErrorOut(BaseModel):
     detail: list[ValidationIssue] | str
 
 
+class LimitRefusalOut(BaseModel):
+    """A submission over a limit of the tenant's account: which limit, what the jobs need,
+    what is available, by how much they are over, in what unit (and in a batch, which job
+    first broke it; nothing of the batch is accepted)."""
+
+    detail: str
+    limit: str
+    needed: float
+    available: float
+    over_by: float
+    unit: str
+    job_index: int | None = None
+
+
+LIMIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    402: {"model": LimitRefusalOut,
+          "description": "The account's balance does not cover the jobs' worst-case bill"},
+    409: {"model": LimitRefusalOut,
+          "description": "A quota (units at once, unit-hours per month) or the monthly carbon "
+                         "budget of the tenant's account would be exceeded"},
+}
+
+
 def errors(*codes: int | tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
     """The `responses=` entries of these error codes (ints or tuples of ints)."""
     flat: list[int] = []

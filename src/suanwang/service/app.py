@@ -36,12 +36,17 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
+from suanwang.accounts.account import month_of
 from suanwang.executors.base import BackendUnavailable
 from suanwang.executors.registry import load_deployment, make_executors
 from suanwang.model import Kind, Network
 from suanwang.network.loader import load_network
+from suanwang.service.account_needs import Need
+from suanwang.service.account_store import Admission
+from suanwang.service.accounts_api import mount_accounts
 from suanwang.service.api_docs import mount_docs
 from suanwang.service.api_responses import AUTH, OPERATOR, errors, text_body
+from suanwang.service.billing_api import mount_billing
 from suanwang.service.clock import RunClock
 from suanwang.service.dashboard import mount_dashboard
 from suanwang.service.db import JobRow, make_engine
@@ -54,7 +59,7 @@ from suanwang.service.metrics import Metrics
 from suanwang.service.providers_api import mount_providers
 from suanwang.service.replica import LiveReplica
 from suanwang.service.schemas import SitePatch, capacity_errors
-from suanwang.service.store import JobSpec, Store, Tenant, row_to_job
+from suanwang.service.store import JobSpec, Store, Tenant, row_to_job, spec_job
 from suanwang.service.templates import JobTemplate
 from suanwang.sim.runner import energy_for
 
@@ -145,9 +150,10 @@ class Service:
                                     days=SERIES_DAYS)
                 self._lead(engine)
             site_ids = [s.id for s in self.network.sites]
+            providers = {s.id: [p.id for p in s.providers] for s in self.network.sites}
             self.executors = make_executors(
-                load_deployment(settings.deployment_path, site_ids, settings.executor_default),
-                settings.log_dir)
+                load_deployment(settings.deployment_path, site_ids, settings.executor_default,
+                                providers), settings.log_dir)
             self.live = LiveScheduler(self.network, self.store, self.clock, settings.policy,
                                       seed=settings.seed,
                                       forecast_error=settings.forecast_error,
@@ -162,13 +168,26 @@ class Service:
     def accept_specs(self, tenant: str, specs: list[JobSpec],
                      idempotency_key: str | None = None) -> tuple[list[JobRow], bool]:
         """Persist submissions (before anyone is told), then hand them to the scheduler."""
-        rows, created = self.store.add_jobs(tenant, specs, self.clock.now_s(), idempotency_key)
+        now_s = self.clock.now_s()
+        rows, created = self.store.add_jobs(tenant, specs, now_s, idempotency_key,
+                                            self._admission(tenant, specs, now_s))
         if created:
             self.live.accept([row_to_job(r) for r in rows], [ExecInfo.of(r) for r in rows])
             by_kind = Counter(spec.kind.value for spec in specs)
             for kind, n in by_kind.items():
                 self.metrics.submitted.labels(kind).inc(n)
         return rows, created
+
+    def _admission(self, tenant: str, specs: list[JobSpec], now_s: float) -> Admission:
+        """What the jobs would hold on the tenant's account, if it has one (computed by the
+        store's writer only then)."""
+        at = self.clock.at(now_s)
+
+        def needs(basis: str) -> list[Need]:
+            pricer = self.live.pricer
+            return [pricer.need(spec_job(tenant, spec, now_s), at, basis) for spec in specs]
+
+        return Admission(tenant, month_of(at), needs)
 
     def start(self) -> None:
         if self.leader is not None:
@@ -369,4 +388,6 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     mount_dashboard(app, service, operator)  # the page at / and /v1/dashboard/*
     mount_ledger(app, service, tenant, operator)  # /v1/ledger*, /v1/jobs/{id}/certificate
     mount_providers(app, service, tenant)  # /v1/providers*
+    mount_accounts(app, service, tenant, operator)  # /v1/accounts*
+    mount_billing(app, service, tenant, operator)  # /v1/invoices*, provider statements
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 class RunClock:
@@ -26,6 +26,15 @@ class RunClock:
     @property
     def start_utc(self) -> datetime:
         return datetime.fromtimestamp(self.origin_epoch_s, tz=UTC)
+
+    def at(self, run_s: float) -> datetime:
+        """The instant run second `run_s` stands for (the series' and the bills' time: a
+        sped-up clock runs ahead of the wall)."""
+        return self.start_utc + timedelta(seconds=run_s)
+
+    def now_utc(self) -> datetime:
+        """`at(now_s())`."""
+        return self.at(self.now_s())
 
     def run_of(self, wall_epoch_s: float) -> float:
         """The run clock's reading at wall instant `wall_epoch_s` (UTC seconds)."""

@@ -148,6 +148,62 @@ class LedgerHeadRow(Base):
     next_hour: Mapped[int] = mapped_column(Integer)
 
 
+class AccountRow(Base):
+    """A tenant's prepaid account (revision 0008): its balance and limits (JSON, the fields of
+    `accounts.Limits`). Holds and settled use are rows of their own."""
+
+    __tablename__ = "accounts"
+    tenant: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id"), primary_key=True)
+    balance_yuan: Mapped[float] = mapped_column(Float)
+    limits: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_s: Mapped[float] = mapped_column(Float)  # run clock
+
+
+class AccountEntryRow(Base):
+    """One change of an account, in order: open, top_up, limits (by an operator), hold,
+    settle, release (by the service for a job)."""
+
+    __tablename__ = "account_entries"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64), ForeignKey("accounts.tenant"))
+    at_s: Mapped[float] = mapped_column(Float)  # run clock
+    what: Mapped[str] = mapped_column(String(16))
+    yuan: Mapped[float] = mapped_column(Float)  # change of the balance (0: none)
+    balance_yuan: Mapped[float] = mapped_column(Float)  # the balance after it
+    job_id: Mapped[str] = mapped_column(String(64), default="")
+    actor: Mapped[str] = mapped_column(String(64), default="")  # who made the change
+    note: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_account_entries_tenant_id", "tenant", "id"),)
+
+
+class AccountHoldRow(Base):
+    """What an accepted job holds until it ends: its worst-case bill against the balance,
+    its units and unit-hours against the quotas, its expected carbon against the budget."""
+
+    __tablename__ = "account_holds"
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), ForeignKey("accounts.tenant"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    units: Mapped[int] = mapped_column(Integer)
+    unit_h: Mapped[float] = mapped_column(Float)
+    yuan: Mapped[float] = mapped_column(Float)
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM, China time
+    carbon_kg: Mapped[float] = mapped_column(Float)
+
+
+class AccountUsageRow(Base):
+    """Settled use per tenant and month: unit-hours of a kind (`key` = the kind) or kg CO2 on
+    one basis (`key` = "co2:location" | "co2:market")."""
+
+    __tablename__ = "account_usage"
+    tenant: Mapped[str] = mapped_column(String(64), ForeignKey("accounts.tenant"),
+                                        primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    key: Mapped[str] = mapped_column(String(24), primary_key=True)
+    amount: Mapped[float] = mapped_column(Float)
+
+
 def make_engine(url: str, schema: str | None = None) -> Engine:
     """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys.
     On PostgreSQL, `schema` (if given) is put first on the search path."""

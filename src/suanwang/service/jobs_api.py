@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, R
 from fastapi.exceptions import RequestValidationError
 
 from suanwang.executors.base import LOG_STREAMS, BackendUnavailable, read_log
-from suanwang.service.api_responses import AUTH, MAX_INT32, errors
+from suanwang.service.account_store import AccountRefused
+from suanwang.service.api_responses import AUTH, LIMIT_ERRORS, MAX_INT32, errors
 from suanwang.service.db import JobEventRow, JobRow
 from suanwang.service.schemas import BatchIn, JobIn, validate_against, validate_run_policy
 from suanwang.service.store import TERMINAL_STATES, Tenant
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from suanwang.service.app import Service
 
 MAX_LOG_BYTES = 1024 * 1024
+# a batch's jobs are stored under KEY, KEY#1, KEY#2 ...: a client's key has no "#"
+IdempotencyKey = Annotated[str | None, Header(
+    max_length=200, pattern=r"^[^#]*$",
+    description="Repeat a request safely: the same key (no '#') gives back what the first "
+                "request made")]
 
 
 def job_out(row: Any) -> dict[str, Any]:
@@ -86,6 +92,8 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
             raise RequestValidationError(errors)
 
     def accept(who: Tenant, jobs: list[JobIn], key: str | None) -> tuple[list[JobRow], bool]:
+        """Accept the jobs, or raise `AccountRefused` (nothing accepted) if they would break
+        a limit of the tenant's account."""
         templates = settings.job_templates
         return service.accept_specs(who.id, [j.to_spec(templates) for j in jobs], key)
 
@@ -93,22 +101,28 @@ def mount_jobs(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
 
     @router.post("/v1/jobs", status_code=201, responses={
         200: {"description": "The job this idempotency key already made (nothing new)"},
-        **errors(AUTH, 400, 413, 422)})
+        **errors(AUTH, 400, 413, 422), **LIMIT_ERRORS})
     def submit(body: JobIn, who: Who,
-               idempotency_key: Annotated[str | None, Header(max_length=200)] = None
+               idempotency_key: IdempotencyKey = None
                ) -> Response:
         check([body], batch=False, who=who)
-        rows, created = accept(who, [body], idempotency_key)
+        try:
+            rows, created = accept(who, [body], idempotency_key)
+        except AccountRefused as exc:
+            return json_response(exc.body(), exc.status_code)
         return json_response(job_out(rows[0]), 201 if created else 200)
 
     @router.post("/v1/jobs/batch", status_code=201, responses={
         200: {"description": "The jobs this idempotency key already made (nothing new)"},
-        **errors(AUTH, 400, 413, 422)})
+        **errors(AUTH, 400, 413, 422), **LIMIT_ERRORS})
     def submit_batch(body: BatchIn, who: Who,
-                     idempotency_key: Annotated[str | None, Header(max_length=200)] = None
+                     idempotency_key: IdempotencyKey = None
                      ) -> Response:
         check(body.jobs, batch=True, who=who)
-        rows, created = accept(who, body.jobs, idempotency_key)
+        try:
+            rows, created = accept(who, body.jobs, idempotency_key)
+        except AccountRefused as exc:  # the whole batch: nothing of it is accepted
+            return json_response(exc.body(), exc.status_code)
         # a batch answers with each job's id and state (GET /v1/jobs/{id} has the rest)
         return json_response({"count": len(rows), "jobs": [
             {"id": r.id, "state": r.state, "submit_s": r.submit_s, "deadline_s": r.deadline_s}

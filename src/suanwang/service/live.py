@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,11 @@ from suanwang.core.state import Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.executors.base import BackendUnavailable, ExecState, ExecStatus, Executor, RunSpec
+from suanwang.executors.registry import BINDING_SEP, binding_key
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.policies.registry import make_policy
 from suanwang.service import health_log
+from suanwang.service.account_needs import NeedPricer, market_carbon_kg
 from suanwang.service.clock import RunClock
 from suanwang.service.ledger_hours import HourCloser
 from suanwang.service.store import (
@@ -91,17 +94,22 @@ class LiveScheduler:
         forecaster = Forecaster(self.series,
                                 [s.grid_intensity_g_per_kwh for s in network.sites],
                                 seed=seed, error_scale=forecast_error)
+        # by site, and by `binding_key(site, provider)` for a provider with a backend of its own
         self.executors: dict[str, Executor | None] = {
             sid: (executors or {}).get(sid) for sid in self.topology.site_ids}
+        self.executors.update({k: e for k, e in (executors or {}).items() if BINDING_SEP in k})
         estimate_sites = {i for i, sid in enumerate(self.topology.site_ids)
                           if self.executors[sid] is None}
         self.scheduler = Scheduler(self.topology, forecaster, make_policy(policy), self,
                                    estimate_sites=estimate_sites)
+        self._pricer = NeedPricer(self.topology, self.series)
         self._exec: dict[str, ExecInfo] = {}  # job_id -> what it runs
-        self._handles: dict[str, tuple[str, str]] = {}  # job_id -> (site, backend handle)
+        # job_id -> (binding: its site, or site/provider, backend handle)
+        self._handles: dict[str, tuple[str, str]] = {}
         self._to_dispatch: list[str] = []  # placed jobs whose start has come, to hand over
         self._operator_drained: set[str] = set()
-        self.unhealthy: dict[str, str] = {}  # site -> why its backend is unavailable
+        # binding (a site, or site/provider) -> why its backend is unavailable
+        self.unhealthy: dict[str, str] = {}
         self._last_health_check = 0.0
         self.lock = threading.RLock()  # the scheduler and the outbox
         self._inbox_lock = threading.Lock()
@@ -142,7 +150,8 @@ class LiveScheduler:
                 r = self.scheduler.running[job.job_id]
                 self._provider[job.job_id] = self.topology.slice_provider[r.slice]
                 if row.exec_handle:
-                    self._handles[job.job_id] = (row.site, row.exec_handle)
+                    self._handles[job.job_id] = (self._binding(row.site, row.provider),
+                                                 row.exec_handle)
                     if row.state == RUNNING and row.start_s is not None:
                         self._started[job.job_id] = row.start_s
                 elif row.state == PLACED and row.start_s is not None:
@@ -197,6 +206,13 @@ class LiveScheduler:
                 self._flush()
             return known
 
+    @property
+    def pricer(self) -> NeedPricer:
+        """Worst-case bills and expected carbon of jobs on the current topology."""
+        if self._pricer.topology is not self.topology:
+            self._pricer = NeedPricer(self.topology, self.series)
+        return self._pricer
+
     def set_capacity(self, site_id: str, kind: Kind, units: int) -> None:
         with self.lock:
             self.scheduler.set_capacity(site_id, kind, units, self.clock.now_s())
@@ -215,12 +231,35 @@ class LiveScheduler:
             self._flush()
 
     def _apply_drains(self, now: float) -> None:
-        """New work avoids sites the operator drained and sites whose backend is down."""
-        closed = self._operator_drained | set(self.unhealthy)
+        """New work avoids sites the operator drained and sites whose backend is down, and
+        the pools of a provider whose own backend is down."""
+        down = {k for k in self.unhealthy if BINDING_SEP not in k}
+        closed = self._operator_drained | down
         drained_now = {self.topology.site_ids[i] for i in self.scheduler.state.drained}
         for site_id in self.topology.site_ids:
             if (site_id in closed) != (site_id in drained_now):
                 self.scheduler.drain_site(site_id, site_id in closed, now)
+        topo = self.topology
+        withheld = self.scheduler.state.withheld
+        for sl in range(len(topo.slices)):
+            key = binding_key(topo.site_ids[topo.slice_site[sl]], topo.slice_provider[sl])
+            shut = key in self.unhealthy
+            if shut != (sl in withheld):
+                self.scheduler.close_slice(sl, shut, now)
+
+    def _binding(self, site_id: str, provider: str | None) -> str:
+        """Where a job at (site, provider) runs: the provider's own binding, else its site's."""
+        if provider:
+            key = binding_key(site_id, provider)
+            if key in self.executors:
+                return key
+        return site_id
+
+    def _binding_of(self, r: Any) -> str:
+        """The binding of a placed job (`Running`)."""
+        topo = self.topology
+        return self._binding(self._site_of(r.pool),
+                             topo.slice_provider[r.slice] if r.slice >= 0 else None)
 
     # ---- the clock -----------------------------------------------------------------------
 
@@ -253,7 +292,7 @@ class LiveScheduler:
             r = self.scheduler.running.get(job_id)
             if r is None:
                 continue
-            if self.executors[self._site_of(r.pool)] is not None:
+            if self.executors[self._binding_of(r)] is not None:
                 self._to_dispatch.append(job_id)
                 continue
             self._started[job_id] = start_s
@@ -279,20 +318,21 @@ class LiveScheduler:
             if r is None:
                 continue
             site_id = self._site_of(r.pool)
-            executor = self.executors[site_id]
+            key = self._binding_of(r)
+            executor = self.executors[key]
             if executor is None:
                 continue
             try:
                 handle = executor.submit(self._run_spec(r.job, site_id))
             except BackendUnavailable as exc:
-                self._site_down(site_id, str(exc), now)
+                self._site_down(key, str(exc), now)
                 self._outbox.append(Transition(job_id, QUEUED, now,
-                                               f"{site_id} unavailable: {exc}; placing again",
+                                               f"{key} unavailable: {exc}; placing again",
                                                {"site": None, "provider": None}))
                 self._provider.pop(job_id, None)
                 self.scheduler.requeue(job_id, now)
                 continue
-            self._handles[job_id] = (site_id, handle)
+            self._handles[job_id] = (key, handle)
             self._outbox.append(Transition(job_id, PLACED, now,
                                            f"handed to {executor.name} as {handle}",
                                            {"exec_handle": handle, "site": site_id}))
@@ -344,10 +384,11 @@ class LiveScheduler:
                                   "log_tail": st.log_tail or None}
         if start is not None:
             fields["start_s"] = start
+        usage = self._usage(r.job, start, end, charges)
         if st.state == ExecState.FINISHED:
             self._count(charges)
             self._outbox.append(Transition(job_id, FINISHED, end, st.reason or "exit code 0",
-                                           fields))
+                                           fields, usage))
             return
         info = self._exec.setdefault(job_id, ExecInfo())
         info.attempts += 1
@@ -362,7 +403,7 @@ class LiveScheduler:
             return
         self._count(charges)
         fields["attempts"] = info.attempts
-        self._outbox.append(Transition(job_id, FAILED, end, why, fields))
+        self._outbox.append(Transition(job_id, FAILED, end, why, fields, usage))
         log.warning("job %s failed at %s: %s", job_id, site_id, why)
 
     def _count(self, charges: dict[str, Any]) -> None:
@@ -375,8 +416,10 @@ class LiveScheduler:
         self.totals.cost_yuan += charges["cost_yuan"]
 
     def _site_down(self, site_id: str, why: str, now: float) -> None:
+        """A backend did not answer: its site (or, for a provider's own binding
+        "site/provider", that provider's pools) takes no new work until it answers again."""
         if site_id not in self.unhealthy:
-            log.warning("site %s unhealthy, no new work goes there: %s", site_id, why)
+            log.warning("%s unhealthy, no new work goes there: %s", site_id, why)
             self.unhealthy[site_id] = why
             health_log.append(self.store, health_log.HealthTransition(site_id, now, False, why))
             self._apply_drains(now)
@@ -396,8 +439,15 @@ class LiveScheduler:
         self._apply_drains(now)
 
     def _flush(self) -> None:
+        """Persist the transitions decided so far. If the database fails they are kept, in
+        order, ahead of anything decided later, and go out with the next flush (the tick
+        that failed stops before any backend hears of its decisions)."""
         out, self._outbox = self._outbox, []
-        self.store.apply(out)
+        try:
+            self.store.apply(out)
+        except BaseException:
+            self._outbox = out + self._outbox
+            raise
 
     def start(self, tick_s: float = 0.1) -> None:
         def loop() -> None:
@@ -420,13 +470,19 @@ class LiveScheduler:
     def placed(self, placement: Placement, pool: int) -> None:
         job = placement.job
         rtt = self.network.rtt_ms[(job.origin, placement.site_id)]
-        self._outbox.append(Transition(job.job_id, PLACED, placement.placed_s, placement.reason, {
+        t = Transition(job.job_id, PLACED, placement.placed_s, placement.reason, {
             "site": placement.site_id, "provider": placement.provider_id or None,
             "rtt_ms": rtt, "placed_s": placement.placed_s,
-            "start_s": placement.start_s, "end_s": placement.end_s, "defer_until_s": None}))
+            "start_s": placement.start_s, "end_s": placement.end_s, "defer_until_s": None})
+        self._outbox.append(t)
         heapq.heappush(self._starts, (placement.start_s, job.job_id))
         if placement.provider_id:
             self._provider[job.job_id] = placement.provider_id
+            sl = self.topology.slice_of.get((placement.site_id, placement.provider_id,
+                                             job.kind))
+            if sl is not None:  # a held account's hold: the chosen provider's worst case
+                start = self.clock.start_utc + timedelta(seconds=placement.start_s)
+                t.account = {"hold_yuan": self.pricer.placed_worst_yuan(sl, job, start)}
 
     def deferred(self, job: Job, until_s: float, reason: str) -> None:
         self._outbox.append(Transition(job.job_id, DEFERRED, self.scheduler.now_s, reason,
@@ -447,7 +503,18 @@ class LiveScheduler:
         self._provider.pop(job.job_id, None)
         self._count(charges)
         self._outbox.append(Transition(job.job_id, FINISHED, now_s, "ran its duration",
-                                       charges))
+                                       charges, self._usage(job, start_s, now_s, charges)))
+
+    @staticmethod
+    def _usage(job: Job, start_s: float | None, end_s: float,
+               charges: dict[str, Any]) -> dict[str, float] | None:
+        """What a charged run counts on its tenant's account beside its bill: unit-hours
+        and its market-based carbon (the location-based one is the job's `carbon_kg`)."""
+        if start_s is None or not charges:
+            return None
+        return {"unit_h": job.units * max(end_s - start_s, 0.0) / HOUR_S,
+                "carbon_market_kg": market_carbon_kg(charges["energy_kwh"],
+                                                     charges["green_kwh"])}
 
     def _nearest_pool(self, job: Job) -> int | None:
         """The pool the `nearest` baseline would have used: the lowest round trip that could
@@ -495,6 +562,7 @@ class LiveScheduler:
             topo = self.topology
             free = list(self.scheduler.state.free_units)
             free_slice = list(self.scheduler.state.free_slice)
+            withheld = dict(self.scheduler.state.withheld)
             drained = set(self.scheduler.state.drained)
             power = [0.0] * len(topo.pools)
             for job_id, r in self.scheduler.running.items():
@@ -521,14 +589,20 @@ class LiveScheduler:
                 "power_kw": sum(power[p] for p in pools),
                 "pools": [{"kind": topo.pool_kind[p].value,
                            "capacity_units": topo.pool_capacity[p],
-                           "busy_units": topo.pool_capacity[p] - free[p],
+                           "busy_units": topo.pool_capacity[p] - free[p]
+                           - sum(withheld.get(k, 0) for k in topo.pool_slices[p]),
                            "free_units": free[p], "power_kw": power[p]} for p in pools],
                 # per provider and kind: its share of the pool, the units it offers the
                 # platform, and the units busy now
                 "providers": [{"provider": topo.slice_provider[k], "kind": kind.value,
                                "installed_units": prov.units_of(kind),
                                "offered_units": topo.slice_capacity[k],
-                               "busy_units": topo.slice_capacity[k] - free_slice[k]}
+                               "busy_units": topo.slice_capacity[k] - free_slice[k]
+                               - withheld.get(k, 0),
+                               "binding": (b := self._binding(site.id, prov.id)),
+                               "backend": getattr(self.executors[b], "name", "clock"),
+                               "healthy": b not in self.unhealthy
+                               and site.id not in self.unhealthy}
                               for k, (prov, kind) in enumerate(topo.slices)
                               if topo.slice_site[k] == i],
             })

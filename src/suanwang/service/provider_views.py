@@ -8,8 +8,9 @@ one.
 - **Revenue** is the sum of the bills stored with the provider's jobs (`bill_yuan`: finished
   jobs, and failed jobs for the time they ran).
 - **Measured availability** is the share of run time [0, now) during which the backend the
-  provider is reached through (its site's executor) answered, from the health transitions the
-  scheduler records (`health_log`). Sites run on the clock backend never go down.
+  provider is reached through (its own binding in the deployment file, else its site's
+  executor) answered, from the health transitions the scheduler records (`health_log`, keyed
+  by site or "site/provider"). Sites run on the clock backend never go down.
 - **Measured time-to-start** is, per job that started, the run seconds from its placement (the
   first `placed` event of its last placement) to its `running` event, over the latest
   `START_SAMPLE_JOBS` started jobs of the service; reported as p50 and p95 (nearest rank: an
@@ -80,24 +81,32 @@ def provider_rows(network: Network, live_sites: Sequence[dict[str, Any]],
     """One row per (site, provider), in network order."""
     units: dict[tuple[str, str], list[dict[str, Any]]] = {}
     healthy: dict[str, bool] = {}
+    binding: dict[tuple[str, str], dict[str, Any]] = {}  # its own backend, where it has one
     for s in live_sites:
         healthy[s["site"]] = bool(s.get("healthy", True))
         for u in s.get("providers", []):
             units.setdefault((s["site"], u["provider"]), []).append(
                 {"kind": u["kind"], "installed_units": u["installed_units"],
                  "offered_units": u["offered_units"], "busy_units": u["busy_units"]})
+            if u.get("binding", s["site"]) != s["site"]:
+                binding[(s["site"], u["provider"])] = u
     out = []
     for site in network.sites:
-        avail = health_log.availability(log, site.id, 0.0, now_s)
-        down = health_log.down_s(log, site.id, 0.0, now_s)
         for p in site.providers:
             key = (site.id, p.id)
+            own = binding.get(key)
+            reached = own["binding"] if own is not None else site.id
+            avail = health_log.availability(log, reached, 0.0, now_s)
+            down = health_log.down_s(log, reached, 0.0, now_s)
             figures = jobs.get(key, JobFigures({}, 0.0))
             out.append({
                 "id": f"{site.id}/{p.id}", "site": site.id, "provider": p.id,
                 "name_zh": p.name_zh, "name_en": p.name_en, "docking": p.docking.value,
-                "executor": p.executor, "backend": backends.get(site.id, "clock"),
-                "healthy": healthy.get(site.id, True),
+                "executor": p.executor,
+                "backend": own["backend"] if own is not None
+                else backends.get(site.id, "clock"),
+                "healthy": bool(own["healthy"]) if own is not None
+                else healthy.get(site.id, True),
                 "units": units.get(key, []),
                 "jobs": {st: figures.counts.get(st, 0) for st in JOB_STATES},
                 "revenue_yuan": figures.revenue_yuan,

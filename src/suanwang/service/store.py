@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from suanwang.model import Job, Kind
+from suanwang.service.account_store import AccountRefused, AccountStore, Admission
 from suanwang.service.db import (
     CommandRow,
     JobEventRow,
@@ -95,6 +96,9 @@ class Transition:
     at_s: float
     reason: str = ""
     fields: dict[str, Any] | None = None
+    # for the tenant's account, not the job's row: at placement `hold_yuan` (the provider's
+    # worst case); at the end `unit_h` and `carbon_market_kg` (see `AccountStore`)
+    account: dict[str, float] | None = None
 
 
 _JOB_COLUMNS = ("id", "seq", "tenant", "idempotency_key", "origin", "kind", "units",
@@ -132,12 +136,25 @@ def row_to_job(row: Any) -> Job:
                providers_prefer=tuple(lists.get("prefer", ())))
 
 
+def spec_job(tenant: str, spec: JobSpec, now_s: float, job_id: str = "") -> Job:
+    """The job a submission makes (before it has an id), as placement sees it."""
+    return Job(job_id=job_id, tenant=tenant, origin=spec.origin, kind=spec.kind,
+               units=spec.units, duration_s=spec.duration_s, submit_s=now_s,
+               rtt_bound_ms=spec.rtt_bound_ms,
+               deadline_s=now_s + spec.deadline_in_s if spec.deadline_in_s is not None
+               else None, data_gb=spec.data_gb, workload=spec.workload,
+               max_price_yuan_per_unit_h=spec.max_price_yuan_per_unit_h,
+               max_bill_yuan=spec.max_bill_yuan, providers_allow=spec.providers_allow,
+               providers_deny=spec.providers_deny, providers_prefer=spec.providers_prefer)
+
+
 @dataclass(eq=False)
 class _PendingWrite:
     tenant: str
     specs: list[JobSpec]
     now_s: float
     idempotency_key: str | None
+    admission: Admission | None = None  # what its jobs would hold on the tenant's account
     done: threading.Event = field(default_factory=threading.Event)
     rows: list[dict[str, Any]] | None = None
     error: Exception | None = None
@@ -147,6 +164,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         upgrade(engine)
+        self.accounts = AccountStore(engine)
         self._session = sessionmaker(engine, expire_on_commit=False)
         self._writes: queue.Queue[_PendingWrite] = queue.Queue()
         threading.Thread(target=self._writer, name="suanwang-store-writer", daemon=True).start()
@@ -217,8 +235,13 @@ class Store:
     # ---- jobs ------------------------------------------------------------------------------
 
     def add_jobs(self, tenant: str, specs: Sequence[JobSpec], now_s: float,
-                 idempotency_key: str | None = None) -> tuple[list[Any], bool]:
+                 idempotency_key: str | None = None,
+                 admission: Admission | None = None) -> tuple[list[Any], bool]:
         """Accept `specs` for `tenant` at run time `now_s`, committed before returning.
+
+        With an `admission` (what each job would hold), a tenant with an account is checked
+        against it in the same transaction (`AccountStore.admit`) and the jobs' holds are
+        written with them; a request over a limit raises `AccountRefused` and adds nothing.
 
         With an idempotency key already used by this tenant, nothing is added and the jobs of
         the first request come back; the flag says whether they were created now.
@@ -231,7 +254,7 @@ class Store:
             existing = self._by_idempotency(tenant, idempotency_key)
             if existing:
                 return existing, False
-        pending = _PendingWrite(tenant, list(specs), now_s, idempotency_key)
+        pending = _PendingWrite(tenant, list(specs), now_s, idempotency_key, admission)
         self._writes.put(pending)
         pending.done.wait()
         if pending.error is not None:
@@ -263,6 +286,16 @@ class Store:
         """Commit `batch` in one transaction (its rows numbered first, unless a failed
         attempt numbered them already)."""
         with self.engine.begin() as conn:
+            # accounts first (the first statement takes their write lock): every attempt
+            # checks again, in the state it commits on
+            asks = [p for p in batch if p.admission is not None]
+            with_account: set[str] = set()
+            if asks:
+                verdicts, with_account = self.accounts.admit(
+                    conn, [p.admission for p in asks if p.admission is not None])
+                for p, refused in zip(asks, verdicts, strict=True):
+                    p.error = refused
+                batch = [p for p in batch if not isinstance(p.error, AccountRefused)]
             fresh = [p for p in batch if p.rows is None]
             seqs = self._seqs(conn, sum(len(p.specs) for p in fresh))
             k = 0
@@ -276,6 +309,10 @@ class Store:
             self._insert_rows(conn, "job_events", _EVENT_COLUMNS,
                               [(r["id"], r["submit_s"], SUBMITTED, "accepted", None)
                                for r in rows])
+            for p in batch:
+                if p.admission is not None and p.tenant in with_account:
+                    self.accounts.write_holds(conn, p.tenant, [r["id"] for r in p.rows or []],
+                                              p.admission.needs, p.admission.month, p.now_s)
             self.notify(conn)
 
     def _placeholder(self) -> str:
@@ -395,6 +432,15 @@ class Store:
         events = [(t.job_id, t.at_s, t.state, t.reason, (t.fields or {}).get("site"))
                   for t in ts]
         ph = self._placeholder()
+        ends: dict[str, dict[str, Any]] = {}
+        placed: dict[str, float] = {}
+        ended_at: dict[str, float] = {}
+        for t in ts:
+            if t.state in TERMINAL_STATES:
+                ends[t.job_id] = {**latest[t.job_id], **(t.account or {})}
+                ended_at[t.job_id] = t.at_s
+            elif t.account is not None and "hold_yuan" in t.account:
+                placed[t.job_id] = t.account["hold_yuan"]
         with self.engine.begin() as conn:
             for cols, params in groups.items():
                 sets = ", ".join(f"{c} = {ph}" for c in cols)
@@ -402,6 +448,8 @@ class Store:
                     f"UPDATE jobs SET {sets} WHERE id = {ph}",
                     [(*(p[f"b_{c}"] for c in cols), p["b_id"]) for p in params])
             self._insert_rows(conn, "job_events", _EVENT_COLUMNS, events)
+            if ends or placed:  # the accounts' holds settle with the jobs' ends
+                self.accounts.on_transitions(conn, ends, placed, ended_at)
 
     def totals(self, tenant: str | None = None) -> dict[str, Any]:
         cols = (func.count(JobRow.id), func.sum(JobRow.energy_kwh), func.sum(JobRow.green_kwh),
