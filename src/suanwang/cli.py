@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from suanwang import (
     cli_accounts,
     cli_energy,
+    cli_grid,
     cli_ledger,
     cli_replay,
     cli_report,
@@ -29,6 +30,7 @@ from suanwang.energy.measured import read_measured
 from suanwang.energy.models import DEFAULT_ENERGY_MODEL, ENERGY_MODELS
 from suanwang.energy.series import EnergySeries
 from suanwang.errors import InputError
+from suanwang.grid.run import run_with_events
 from suanwang.model import KIND_NAMES_ZH, Job, Network
 from suanwang.network.loader import load_network
 from suanwang.planning.bound import Bound, compare_bounds
@@ -185,6 +187,16 @@ def network_show(network: NetworkOpt = None) -> None:
                           f"{snap.total_pflops:,.0f} P ({snap.source})")
 
 
+def _run_grid(net: Network, jobs: list[Job], policy: str, seed: int, forecast_error: float,
+              series: EnergySeries, events: Sequence[Any]) -> Any:
+    bar = _Bar(f"{policy:>12}")
+    try:
+        return run_with_events(net, jobs, policy, events, seed=seed, series=series,
+                               forecast_error=forecast_error, progress=bar)
+    finally:
+        bar.close()
+
+
 # ---- simulate / compare ------------------------------------------------------------------
 
 @app.command()
@@ -204,9 +216,11 @@ def simulate(
     invoices: Annotated[bool, typer.Option(
         "--invoices/--no-invoices", help="With --out, write the tenants' invoices "
                                          "(invoices/, FOCUS CSV).")] = True,
+    grid_events: cli_grid.GridEventsOpt = None,
 ) -> None:
     """Simulate one policy on the demand; with --out, write jobs.csv (or jobs.parquet),
-    sites.csv, summary.json, network.json, the ledger and the invoices."""
+    sites.csv, summary.json, network.json, the ledger and the invoices (and grid_events.json
+    with --grid-events)."""
     if fmt not in FORMATS:
         raise _fail(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     if policy not in POLICIES and policy not in OFFLINE_POLICIES:
@@ -214,16 +228,29 @@ def simulate(
                                            f"{', '.join([*POLICIES, *OFFLINE_POLICIES])}")))
     net = _network(network)
     demand, info = _demand(net, trace, days, jobs, seed, load)
+    events = None if grid_events is None else cli_grid.events_of(grid_events, net,
+                                                                   DEFAULT_START)
     series = _energy(net, demand, seed, None, energy, energy_series)
-    result = _run(net, demand, policy, seed, forecast_error, series=series)
+    grid = None
+    if events is not None:
+        grid = _run_grid(net, demand, policy, seed, forecast_error, series, events)
+        result = grid.result
+    else:
+        result = _run(net, demand, policy, seed, forecast_error, series=series)
     info = {**info, "network": net.name, "forecast_error": forecast_error,
             "energy": _energy_label(energy, energy_series)}
     if out is not None:
         summary = write_run(result, out, info, fmt=fmt, ledger=ledger, invoices=invoices)
         stdout().print(f"wrote {out}/" + ", ".join(run_files(fmt, ledger, invoices)))
+        if grid is not None:
+            (out / "grid_events.json").write_text(json.dumps(
+                grid.summary(), indent=2, ensure_ascii=False), encoding="utf-8")
+            stdout().print(f"wrote {out}/grid_events.json")
     else:
         summary = {**info, **result.summary()}
     _print_table([summary], baseline=None)
+    if grid is not None:
+        cli_grid.print_grid([grid.summary()])
 
 
 @app.command()
@@ -242,6 +269,7 @@ def compare(
         "--bound-kind", help="aggregated (the slot model over job classes) or tight (each "
                              "job a mix of whole runs; falls back to aggregated on its time "
                              "limit, and says so).")] = "aggregated",
+    grid_events: cli_grid.GridEventsOpt = None,
 ) -> None:
     """Run every policy on the same demand and weather; print energy, green share, carbon,
     cost, waits, latency violations and deadline misses side by side, and each policy's
@@ -254,15 +282,20 @@ def compare(
     if bound_kind not in ("aggregated", "tight"):
         raise _fail(f"unknown --bound-kind {bound_kind!r}; choose aggregated or tight")
     net = _network(network)
+    events = None if grid_events is None else cli_grid.events_of(grid_events, net,
+                                                                   DEFAULT_START)
     demand, info = _demand(net, trace, days, jobs, seed, load)
     series = _energy(net, demand, seed, None if trace is not None else days, energy,
                      energy_series)
     summaries = []
     for name in names:
-        result = _run(net, demand, name, seed, forecast_error, series=series)
+        if events is not None:
+            run_summary = _run_grid(net, demand, name, seed, forecast_error, series,
+                                    events).summary()
+        else:
+            run_summary = _run(net, demand, name, seed, forecast_error, series=series).summary()
         summaries.append({**info, "network": net.name, "forecast_error": forecast_error,
-                          "energy": _energy_label(energy, energy_series),
-                          **result.summary()})
+                          "energy": _energy_label(energy, energy_series), **run_summary})
     bounds = None
     if bound:
         bounds = (tight_compare_bounds(net, demand, series) if bound_kind == "tight"
@@ -271,6 +304,8 @@ def compare(
         for r in summaries:
             r.update(_bound_fields(r, *bounds))
     _print_table(summaries, baseline="nearest" if "nearest" in names else None, bounds=bounds)
+    if events is not None:
+        cli_grid.print_grid(summaries)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "compare.json").write_text(json.dumps(summaries, indent=2, ensure_ascii=False),

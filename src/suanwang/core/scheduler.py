@@ -8,8 +8,13 @@ until capacity frees, wakes deferred jobs when asked, and tells a `Listener` eve
 
 Events sit in one heap as (time_s, priority, sequence, kind, job_id) — the SimPy layout, so
 that ties break deterministically: releases of capacity (priority 0) come before deferred jobs
-waking (1); the caller submits arrivals after advancing to their time, so releases and wakes at
-the same instant come first.
+waking (1) before power ceilings and fill levels of grid events change (2); the caller submits
+arrivals after advancing to their time, so releases and wakes at the same instant come first.
+
+With a `PowerCalendar` (grid events: `core.power_ceiling`), a `PowerGuard` holds each site's
+facility power under its ceilings for every policy alike: the units a ceiling leaves no room
+for are withheld from the free-unit lists the policies read, and each placement is checked
+over its run before it is applied (`core.power_guard`).
 
 Jobs waiting for capacity are grouped by (origin, kind, rtt bound): jobs of a group can use the
 same pools, so one "largest free pool of the group" check skips most of them when capacity
@@ -25,13 +30,15 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from suanwang.core.policy import Decision, Policy
+from suanwang.core.power_ceiling import PowerCalendar
+from suanwang.core.power_guard import PowerGuard
 from suanwang.core.provider_choice import slice_in_pool
 from suanwang.core.state import Candidate, SchedulerState, Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.network.providers import rescale_providers
 
-RELEASE, WAKE = 0, 1
+RELEASE, WAKE, GRID = 0, 1, 2  # GRID: a power ceiling or fill level changes
 GroupKey = tuple[str, Kind, float | None]
 
 
@@ -77,7 +84,8 @@ class Running:
 class Scheduler:
     def __init__(self, topology: Topology, forecaster: Forecaster, policy: Policy,
                  listener: Listener | None = None,
-                 estimate_sites: set[int] | None = None) -> None:
+                 estimate_sites: set[int] | None = None,
+                 power: PowerCalendar | None = None) -> None:
         """At sites in `estimate_sites` (all sites when None: the simulator, and a service whose
         jobs only run on the clock) a job's units are freed when its estimated end comes; at
         the others the driver calls `release` when the job's executor reports its end."""
@@ -98,12 +106,20 @@ class Scheduler:
         self._queue: dict[GroupKey, list[Job]] = {}
         self._groups_of_kind: dict[Kind, list[GroupKey]] = {k: [] for k in Kind}
         self._queued: dict[str, Job] = {}
+        self.guard: PowerGuard | None = None
+        if power:
+            self.guard = PowerGuard(self, power)
+            for t in power.change_times():
+                self._push(t, GRID, "")
+            self.guard.sync_all()
 
     # ---- inputs ----------------------------------------------------------------------------
 
     def submit(self, job: Job, now_s: float) -> None:
         """A job arrives: decide it now (after `advance(now_s)`)."""
         self.now_s = now_s
+        if self.guard is not None and self.guard.steer(job, now_s):
+            return
         self._apply(self.policy.decide(self.state, (job,), now_s), now_s)
 
     def resume_running(self, job: Job, site_id: str, end_s: float,
@@ -118,7 +134,9 @@ class Scheduler:
             free_slice = self.state.free_slice
             sl = max(topo.pool_slices[pool], key=lambda i: (free_slice[i], -i))
         self._take(job, pool, sl)
-        self.running[job.job_id] = Running(job, pool, end_s, sl)
+        self.running[job.job_id] = r = Running(job, pool, end_s, sl)
+        if self.guard is not None:
+            self.guard.added(r)
         if self._at_estimate(pool):
             self._push(end_s, RELEASE, job.job_id)
 
@@ -153,6 +171,8 @@ class Scheduler:
                     state.tenant_units[key] = left
                 else:
                     state.tenant_units.pop(key, None)
+        if self.guard is not None:
+            self.guard.removed(r)
 
     def resume_deferred(self, job: Job, until_s: float) -> None:
         self.deferred[job.job_id] = (job, until_s)
@@ -276,9 +296,12 @@ class Scheduler:
             self.now_s = now
             dirty: set[Kind] = set()
             woken: list[Job] = []
+            grid_tick = False
             while heap and heap[0][0] == now:
                 _, kind_ev, _, _, job_id = heapq.heappop(heap)
-                if kind_ev == RELEASE:
+                if kind_ev == GRID:
+                    grid_tick = True
+                elif kind_ev == RELEASE:
                     r = self.running.get(job_id)
                     if r is None or r.end_s != now:
                         continue  # cancelled, or re-placed since
@@ -292,8 +315,13 @@ class Scheduler:
                         continue
                     del self.deferred[job_id]
                     woken.append(entry[0])
+            if grid_tick and self.guard is not None:
+                self.guard.sync_all()
             if woken:
                 self._apply(self.policy.decide(self.state, woken, now), now)
+            if grid_tick and self.guard is not None:
+                self.guard.fill(now)
+                dirty = set(Kind)
             for k in dirty:
                 self._drain_queue(k, now)
         if until_s > self.now_s:
@@ -308,9 +336,18 @@ class Scheduler:
         self._seq += 1
         heapq.heappush(self._heap, (t, kind, self._seq, 0, job_id))
 
+    def pool_of(self, pl: Placement) -> int | None:
+        return self._pool_of.get((pl.site_id, pl.job.kind))
+
+    def apply(self, decision: Decision, now_s: float) -> None:
+        """Apply a policy's decision now (what `submit` and the clock do)."""
+        self._apply(decision, now_s)
+
     def _apply(self, decision: Decision, now_s: float) -> None:
         free = self.state.free_units
         name = self.policy.name
+        guard = self.guard
+        redirect: list[tuple[Placement, int]] = []
         for pl in decision.placed:
             j = pl.job
             p = self._pool_of.get((pl.site_id, j.kind))
@@ -323,39 +360,63 @@ class Scheduler:
             if pl.placed_s != now_s:
                 raise PolicyError(f"{name} placed {j.job_id} at {pl.placed_s}, not now "
                                   f"({now_s}); defer instead")
-            sl = self._slice(pl, p, now_s)
-            self._take(j, p, sl)
-            self._queued.pop(j.job_id, None)
-            end = now_s + pl.transfer_s + j.duration_s
-            self.running[j.job_id] = Running(j, p, end, sl)
-            if self._at_estimate(p):
-                self._push(end, RELEASE, j.job_id)
-            if not pl.provider_id:
-                pl = replace(pl, provider_id=self.topology.slice_provider[sl])
-            self.listener.placed(pl, p)
+            if guard is not None and guard.check(pl, p):
+                redirect.append((pl, p))  # after this decision's other placements
+                continue
+            self.place(pl, p, self._slice(pl, p, now_s), now_s)
         for df in decision.deferred:
             if not df.until_s > now_s:
                 raise PolicyError(f"{name} deferred {df.job.job_id} to {df.until_s}, not "
                                   f"after now ({now_s})")
-            self._queued.pop(df.job.job_id, None)
-            self.deferred[df.job.job_id] = (df.job, df.until_s)
-            self._push(df.until_s, WAKE, df.job.job_id)
-            self.listener.deferred(df.job, df.until_s, df.reason)
+            self.defer(df.job, df.until_s, df.reason)
         for un in decision.unplaced:
             j = un.job
             if un.retry:
-                if j.job_id not in self._queued:
-                    self._queued[j.job_id] = j
-                    key = (j.origin, j.kind, j.rtt_bound_ms)
-                    q = self._queue.get(key)
-                    if q is None:
-                        q = self._queue[key] = []
-                        self._groups_of_kind[j.kind].append(key)
-                    q.append(j)
-                    self.listener.queued(j, un.reason)
+                if guard is not None and guard.fallback(j, now_s):
+                    continue
+                self.enqueue(j, un.reason)
             else:
-                self._queued.pop(j.job_id, None)
-                self.listener.rejected(j, un.reason)
+                self.reject(j, un.reason)
+        for pl, p in redirect:
+            assert guard is not None
+            guard.redirect(pl, p, now_s)
+
+    def place(self, pl: Placement, p: int, sl: int, now_s: float) -> None:
+        """Start `pl` now in pool `p`, provider pool `sl` (checked by the caller)."""
+        j = pl.job
+        self._take(j, p, sl)
+        self._queued.pop(j.job_id, None)
+        end = now_s + pl.transfer_s + j.duration_s
+        self.running[j.job_id] = r = Running(j, p, end, sl)
+        if self._at_estimate(p):
+            self._push(end, RELEASE, j.job_id)
+        if not pl.provider_id:
+            pl = replace(pl, provider_id=self.topology.slice_provider[sl])
+        self.listener.placed(pl, p)
+        if self.guard is not None:
+            self.guard.added(r)
+
+    def defer(self, job: Job, until_s: float, reason: str) -> None:
+        self._queued.pop(job.job_id, None)
+        self.deferred[job.job_id] = (job, until_s)
+        self._push(until_s, WAKE, job.job_id)
+        self.listener.deferred(job, until_s, reason)
+
+    def enqueue(self, j: Job, reason: str) -> None:
+        """Keep `j` waiting until capacity frees."""
+        if j.job_id not in self._queued:
+            self._queued[j.job_id] = j
+            key = (j.origin, j.kind, j.rtt_bound_ms)
+            q = self._queue.get(key)
+            if q is None:
+                q = self._queue[key] = []
+                self._groups_of_kind[j.kind].append(key)
+            q.append(j)
+            self.listener.queued(j, reason)
+
+    def reject(self, j: Job, reason: str) -> None:
+        self._queued.pop(j.job_id, None)
+        self.listener.rejected(j, reason)
 
     def _slice(self, pl: Placement, pool: int, now_s: float) -> int:
         """The provider pool a placement takes: the one it names, or the site's provider by

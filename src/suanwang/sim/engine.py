@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from suanwang.core.policy import Policy
+from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.core.scheduler import PolicyError, Scheduler
 from suanwang.core.state import Topology
 from suanwang.energy.forecast import Forecaster
@@ -81,8 +82,9 @@ class _Recorder:
 
 def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: EnergySeries,
              forecaster: Forecaster, progress: ProgressFn | None = None,
-             progress_every: int = 20_000) -> SimResult:
-    """Run `jobs` (sorted by submit_s) through `policy`; return what happened to each."""
+             progress_every: int = 20_000, power: PowerCalendar | None = None) -> SimResult:
+    """Run `jobs` (sorted by submit_s) through `policy`; return what happened to each.
+    With `power`, the sites' facility power is held under its ceilings (grid events)."""
     n = len(jobs)
     for a, b in itertools.pairwise(jobs):
         if b.submit_s < a.submit_s:
@@ -93,7 +95,7 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
         raise ValueError("energy series sites do not match the network's sites")
     rec = _Recorder(jobs, {s: i for i, s in enumerate(topo.site_ids)})
     rec.slice_of = topo.slice_of
-    sched = Scheduler(topo, forecaster, policy, rec)
+    sched = Scheduler(topo, forecaster, policy, rec, power=power)
 
     started = time.perf_counter()
     next_progress = progress_every

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
+from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.energy.forecast import Forecaster
 from suanwang.energy.measured import Measured, apply_measured
 from suanwang.energy.models import DEFAULT_ENERGY_MODEL, energy_series
@@ -31,11 +32,12 @@ def energy_for(network: Network, jobs: Sequence[Job], seed: int = 0,
 
 def run(network: Network, jobs: Sequence[Job], policy: str, seed: int = 0,
         series: EnergySeries | None = None, forecast_error: float = 1.0,
-        progress: ProgressFn | None = None) -> SimResult:
-    """Simulate `jobs` under the named policy. Same seed, same series, same forecasts."""
+        progress: ProgressFn | None = None, power: PowerCalendar | None = None) -> SimResult:
+    """Simulate `jobs` under the named policy. Same seed, same series, same forecasts.
+    With `power`, facility power is held under the grid events' ceilings."""
     series = series if series is not None else energy_for(network, jobs, seed)
     forecaster = Forecaster(series, [s.grid_intensity_g_per_kwh for s in network.sites],
                             seed=seed, error_scale=forecast_error)
     context = PolicyContext(network, jobs, series)  # offline policies read it; online ignore it
     return simulate(network, jobs, make_policy(policy, context), series, forecaster,
-                    progress=progress)
+                    progress=progress, power=power)
