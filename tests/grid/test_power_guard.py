@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from grid_support import ONLINE, H, realtime, sim, steady
 
@@ -51,11 +53,11 @@ def test_shed_moves_deferrable_work_elsewhere(tiny_net: Network) -> None:
     assert r.summary()["deadline_misses"] == 0
 
 
-def test_shed_defers_work_that_has_nowhere_else_within_its_deadline(tiny_net: Network) -> None:
+def test_shed_defers_work_that_has_nowhere_else_within_its_deadline(
+        tiny_net: Network, make_job: Any) -> None:
     # HPC runs only at west (2 nodes, 3.6 kW each): a 0 kW shed there makes HPC work wait
-    from conftest import job
     from suanwang.model import Kind
-    jobs = [job(f"h{i}", kind=Kind.HPC, duration_s=H, submit_s=i * 900.0,
+    jobs = [make_job(f"h{i}", kind=Kind.HPC, duration_s=H, submit_s=i * 900.0,
                 deadline_s=i * 900.0 + 12 * H) for i in range(6)]
     shed = PowerCalendar([Ceiling(WEST, 0.0, 3 * H, 0.0, False, "shed-west")])
     r = sim(tiny_net, jobs, "nearest", shed)
@@ -65,10 +67,9 @@ def test_shed_defers_work_that_has_nowhere_else_within_its_deadline(tiny_net: Ne
     assert (r.deferrals > 0).all()
 
 
-def test_shed_yields_to_a_deadline_that_cannot_wait(tiny_net: Network) -> None:
-    from conftest import job
+def test_shed_yields_to_a_deadline_that_cannot_wait(tiny_net: Network, make_job: Any) -> None:
     from suanwang.model import Kind
-    tight = [job("h0", kind=Kind.HPC, duration_s=H, submit_s=0.0, deadline_s=1.5 * H)]
+    tight = [make_job("h0", kind=Kind.HPC, duration_s=H, submit_s=0.0, deadline_s=1.5 * H)]
     shed = PowerCalendar([Ceiling(WEST, 0.0, 3 * H, 0.0, False, "shed-west")])
     r = sim(tiny_net, tight, "nearest", shed)
     assert r.start_s[0] == 0.0 and "deadline cannot wait" in r.reasons[0]
