@@ -131,8 +131,13 @@ def aggregate(windows: Windows, bucket_h: int = 1) -> JobClasses:
     starts = np.searchsorted(due_cls, np.arange(n_cls))
     due_cum -= np.concatenate([[0.0], due_cum])[starts][due_cls]
     inner = due_key[:, 1] < stop[due_cls]
-    return JobClasses(pools=[np.asarray(p, dtype=np.int64) for p in pool_sets],
-                      group=uniq[:, 0].astype(np.int64), first_slot=first, n_slots=n_slots,
+    # pool groups are sets: offer lists in another order (another origin) share one group,
+    # while their jobs keep their own classes (merging those would loosen the bound)
+    sets: dict[tuple[int, ...], int] = {}
+    set_of = np.array([sets.setdefault(tuple(sorted(p)), len(sets)) for p in pool_sets],
+                      dtype=np.int64)
+    return JobClasses(pools=[np.asarray(p, dtype=np.int64) for p in sets],
+                      group=set_of[uniq[:, 0]], first_slot=first, n_slots=n_slots,
                       offset=offset, rate_unit_h=rate,
                       work_unit_h=np.bincount(cls, weights=w, minlength=n_cls),
                       n_jobs=np.bincount(cls, minlength=n_cls).astype(np.int64),

@@ -81,6 +81,18 @@ def interchangeable(topo: Topology, classes: JobClasses,
     return rep
 
 
+def merge_groups(classes: JobClasses, pools: list[np.ndarray]) -> JobClasses:
+    """`classes` with pool groups `pools` (one per group of `classes`), groups with the same
+    pools merged into one: the model has one balance row per group and slot and one column
+    per group, pool and slot, so groups that merged slices made equal are solved once."""
+    first: dict[tuple[int, ...], int] = {}
+    remap = np.array([first.setdefault(tuple(p.tolist()), len(first)) for p in pools],
+                     dtype=np.int64)
+    merged = [np.asarray(k, dtype=np.int64) for k in first]
+    return replace(classes, pools=merged,
+                   group=remap[classes.group] if len(classes.group) else classes.group)
+
+
 def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray,
                      slot0: int = 0, available_unit_h: np.ndarray | None = None,
                      time_limit_s: float | None = None) -> SlotSolution:
@@ -104,7 +116,7 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
     merged_installed = np.bincount(index, weights=installed, minlength=len(units))
     merged_available = np.zeros((len(units), n_slots))
     np.add.at(merged_available, index, np.maximum(available_unit_h, 0.0))
-    merged = replace(classes, pools=[np.unique(index[p]) for p in classes.pools])
+    merged = merge_groups(classes, [np.unique(index[p]) for p in classes.pools])
     sol = _solve(merged, objective_per_unit_h[units], merged_installed, merged_available,
                  slot0, time_limit_s)
     with np.errstate(invalid="ignore", divide="ignore"):
