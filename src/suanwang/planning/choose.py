@@ -142,18 +142,32 @@ class PriceBook:
               units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(`cost`, `cost` with `own`, the compute bill in yuan) at once (without egress)."""
         n = self.per_unit_h.shape[1]
+        flat = self._flat()
+        base = np.asarray(pools, dtype=np.int64) * (n + 1)
         out = []
         for t in (start_s + duration_s, start_s):
             x = t / HOUR_S - self.slot0
-            k = np.floor(x).astype(np.int64)
-            np.minimum(k, n - 1, out=k)
-            np.maximum(k, 0, out=k)
+            k = np.floor(x)
+            np.clip(k, 0, n - 1, out=k)
             f = x - k
-            out.append((self.phi[pools, k] + self.per_unit_h[pools, k] * f,
-                        self.own_phi[pools, k] + self.own_per_unit_h[pools, k] * f,
-                        self.bill_phi[pools, k] + self.bill_per_unit_h[pools, k] * f))
+            idx = base + k.astype(np.int64)
+            out.append([flat[2 * i].take(idx) + flat[2 * i + 1].take(idx) * f
+                        for i in range(3)])
         (t1, o1, b1), (t0, o0, b0) = out
         return units * (t1 - t0), units * (o1 - o0), units * (b1 - b0)
+
+    def _flat(self) -> tuple[np.ndarray, ...]:
+        """phi, per_unit_h, own_phi, own_per_unit_h, bill_phi, bill_per_unit_h as flat
+        arrays of (slices, n + 1) (the rates padded by a zero column), for `take`."""
+        cached = self.__dict__.get("_flat_cache")
+        if cached is None:
+            pad = np.zeros((self.per_unit_h.shape[0], 1))
+            cached = tuple(np.ascontiguousarray(a).ravel() for a in (
+                self.phi, np.hstack([self.per_unit_h, pad]), self.own_phi,
+                np.hstack([self.own_per_unit_h, pad]), self.bill_phi,
+                np.hstack([self.bill_per_unit_h, pad])))
+            object.__setattr__(self, "_flat_cache", cached)
+        return cached
 
 
 def occupancy_unit_h(n_pools: int, slot0: int, n_slots: int, pools: np.ndarray,
@@ -425,15 +439,42 @@ def _price_group(jobs: list[Job], arrays: _Arrays, now_s: float | None,
     first = np.broadcast_to((pref + np.where(timely, 0.0, 1e6))[:, :, None], (n, k, m))
     own = np.round(own / scale[:, None, None] / TIE)
     bill = np.round(bill / bscale[:, None, None] / TIE)
+    # (first, rank) and (own, bill) packed into one integer key each when they fit (they
+    # do unless an objective is negative): the same order from four sort passes, not six
+    packed = _packed_keys(first, rank, own, bill, valid)
     out = []
     for j in range(n):
         flat = np.flatnonzero(valid[j])
-        order = flat[np.lexsort((rtt[flat // m], start_f[j].ravel()[flat],
-                                 bill[j].ravel()[flat], own[j].ravel()[flat],
-                                 rank[j].ravel()[flat], first[j].ravel()[flat]))]
+        if packed is not None:
+            keys = (rtt[flat // m], start_f[j].ravel()[flat], packed[1][j].ravel()[flat],
+                    packed[0][j].ravel()[flat])
+        else:
+            keys = (rtt[flat // m], start_f[j].ravel()[flat], bill[j].ravel()[flat],
+                    own[j].ravel()[flat], rank[j].ravel()[flat], first[j].ravel()[flat])
+        order = flat[np.lexsort(keys)]
         out.append(Options(usable, pools, caps, start_f[j], placed[j], cost[j], timely[j],
                            order, float(data[j])))
     return out
+
+
+PACK_BITS = 31  # rounded ranks are within +-1/TIE = 1e9 < 2**30 of zero
+
+
+def _packed_keys(first: np.ndarray, rank: np.ndarray, own: np.ndarray, bill: np.ndarray,
+                 valid: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """int64 keys ordering the valid options as (first, rank) and as (own, bill) do, or None
+    if some valid value does not fit in PACK_BITS bits (with an offset) or `first` is large."""
+    half = float(1 << (PACK_BITS - 1))
+    lim = half - 1
+    for a in (rank, own, bill):
+        if not (np.abs(np.where(valid, a, 0.0)).max(initial=0.0) <= lim):
+            return None
+    if not (np.where(valid, first, 0.0).max(initial=0.0) < float(1 << 30)
+            and np.where(valid, first, 0.0).min(initial=0.0) >= 0):
+        return None
+    k1 = (first.astype(np.int64) << PACK_BITS) + (rank + half).astype(np.int64)
+    k2 = ((own + half).astype(np.int64) << PACK_BITS) + (bill + half).astype(np.int64)
+    return k1, k2
 
 
 def pick(job: Job, opt: Options, now_s: float, free_units: Sequence[int] | None,
