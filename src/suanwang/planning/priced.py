@@ -83,9 +83,11 @@ class PricedPolicy:
             else:
                 decision.unplaced.append(Unplaced(job, topo.why_infeasible(job), retry=False))
                 self.forget(job)
+        capped = [i for i, cap in enumerate(topo.slice_cap) if cap is not None]
         for job, c, opt in zip(jobs, cands, self.prepare(state, jobs, cands, now_s),
                                strict=True):
-            ch = self.choice(state, job, opt, room, now_s)
+            ch = self.choice(state, job, opt, _tenant_room(state, job, room, capped, held),
+                             now_s)
             if ch is None:
                 decision.unplaced.append(Unplaced(
                     job, f"no free capacity at {len({o.site for o in c})} feasible sites",
@@ -130,3 +132,21 @@ class PricedPolicy:
 
     def forget(self, job: Job) -> None:
         """A job leaves the policy's hands (rejected)."""
+
+
+def _tenant_room(state: SchedulerState, job: Job, room: list[int], capped: list[int],
+                 held: dict[tuple[str, int], int]) -> list[int]:
+    """`room` as the job's tenant sees it: at a slice with a per-tenant cap, at most what the
+    cap leaves the tenant (`held`: units placed earlier in the same decision). Without it a
+    job whose tenant is at the cap of its best slice would plan to start there now, be refused,
+    and plan the same at every retry."""
+    out = room
+    for sl in capped:
+        key = (job.tenant, sl)
+        left = max(state.topology.slice_cap[sl] - state.tenant_units.get(key, 0)
+                   - held.get(key, 0), 0)
+        if left < out[sl]:
+            if out is room:
+                out = list(room)
+            out[sl] = left
+    return out
