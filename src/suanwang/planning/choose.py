@@ -139,22 +139,45 @@ class PriceBook:
                         - self.integral(pools, start_s, own))
 
     def costs(self, pools: np.ndarray, start_s: np.ndarray, duration_s: np.ndarray,
-              units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(`cost`, `cost` with `own`, the compute bill in yuan) at once (without egress)."""
+              units: np.ndarray, parts: tuple[int, ...] = (0, 1, 2)) -> tuple[np.ndarray, ...]:
+        """(`cost`, `cost` with `own`, the compute bill in yuan) at once (without egress);
+        `parts` picks some of the three, in that order."""
         n = self.per_unit_h.shape[1]
         flat = self._flat()
         base = np.asarray(pools, dtype=np.int64) * (n + 1)
-        out = []
+        ends = []
         for t in (start_s + duration_s, start_s):
             x = t / HOUR_S - self.slot0
             k = np.floor(x)
             np.clip(k, 0, n - 1, out=k)
             f = x - k
             idx = base + k.astype(np.int64)
-            out.append([flat[2 * i].take(idx) + flat[2 * i + 1].take(idx) * f
-                        for i in range(3)])
-        (t1, o1, b1), (t0, o0, b0) = out
-        return units * (t1 - t0), units * (o1 - o0), units * (b1 - b0)
+            ends.append([flat[2 * i].take(idx) + flat[2 * i + 1].take(idx) * f for i in parts])
+        return tuple(units * (a - b) for a, b in zip(ends[0], ends[1], strict=True))
+
+    def twins(self, pools: np.ndarray, bandwidth_gbps: np.ndarray) -> np.ndarray | None:
+        """For offers in slices `pools` over links of `bandwidth_gbps`: the index of the first
+        offer each one prices exactly like (same objective and capacity price in every hour,
+        same transfer), or None if no two do. Provider slices of one pool are twins unless
+        the objective weighs their bills or the model priced their capacity apart."""
+        cache = self.__dict__.setdefault("_twins", {})
+        hit = cache.get(id(pools))
+        if hit is not None and hit[0] is pools:
+            return hit[1]
+        rows = self.__dict__.get("_row_ids")
+        if rows is None:
+            both = np.concatenate([self.per_unit_h, self.own_per_unit_h], axis=1)
+            rows = np.unique(both, axis=0, return_inverse=True)[1].ravel()
+            object.__setattr__(self, "_row_ids", rows)
+        first: dict[tuple[int, float], int] = {}
+        rep = np.array([first.setdefault((int(r), float(b)), i) for i, (r, b) in
+                        enumerate(zip(rows[pools].tolist(), bandwidth_gbps.tolist(),
+                                      strict=True))], dtype=np.int64)
+        out = None if len(first) == len(rep) else rep
+        if len(cache) > 4096:
+            cache.clear()
+        cache[id(pools)] = (pools, out)
+        return out
 
     def _flat(self) -> tuple[np.ndarray, ...]:
         """phi, per_unit_h, own_phi, own_per_unit_h, bill_phi, bill_per_unit_h as flat
@@ -224,12 +247,15 @@ class Bookings:
         i1 = np.maximum(np.ceil(t1_s / self.step_s - 1e-9).astype(np.int64), i0 + 1)
         lo, hi = int(i0.min()), int(i1.max())
         self._steps(0.0, hi * self.step_s)
-        over = (self.booked[pools, lo:hi] + units
-                > np.asarray(capacity_units, dtype=float)[:, None] + 1e-9)
-        cum = np.zeros((len(pools), hi - lo + 1), dtype=np.int64)
+        # units and bookings are whole numbers: booked + units > cap + eps, one pass less
+        over = (self.booked[pools, lo:hi]
+                > (np.asarray(capacity_units, dtype=float) + 1e-9 - units)[:, None])
+        width = hi - lo + 1
+        cum = np.zeros((len(pools), width), dtype=np.int32)
         np.cumsum(over, axis=1, out=cum[:, 1:])
-        rows = np.arange(len(pools))[:, None]
-        return cum[rows, i1 - lo] == cum[rows, i0 - lo]
+        flat = cum.ravel()
+        base = (np.arange(len(pools)) * width - lo)[:, None]
+        return flat.take(base + i1) == flat.take(base + i0)
 
     def first_fit(self, pool: int, t0_s: float, t1_s: float, units: float,
                   capacity_units: float, within_s: float) -> float | None:
@@ -394,14 +420,24 @@ def _price_group(jobs: list[Job], arrays: _Arrays, now_s: float | None,
         return [Options(usable, pools, caps, earliest[j][:, None], placed[j][:, None],
                         cost[j][:, None], ones,
                         order[j][valid[j, order[j], 0]], float(data[j])) for j in range(n)]
-    by_deadline = np.where(waits[:, None], (deadline - d)[:, None] - earliest, 0.0)
+    # twin offers (provider slices of one pool, priced alike: `PriceBook.twins`) have the
+    # same starts, validity, cost and own objective: those are computed once per twin set,
+    # the bill (and the tenant's asks) per offer
+    twin = book.twins(pools, bw)
+    inv = None
+    if twin is None:
+        r_pools, r_earliest, r_transfer = pools, earliest, transfer
+    else:
+        ridx, inv = np.unique(twin, return_inverse=True)
+        r_pools, r_earliest, r_transfer = pools[ridx], earliest[:, ridx], transfer[:, ridx]
+    by_deadline = np.where(waits[:, None], (deadline - d)[:, None] - r_earliest, 0.0)
     timely = by_deadline >= -1e-6
     margin = np.maximum(margin_s, margin_fraction * d)[:, None]
-    room = np.clip(np.minimum(by_deadline - margin, (latest_end_s - d)[:, None] - earliest),
+    room = np.clip(np.minimum(by_deadline - margin, (latest_end_s - d)[:, None] - r_earliest),
                    0.0, None)
-    latest = earliest + np.where(waits[:, None] & timely, room, 0.0)
+    latest = r_earliest + np.where(waits[:, None] & timely, room, 0.0)
     # column 0 starts at once; 1 is the latest start; then starts and ends on hour boundaries
-    lo = earliest.min(axis=1)
+    lo = r_earliest.min(axis=1)
     hi = latest.max(axis=1)
     g0 = np.floor(lo / HOUR_S)
     n_grid = (np.floor(hi / HOUR_S) - g0).astype(np.int64)
@@ -414,19 +450,25 @@ def _price_group(jobs: list[Job], arrays: _Arrays, now_s: float | None,
     ends = np.where(ei[None, :] < n_ends[:, None],
                     (e0[:, None] + 1 + ei[None, :]) * HOUR_S - d[:, None], np.nan)
     m = 2 + len(gi) + len(ei)
-    start = np.empty((n, k, m))
-    start[:, :, 0] = earliest
+    start = np.empty((n, len(r_pools), m))
+    start[:, :, 0] = r_earliest
     start[:, :, 1] = latest
     start[:, :, 2:] = np.concatenate([grid, ends], axis=1)[:, None, :]
-    placed = start - transfer[:, :, None]
+    placed = start - r_transfer[:, :, None]
     with np.errstate(invalid="ignore"):
-        valid = ((start >= earliest[:, :, None] - 1e-6) & (start <= latest[:, :, None] + 1e-6)
+        valid = ((start >= r_earliest[:, :, None] - 1e-6)
+                 & (start <= latest[:, :, None] + 1e-6)
                  & timely[:, :, None] & (placed > now[:, None, None] + 1e-6))
     valid[:, :, 0] = True
-    start_f = np.where(valid, start, earliest[:, :, None])
-    placed = start_f - transfer[:, :, None]
-    cost, own, bill = book.costs(pools[None, :, None], start_f, d[:, None, None],
-                                 u[:, None, None])
+    start_f = np.where(valid, start, r_earliest[:, :, None])
+    placed = start_f - r_transfer[:, :, None]
+    cost, own = book.costs(r_pools[None, :, None], start_f, d[:, None, None],
+                           u[:, None, None], parts=(0, 1))
+    if inv is not None:
+        timely, valid, start_f, placed, cost, own = (
+            a.take(inv, axis=1) for a in (timely, valid, start_f, placed, cost, own))
+    (bill,) = book.costs(pools[None, :, None], start_f, d[:, None, None], u[:, None, None],
+                         parts=(2,))
     pref = _asks(jobs, usable, valid, bill, egress_yuan, d)
     cost += egress[:, :, None]
     own += egress[:, :, None]
