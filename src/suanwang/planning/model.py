@@ -33,7 +33,9 @@ when it runs, so that jobs do not all crowd into the same green hours.
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,6 +47,7 @@ from suanwang.planning.aggregate import JobClasses
 
 OPTIMAL, INFEASIBLE = "optimal", "infeasible"
 PRESOLVE_VARS = 20_000  # HiGHS's presolve pays off on large models, costs time on small ones
+MEMO_SIZE = 4  # solutions kept: `optimal` and the carbon bound of one run solve the same model
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,8 @@ class SlotSolution:
     solve_s: float
 
 
-def interchangeable(topo: Topology, classes: JobClasses,
-                    objective_per_unit_h: np.ndarray) -> np.ndarray:
+def interchangeable(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray,
+                    slot0: int = 0) -> np.ndarray:
     """For each slice, the first slice it is interchangeable with in the model: of the same
     pool, with the same objective in every slot, and in the same pool groups. Such slices
     differ in nothing but capacity, so the model over their merged capacity has the same
@@ -75,8 +78,10 @@ def interchangeable(topo: Topology, classes: JobClasses,
             member[p].append(g)
     first: dict[tuple[int, tuple[int, ...], bytes], int] = {}
     rep = np.empty(n, dtype=np.int64)
+    # the objective over the slots the classes use (`slot0` is column 0's absolute slot)
+    used = np.ascontiguousarray(objective_per_unit_h[:, :max(classes.last_slot - slot0, 0)])
     for p in range(n):
-        key = (topo.slice_pool[p], tuple(member[p]), objective_per_unit_h[p].tobytes())
+        key = (topo.slice_pool[p], tuple(member[p]), used[p].tobytes())
         rep[p] = first.setdefault(key, p)
     return rep
 
@@ -103,12 +108,68 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
     classes in that slot (default: its full capacity); both must cover every class's slots.
     Interchangeable slices (`interchangeable`) are solved as one; the planned flow is shared
     out among them in proportion to their free unit-hours, and each has the merged price.
+    The last `MEMO_SIZE` solutions are kept (read-only arrays), keyed on everything they
+    depend on (`_digest`): in `suanwang compare`, `optimal` and the carbon bound solve the
+    same model, once.
     """
     n_slots = objective_per_unit_h.shape[1]
     installed = np.asarray(topo.slice_capacity, dtype=float)
+    key = _digest(topo, classes, objective_per_unit_h, slot0, available_unit_h, time_limit_s)
+    hit = _SOLVED.get(key)
+    if hit is not None:
+        _SOLVED.move_to_end(key)
+        return _widened(hit, n_slots)
     if available_unit_h is None:
         available_unit_h = np.repeat(installed[:, None], n_slots, axis=1)
-    rep = interchangeable(topo, classes, objective_per_unit_h)
+    sol = _solve_merged(topo, classes, objective_per_unit_h, installed, available_unit_h,
+                        slot0, time_limit_s)
+    for a in (sol.flow_unit_h, sol.price_per_unit_h):
+        a.setflags(write=False)
+    _SOLVED[key] = sol
+    while len(_SOLVED) > MEMO_SIZE:
+        _SOLVED.popitem(last=False)
+    return sol
+
+
+_SOLVED: OrderedDict[bytes, SlotSolution] = OrderedDict()
+
+
+def _digest(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray, slot0: int,
+            available_unit_h: np.ndarray | None, time_limit_s: float | None) -> bytes:
+    """A key for everything the model's solution depends on: the slices, the classes, and
+    the objective and availability over the slots the classes use (a rate matrix that runs
+    further changes nothing)."""
+    used = max(classes.last_slot - slot0, 0)
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((slot0, used, time_limit_s, available_unit_h is None,
+                   [len(p) for p in classes.pools])).encode())
+    for a in (np.asarray(topo.slice_capacity, dtype=float),
+              np.asarray(topo.slice_pool, dtype=np.int64), *classes.pools, classes.group,
+              classes.first_slot, classes.n_slots, classes.rate_unit_h, classes.work_unit_h,
+              classes.due_class, classes.due_slot, classes.due_unit_h,
+              np.ascontiguousarray(objective_per_unit_h[:, :used], dtype=float)):
+        h.update(np.ascontiguousarray(a).tobytes())
+    if available_unit_h is not None:
+        h.update(np.ascontiguousarray(available_unit_h[:, :used], dtype=float).tobytes())
+    return h.digest()
+
+
+def _widened(sol: SlotSolution, n_slots: int) -> SlotSolution:
+    """A memoised solution with its arrays cut or padded (zeros: no class uses those
+    slots) to `n_slots` columns."""
+    def fit(a: np.ndarray) -> np.ndarray:
+        if a.shape[1] >= n_slots:
+            return a[:, :n_slots]
+        return np.pad(a, ((0, 0), (0, n_slots - a.shape[1])))
+    return replace(sol, flow_unit_h=fit(sol.flow_unit_h),
+                   price_per_unit_h=fit(sol.price_per_unit_h))
+
+
+def _solve_merged(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray,
+                  installed: np.ndarray, available_unit_h: np.ndarray, slot0: int,
+                  time_limit_s: float | None) -> SlotSolution:
+    n_slots = objective_per_unit_h.shape[1]
+    rep = interchangeable(topo, classes, objective_per_unit_h, slot0)
     if (rep == np.arange(len(rep))).all():
         return _solve(classes, objective_per_unit_h, installed, available_unit_h, slot0,
                       time_limit_s)
