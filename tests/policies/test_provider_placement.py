@@ -247,3 +247,22 @@ def test_a_closed_provider_slice_takes_no_work_and_keeps_what_its_jobs_give_back
     assert sched.state.free_slice[cheap] == topo.slice_capacity[cheap]
     assert sum(sched.state.free_slice[i] for i in topo.pool_slices[pool]) \
         == sched.state.free_units[pool]
+
+
+def test_rolling_plans_around_a_tenant_cap_instead_of_waiting_on_it(
+        tiny_doc: dict[str, Any], provider_doc: ProviderDoc, make_series: Callable[..., Any],
+        make_forecaster: Callable[..., Any], make_job: JobMaker) -> None:
+    """The tenant holds the whole cap of its best slice: its next job starting on arrival
+    (allowed on `cheap` only, so no other provider of the pool can take it) is placed at
+    the next best site at once, not refused there and queued at every retry."""
+    cap = {"intelligent": 2, "source": "test"}
+    net = parse_network(provider_doc(tiny_doc, tenant_cap=cap), "<t>")
+    log = Log()
+    sched = Scheduler(Topology(net), make_forecaster(net, make_series(net, 96)),
+                      make_policy("rolling"), log)
+    for name in ("a", "b", "c"):
+        sched.submit(ask(make_job(name, units=2, rtt_bound_ms=100.0),
+                         providers_allow=("cheap",)), 0.0)
+    assert not sched.waiting()
+    assert [(p.job.job_id, p.site_id, p.provider_id) for p in log.placements] == [
+        ("a", "west", "cheap"), ("b", "mid", "cheap"), ("c", "local", "cheap")]
