@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.core.state import Topology
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.model import Job, Network
@@ -31,6 +32,7 @@ from suanwang.planning.aggregate import aggregate
 from suanwang.planning.demand import Infeasible, Windows, job_windows
 from suanwang.planning.model import OPTIMAL, SlotSolution, solve_slot_model
 from suanwang.planning.objective import Objective
+from suanwang.planning.power_caps import hourly_cap_kwh
 from suanwang.planning.rates import egress_objective_per_gb, trace_rates
 from suanwang.planning.rates import series_rates as series_rates  # re-exported
 
@@ -78,16 +80,19 @@ def min_egress(windows: Windows, per_gb: np.ndarray) -> float:
 
 def lower_bound(network: Network | Topology, jobs: Sequence[Job], series: EnergySeries,
                 objective: Objective | None = None, rt_wait_s: float = 0.0,
-                bucket_h: int = 1) -> Bound:
+                bucket_h: int = 1, power: PowerCalendar | None = None) -> Bound:
     """The bound on `jobs` (see the module docstring); `bucket_h` coarsens the classes of
-    waiting jobs (a smaller model, a looser but still valid bound)."""
-    return lower_bound_and_prices(network, jobs, series, objective, rt_wait_s, bucket_h)[0]
+    waiting jobs (a smaller model, a looser but still valid bound); with `power`, the hard
+    site caps of its grid events are constraints (`power_caps`): the bound on plans that
+    keep them."""
+    return lower_bound_and_prices(network, jobs, series, objective, rt_wait_s, bucket_h,
+                                  power)[0]
 
 
 def lower_bound_and_prices(network: Network | Topology, jobs: Sequence[Job],
                            series: EnergySeries, objective: Objective | None = None,
-                           rt_wait_s: float = 0.0,
-                           bucket_h: int = 1) -> tuple[Bound, np.ndarray]:
+                           rt_wait_s: float = 0.0, bucket_h: int = 1,
+                           power: PowerCalendar | None = None) -> tuple[Bound, np.ndarray]:
     """`lower_bound`, with the capacity prices of its slot model (slices x slots)."""
     objective = objective or Objective.carbon()
     topo = network if isinstance(network, Topology) else Topology(network)
@@ -102,7 +107,8 @@ def lower_bound_and_prices(network: Network | Topology, jobs: Sequence[Job],
         n_slots = max(classes.last_slot, 1)
         intensity, price, bill, per_unit_h = trace_rates(topo, series, objective, n_slots)
         build_s = time.perf_counter() - t0
-        sol = solve_slot_model(topo, classes, per_unit_h)
+        sol = solve_slot_model(topo, classes, per_unit_h,
+                               power_cap_kwh=hourly_cap_kwh(topo, power, 0, n_slots))
         if sol.status == OPTIMAL or relaxed:
             break
         relaxed = True
@@ -123,8 +129,10 @@ def lower_bound_and_prices(network: Network | Topology, jobs: Sequence[Job],
 
 
 def compare_bounds(network: Network | Topology, jobs: Sequence[Job],
-                   series: EnergySeries) -> tuple[Bound, Bound]:
-    """The carbon bound and the cost bound of one demand on one actual series (two solves)."""
+                   series: EnergySeries,
+                   power: PowerCalendar | None = None) -> tuple[Bound, Bound]:
+    """The carbon bound and the cost bound of one demand on one actual series (two solves);
+    with `power`, under its hard site caps."""
     topo = network if isinstance(network, Topology) else Topology(network)
-    return (lower_bound(topo, jobs, series, Objective.carbon()),
-            lower_bound(topo, jobs, series, Objective.cost()))
+    return (lower_bound(topo, jobs, series, Objective.carbon(), power=power),
+            lower_bound(topo, jobs, series, Objective.cost(), power=power))

@@ -100,12 +100,15 @@ def merge_groups(classes: JobClasses, pools: list[np.ndarray]) -> JobClasses:
 
 def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray,
                      slot0: int = 0, available_unit_h: np.ndarray | None = None,
-                     time_limit_s: float | None = None) -> SlotSolution:
+                     time_limit_s: float | None = None,
+                     power_cap_kwh: np.ndarray | None = None) -> SlotSolution:
     """Solve the slot model.
 
     `objective_per_unit_h[p, h]` is the objective of a busy unit-hour of slice p in absolute
     slot `slot0 + h`, and `available_unit_h[p, h]` the slice's unit-hours free for these
     classes in that slot (default: its full capacity); both must cover every class's slots.
+    `power_cap_kwh[s, h]` (sites x slots, inf where none; `power_caps.hourly_cap_kwh`) limits
+    site s's facility energy in slot h: hard grid caps as constraints.
     Interchangeable slices (`interchangeable`) are solved as one; the planned flow is shared
     out among them in proportion to their free unit-hours, and each has the merged price.
     The last `MEMO_SIZE` solutions are kept (read-only arrays), keyed on everything they
@@ -114,7 +117,8 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
     """
     n_slots = objective_per_unit_h.shape[1]
     installed = np.asarray(topo.slice_capacity, dtype=float)
-    key = _digest(topo, classes, objective_per_unit_h, slot0, available_unit_h, time_limit_s)
+    key = _digest(topo, classes, objective_per_unit_h, slot0, available_unit_h, time_limit_s,
+                  power_cap_kwh)
     hit = _SOLVED.get(key)
     if hit is not None:
         _SOLVED.move_to_end(key)
@@ -122,7 +126,7 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
     if available_unit_h is None:
         available_unit_h = np.repeat(installed[:, None], n_slots, axis=1)
     sol = _solve_merged(topo, classes, objective_per_unit_h, installed, available_unit_h,
-                        slot0, time_limit_s)
+                        slot0, time_limit_s, power_cap_kwh)
     for a in (sol.flow_unit_h, sol.price_per_unit_h):
         a.setflags(write=False)
     _SOLVED[key] = sol
@@ -135,7 +139,8 @@ _SOLVED: OrderedDict[bytes, SlotSolution] = OrderedDict()
 
 
 def _digest(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray, slot0: int,
-            available_unit_h: np.ndarray | None, time_limit_s: float | None) -> bytes:
+            available_unit_h: np.ndarray | None, time_limit_s: float | None,
+            power_cap_kwh: np.ndarray | None = None) -> bytes:
     """A key for everything the model's solution depends on: the slices, the classes, and
     the objective and availability over the slots the classes use (a rate matrix that runs
     further changes nothing)."""
@@ -151,6 +156,8 @@ def _digest(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarra
         h.update(np.ascontiguousarray(a).tobytes())
     if available_unit_h is not None:
         h.update(np.ascontiguousarray(available_unit_h[:, :used], dtype=float).tobytes())
+    if power_cap_kwh is not None:
+        h.update(b"caps" + np.ascontiguousarray(power_cap_kwh[:, :used], dtype=float).tobytes())
     return h.digest()
 
 
@@ -167,19 +174,22 @@ def _widened(sol: SlotSolution, n_slots: int) -> SlotSolution:
 
 def _solve_merged(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray,
                   installed: np.ndarray, available_unit_h: np.ndarray, slot0: int,
-                  time_limit_s: float | None) -> SlotSolution:
+                  time_limit_s: float | None,
+                  power_cap_kwh: np.ndarray | None = None) -> SlotSolution:
     n_slots = objective_per_unit_h.shape[1]
+    site = np.asarray(topo.slice_site, dtype=np.int64)
+    kw = np.asarray(topo.slice_kw_facility, dtype=float)
     rep = interchangeable(topo, classes, objective_per_unit_h, slot0)
     if (rep == np.arange(len(rep))).all():
         return _solve(classes, objective_per_unit_h, installed, available_unit_h, slot0,
-                      time_limit_s)
+                      time_limit_s, (site, kw, power_cap_kwh))
     units, index = np.unique(rep, return_inverse=True)
     merged_installed = np.bincount(index, weights=installed, minlength=len(units))
     merged_available = np.zeros((len(units), n_slots))
     np.add.at(merged_available, index, np.maximum(available_unit_h, 0.0))
     merged = merge_groups(classes, [np.unique(index[p]) for p in classes.pools])
     sol = _solve(merged, objective_per_unit_h[units], merged_installed, merged_available,
-                 slot0, time_limit_s)
+                 slot0, time_limit_s, (site[units], kw[units], power_cap_kwh))
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(merged_available[index] > 0,
                          np.maximum(available_unit_h, 0.0) / merged_available[index], 0.0)
@@ -189,7 +199,11 @@ def _solve_merged(topo: Topology, classes: JobClasses, objective_per_unit_h: np.
 
 def _solve(classes: JobClasses, objective_per_unit_h: np.ndarray, installed: np.ndarray,
            available_unit_h: np.ndarray, slot0: int,
-           time_limit_s: float | None) -> SlotSolution:
+           time_limit_s: float | None,
+           power: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+           ) -> SlotSolution:
+    """The model over `installed` pools; `power` = (site, facility kW per unit of each pool,
+    the caps in kWh per site and slot or None)."""
     n_pools = len(installed)
     n_slots = objective_per_unit_h.shape[1]
     cap = np.maximum(installed, 1.0)  # row and column scale
@@ -255,6 +269,24 @@ def _solve(classes: JobClasses, objective_per_unit_h: np.ndarray, installed: np.
     b_ub = np.concatenate([-classes.due_unit_h / work[due_c],
                            np.maximum(available_unit_h[cap_pool, cap_slot], 0.0)
                            / cap[cap_pool]])
+    if power is not None and power[2] is not None:  # hard caps: kWh per site and slot
+        p_site, p_kw, cap_kwh = power
+        z_site = p_site[z_pool]
+        limit = cap_kwh[z_site, z_slot]
+        capped = np.flatnonzero(np.isfinite(limit))
+        if len(capped):
+            key = z_site[capped] * n_slots + z_slot[capped]
+            rows_used, row = np.unique(key, return_inverse=True)
+            coef = p_kw[z_pool[capped]] * cap[z_pool[capped]]  # kWh per unit of z
+            scale = np.zeros(len(rows_used))
+            np.maximum.at(scale, row.ravel(), coef)
+            scale = np.maximum(scale, 1e-12)
+            extra = sp.csr_array((coef / scale[row.ravel()],
+                                  (row.ravel(), n_y + capped)),
+                                 shape=(len(rows_used), n_y + n_z))
+            a_ub = sp.vstack([a_ub, extra], format="csr")
+            b_ub = np.concatenate([b_ub, np.maximum(
+                cap_kwh[rows_used // n_slots, rows_used % n_slots], 0.0) / scale])
     bounds = np.stack([np.zeros(n_y + n_z), np.concatenate([y_ub, np.full(n_z, np.inf)])],
                       axis=1)
     options: dict[str, float | bool] = {"presolve": n_y + n_z > PRESOLVE_VARS}
@@ -264,7 +296,7 @@ def _solve(classes: JobClasses, objective_per_unit_h: np.ndarray, installed: np.
     res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds,
                   method="highs", options=options)
     solve_s = time.perf_counter() - t0
-    n_vars, n_rows = n_y + n_z, n_cls + n_bal + n_due + n_cap
+    n_vars, n_rows = n_y + n_z, n_cls + n_bal + a_ub.shape[0]
     if res.status != 0:
         status = INFEASIBLE if res.status == 2 else str(res.message)
         return SlotSolution(status, float("nan"), slot0, empty, empty.copy(), n_vars, n_rows,
@@ -272,6 +304,6 @@ def _solve(classes: JobClasses, objective_per_unit_h: np.ndarray, installed: np.
     flow = np.zeros((n_pools, n_slots))
     np.add.at(flow, (z_pool, z_slot), res.x[n_y:] * cap[z_pool])
     price = np.zeros((n_pools, n_slots))
-    marg = np.asarray(res.ineqlin.marginals)[n_due:]
+    marg = np.asarray(res.ineqlin.marginals)[n_due:n_due + n_cap]
     price[cap_pool, cap_slot] = np.maximum(-marg, 0.0) / cap[cap_pool]
     return SlotSolution(OPTIMAL, float(res.fun), slot0, flow, price, n_vars, n_rows, solve_s)
