@@ -26,10 +26,13 @@ from suanwang import (
 from suanwang.bounds import MAX_RUN_DAYS
 from suanwang.cli_errors import Commands, fail
 from suanwang.cli_output import Column, print_table, stdout
+from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.energy.measured import read_measured
 from suanwang.energy.models import DEFAULT_ENERGY_MODEL, ENERGY_MODELS
 from suanwang.energy.series import EnergySeries
 from suanwang.errors import InputError
+from suanwang.grid.calendar import power_calendar
+from suanwang.grid.event import EventKind
 from suanwang.grid.run import run_with_events
 from suanwang.model import KIND_NAMES_ZH, Job, Network
 from suanwang.network.loader import load_network
@@ -288,10 +291,13 @@ def compare(
     series = _energy(net, demand, seed, None if trace is not None else days, energy,
                      energy_series)
     summaries = []
+    caps: PowerCalendar | None = None  # the events' hard caps, for the bound
     for name in names:
         if events is not None:
-            run_summary = _run_grid(net, demand, name, seed, forecast_error, series,
-                                    events).summary()
+            grid_run = _run_grid(net, demand, name, seed, forecast_error, series, events)
+            run_summary = grid_run.summary()
+            if all(ev.target_kw is not None for ev in events if ev.kind == EventKind.CAP):
+                caps = power_calendar(grid_run.plans)  # absolute caps: alike for every policy
         else:
             run_summary = _run(net, demand, name, seed, forecast_error, series=series).summary()
         summaries.append({**info, "network": net.name, "forecast_error": forecast_error,
@@ -299,13 +305,14 @@ def compare(
     bounds = None
     if bound:
         bounds = (tight_compare_bounds(net, demand, series) if bound_kind == "tight"
-                  else compare_bounds(net, demand, series))
+                  else compare_bounds(net, demand, series, power=caps))
     if bounds is not None:
         for r in summaries:
             r.update(_bound_fields(r, *bounds))
     _print_table(summaries, baseline="nearest" if "nearest" in names else None, bounds=bounds)
     if events is not None:
-        cli_grid.print_grid(summaries)
+        cli_grid.print_grid(summaries, capped_bound=bounds is not None and caps is not None
+                            and bound_kind == "aggregated")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "compare.json").write_text(json.dumps(summaries, indent=2, ensure_ascii=False),

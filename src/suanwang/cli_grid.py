@@ -52,7 +52,7 @@ def _change(with_events: float, without: float, scale: float, fmt: str) -> str:
     return f"{with_events / scale:{fmt}} ({delta / scale:+{fmt}}{rel})"
 
 
-def print_grid(summaries: Sequence[dict[str, Any]]) -> None:
+def print_grid(summaries: Sequence[dict[str, Any]], capped_bound: bool = False) -> None:
     """Per policy and event: requested and delivered kW (mean over the window), the share
     delivered, jobs moved / waited / pulled forward, credit and penalty; per policy the
     latency violations, deadline misses, carbon and cost with the events against without."""
@@ -80,5 +80,10 @@ def print_grid(summaries: Sequence[dict[str, Any]]) -> None:
             _change(s["cost_yuan"], b["cost_yuan"], 1e4, ",.2f")])
     print_table("With the grid events against without (change in brackets)", RUN_COLUMNS, rows,
                 console=console)
-    console.print("The table above the grid events shows the runs with the events; an LP "
-                  "bound there is the bound without them (caps are not yet its constraints).")
+    if capped_bound:
+        console.print("The table above the grid events shows the runs with the events; its LP "
+                      "bound keeps the events' hard caps (a shed or a fill is no constraint a "
+                      "bound may assume: real time and deadlines override a shed).")
+    else:
+        console.print("The table above the grid events shows the runs with the events; an LP "
+                      "bound there is the bound without them.")
