@@ -13,10 +13,13 @@
   round), and each provider slice's free units ask at its reserve (energy + wear, capped at
   the list price: `synthetic.reserve_yuan_per_unit_h`); `clearing.clear` clears the round. A
   bid filled in full is placed now through the scheduler, pinned to its matched site and
-  provider, and billed at the clearing price (+ egress). A bid filled in part, or whose units
-  were split over two asks of which none has room for the whole job, is void for the round
-  (its units stay free) and bids again; a bid bids again every round until no option can
-  still meet its deadline, and is then not run.
+  provider (or, when its units were split over asks none of which has room for the whole
+  job, another trading ask of the same market: same price, same transit, reserve at most the
+  price), and billed at the clearing price (+ egress). A bid filled in part, or with no room
+  in one slice, is void (a job runs whole, on one provider); the units void trades left idle
+  are cleared again among the round's other unplaced bids (up to `MAX_PASSES` clearings a
+  round, each SBBA on its own book). A bid bids again every round until no option can still
+  meet its deadline, and is then not run.
 
 Real-time jobs are never traded: in all three they are submitted on arrival, as in the first,
 and billed at list prices.
@@ -39,9 +42,13 @@ from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.errors import InputError
 from suanwang.market import posted
-from suanwang.market.clearing import Clearing, Match, clear
+from suanwang.market.clearing import Clearing, clear
 from suanwang.market.feasibility import Book, build_book
-from suanwang.market.offline import mechanism_welfare_yuan, offline_optimum
+from suanwang.market.offline import (
+    mechanism_welfare_yuan,
+    offline_optimum,
+    optimum_assignment,
+)
 from suanwang.market.orders import Ask, Bid
 from suanwang.market.synthetic import reserve_yuan_per_unit_h
 from suanwang.model import Job, Kind, Network, Placement, Provider
@@ -51,9 +58,11 @@ from suanwang.sim.result import SimResult
 
 SCHEDULER_ALONE, POSTED_PRICES, CALL_AUCTION = "scheduler-alone", "posted-prices", "call-auction"
 MECHANISMS: tuple[str, ...] = (SCHEDULER_ALONE, POSTED_PRICES, CALL_AUCTION)
+OPTIMUM_ROUNDS = "optimum-rounds"  # the reference: the auction's rounds settled by the LP
 MECHANISM_NAMES_ZH: dict[str, str] = {SCHEDULER_ALONE: "调度直配", POSTED_PRICES: "挂牌价",
-                                      CALL_AUCTION: "集合竞价"}
+                                      CALL_AUCTION: "集合竞价", OPTIMUM_ROUNDS: "逐轮最优"}
 ROUND_S = 900.0  # the call auction's cadence (the rolling cadence)
+MAX_PASSES = 3  # clearings per round: the first, and re-clearings of what void trades left
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,7 @@ class RoundRecord:
     """One round of the call auction, with the checks of its clearing."""
 
     round_s: float  # clock second of the clearing
+    pass_no: int  # 0, then 1.. for the re-clearings of units a void trade left idle
     bids: int
     asks: int
     units_offered: int
@@ -98,6 +108,8 @@ def check_priced(topology: Topology) -> None:
     """The market needs every provider slice to carry price items (a network file without
     providers bills electricity, which has no list price to post or cap a reserve)."""
     for prov, kind in topology.slices:
+        if prov.offered(kind) <= 0:
+            continue
         if prov.energy_priced or not prov.items(kind):
             raise InputError(topology.network.name, "providers", prov.id,
                              f"the market comparison needs providers with price items; "
@@ -247,9 +259,13 @@ def _cheapest_option(topo: Topology, table: PriceTable, job: Job, now_s: float) 
 
 
 def run_auction(network: Network, jobs: Sequence[Job], policy: Policy, series: EnergySeries,
-                forecaster: Forecaster, values: np.ndarray,
-                round_s: float = ROUND_S) -> MechanismRun:
-    """The call auction, as the module describes."""
+                forecaster: Forecaster, values: np.ndarray, round_s: float = ROUND_S,
+                assign: str = "sbba") -> MechanismRun:
+    """The call auction, as the module describes. `assign="optimum"` is the reference: the
+    same rounds on the same bids and asks, each settled by the round's offline optimum
+    (`offline.optimum_assignment`) instead of SBBA, trades billed at the seller's reserve."""
+    if assign not in ("sbba", "optimum"):
+        raise ValueError(f"assign = {assign!r}: sbba or optimum")
     started = time.perf_counter()
     topo = Topology(network)
     check_priced(topo)
@@ -271,7 +287,7 @@ def run_auction(network: Network, jobs: Sequence[Job], policy: Policy, series: E
             lead = min((sla_start[o.slice] + o.transfer_s(job.data_gb)
                         for o in topo.offers(job)), default=math.inf)
             if remaining < lead + job.duration_s:
-                rec.rejected(job, "call-auction: not traded while its deadline allowed")
+                rec.rejected(job, f"{assign_name}: not traded while its deadline allowed")
                 continue
             bids.append(Bid(bid_id=job.job_id, tenant=job.tenant, origin=job.origin,
                             kind=job.kind, units=job.units, duration_s=job.duration_s,
@@ -279,22 +295,41 @@ def run_auction(network: Network, jobs: Sequence[Job], policy: Policy, series: E
                             data_gb=job.data_gb, workload=job.workload))
             keep.append(job)
         pending = keep
-        if not bids:
-            return
-        asks = _asks(network, topo, sched, t)
-        book = build_book(network, bids, asks)
-        clearing = clear(book)
-        placed, void = _place_matches(topo, sched, rec, pending, clearing, t)
-        pending = [j for j in pending if j.job_id not in placed]
-        rounds.append(RoundRecord(
-            round_s=t, bids=len(bids), asks=len(asks),
-            units_offered=sum(a.units for a in asks),
-            units_traded=sum(m.units for m in clearing.matches), bids_matched=len(placed),
-            bids_void=void, welfare_yuan=mechanism_welfare_yuan(book, clearing),
-            optimum_yuan=offline_optimum(book, method="highs").welfare_yuan,
-            platform_yuan=clearing.platform_yuan, ir_violations=_ir_violations(book, clearing),
-            clear_s=clearing.clear_s))
+        for pass_no in range(MAX_PASSES):
+            if not bids:
+                return
+            asks = _asks(network, topo, sched, t)
+            if not asks:
+                return
+            book = build_book(network, bids, asks)
+            if assign == "sbba":
+                clearing = clear(book)
+                trades = _sbba_trades(book, clearing)
+                welfare = mechanism_welfare_yuan(book, clearing)
+                platform, clear_s = clearing.platform_yuan, clearing.clear_s
+                ir = _ir_violations(book, clearing)
+                optimum = offline_optimum(book, method="highs").welfare_yuan
+            else:
+                t0 = time.perf_counter()
+                trades = _optimum_trades(book)
+                clear_s = time.perf_counter() - t0
+                welfare = optimum = offline_optimum(book, method="highs").welfare_yuan
+                platform, ir = 0.0, 0
+            placed, void = _place_trades(topo, sched, rec, asks, pending, trades, t,
+                                         assign_name)
+            pending = [j for j in pending if j.job_id not in placed]
+            rounds.append(RoundRecord(
+                round_s=t, pass_no=pass_no, bids=len(bids), asks=len(asks),
+                units_offered=sum(a.units for a in asks),
+                units_traded=sum(u for tr in trades.values() for _, u, _ in tr[0]),
+                bids_matched=len(placed), bids_void=len(void), welfare_yuan=welfare,
+                optimum_yuan=optimum, platform_yuan=platform, ir_violations=ir,
+                clear_s=clear_s))
+            if not void or not placed:
+                return  # nothing left idle by a void, or nothing moved: the next pass is this
+            bids = [b for b in bids if b.bid_id not in placed and b.bid_id not in void]
 
+    assign_name = CALL_AUCTION if assign == "sbba" else OPTIMUM_ROUNDS
     next_round = round_s
     for job in jobs:
         while job.submit_s >= next_round:
@@ -308,8 +343,39 @@ def run_auction(network: Network, jobs: Sequence[Job], policy: Policy, series: E
     while pending:
         one_round(next_round)
         next_round += round_s
-    return _finish(rec, sched, network, jobs, policy, series, topo, CALL_AUCTION, started,
+    return _finish(rec, sched, network, jobs, policy, series, topo, assign_name, started,
                    rounds)
+
+
+# per bid: ([(ask index, units, seller yuan per unit-h)], [ask indices it may move to])
+Trades = dict[str, tuple[list[tuple[int, int, float]], list[int]]]
+
+
+def _sbba_trades(book: Book, clearing: Clearing) -> Trades:
+    """The clearing's matches per bid; a bid may move to any trading ask of its market (the
+    same site, kind and egress rate: the same price and transit; every trading ask's reserve
+    is at most the price)."""
+    ask_ix = {a.ask_id: j for j, a in enumerate(book.asks)}
+    market_of = {j: (int(book.ask_site[j]), int(book.ask_kind[j]),
+                     float(book.ask_egress_yuan_per_gb[j])) for j in range(len(book.asks))}
+    trading: dict[tuple[int, int, float], set[int]] = {}
+    out: Trades = {}
+    for m in clearing.matches:
+        j = ask_ix[m.ask_id]
+        trading.setdefault(market_of[j], set()).add(j)
+        out.setdefault(m.bid_id, ([], []))[0].append((j, m.units, m.seller_yuan_per_unit_h))
+    for own, peers in out.values():
+        peers.extend(sorted(trading[market_of[own[0][0]]]))
+    return out
+
+
+def _optimum_trades(book: Book) -> Trades:
+    """The round's offline optimum per bid, each trade at the seller's reserve."""
+    out: Trades = {}
+    for i, j, u in optimum_assignment(book):
+        bid_id = book.bids[i].bid_id
+        out.setdefault(bid_id, ([], []))[0].append((j, u, float(book.ask_reserve[j])))
+    return out
 
 
 def _asks(network: Network, topo: Topology, sched: Scheduler, t: float) -> list[Ask]:
@@ -331,41 +397,45 @@ def _asks(network: Network, topo: Topology, sched: Scheduler, t: float) -> list[
     return asks
 
 
-def _place_matches(topo: Topology, sched: Scheduler, rec: _MarketRecorder,
-                   pending: list[Job], clearing: Clearing, t: float) -> tuple[set[str], int]:
-    """Place each bid filled in full at its matched site, with the matched provider that has
-    room for the whole job; the ids placed, and how many matched bids were void."""
-    by_bid: dict[str, list[Match]] = {}
-    for m in clearing.matches:
-        by_bid.setdefault(m.bid_id, []).append(m)
+def _place_trades(topo: Topology, sched: Scheduler, rec: _MarketRecorder, asks: list[Ask],
+                  pending: list[Job], trades: Trades, t: float,
+                  mechanism: str) -> tuple[set[str], set[str]]:
+    """Place each bid traded in full, now, pinned to one provider slice with room for the
+    whole job: its own trades' asks (most units first), then the others it may move to. The
+    ids placed, and those of traded bids that were void (filled in part, or no room for the
+    whole job in one slice)."""
     jobs = {j.job_id: j for j in pending}
     placed: set[str] = set()
-    void = 0
+    void: set[str] = set()
     state = sched.state
     net = topo.network
-    for bid_id in sorted(by_bid):
-        ms = by_bid[bid_id]
+    for bid_id in sorted(trades):
+        own, peers = trades[bid_id]
         job = jobs[bid_id]
-        if sum(m.units for m in ms) < job.units:
-            void += 1
+        if sum(u for _, u, _ in own) < job.units:
+            void.add(bid_id)
             continue
-        pick = None
-        for m in sorted(ms, key=lambda m: (-m.units, m.ask_id)):
-            sl = topo.slice_of[(m.site_id, m.provider_id, job.kind)]
-            if state.free_slice[sl] >= job.units:
-                pick = m
+        price_at = {j: p for j, _, p in own}
+        order = [j for j, _, _ in sorted(own, key=lambda x: (-x[1], x[0]))]
+        order += [j for j in peers if j not in price_at]
+        pick: Ask | None = None
+        for j in order:
+            a = asks[j]
+            if state.free_slice[topo.slice_of[(a.site_id, a.provider_id, job.kind)]] \
+                    >= job.units:
+                pick = a
                 break
         if pick is None:
-            void += 1
+            void.add(bid_id)
             continue
+        # a peer of the market trades at the market's price, the one of the bid's own trades
+        price = price_at.get(j, own[0][2])
         gbps = net.bandwidth_gbps[(job.origin, pick.site_id)]
         transfer = job.data_gb * 8.0 / gbps if job.data_gb > 0 else 0.0
-        price = pick.seller_yuan_per_unit_h
-        rec.quote_yuan[rec.index[bid_id]] = sum(m.seller_receives_yuan for m in ms)
+        rec.quote_yuan[rec.index[bid_id]] = price * job.units * job.duration_s / HOUR_S
         sched.apply(Decision(placed=[Placement(
             job, pick.site_id, t, transfer,
-            f"call-auction round at {t:.0f} s: cleared at {price:.4g} yuan/unit-h",
-            pick.provider_id)]), t)
+            f"{mechanism} round at {t:.0f} s: {price:.4g} yuan/unit-h", pick.provider_id)]), t)
         placed.add(bid_id)
     return placed, void
 
