@@ -7,7 +7,9 @@
   only if its value covers the posted price (+ egress) of some option that meets its deadline
   if started now, and then with a bill cap equal to its value (`Job.max_bill_yuan`), so that
   the policy places it within the cap; it is billed at the posted prices in force when it is
-  placed, for the hours it runs. Otherwise it is not run.
+  placed, for the hours it runs. Otherwise it is not run. A job the policy cannot place within
+  its cap asks again at each revision until it could no longer end by its deadline, and is
+  then not run.
 - **call-auction**: every 15 minutes on the run clock, the deferrable jobs submitted before
   and not yet traded bid (value = their valuation, as a total for the job; deadline from the
   round), and each provider slice's free units ask at its reserve (energy + wear, capped at
@@ -35,9 +37,9 @@ from datetime import datetime
 
 import numpy as np
 
-from suanwang.core.policy import Decision, Policy
+from suanwang.core.policy import Decision, Deferral, Policy, Unplaced
 from suanwang.core.scheduler import Scheduler
-from suanwang.core.state import Topology
+from suanwang.core.state import SchedulerState, Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.errors import InputError
@@ -179,6 +181,36 @@ class PostedTable(PriceTable):
         self._adopt(prices)
 
 
+class _RetryAtRevision:
+    """The policy, for posted prices: a deferrable job it cannot place within its bill cap
+    now is asked again at the next revision (prices and room may have moved), rather than
+    queued for every release of capacity; once it can no longer end by its deadline, it is
+    not run."""
+
+    def __init__(self, inner: Policy, revision_s: float) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.revision_s = revision_s
+
+    def decide(self, state: SchedulerState, pending: Sequence[Job], now_s: float) -> Decision:
+        d = self.inner.decide(state, pending, now_s)
+        keep: list[Unplaced] = []
+        for un in d.unplaced:
+            job = un.job
+            if not un.retry or job.max_bill_yuan is None or job.deadline_s is None:
+                keep.append(un)
+                continue
+            nxt = (math.floor(now_s / self.revision_s) + 1) * self.revision_s
+            if nxt + job.duration_s > job.deadline_s:
+                keep.append(Unplaced(job, f"posted-prices: no option within its value before "
+                                          f"its deadline ({un.reason})", retry=False))
+            else:
+                d.deferred.append(Deferral(job, nxt, f"posted-prices: {un.reason}; asks "
+                                                     "again at the next revision"))
+        d.unplaced = keep
+        return d
+
+
 def _finish(rec: _MarketRecorder, sched: Scheduler, network: Network, jobs: Sequence[Job],
             policy: Policy, series: EnergySeries, topo: Topology, mechanism: str,
             started: float, rounds: list[RoundRecord]) -> MechanismRun:
@@ -212,7 +244,7 @@ def run_posted(network: Network, jobs: Sequence[Job], policy: Policy, series: En
     topo = Topology(network)
     check_priced(topo)
     rec = _MarketRecorder(jobs, topo, series.hours)
-    sched = Scheduler(topo, forecaster, policy, rec)
+    sched = Scheduler(topo, forecaster, _RetryAtRevision(policy, posted.REVISION_S), rec)
     table = PostedTable(topo.slices, series.start_utc, series.hours)
     sched.state._prices = table
     capacity = np.asarray(topo.slice_capacity, dtype=float)
