@@ -21,6 +21,12 @@ from suanwang.core.state import Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import EnergySeries
 from suanwang.market import posted
+from suanwang.market.feasibility import build_book
+from suanwang.market.offline import (
+    offline_optimum,
+    optimum_assignment,
+    pair_welfare_yuan_per_unit_h,
+)
 from suanwang.market.valuation import job_values_yuan_per_unit_h
 from suanwang.model import Job, Kind, Network
 from suanwang.policies.registry import make_policy
@@ -241,3 +247,20 @@ def test_cli_market_refuses_two_policies() -> None:
                                       "--jobs", "10", "--days", "0.1"])
     assert result.exit_code == 2
     assert "--policies" in result.output
+
+
+def test_optimum_assignment_is_whole_and_reaches_the_optimum(
+        market_net: Network, make_bid: Any, make_ask: Any) -> None:
+    bids = [make_bid(f"b{i}", v, units=u) for i, (v, u) in
+            enumerate([(20.0, 2), (15.0, 1), (9.0, 3), (30.0, 1)])]
+    asks = [make_ask("p1", "west", 7.0, units=2), make_ask("p2", "west", 8.0, units=2),
+            make_ask("p1", "mid", 12.0, units=1)]
+    book = build_book(market_net, bids, asks)
+    trades = optimum_assignment(book)
+    w = pair_welfare_yuan_per_unit_h(book)
+    got = sum(w[i, j] * u * book.bid_hours[i] for i, j, u in trades)
+    assert got == pytest.approx(offline_optimum(book).welfare_yuan)
+    for i in range(len(bids)):
+        assert sum(u for b, _, u in trades if b == i) <= bids[i].units
+    for j in range(len(asks)):
+        assert sum(u for _, a, u in trades if a == j) <= asks[j].units
