@@ -18,7 +18,6 @@ from suanwang import (
     cli_energy,
     cli_grid,
     cli_ledger,
-    cli_market,
     cli_replay,
     cli_report,
     cli_service,
@@ -26,6 +25,7 @@ from suanwang import (
 )
 from suanwang.bounds import MAX_RUN_DAYS
 from suanwang.cli_errors import Commands, fail
+from suanwang.cli_market_compare import print_market
 from suanwang.cli_output import Column, print_table, stdout
 from suanwang.energy.measured import read_measured
 from suanwang.energy.models import DEFAULT_ENERGY_MODEL, ENERGY_MODELS
@@ -352,7 +352,7 @@ def _compare_market(days: float, jobs: int, seed: int, load: float, trace: Path 
             "energy": _energy_label(energy, energy_series), "market": True}
     title = (f"{len(demand):,} jobs ({info.get('demand', '')}), network {net.name}, seed {seed}, "
              f"policy {names[0]}: scheduler alone, posted prices, call auction")
-    cli_market.print_market(comparison.rows, title)
+    print_market(comparison.rows, title)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         doc = {**head, "optimum_yuan": comparison.optimum_yuan,

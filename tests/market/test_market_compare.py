@@ -83,14 +83,14 @@ def _random_jobs(n: int, seed: int) -> list[Job]:
 
 def test_posted_rule_by_hand() -> None:
     assert (posted.ALPHA, posted.U0, posted.STEP) == (1.0, 0.6, 0.10)
-    assert posted.scarcity_target(10.0, 0.5) == 10.0  # below U0: no scarcity
-    assert posted.scarcity_target(10.0, 0.8) == pytest.approx(15.0)  # 10 x (0.8-0.6)/0.4
-    assert posted.scarcity_target(10.0, 1.0) == pytest.approx(20.0)
-    assert posted.smoothed(None, 10.0, 15.0) == 15.0  # the first posting at once
-    assert posted.smoothed(10.0, 10.0, 15.0) == pytest.approx(11.0)  # at most 0.1 x floor
-    assert posted.smoothed(15.0, 10.0, 10.0) == pytest.approx(14.0)
-    assert posted.smoothed(10.5, 10.0, 10.0) == 10.0  # never below the floor
-    assert posted.smoothed(9.0, 10.0, 10.0) == 10.0
+    assert posted.scarcity_target(10.0, 0.5) == 0.0  # below U0: no scarcity
+    assert posted.scarcity_target(10.0, 0.8) == pytest.approx(5.0)  # 10 x (0.8-0.6)/0.4
+    assert posted.scarcity_target(10.0, 1.0) == pytest.approx(10.0)
+    assert posted.smoothed(None, 10.0, 5.0) == 15.0  # the first posting: f + s* at once
+    assert posted.smoothed(10.0, 10.0, 5.0) == pytest.approx(11.0)  # at most 0.1 x floor
+    assert posted.smoothed(15.0, 10.0, 0.0) == pytest.approx(14.0)
+    assert posted.smoothed(10.5, 10.0, 0.0) == 10.0  # never below the floor
+    assert posted.smoothed(9.0, 10.0, 0.0) == 10.0
 
 
 def test_posted_revise_is_the_scalar_rule() -> None:

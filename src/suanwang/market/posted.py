@@ -11,7 +11,8 @@ For one provider slice (a provider's units of one kind at one site) and one cloc
   (every 15 minutes, the rolling cadence), never below ``f``; an hour's first posting takes
   ``f + s*`` at once.
 
-`scarcity_target` and `smoothed` are the rule on one number; `revise` the same on arrays (the
+`scarcity_target(f, u)` gives s*, `smoothed(previous, f, s*)` one revision (one number each;
+the live service's `PostedPrices` calls them so); `revise` is the same on arrays (the
 simulator revises every slice and hour at once; tested equal to the scalar functions).
 """
 
@@ -26,26 +27,28 @@ REVISION_S = 900.0  # seconds between revisions
 
 
 def scarcity_target(floor: float, utilisation: float) -> float:
-    """The price a slice-hour moves toward: ``floor + s*`` (yuan per unit-hour), with
-    ``s* = floor * ALPHA * max(0, utilisation - U0) / (1 - U0)``."""
-    return floor + floor * ALPHA * max(0.0, utilisation - U0) / (1.0 - U0)
+    """The scarcity component s* of a slice-hour (yuan per unit-hour):
+    ``floor * ALPHA * max(0, utilisation - U0) / (1 - U0)``. The price moves toward
+    ``floor + s*``."""
+    return floor * ALPHA * max(0.0, utilisation - U0) / (1.0 - U0)
 
 
 def smoothed(previous: float | None, floor: float, target: float) -> float:
-    """The posted price after one revision: `previous` moved toward `target` by at most
-    ``STEP * floor``, never below `floor`. With no previous posting, `target` at once (never
-    below the floor)."""
+    """The posted price after one revision, `target` being the scarcity s*
+    (`scarcity_target`): `previous` moved toward ``floor + target`` by at most
+    ``STEP * floor``, never below `floor`. With no previous posting, ``floor + target`` at
+    once."""
+    goal = floor + max(0.0, target)
     if previous is None:
-        return max(floor, target)
+        return goal
     step = STEP * floor
-    moved = previous + min(max(target - previous, -step), step)
-    return max(floor, moved)
+    return max(floor, previous + min(max(goal - previous, -step), step))
 
 
 def revise(previous: np.ndarray, floor: np.ndarray, utilisation: np.ndarray) -> np.ndarray:
     """`smoothed(previous, floor, scarcity_target(floor, utilisation))` elementwise; NaN in
     `previous` marks an hour not posted before."""
-    target = floor + floor * ALPHA * np.maximum(0.0, utilisation - U0) / (1.0 - U0)
+    target = floor + floor * ALPHA * np.maximum(0.0, utilisation - U0) / (1.0 - U0)  # f + s*
     step = STEP * floor
     moved = previous + np.clip(target - previous, -step, step)
     out = np.where(np.isnan(previous), target, moved)

@@ -1,4 +1,7 @@
-"""`suanwang compare --market`: the table of the three mechanisms (`sim.market_compare`)."""
+"""`suanwang compare --market`: the table of the three mechanisms (`sim.market_compare`).
+
+(Not `cli_market`: that module is the live market's commands, `suanwang market ...`.)
+"""
 
 from __future__ import annotations
 
