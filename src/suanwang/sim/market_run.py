@@ -218,11 +218,9 @@ def _finish(rec: _MarketRecorder, sched: Scheduler, network: Network, jobs: Sequ
     for j in sched.waiting():
         rec.rejected_why[rec.index[j.job_id]] = "still waiting for capacity when the run ended"
     result = SimResult.build(network=network, jobs=jobs, policy_name=policy.name,
-                             series=series, topology=topo, site=rec.site, pool=rec.pool,
-                             placed_s=rec.placed_s, transfer_s=rec.transfer_s,
-                             deferrals=rec.deferrals, reasons=rec.reasons,
+                             series=series, topology=topo, reasons=rec.reasons,
                              rejected=rec.rejected_why, wall_s=time.perf_counter() - started,
-                             slice_idx=rec.slice)
+                             **rec.arrays())
     assert result.compute_bill_yuan is not None
     market = ~np.isnan(rec.quote_yuan) & result.ran
     bill = np.where(market, np.nan_to_num(rec.quote_yuan), result.compute_bill_yuan)
