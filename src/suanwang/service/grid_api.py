@@ -78,8 +78,18 @@ class GridEventIn(BaseModel):
     assumption: str = Field(default="", max_length=2000)
 
 
+def _loc(field: str) -> list[str | int]:
+    """"sites[1]" -> ["sites", 1]."""
+    out: list[str | int] = []
+    for part in field.split("."):
+        name, _, rest = part.partition("[")
+        out.append(name)
+        out.extend(int(i) for i in rest.replace("]", "[").split("[") if i.isdigit())
+    return out
+
+
 def _issue(field: str, value: Any, problem: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": ["body", *field.split(".")], "input": value,
+    return RequestValidationError([{"loc": ["body", *_loc(field)], "input": value,
                                     "type": "value_error",
                                     "msg": f"{field} = {value!r}: {problem}"}])
 
