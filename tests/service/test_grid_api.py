@@ -240,3 +240,59 @@ def test_the_flexibility_curve_counts_deferrable_work(
     assert hours[0]["shed_kw"] == 0.0 and hours[0]["expected_kw"] > 0
     assert any(h["shed_kw"] == pytest.approx(12.0) and h["shed_for_h"] > 1 for h in hours)
     assert c.get("/v1/grid/flexibility?site=moon", headers=OPS).status_code == 404
+
+
+def test_split_roles_the_replica_hands_the_event_to_the_leader(
+        db: tuple[str, str | None], tiny_net: Network) -> None:
+    """An API replica stores the event and hands it to the leading scheduler through the
+    `commands` table; the leader freezes the baseline and applies the cap before the answer."""
+    if db[1] is None:
+        pytest.skip("the split roles run on PostgreSQL")
+    kw: dict[str, Any] = {"tokens": GRID_TOKENS, "speed": 60.0, "poll_s": 0.2}
+    leader = TestClient(create_app(settings_for(db, role="scheduler", **kw), tiny_net))
+    leader.__enter__()
+    api = TestClient(create_app(settings_for(db, role="api", **kw), tiny_net))
+    api.__enter__()
+    try:
+        first = decided(api, submit(api, batch(4, 2.0)))
+        site = first["site"]
+        _, now = run_clock(api)
+        r = api.post("/v1/grid/events", json=event(api, now + HOUR, now + 3 * HOUR, site=site,
+                                                   id="split-cap"), headers=GRID)
+        assert r.status_code == 201, r.text
+        assert r.json()["state"] == "notified" and r.json()["plan"]["sites"][0]["site_id"] == site
+        second = decided(api, submit(api, batch(4, 2.0)))
+        assert second["site"] != site, second
+        flex = api.get(f"/v1/grid/flexibility?site={site}&hours=3", headers=GRID)
+        assert flex.status_code == 200 and len(flex.json()["sites"][0]["hours"]) == 3
+        assert api.delete("/v1/grid/events/split-cap", headers=GRID).json()["state"] == \
+            "cancelled"
+    finally:
+        api.__exit__(None, None, None)
+        leader.__exit__(None, None, None)
+
+
+def test_a_session_with_grid_events_replays_decision_by_decision(
+        make_tiny: Callable[..., TestClient], tiny_net: Network) -> None:
+    """The calendar changes (notice, cancel, settlement, restart) are inputs of the log."""
+    from suanwang.service.replay import replay
+
+    c = make_tiny(speed=1800.0)
+    a = decided(c, submit(c, batch(10, 1.0)))
+    b = submit(c, batch(10, 1.0))
+    start = math.ceil(a["end_s"] / 900.0) * 900.0 + 900.0
+    assert c.post("/v1/grid/events", json=event(c, start, start + 1800.0, id="r1",
+                                                target_kw=6.0), headers=OPS).status_code == 201
+    _, now = run_clock(c)
+    assert c.post("/v1/grid/events", json=event(c, now + 20 * HOUR, now + 21 * HOUR, id="r2"),
+                  headers=OPS).status_code == 201
+    assert c.delete("/v1/grid/events/r2", headers=OPS).status_code == 200
+    others = [submit(c, batch(3, 0.5)) for _ in range(4)]
+    settled(c, "r1")
+    wait_for(lambda: [job(c, i)["state"] for i in [b, *others]],
+             lambda st: all(s == "finished" for s in st), limit_s=60)
+    store = c.app.state.service.store  # type: ignore[attr-defined]
+    log = store.scheduler_log()
+    assert sum(1 for r in log if r[1] == "set_power") >= 3  # r1, r2, r2 cancelled, r1 settled
+    result = replay(store, tiny_net, log)
+    assert result.reproduced, result.differing[:3]
