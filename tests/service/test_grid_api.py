@@ -172,7 +172,8 @@ def test_cancel_before_the_start_lifts_the_cap(make_tiny: Callable[..., TestClie
 
 def settled(c: TestClient, event_id: str) -> dict[str, Any]:
     return wait_for(lambda: c.get(f"/v1/grid/events/{event_id}", headers=OPS).json(),
-                    lambda e: e["state"] == "settled", limit_s=60)
+                    lambda e: e["state"] == "settled" and e["ledger_seq"] is not None,
+                    limit_s=60)
 
 
 def test_baseline_frozen_before_the_cap_the_cap_held_and_settled(
@@ -219,6 +220,14 @@ def test_baseline_frozen_before_the_cap_the_cap_held_and_settled(
     month = r.json()["month"]
     m = c.get(f"/v1/grid/reports/{month}", headers=OPS).json()
     assert m["settled"] == 1 and m["credit_yuan"] == pytest.approx(6.0)
+    # the settlement is a record of the ledger's hash chain, and the chain verifies
+    recs = c.get("/v1/ledger/events?type=grid_settlement", headers=OPS).json()["events"]
+    assert [x["ref"] for x in recs] == ["cap-west"]
+    assert recs[0]["payload"]["delivered_kwh"] == pytest.approx(3.0)
+    assert recs[0]["payload"]["credit_yuan"] == pytest.approx(6.0)
+    assert c.get("/v1/grid/events/cap-west", headers=OPS).json()["ledger_seq"] == \
+        recs[0]["seq"]
+    assert c.get("/v1/ledger/verify", headers=OPS).json()["ok"] is True
     metrics = c.get("/metrics").text
     assert 'suanwang_grid_events{state="settled"} 1.0' in metrics
     assert "suanwang_grid_delivered_kilowatt_hours 3.0" in metrics

@@ -182,6 +182,8 @@ class LiveGrid:
                                              _loads(row.plan))
             elif row.state == POSTED:
                 posted.append(row.id)
+        self.ledger_pending = [r.id for r in self.store.list(state=SETTLED)
+                               if r.ledger_seq is None]
         if self.plans:
             self._apply(self.live.clock.now_s())
         for event_id in posted:
@@ -266,7 +268,10 @@ class LiveGrid:
             except Exception:  # the next tick tries again; the service carries on
                 log.exception("settling grid event %s failed", event_id)
         if self.ledger_pending:
-            self._append_ledger()
+            try:
+                self._append_ledger()
+            except Exception:  # e.g. another writer moved the head: the next tick again
+                log.exception("the ledger record of a grid settlement failed")
         return len(due)
 
     def settle(self, event_id: str, now: float) -> dict[str, Any]:
@@ -329,10 +334,7 @@ class LiveGrid:
     def _append_ledger(self) -> None:
         """Each settlement as a record of the ledger's hash chain (`DbLedger.append_event`),
         in settlement order; kept to try again if the ledger cannot take it now."""
-        ledger = self.live.ledger.ledger
-        append = getattr(ledger, "append_event", None)
-        if append is None:  # the ledger of this version has no event records yet
-            return
+        append = self.live.ledger.ledger.append_event
         while self.ledger_pending:
             event_id = self.ledger_pending[0]
             row = self.store.get(event_id)

@@ -315,7 +315,7 @@ class LiveScheduler:
                 self._check_health(now)
             self._flush()
             self.ledger.close_hours(now)  # after the flush: every draw up to now is stored
-            if self.grid.plans:
+            if self.grid.plans or self.grid.ledger_pending:
                 self.grid.settle_due(now)  # likewise: every draw of an ended window is stored
 
     def _start_due(self, now: float) -> None:
