@@ -182,7 +182,7 @@ def test_baseline_frozen_before_the_cap_the_cap_held_and_settled(
     Without the event b would start at west when a ends, running into the window: the
     baseline, frozen at notice, has its 12 kW. Under the 6 kW cap b waits for the window's
     end: west draws 0 kW in the window, the peak never passes the cap, 6 kW delivered."""
-    c = make_tiny(speed=1800.0)  # half a run hour a wall second
+    c = make_tiny(speed=900.0)  # a quarter of a run hour a wall second
     a = decided(c, submit(c, batch(10, 1.0)))
     assert a["site"] == "west" and a["state"] in ("placed", "running"), a
     b = decided(c, submit(c, batch(10, 1.0)))
