@@ -97,10 +97,12 @@ export class GridPanel {
         animation: !this.reducedMotion,
         textStyle: { color: "#ccc" },
         tooltip: { trigger: "axis" },
-        legend: { data: [words.shed, words.add, words.expected], textStyle: { color: "#ccc" } },
-        grid: { left: 50, right: 12, top: 30, bottom: 24 },
+        legend: { top: 0, data: [words.shed, words.add, words.expected],
+                  textStyle: { color: "#ccc" } },
+        grid: { left: 50, right: 12, top: 40, bottom: 24 },
         xAxis: { type: "time", axisLabel: { color: "#aaa" } },
-        yAxis: { type: "value", name: "kW", axisLabel: { color: "#aaa" } },
+        yAxis: { type: "value", name: "kW", axisLabel: { color: "#aaa" },
+                 splitLine: { lineStyle: { color: "#2a3a50" } } },
         series: [
           { id: "shed", name: words.shed, type: "bar", stack: "flex", color: "#4fc3f7",
             data: hours.map((h, i) => [at(i), -h.shed_kw, h.shed_for_h]) },
@@ -120,8 +122,8 @@ export class GridPanel {
           + `${words.credit} ${fmt.money(s.credit_yuan)}` : "";
         return `<li data-event="${fmt.escapeHtml(e.id)}" data-state="${e.state}">`
           + `<b>${fmt.escapeHtml(e.id)}</b> ${words.kinds[e.kind] ?? e.kind} · `
-          + `${words.states[e.state] ?? e.state} · ${fmt.escapeHtml(e.start)} → `
-          + `${fmt.escapeHtml(e.end)}${done}</li>`;
+          + `${words.states[e.state] ?? e.state} · ${fmt.dateTime(Date.parse(e.start))} → `
+          + `${fmt.dateTime(Date.parse(e.end))}${done}</li>`;
       }).join("");
   }
 }
