@@ -89,6 +89,7 @@ def test_a_posted_cap_changes_the_next_placement(make_tiny: Callable[..., TestCl
     assert r.status_code == 201, r.text
     ev = r.json()
     assert ev["state"] == "notified" and ev["sites"] == [site]
+    assert "nothing to deliver" not in str(ev.get("warnings"))  # the job runs into it
     # the same job again: its run would meet the cap of 0 kW, so it goes elsewhere (or waits)
     second = decided(c, submit(c, batch(4, 2.0)))
     assert second["site"] != site, second
@@ -105,6 +106,8 @@ def test_the_grid_role_may_post_a_tenant_may_not(make_tiny: Callable[..., TestCl
                headers=GRID)
     assert r.status_code == 201, r.text
     assert r.json()["posted_by"] == "sgcc"
+    # nothing runs at west: a cap there has nothing to deliver, and the answer says so
+    assert "nothing to deliver" in r.json()["warnings"][0]
     assert c.get("/v1/grid/events", headers=ALICE).status_code == 403
     assert [e["id"] for e in c.get("/v1/grid/events", headers=GRID).json()] == ["g1"]
     again = c.post("/v1/grid/events", json=event(c, now + HOUR, now + 2 * HOUR, id="g1"),

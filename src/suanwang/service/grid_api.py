@@ -94,6 +94,23 @@ def _issue(field: str, value: Any, problem: str) -> RequestValidationError:
                                     "msg": f"{field} = {value!r}: {problem}"}])
 
 
+def plan_warnings(v: dict[str, Any]) -> list[str]:
+    """What the frozen baseline says the event cannot get: a shed beyond the baseline (the
+    site cannot draw less than nothing), a cap above it (nothing to deliver)."""
+    out = []
+    for sp in (v.get("plan") or {}).get("sites", []):
+        base, req = sp["baseline_kw"], sp["requested_kw"]
+        short = [i for i, (b, r) in enumerate(zip(base, req, strict=True)) if r > b + 1e-9]
+        if v["kind"] == "shed" and short:
+            out.append(f"{sp['site_id']}: the shed asks more than the baseline in "
+                       f"{len(short)} of {len(base)} intervals (baseline at most "
+                       f"{max(base):,.1f} kW): the rest cannot be delivered")
+        if v["kind"] == "cap" and not any(r > 0 for r in req):
+            out.append(f"{sp['site_id']}: the cap is at or above the baseline throughout "
+                       f"(at most {max(base):,.1f} kW): nothing to deliver")
+    return out
+
+
 def mount_grid(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) -> None:
     def grid_operator(who: Annotated[Tenant, Depends(tenant)]) -> Tenant:
         if not (who.operator or who.role == GRID_ROLE):
@@ -138,7 +155,9 @@ def mount_grid(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]) 
             raise HTTPException(503, f"grid event {event.id} stored: {exc}") from None
         service.metrics.grid_events.labels(event.kind.value).inc()
         log.info("grid event %s posted by %s", event.id, who.id)
-        return view(event.id)
+        out = view(event.id)
+        warnings = plan_warnings(out)
+        return {**out, "warnings": warnings} if warnings else out
 
     @router.get("/v1/grid/events", responses=errors(GRID_AUTH, 422))
     def list_events(who: Grid, state: Literal["posted", "notified", "cancelled",

@@ -38,6 +38,8 @@ WORDS: dict[str, dict[str, str]] = {
     "ledger": {"zh": "账本记录", "en": "Ledger record"},
     "none": {"zh": "无", "en": "none"},
     "total": {"zh": "合计", "en": "Total"},
+    "totals": {"zh": "结算", "en": "Settlement"},
+    "intervals": {"zh": "每15分钟", "en": "Per 15-minute interval"},
 }
 
 
@@ -108,8 +110,9 @@ def event_html(view: dict[str, Any], lang: str) -> str:
              _row([_w("ledger", lang), r["ledger_seq"] if r["ledger_seq"] is not None
                    else _w("none", lang)]), "</table>"]
     if s:
-        parts += ["<h2></h2><table>", _row([_w(k, lang) for k in TOTAL_KEYS], "th"),
-                  _row(_totals(s, lang)), "</table><h2></h2><table>",
+        parts += [f"<h2>{_w('totals', lang)}</h2><table>",
+                  _row([_w(k, lang) for k in TOTAL_KEYS], "th"), _row(_totals(s, lang)),
+                  f"</table><h2>{_w('intervals', lang)}</h2><table>",
                   _row([_w(k, lang) for k in ("site", "interval", "baseline_kw", "actual_kw",
                                               "requested_kw", "delivered_kw", "limit_kw")],
                        "th")]
