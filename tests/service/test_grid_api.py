@@ -308,3 +308,46 @@ def test_a_session_with_grid_events_replays_decision_by_decision(
     assert sum(1 for r in log if r[1] == "set_power") >= 3  # r1, r2, r2 cancelled, r1 settled
     result = replay(store, tiny_net, log)
     assert result.reproduced, result.differing[:3]
+
+
+def test_a_fill_pulls_deferred_work_forward_to_its_site(
+        make_tiny: Callable[..., TestClient]) -> None:
+    """With local and mid drained and west capped at 0 kW for hours, a job waits (deferred)
+    for the cap's end; mid opened and a fill posted there pulls it forward to mid at the fill's
+    start. Settled: delivered what ran above the baseline, the job counted as pulled
+    forward."""
+    c = make_tiny(speed=900.0)
+    for site in ("local", "mid"):
+        assert c.patch(f"/v1/sites/{site}", json={"drained": True}, headers=OPS).is_success
+    _, now = run_clock(c)
+    assert c.post("/v1/grid/events", json=event(c, now + HOUR, now + 5 * HOUR, id="cap"),
+                  headers=OPS).status_code == 201
+    waiting = decided(c, submit(c, batch(4, 2.0)))
+    assert waiting["state"] == "deferred" and "grid event cap" in waiting["reason"], waiting
+    assert c.patch("/v1/sites/mid", json={"drained": False}, headers=OPS).is_success
+    _, now = run_clock(c)
+    r = c.post("/v1/grid/events", json=event(c, now + 1800.0, now + 1800.0 + 2 * HOUR,
+                                             id="fill-mid", kind="fill", site="mid",
+                                             target_kw=10.0, price_yuan_per_kwh=0.5),
+               headers=OPS)
+    assert r.status_code == 201, r.text
+    assert r.json()["plan"]["sites"][0]["baseline_kw"][0] == 0.0
+    moved = wait_for(lambda: job(c, waiting["id"]), lambda j: j["state"] != "deferred",
+                     limit_s=60)
+    assert moved["site"] == "mid", moved
+    events = c.get(f"/v1/jobs/{waiting['id']}/events", headers=ALICE).json()
+    assert any(e["state"] == "placed" and "fill-mid" in e["reason"] for e in events), events
+    s = settled(c, "fill-mid")["settlement"]
+    assert s["jobs_pulled"] == 1
+    # the job waited in 15-minute steps (the cap's ceilings are per interval): the baseline,
+    # frozen once mid was open again, has it at mid from its next wake; only the time the
+    # fill pulled it forward by is delivered
+    ivs = s["intervals"]
+    assert ivs[0]["baseline_kw"] < 5.2 - 1e-6 and ivs[0]["actual_kw"] == pytest.approx(5.2)
+    assert ivs[-2]["baseline_kw"] == pytest.approx(5.2)
+    by_hand = sum(min(max(iv["actual_kw"] - iv["baseline_kw"], 0.0), iv["requested_kw"])
+                  * (iv["end_s"] - iv["start_s"]) / HOUR for iv in ivs)
+    assert 0 < s["delivered_kwh"] == pytest.approx(by_hand)
+    assert s["requested_kwh"] == pytest.approx(20.0)
+    assert s["credit_yuan"] == pytest.approx(0.5 * by_hand)
+    assert s["penalty_yuan"] == 0.0  # no penalty was set

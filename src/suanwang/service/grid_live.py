@@ -71,6 +71,7 @@ BASELINE_METHOD = (
     "deferred, queued and submitted jobs as the same policy would place them; no later "
     "arrival), projected before the event was applied")
 SETTLEMENT_KIND = "grid_settlement"
+PROJECT_BEYOND_S = 24 * 3600.0  # the baseline's projection runs this far past the window
 
 
 @dataclass
@@ -219,7 +220,9 @@ class LiveGrid:
                 return {"state": CANCELLED, "why": "its window ended before the scheduler "
                                                    "took it in"}
             event = event_of(event_id, _loads(row.event))
-            proj = self.projection(row.end_s)
+            # past the window too: where and when the work the event moves would have run
+            # (jobs moved, waited, pulled forward are counted against it)
+            proj = self.projection(row.end_s + PROJECT_BEYOND_S)
             topo = live.topology
             placed = [p for p in proj if p.site >= 0]
             baseline = power_record(topo, live.clock.start_utc,
