@@ -351,3 +351,16 @@ def test_a_fill_pulls_deferred_work_forward_to_its_site(
     assert s["requested_kwh"] == pytest.approx(20.0)
     assert s["credit_yuan"] == pytest.approx(0.5 * by_hand)
     assert s["penalty_yuan"] == 0.0  # no penalty was set
+
+
+def test_a_notified_event_holds_after_a_restart(make_tiny: Callable[..., TestClient]) -> None:
+    first = make_tiny(speed=60.0)
+    _, now = run_clock(first)
+    assert first.post("/v1/grid/events", json=event(first, now + HOUR, now + 3 * HOUR,
+                                                    id="kept"), headers=OPS).status_code == 201
+    first.__exit__(None, None, None)
+    second = make_tiny(speed=60.0)
+    assert second.get("/v1/grid/events/kept", headers=OPS).json()["state"] == "notified"
+    blocked = decided(second, submit(second, batch(10, 2.0)))  # only west has 10 cards
+    assert blocked["state"] in ("deferred", "queued"), blocked
+    assert blocked["site"] is None
