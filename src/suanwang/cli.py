@@ -17,6 +17,7 @@ from suanwang import (
     cli_accounts,
     cli_energy,
     cli_grid,
+    cli_grid_client,
     cli_ledger,
     cli_replay,
     cli_report,
@@ -51,6 +52,7 @@ app.add_typer(network_app, name="network")
 app.add_typer(cli_ledger.app, name="ledger")
 app.add_typer(cli_report.app, name="report")
 app.add_typer(cli_energy.app, name="energy")
+app.add_typer(cli_grid_client.grid_app, name="grid")
 err_console = Console(stderr=True)
 
 NetworkOpt = Annotated[Path | None, typer.Option(

@@ -46,6 +46,7 @@ from suanwang.service.billing_api import mount_billing
 from suanwang.service.clock import RunClock
 from suanwang.service.dashboard import mount_dashboard
 from suanwang.service.db import JobRow, make_engine
+from suanwang.service.grid_api import mount_grid
 from suanwang.service.instance_lock import FileLock, InstanceBusy, PostgresLock, lock_database
 from suanwang.service.jobs_api import mount_jobs
 from suanwang.service.leader import Leader
@@ -303,4 +304,5 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     mount_providers(app, service, tenant)  # /v1/providers*
     mount_accounts(app, service, tenant, operator)  # /v1/accounts*
     mount_billing(app, service, tenant, operator)  # /v1/invoices*, provider statements
+    mount_grid(app, service, tenant)  # /v1/grid/* (issue 14)
     return app
