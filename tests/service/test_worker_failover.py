@@ -30,6 +30,10 @@ PG_URL = os.environ.get("SUANWANG_TEST_PG", "postgresql+psycopg://root@127.0.0.1
 TOKENS = '{"tok-wk-ops": {"tenant": "ops", "role": "operator"}}'
 OPS = {"Authorization": "Bearer tok-wk-ops"}
 DEPLOYMENT = "default: {backend: local, workers: true, run_as: null}\n"
+SPEED = 120.0  # run seconds per wall second
+# each run's wall seconds: longer than a worker takes to start on a loaded machine, so that
+# the runs are still going when their worker is killed
+SLEEP_S = 20.0
 
 
 @pytest.fixture
@@ -116,7 +120,8 @@ def submit(api: str, runs: Path, n: int, sleep_s: float) -> list[str]:
     with httpx.Client(base_url=api, headers=OPS, timeout=30) as c:
         for _ in range(n):
             r = c.post("/v1/jobs", json={"origin": "yrd", "kind": "general", "units": 2,
-                                         "duration_s": 1200.0, "deadline_in_s": 7200.0,
+                                         "duration_s": 2 * sleep_s * SPEED,
+                                         "deadline_in_s": 20 * sleep_s * SPEED,
                                          "command": cmd})
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
@@ -124,9 +129,21 @@ def submit(api: str, runs: Path, n: int, sleep_s: float) -> list[str]:
 
 
 def held_by(schema: str, ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
-    """job -> (worker holding its run, backend handle)."""
-    rows = query(schema, "SELECT job_id, worker, backend_handle FROM dispatches")
-    return {r.job_id: (r.worker, r.backend_handle) for r in rows if r.job_id in ids}
+    """job -> (worker holding its run, backend handle) of the runs not ended."""
+    rows = query(schema, "SELECT job_id, worker, backend_handle, ended FROM dispatches")
+    return {r.job_id: (r.worker, r.backend_handle) for r in rows
+            if r.job_id in ids and not r.ended}
+
+
+def take_over(procs: Procs, schema: str, ids: list[str], dead: str, heir: str) -> None:
+    """Kill -9 `dead` while it holds every run of `ids`; `heir` takes over the runs."""
+    held = held_by(schema, ids)
+    assert len(held) == len(ids) and all(w == dead and h for w, h in held.values()), held
+    procs.kill(dead)  # dies without a word while its runs go on
+    # its leases expire and the heir takes them, adopting the runs it finds on the backend
+    wait_for(lambda: held_by(schema, ids), lambda h: all(w == heir for w, _ in h.values()),
+             limit_s=30)
+    wait_for(lambda: procs.log(heir), lambda s: "adopted, not started again" in s)
 
 
 def test_workers_killed_while_their_jobs_run_lose_and_double_nothing(
@@ -134,7 +151,7 @@ def test_workers_killed_while_their_jobs_run_lose_and_double_nothing(
     schema = pg_schema[1]
     runs = tmp_path / "runs.txt"
     common = ["--data-dir", str(tmp_path / "sched"), "--token-file", str(tmp_path / "tokens.json"),
-              "--policy", "greenest", "--speed", "120"]
+              "--policy", "greenest", "--speed", str(SPEED)]
     procs.start("sched", "scheduler", *common, "--tick-s", "0.05",
                 "--deployment", str(tmp_path / "deploy.yaml"))
     wait_for(lambda: procs.log("sched"), lambda s: "leading:" in s, limit_s=60)
@@ -152,24 +169,18 @@ def test_workers_killed_while_their_jobs_run_lose_and_double_nothing(
     procs.worker("w1")
 
     # w1 starts every run of the first batch; w2 comes up only then, so it holds none
-    first = submit(api, runs, 8, sleep_s=6)
+    first = submit(api, runs, 8, sleep_s=SLEEP_S)
     wait_for(lambda: held_by(schema, first), lambda h: len(h) == len(first) and all(
         w == "w1" and handle for w, handle in h.values()), limit_s=60)
     procs.worker("w2")
-    procs.kill("w1")  # dies without a word while its 8 runs go on
-    # its leases expire and w2 takes them over, adopting the runs it finds on the backend
-    wait_for(lambda: held_by(schema, first),
-             lambda h: all(w == "w2" for w, _ in h.values()), limit_s=30)
-    assert "adopted, not started again" in procs.log("w2")
+    take_over(procs, schema, first, "w1", "w2")
 
     # a second batch runs on w2; w1 is started again and w2 killed in turn
-    second = submit(api, runs, 6, sleep_s=6)
+    second = submit(api, runs, 6, sleep_s=SLEEP_S)
     wait_for(lambda: held_by(schema, second), lambda h: len(h) == len(second) and all(
         w == "w2" and handle for w, handle in h.values()), limit_s=60)
     procs.worker("w1")
-    procs.kill("w2")
-    wait_for(lambda: held_by(schema, second),
-             lambda h: all(w == "w1" for w, _ in h.values()), limit_s=30)
+    take_over(procs, schema, second, "w2", "w1")
 
     ids = first + second
     states = wait_for(lambda: dict(query(schema, "SELECT id, state FROM jobs")),
