@@ -277,6 +277,45 @@ def test_an_expired_lease_is_taken_with_the_handle_and_the_old_holder_is_fenced(
     assert queue.claim("wb", ["wuhu"], 10, 30.0) == []
 
 
+def test_a_run_started_by_a_worker_that_died_before_storing_its_handle_is_adopted(
+        queue: Any, tmp_path: Path) -> None:
+    from suanwang.executors.local import LocalExecutor, LocalSettings
+    from suanwang.service.executor_worker import ExecutorWorker
+
+    runs = tmp_path / "runs.txt"
+    logs = tmp_path / "logs"  # the site's data directory, shared by its workers
+    cmd = ("sh", "-c", f'echo "$SUANWANG_JOB_ID" >> {runs}; sleep 1')
+    run = RunSpec(job_id="j5", site_id="wuhu", kind=Kind.GENERAL, units=2, command=cmd,
+                  time_limit_s=30.0)
+    queue.hand_over("wuhu", run)
+    # worker a claims the run and starts it, and dies before it stores the handle
+    assert len(queue.claim("wa", ["wuhu"], 10, 0.01)) == 1
+    LocalExecutor(logs, settings=LocalSettings(run_as=None)).submit(run)
+    time.sleep(0.2)  # past its lease
+    heir = ExecutorWorker(queue, {"wuhu": LocalExecutor(logs, settings=LocalSettings(
+        run_as=None))}, "wb")
+
+    def step() -> list[str]:
+        heir.step()
+        return [r.kind for r in queue.reports_of([("j5", 0)])]
+
+    assert wait_for(step, lambda kinds: "ended" in kinds) == ["started", "ended"]
+    assert runs.read_text(encoding="utf-8").split() == ["j5"]  # ran once
+    ended = queue.reports_of([("j5", 0)])[-1].status
+    assert ended.state == ExecState.FINISHED and ended.exit_code == 0
+
+    # a cancel asked by the scheduler reaches the run through its worker's heartbeat
+    long = RunSpec(job_id="j6", site_id="wuhu", kind=Kind.GENERAL, units=2,
+                   command=("sleep", "60"), time_limit_s=120.0)
+    queue.hand_over("wuhu", long)
+    wait_for(lambda: (heir.step(), [r.kind for r in queue.reports_of([("j6", 0)])])[1],
+             lambda kinds: kinds == ["started"])
+    queue.request_cancel("j6", 0)
+    wait_for(lambda: (heir.step(), queue.reports_of([("j6", 0)]))[1],
+             lambda reps: len(reps) == 2)
+    assert queue.reports_of([("j6", 0)])[-1].status.state == ExecState.CANCELLED
+
+
 def query_claims(queue: Any) -> dict[str, tuple[str | None, str | None]]:
     with queue.engine.connect() as conn:
         rows = conn.execute(text("SELECT job_id, worker, backend_handle FROM dispatches")).all()

@@ -65,6 +65,8 @@ class WorkerReports:
     def _fold(self, reports: Sequence[Report]) -> None:
         for r in reports:
             key = (r.job_id, r.attempt)
+            if key not in self._known:
+                continue  # not (or no longer) asked about: a first poll reads all of its own
             before = self._status.get(key)
             if before is not None and before.ended and r.kind != ENDED:
                 continue  # a `started` read after the `ended`: the end stands
@@ -74,8 +76,8 @@ class WorkerReports:
         with self._lock:
             new = [k for k in keys if k not in self._known]
             if new:
-                self._fold(self.queue.reports_of(new))
                 self._known.update(new)
+                self._fold(self.queue.reports_of(new))
             wall = time.monotonic()
             if wall - self._taken_at >= TAKE_EVERY_S:
                 self._taken_at = wall
@@ -130,6 +132,7 @@ class WorkerDispatch:
         key = run_key(handle)
         if key is not None:
             self.reports.queue.request_cancel(*key)
+            self.reports.forget(key)  # the scheduler has let the job go
 
     def forget(self, handle: str) -> None:
         key = run_key(handle)
