@@ -315,6 +315,16 @@ def test_a_run_started_by_a_worker_that_died_before_storing_its_handle_is_adopte
              lambda reps: len(reps) == 2)
     assert queue.reports_of([("j6", 0)])[-1].status.state == ExecState.CANCELLED
 
+    # a worker restarted under its id (its leases not expired) takes its runs back, watched
+    queue.hand_over("wuhu", RunSpec(job_id="j7", site_id="wuhu", kind=Kind.GENERAL, units=2,
+                                    command=("sleep", "1"), time_limit_s=30.0))
+    wait_for(lambda: (heir.step(), queue.reports_of([("j7", 0)]))[1], bool)
+    again = ExecutorWorker(queue, {"wuhu": LocalExecutor(logs, settings=LocalSettings(
+        run_as=None))}, "wb", lease_s=60.0)
+    wait_for(lambda: (again.step(), queue.reports_of([("j7", 0)]))[1],
+             lambda reps: [r.kind for r in reps] == ["started", "ended"])
+    assert again.adopted == 1 and again.started == 0
+
 
 def query_claims(queue: Any) -> dict[str, tuple[str | None, str | None]]:
     with queue.engine.connect() as conn:

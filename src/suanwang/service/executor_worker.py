@@ -76,6 +76,8 @@ class ExecutorWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         names = sorted({e.name for e in executors.values()})
+        # leases an earlier process with this id left (it died): claimed again, and watched
+        queue.release(worker_id)
         queue.register(worker_id, sorted(executors), ",".join(names), os.getpid())
 
     # ---- one step ----------------------------------------------------------------------------
@@ -195,7 +197,7 @@ class ExecutorWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self.queue.release(self.worker_id)
+        self.queue.release(self.worker_id, retire=True)
         for executor in {id(e): e for e in self.executors.values()}.values():
             executor.close()
 

@@ -222,9 +222,12 @@ class WorkQueue:
             self._notify(conn)
         return True
 
-    def release(self, worker_id: str, keys: Sequence[tuple[str, int]] | None = None) -> None:
-        """Give leases back at once (a worker stopping cleanly: its runs go on on the backend
-        and another worker adopts them without waiting for the lease to expire)."""
+    def release(self, worker_id: str, keys: Sequence[tuple[str, int]] | None = None,
+                retire: bool = False) -> None:
+        """Give leases back at once: those of `keys`, or all of them (a worker stopping
+        cleanly, `retire`: its runs go on on the backend and another worker adopts them
+        without waiting for the leases to expire; a worker starting under the id of one that
+        died: its first claim takes them, watched this time)."""
         with self.engine.begin() as conn:
             q = ("UPDATE dispatches SET worker = NULL, lease_until_wall_s = NULL "
                  "WHERE worker = :i AND NOT ended")
@@ -233,5 +236,5 @@ class WorkQueue:
                 q += " AND job_id = ANY(:j)"
                 params["j"] = [k[0] for k in keys]
             conn.execute(text(q), params)
-            if keys is None:
+            if retire:
                 conn.execute(text("DELETE FROM workers WHERE id = :i"), {"i": worker_id})
