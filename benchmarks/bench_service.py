@@ -17,6 +17,14 @@ With --replicas, the roles run as processes of their own on PostgreSQL instead: 
 `suanwang scheduler` and N `suanwang api` replicas on a fresh schema, loaded with single
 submissions at 10 clients (`--clients`) from two client processes, each client on one replica
 (round robin); it also reports how many jobs the scheduler decided per second meanwhile.
+
+    python benchmarks/bench_service.py --replicas 1 --workers 0,1,2  # executor workers
+
+With --workers N (N > 0), every site is served by N `suanwang worker` processes (local
+processes, `workers: true` in the deployment, clock `--speed` so that each job's sleep lasts
+`600 / speed` s): the scheduler hands every placed job to the database and the workers start
+it; the line adds how many jobs the workers started per second (their `started` reports).
+N = 0 is the same load with every site on the scheduler's own local executor.
 """
 
 from __future__ import annotations
@@ -209,9 +217,28 @@ def _decided(schema: str) -> int:
     return int(n)
 
 
-def start_roles(replicas: int, data_dir: Path
+def _count(schema: str, sql: str) -> int:
+    import sqlalchemy
+
+    eng = sqlalchemy.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with eng.connect() as conn:
+        conn.execute(sqlalchemy.text(f"SET search_path TO {schema}"))
+        n = conn.execute(sqlalchemy.text(sql)).scalar_one()
+    eng.dispose()
+    return int(n)
+
+
+def _started(schema: str, workers: int) -> int:
+    if workers:
+        return _count(schema, "SELECT COUNT(*) FROM worker_reports WHERE kind = 'started'")
+    return _count(schema, "SELECT COUNT(*) FROM jobs WHERE start_s IS NOT NULL")
+
+
+def start_roles(replicas: int, data_dir: Path, workers: int | None = None, speed: float = 1.0
                 ) -> tuple[list[subprocess.Popen[bytes]], list[str], str]:
-    """A scheduler and `replicas` API replicas on a fresh PostgreSQL schema."""
+    """A scheduler and `replicas` API replicas on a fresh PostgreSQL schema; with `workers`
+    (0 or more), every site runs local processes, on that many executor workers (0: on the
+    scheduler's own executor)."""
     import sqlalchemy
 
     (data_dir / "tokens.json").write_text(json.dumps(
@@ -223,10 +250,21 @@ def start_roles(replicas: int, data_dir: Path
     eng.dispose()
     db = f"{PG_URL}?options=-csearch_path%3D{schema}"
     common = ["--db", db, "--data-dir", str(data_dir), "--token-file",
-              str(data_dir / "tokens.json"), "--policy", "greenest", "--speed", "1"]
-    procs = [subprocess.Popen([sys.executable, "-m", "suanwang.cli", "scheduler", *common],
+              str(data_dir / "tokens.json"), "--policy", "greenest", "--speed", str(speed)]
+    deploy = data_dir / "deploy.yaml"
+    deploy.write_text("default: {backend: local, run_as: null%s}\n"
+                      % (", workers: true" if workers else ""), encoding="utf-8")
+    sched_args = [] if workers is None else ["--deployment", str(deploy)]
+    procs = [subprocess.Popen([sys.executable, "-m", "suanwang.cli", "scheduler", *common,
+                               *sched_args],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)]
+    for k in range(workers or 0):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "suanwang.cli", "worker", "--db", db, "--site", "all",
+             "--deployment", str(deploy), "--data-dir", str(data_dir / "wk"),
+             "--name", f"bench-w{k}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
     urls = []
     for _ in range(replicas):
         port = free_port()
@@ -243,32 +281,53 @@ def start_roles(replicas: int, data_dir: Path
                 time.sleep(0.1)
         else:
             raise SystemExit("an API replica did not start")
+    for _ in range(600):  # the workers have registered (else sites would seem down)
+        if not workers or _count(schema, "SELECT COUNT(*) FROM workers") >= workers:
+            break
+        time.sleep(0.1)
+    else:
+        raise SystemExit("the workers did not start")
     return procs, urls, schema
 
 
-def bench_roles(replica_counts: list[int], clients: int, requests: int, runs: int) -> None:
+def bench_roles(replica_counts: list[int], clients: int, requests: int, runs: int,
+                worker_counts: list[int | None] | None = None, speed: float = 1.0) -> None:
     for replicas in replica_counts:
-        results = []
-        for _ in range(runs):
-            with tempfile.TemporaryDirectory() as d:
-                procs, urls, schema = start_roles(replicas, Path(d))
-                try:
-                    drive_replicas(urls, clients, 200)  # warm up
-                    before = _decided(schema)
-                    t0 = time.perf_counter()
-                    r = drive_replicas(urls, clients, requests)
-                    r["decided_per_s"] = (_decided(schema) - before) / (time.perf_counter()
-                                                                        - t0)
-                    results.append(r)
-                finally:
-                    for p in procs:
-                        os.killpg(p.pid, signal.SIGTERM)
-                    for p in procs:
-                        p.wait(timeout=30)
-        med = {k: statistics.median(r[k] for r in results) for k in results[0]}
-        print(f"postgresql roles: {replicas} api x{clients:<3} {med['requests_per_s']:>8,.0f} "
-              f"req/s  p50 {med['p50_ms']:6.1f} ms  p99 {med['p99_ms']:6.1f} ms  "
-              f"scheduler decided {med['decided_per_s']:,.0f} jobs/s", flush=True)
+        for workers in worker_counts or [None]:
+            _bench_roles(replicas, workers, clients, requests, runs, speed)
+
+
+def _bench_roles(replicas: int, workers: int | None, clients: int, requests: int, runs: int,
+                 speed: float) -> None:
+    results = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as d:
+            procs, urls, schema = start_roles(replicas, Path(d), workers, speed)
+            try:
+                drive_replicas(urls, clients, 200)  # warm up
+                before = _decided(schema)
+                started = _started(schema, workers or 0) if workers is not None else 0
+                t0 = time.perf_counter()
+                r = drive_replicas(urls, clients, requests)
+                wall = time.perf_counter() - t0
+                r["decided_per_s"] = (_decided(schema) - before) / wall
+                if workers is not None:
+                    r["started_per_s"] = (_started(schema, workers) - started) / wall
+                results.append(r)
+            finally:
+                for p in procs:
+                    os.killpg(p.pid, signal.SIGTERM)
+                for p in procs:
+                    p.wait(timeout=30)
+    med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+    where = "" if workers is None else f" {workers} workers" if workers else \
+        " 0 workers (local in the scheduler)"
+    started = f"  started {med['started_per_s']:,.0f} jobs/s" if workers is not None \
+        else ""
+    print(f"postgresql roles: {replicas} api{where} x{clients:<3} "
+          f"{med['requests_per_s']:>8,.0f} req/s  p50 {med['p50_ms']:6.1f} ms  "
+          f"p99 {med['p99_ms']:6.1f} ms  scheduler decided {med['decided_per_s']:,.0f} "
+          f"jobs/s{started}", flush=True)
 
 
 def main() -> None:
@@ -281,10 +340,17 @@ def main() -> None:
     ap.add_argument("--python-client", action="store_true", help="don't use wrk")
     ap.add_argument("--replicas", default="", help="e.g. 1,2: the roles split instead")
     ap.add_argument("--clients", type=int, default=10, help="clients of --replicas")
+    ap.add_argument("--workers", default="", help="e.g. 0,1,2: with --replicas, local sites "
+                                                  "run by that many executor workers")
+    ap.add_argument("--speed", type=float, default=0.0,
+                    help="clock speed of --replicas (default 1; with --workers 60)")
     args = ap.parse_args()
     if args.replicas:
+        worker_counts: list[int | None] | None = (
+            [int(x) for x in args.workers.split(",")] if args.workers else None)
+        speed = args.speed or (60.0 if worker_counts else 1.0)
         bench_roles([int(x) for x in args.replicas.split(",")], args.clients, args.requests,
-                    args.runs)
+                    args.runs, worker_counts, speed)
         return
     cases = [("single", 1, 1), ("single", 10, 1), ("single", 50, 1), ("batch", 1, 1000),
              ("batch", 4, 1000)]
