@@ -332,6 +332,37 @@ def query_claims(queue: Any) -> dict[str, tuple[str | None, str | None]]:
     return {r.job_id: (r.worker, r.backend_handle) for r in rows}
 
 
+def test_serve_on_postgresql_runs_the_workers_in_its_process(
+        pg_schema: tuple[str, str], tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from svc_support import settings_for
+
+    from suanwang.service.app import create_app
+
+    dep = tmp_path / "deploy.yaml"
+    dep.write_text(DEPLOYMENT, encoding="utf-8")
+    settings = settings_for((PG_URL, pg_schema[1]), deployment_path=dep, speed=600.0,
+                            log_dir=tmp_path / "logs")
+    with TestClient(create_app(settings)) as c:
+        ids = [c.post("/v1/jobs", headers={"Authorization": "Bearer tok-ops"}, json={
+            "origin": "yrd", "kind": "general", "units": 4, "duration_s": 1200.0,
+            "deadline_in_s": 7200.0, "command": ["sh", "-c", "echo hi"]}).json()["id"]
+            for _ in range(3)]
+
+        def states() -> list[str]:
+            return [c.get(f"/v1/jobs/{j}", headers={"Authorization": "Bearer tok-ops"}
+                          ).json()["state"] for j in ids]
+
+        assert wait_for(states, lambda st: all(s in ("finished", "failed") for s in st),
+                        limit_s=60) == ["finished"] * 3
+        job = c.get(f"/v1/jobs/{ids[0]}", headers={"Authorization": "Bearer tok-ops"}).json()
+        assert job["exit_code"] == 0 and "hi" in job["log_tail"]
+        assert job["exec_handle"] == f"workers:{ids[0]}:0"
+        assert job["energy_kwh"] > 0  # charged from the reported times, as before
+    kinds = Counter(r.kind for r in query(pg_schema[1], "SELECT kind FROM worker_reports"))
+    assert kinds == {"started": 3, "ended": 3}
+
+
 def test_workers_on_sqlite_are_refused_naming_the_key(tmp_path: Path) -> None:
     from suanwang.errors import InputError
     from suanwang.service.app import Service, Settings
