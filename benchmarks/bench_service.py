@@ -301,7 +301,7 @@ def _bench_roles(replicas: int, workers: int | None, clients: int, requests: int
                  speed: float) -> None:
     results = []
     for _ in range(runs):
-        with tempfile.TemporaryDirectory() as d:
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as d:
             procs, urls, schema = start_roles(replicas, Path(d), workers, speed)
             try:
                 drive_replicas(urls, clients, 200)  # warm up

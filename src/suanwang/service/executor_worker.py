@@ -47,6 +47,10 @@ from suanwang.service.worker_dispatch import served_by_workers
 log = logging.getLogger("suanwang.worker")
 POLL_S = 0.2
 MAX_RUNS = 10_000
+CLAIM_PER_STEP = 100  # runs claimed and started in one step at most
+
+# a report to send: (run, kind, status, what ran it)
+_Out = tuple[tuple[str, int], str, ExecStatus, str]
 
 
 @dataclass
@@ -83,52 +87,56 @@ class ExecutorWorker:
     # ---- one step ----------------------------------------------------------------------------
 
     def step(self) -> None:
+        """Renew, cancel, claim and start (at most `CLAIM_PER_STEP`, so that a step stays
+        well within a lease), poll, report: a few transactions whatever the number of runs."""
         renewed = self.queue.heartbeat(self.worker_id, self.lease_s)
         for key in [k for k in self.held if k not in renewed]:
             log.warning("run %s/%d was taken over by another worker; dropped", *key)
             self.held.pop(key)
+        reports: list[_Out] = []
         for key, cancel in renewed.items():
             h = self.held.get(key)
             if cancel and h is not None and not h.cancelling:
-                self._cancel(key, h)
-        room = self.max_runs - len(self.held)
+                self._cancel(key, h, reports)
+        room = min(self.max_runs - len(self.held), CLAIM_PER_STEP)
+        started: list[tuple[tuple[str, int], str]] = []
         for c in self.queue.claim(self.worker_id, sorted(self.executors), room, self.lease_s):
-            self._take(c)
-        self._poll()
+            self._take(c, started, reports)
+        for key in {k for k, _ in started} - self.queue.record_starts(self.worker_id, started):
+            # taken over in between: the new holder finds this run on the backend (the local
+            # executor's started file), it does not start another
+            log.warning("run %s/%d was taken over while it started; dropped", *key)
+            self.held.pop(key, None)
+        self._poll(reports)
+        self._send(reports)
 
-    def _take(self, c: Claim) -> None:
+    def _take(self, c: Claim, started: list[tuple[tuple[str, int], str]],
+              reports: list[_Out]) -> None:
         key = (c.job_id, c.attempt)
         h = _Held(c.spec, c.binding, c.backend_handle)
-        if c.cancel_requested:
-            self._report(key, h, ENDED, ExecStatus(ExecState.CANCELLED, reason="cancelled"))
-            return
         self.held[key] = h
+        if c.cancel_requested:
+            reports.append((key, ENDED, ExecStatus(ExecState.CANCELLED, reason="cancelled"), ""))
+            return
         if h.handle is not None:
             self.adopted += 1
             log.info("run %s/%d was started by a worker that died (%s): adopted, not started "
                      "again", c.job_id, c.attempt, h.handle)
             return
-        executor = self.executors[c.binding]
         try:
-            handle = executor.submit(c.spec)
+            h.handle = self.executors[c.binding].submit(c.spec)
         except BackendUnavailable as exc:
             log.warning("%s unavailable (%s); run %s/%d given back", c.binding, exc, *key)
             self.held.pop(key)
             self.queue.release(self.worker_id, [key])
             return
-        h.handle = handle
         self.started += 1
-        if not self.queue.record_start(self.worker_id, c.job_id, c.attempt, handle):
-            # taken over in between: the new holder finds this run on the backend (the local
-            # executor's started file), it does not start another
-            log.warning("run %s/%d was taken over while it started (%s); dropped", *key, handle)
-            self.held.pop(key)
+        started.append((key, h.handle))
 
-    def _cancel(self, key: tuple[str, int], h: _Held) -> None:
+    def _cancel(self, key: tuple[str, int], h: _Held, reports: list[_Out]) -> None:
         h.cancelling = True
         if h.handle is None:
-            self.held.pop(key)
-            self._report(key, h, ENDED, ExecStatus(ExecState.CANCELLED, reason="cancelled"))
+            reports.append((key, ENDED, ExecStatus(ExecState.CANCELLED, reason="cancelled"), ""))
             return
         try:
             self.executors[h.binding].cancel(h.handle)
@@ -136,7 +144,7 @@ class ExecutorWorker:
             h.cancelling = False  # asked again at the next step
             log.warning("cancel of %s/%d failed: %s", *key, exc)
 
-    def _poll(self) -> None:
+    def _poll(self, reports: list[_Out]) -> None:
         by_executor: dict[int, list[tuple[str, int]]] = {}
         for key, h in self.held.items():
             if h.handle is not None:
@@ -151,31 +159,31 @@ class ExecutorWorker:
             for key in keys:
                 h = self.held[key]
                 st = statuses.get(h.handle or "")
-                if st is not None:
-                    self._observe(key, h, executor, st)
+                if st is None:
+                    continue
+                how = f"{executor.name} {h.handle} on worker {self.worker_id}"
+                if st.started_wall_s is not None and not h.started_reported:
+                    reports.append((key, STARTED, ExecStatus(
+                        ExecState.RUNNING, started_wall_s=st.started_wall_s), how))
+                if st.ended:
+                    reports.append((key, ENDED, st, how))
 
-    def _observe(self, key: tuple[str, int], h: _Held, executor: Executor,
-                 st: ExecStatus) -> None:
-        started_as = f"{executor.name} {h.handle} on worker {self.worker_id}"
-        if st.started_wall_s is not None and not h.started_reported:
-            h.started_reported = self._report(key, h, STARTED, ExecStatus(
-                ExecState.RUNNING, started_wall_s=st.started_wall_s), started_as)
-            if not h.started_reported:
-                return
-        if st.ended:
-            self._report(key, h, ENDED, st, started_as)
-            forget = getattr(executor, "forget", None)
-            if forget is not None and h.handle is not None:
-                forget(h.handle)
-            self.held.pop(key, None)
-
-    def _report(self, key: tuple[str, int], h: _Held, kind: str, st: ExecStatus,
-                started_as: str = "") -> bool:
-        ok = self.queue.report(self.worker_id, key[0], key[1], kind, st, started_as)
-        if not ok:
-            log.warning("run %s/%d: lease lost, %s not reported", *key, kind)
-            self.held.pop(key, None)
-        return ok
+    def _send(self, reports: list[_Out]) -> None:
+        accepted = self.queue.report_many(self.worker_id, reports)
+        for key, kind, _, _ in reports:
+            h = self.held.get(key)
+            if h is None:
+                continue
+            if key not in accepted:
+                log.warning("run %s/%d: lease lost, %s not reported", *key, kind)
+                self.held.pop(key)
+            elif kind == STARTED:
+                h.started_reported = True
+            else:
+                self.held.pop(key)
+                forget = getattr(self.executors[h.binding], "forget", None)
+                if forget is not None and h.handle is not None:
+                    forget(h.handle)
 
     # ---- the loop ----------------------------------------------------------------------------
 

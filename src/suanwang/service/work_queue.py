@@ -195,32 +195,64 @@ class WorkQueue:
 
     def record_start(self, worker_id: str, job_id: str, attempt: int, handle: str) -> bool:
         """Store the backend's handle of a run just started; False if the lease is gone."""
+        return bool(self.record_starts(worker_id, [((job_id, attempt), handle)]))
+
+    def record_starts(self, worker_id: str, started: Sequence[tuple[tuple[str, int], str]]
+                      ) -> set[tuple[str, int]]:
+        """Store the backends' handles of runs just started, in one transaction; the runs
+        whose lease this worker still held (the others were taken over meanwhile)."""
+        if not started:
+            return set()
         with self.engine.begin() as conn:
-            n = conn.execute(text(
-                "UPDATE dispatches SET backend_handle = :h WHERE job_id = :j AND attempt = :a "
-                "AND worker = :i AND NOT ended"),
-                {"h": handle, "j": job_id, "a": attempt, "i": worker_id}).rowcount
-        return n == 1
+            rows = conn.execute(text(
+                "UPDATE dispatches d SET backend_handle = v.h FROM "
+                "unnest(CAST(:j AS text[]), CAST(:a AS int[]), CAST(:h AS text[])) AS v(j, a, h) "
+                "WHERE d.job_id = v.j AND d.attempt = v.a AND d.worker = :i AND NOT d.ended "
+                "RETURNING d.job_id, d.attempt"),
+                {"j": [k[0] for k, _ in started], "a": [k[1] for k, _ in started],
+                 "h": [h for _, h in started], "i": worker_id}).all()
+        return {(r.job_id, r.attempt) for r in rows}
 
     def report(self, worker_id: str, job_id: str, attempt: int, kind: str,
                status: ExecStatus, started_as: str = "") -> bool:
         """Append a report if this worker holds the run's lease (an `ended` one ends the
         run's lease); False if it does not. A report already made inserts nothing."""
+        return bool(self.report_many(worker_id, [((job_id, attempt), kind, status,
+                                                  started_as)]))
+
+    def report_many(self, worker_id: str,
+                    reports: Sequence[tuple[tuple[str, int], str, ExecStatus, str]]
+                    ) -> set[tuple[str, int]]:
+        """Append reports ((job, attempt), kind, status, started_as) in order, in one
+        transaction, for the runs whose lease this worker holds (an `ended` report ends its
+        run's lease); the runs they were accepted for. A report already made inserts
+        nothing (the unique key); one notification wakes the scheduler."""
+        if not reports:
+            return set()
+        ends: dict[tuple[str, int], bool] = {}
+        for key, kind, _, _ in reports:
+            ends[key] = ends.get(key, False) or kind == ENDED
         with self.engine.begin() as conn:
-            held = conn.execute(text(
-                "UPDATE dispatches SET ended = (ended OR :e) WHERE job_id = :j AND attempt = :a "
-                "AND worker = :i AND NOT ended RETURNING job_id"),
-                {"e": kind == ENDED, "j": job_id, "a": attempt, "i": worker_id}).first()
-            if held is None:
-                return False
-            conn.execute(text(
-                "INSERT INTO worker_reports (job_id, attempt, kind, body, worker, "
-                f"created_wall_s, consumed) VALUES (:j, :a, :k, :b, :i, {NOW}, false) "
-                "ON CONFLICT (job_id, attempt, kind) DO NOTHING"),
-                {"j": job_id, "a": attempt, "k": kind, "i": worker_id,
-                 "b": status_json(status, started_as)})
-            self._notify(conn)
-        return True
+            held = {(r.job_id, r.attempt) for r in conn.execute(text(
+                "UPDATE dispatches d SET ended = (d.ended OR v.e) FROM "
+                "unnest(CAST(:j AS text[]), CAST(:a AS int[]), CAST(:e AS boolean[])) "
+                "AS v(j, a, e) WHERE d.job_id = v.j AND d.attempt = v.a AND d.worker = :i "
+                "AND NOT d.ended RETURNING d.job_id, d.attempt"),
+                {"j": [k[0] for k in ends], "a": [k[1] for k in ends],
+                 "e": list(ends.values()), "i": worker_id}).all()}
+            rows = [(key, kind, status_json(st, how)) for key, kind, st, how in reports
+                    if key in held]
+            if rows:
+                conn.execute(text(
+                    "INSERT INTO worker_reports (job_id, attempt, kind, body, worker, "
+                    "created_wall_s, consumed) SELECT v.j, v.a, v.k, v.b, :i, "
+                    f"{NOW}, false FROM unnest(CAST(:j AS text[]), CAST(:a AS int[]), "
+                    "CAST(:k AS text[]), CAST(:b AS text[])) WITH ORDINALITY AS v(j, a, k, b, n) "
+                    "ORDER BY v.n ON CONFLICT (job_id, attempt, kind) DO NOTHING"),
+                    {"j": [r[0][0] for r in rows], "a": [r[0][1] for r in rows],
+                     "k": [r[1] for r in rows], "b": [r[2] for r in rows], "i": worker_id})
+                self._notify(conn)
+        return held
 
     def release(self, worker_id: str, keys: Sequence[tuple[str, int]] | None = None,
                 retire: bool = False) -> None:
