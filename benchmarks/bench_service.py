@@ -20,6 +20,13 @@ submissions at 10 clients (`--clients`) from two client processes, each client o
 
     python benchmarks/bench_service.py --replicas 1 --workers 0,1,2  # executor workers
 
+    python benchmarks/bench_service.py --backlog 3000 --workers 0,1,2 --runs 2
+
+With --backlog N the scheduler runs alone: N jobs are accepted (batches of 1,000 through an
+API replica) before it starts, then it decides them as fast as it can; the line gives the rate
+(10% to 90% of the jobs) of its decisions and of the jobs' starts (clock sites without
+--workers; local sites on N workers, or on the scheduler's own executor for 0, with --workers).
+
 With --workers N (N > 0), every site is served by N `suanwang worker` processes (local
 processes, `workers: true` in the deployment, clock `--speed` so that each job's sleep lasts
 `600 / speed` s): the scheduler hands every placed job to the database and the workers start
@@ -234,11 +241,30 @@ def _started(schema: str, workers: int) -> int:
     return _count(schema, "SELECT COUNT(*) FROM jobs WHERE start_s IS NOT NULL")
 
 
-def start_roles(replicas: int, data_dir: Path, workers: int | None = None, speed: float = 1.0
+def _common(schema: str, data_dir: Path, speed: float) -> list[str]:
+    db = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    return ["--db", db, "--data-dir", str(data_dir), "--token-file",
+            str(data_dir / "tokens.json"), "--policy", "greenest", "--speed", str(speed)]
+
+
+def start_scheduler(schema: str, data_dir: Path, workers: int | None, speed: float
+                    ) -> subprocess.Popen[bytes]:
+    """`suanwang scheduler` on the schema; with `workers` (not None), on the deployment
+    `start_roles` wrote (local sites, given to workers if `workers` > 0)."""
+    deploy = data_dir / "deploy.yaml"
+    args = [] if workers is None else ["--deployment", str(deploy)]
+    return subprocess.Popen([sys.executable, "-m", "suanwang.cli", "scheduler",
+                             *_common(schema, data_dir, speed), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def start_roles(replicas: int, data_dir: Path, workers: int | None = None, speed: float = 1.0,
+                scheduler: bool = True
                 ) -> tuple[list[subprocess.Popen[bytes]], list[str], str]:
-    """A scheduler and `replicas` API replicas on a fresh PostgreSQL schema; with `workers`
-    (0 or more), every site runs local processes, on that many executor workers (0: on the
-    scheduler's own executor)."""
+    """A scheduler (unless not `scheduler`) and `replicas` API replicas on a fresh
+    PostgreSQL schema; with `workers` (0 or more), every site runs local processes, on that
+    many executor workers (0: on the scheduler's own executor)."""
     import sqlalchemy
 
     (data_dir / "tokens.json").write_text(json.dumps(
@@ -249,16 +275,11 @@ def start_roles(replicas: int, data_dir: Path, workers: int | None = None, speed
         conn.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
     eng.dispose()
     db = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    common = ["--db", db, "--data-dir", str(data_dir), "--token-file",
-              str(data_dir / "tokens.json"), "--policy", "greenest", "--speed", str(speed)]
+    common = _common(schema, data_dir, speed)
     deploy = data_dir / "deploy.yaml"
     deploy.write_text("default: {backend: local, run_as: null%s}\n"
                       % (", workers: true" if workers else ""), encoding="utf-8")
-    sched_args = [] if workers is None else ["--deployment", str(deploy)]
-    procs = [subprocess.Popen([sys.executable, "-m", "suanwang.cli", "scheduler", *common,
-                               *sched_args],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)]
+    procs = [start_scheduler(schema, data_dir, workers, speed)] if scheduler else []
     for k in range(workers or 0):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "suanwang.cli", "worker", "--db", db, "--site", "all",
@@ -330,6 +351,60 @@ def _bench_roles(replicas: int, workers: int | None, clients: int, requests: int
           f"jobs/s{started}", flush=True)
 
 
+def _submit_backlog(url: str, n: int) -> None:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"},
+                      timeout=120) as c:
+        for k in range(0, n, 1000):
+            jobs = [{**job(i), "units": 1} for i in range(k, min(n, k + 1000))]
+            r = c.post("/v1/jobs/batch", json={"jobs": jobs})
+            if r.status_code not in (200, 201):
+                raise SystemExit(f"batch submit: {r.status_code} {r.text[:300]}")
+
+
+def _rate(samples: list[tuple[float, int]], n: int) -> float:
+    """Jobs/s between the samples where 10% and 90% of `n` were reached."""
+    lo = next((t for t, k in samples if k >= 0.1 * n), None)
+    hi = next((t for t, k in samples if k >= 0.9 * n), None)
+    return 0.8 * n / (hi - lo) if lo is not None and hi is not None and hi > lo else 0.0
+
+
+def bench_backlog(worker_counts: list[int | None], n: int, runs: int, speed: float) -> None:
+    """The scheduler alone: `n` jobs accepted (batches) before it starts, then the rate it
+    decides them (10% to 90%) and, with workers, the rate the workers start them."""
+    for workers in worker_counts:
+        results = []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as d:
+                procs, urls, schema = start_roles(1, Path(d), workers, speed,
+                                                  scheduler=False)
+                try:
+                    _submit_backlog(urls[0], n)
+                    procs.append(start_scheduler(schema, Path(d), workers, speed))
+                    decided: list[tuple[float, int]] = []
+                    started: list[tuple[float, int]] = []
+                    end = time.monotonic() + 600
+                    while time.monotonic() < end:
+                        t = time.monotonic()
+                        decided.append((t, _decided(schema)))
+                        started.append((t, _started(schema, workers or 0)))
+                        if decided[-1][1] >= n and started[-1][1] >= 0.9 * n:
+                            break
+                        time.sleep(0.05)
+                    results.append({"decided_per_s": _rate(decided, n),
+                                    "started_per_s": _rate(started, n)})
+                finally:
+                    for p in procs:
+                        os.killpg(p.pid, signal.SIGTERM)
+                    for p in procs:
+                        p.wait(timeout=60)
+        med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+        where = "clock sites" if workers is None else f"{workers} workers" if workers else \
+            "local sites, 0 workers"
+        print(f"postgresql backlog of {n:,} ({where}): scheduler decided "
+              f"{med['decided_per_s']:,.0f} jobs/s, started {med['started_per_s']:,.0f} jobs/s",
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="sqlite,postgresql")
@@ -344,7 +419,15 @@ def main() -> None:
                                                   "run by that many executor workers")
     ap.add_argument("--speed", type=float, default=0.0,
                     help="clock speed of --replicas (default 1; with --workers 60)")
+    ap.add_argument("--backlog", type=int, default=0,
+                    help="the scheduler alone: N jobs accepted before it starts (with "
+                         "--workers: local sites on that many workers; else clock sites)")
     args = ap.parse_args()
+    if args.backlog:
+        counts: list[int | None] = ([int(x) for x in args.workers.split(",")]
+                                    if args.workers else [None])
+        bench_backlog(counts, args.backlog, args.runs, args.speed or 600.0)
+        return
     if args.replicas:
         worker_counts: list[int | None] | None = (
             [int(x) for x in args.workers.split(",")] if args.workers else None)
