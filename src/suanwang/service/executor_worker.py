@@ -101,6 +101,8 @@ class ExecutorWorker:
         room = min(self.max_runs - len(self.held), CLAIM_PER_STEP)
         started: list[tuple[tuple[str, int], str]] = []
         for c in self.queue.claim(self.worker_id, sorted(self.executors), room, self.lease_s):
+            if self._stop.is_set():  # stopping: what is claimed and not started is given back
+                break
             self._take(c, started, reports)
         for key in {k for k, _ in started} - self.queue.record_starts(self.worker_id, started):
             # taken over in between: the new holder finds this run on the backend (the local
@@ -204,7 +206,9 @@ class ExecutorWorker:
         worker adopts them at once."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            # the step under way ends first (a thread left running at exit could hold a lock
+            # the interpreter's shutdown waits for)
+            self._thread.join(timeout=60)
         self.queue.release(self.worker_id, retire=True)
         for executor in {id(e): e for e in self.executors.values()}.values():
             executor.close()
