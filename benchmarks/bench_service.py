@@ -237,9 +237,9 @@ def _count(schema: str, sql: str) -> int:
 
 
 def _started(schema: str, workers: int) -> int:
-    if workers:
-        return _count(schema, "SELECT COUNT(*) FROM worker_reports WHERE kind = 'started'")
-    return _count(schema, "SELECT COUNT(*) FROM jobs WHERE start_s IS NOT NULL")
+    """Jobs the scheduler knows started (their `running` event), whoever ran them."""
+    return _count(schema, "SELECT COUNT(DISTINCT job_id) FROM job_events "
+                          "WHERE state = 'running'")
 
 
 def _common(schema: str, data_dir: Path, speed: float) -> list[str]:
@@ -380,7 +380,7 @@ def bench_backlog(worker_counts: list[int | None], n: int, runs: int, speed: flo
                         time.sleep(0.01)
                     t0 = time.monotonic()  # it leads: from here it reloads and decides
                     t_decided = t_started = None
-                    while time.monotonic() < end and t_started is None:
+                    while time.monotonic() < end and None in (t_decided, t_started):
                         t = time.monotonic()
                         if t_decided is None and _decided(schema) >= n:
                             t_decided = t
