@@ -3,12 +3,13 @@ bindings, runs them on its backend and reports what they do.
 
 Each step (every `poll_s`): renew the leases held (a run missing from the renewal was taken
 over by another worker after this one's lease expired: it is dropped here, never reported),
-stop the runs whose cancel was asked, claim new runs up to `max_runs`, start each claimed run
-on the backend and store its handle at once, or, for a run a dead worker had started
-(its handle is in the row), adopt it without starting it again, poll the backend for every
-run held, and report `started` once the backend says it started and `ended` once it ended
-(with exit code, times and log tail; the scheduler computes energy and cost from the times, as
-it does for its own executors).
+stop the runs whose cancel was asked, claim new runs (at most `CLAIM_PER_STEP`, up to
+`max_runs` held), start each claimed run on the backend and store the handles (one
+transaction), or, for a run a dead worker had started (its handle is in the row), adopt it
+without starting it again, poll the backend for every run held, and report `started` once the
+backend says it started and `ended` once it ended (with exit code, times and log tail; the
+scheduler computes energy and cost from the times, as it does for its own executors), all the
+step's reports in one transaction.
 
 A run claimed without a handle whose previous holder died between starting it and storing the
 handle is still not started twice on the local backend: its wrapper records the attempt in the
