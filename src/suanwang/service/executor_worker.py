@@ -59,6 +59,7 @@ class _Held:
     spec: RunSpec
     binding: str
     handle: str | None = None
+    recorded: bool = False  # the handle is in the run's row (else stored at the next step)
     started_reported: bool = False
     cancelling: bool = False
 
@@ -100,23 +101,28 @@ class ExecutorWorker:
             if cancel and h is not None and not h.cancelling:
                 self._cancel(key, h, reports)
         room = min(self.max_runs - len(self.held), CLAIM_PER_STEP)
-        started: list[tuple[tuple[str, int], str]] = []
         for c in self.queue.claim(self.worker_id, sorted(self.executors), room, self.lease_s):
             if self._stop.is_set():  # stopping: what is claimed and not started is given back
                 break
-            self._take(c, started, reports)
-        for key in {k for k, _ in started} - self.queue.record_starts(self.worker_id, started):
-            # taken over in between: the new holder finds this run on the backend (the local
-            # executor's started file), it does not start another
-            log.warning("run %s/%d was taken over while it started; dropped", *key)
-            self.held.pop(key, None)
+            self._take(c, reports)
+        # the handles of the runs just started (and of any a failed step did not store)
+        started = [(k, h.handle) for k, h in self.held.items()
+                   if h.handle is not None and not h.recorded]
+        stored = self.queue.record_starts(self.worker_id, started)
+        for key, _ in started:
+            if key in stored:
+                self.held[key].recorded = True
+            else:
+                # taken over in between: the new holder finds this run on the backend (the
+                # local executor's started file), it does not start another
+                log.warning("run %s/%d was taken over while it started; dropped", *key)
+                self.held.pop(key, None)
         self._poll(reports)
         self._send(reports)
 
-    def _take(self, c: Claim, started: list[tuple[tuple[str, int], str]],
-              reports: list[_Out]) -> None:
+    def _take(self, c: Claim, reports: list[_Out]) -> None:
         key = (c.job_id, c.attempt)
-        h = _Held(c.spec, c.binding, c.backend_handle)
+        h = _Held(c.spec, c.binding, c.backend_handle, recorded=c.backend_handle is not None)
         self.held[key] = h
         if c.cancel_requested:
             reports.append((key, ENDED, ExecStatus(ExecState.CANCELLED, reason="cancelled"), ""))
@@ -134,7 +140,6 @@ class ExecutorWorker:
             self.queue.release(self.worker_id, [key])
             return
         self.started += 1
-        started.append((key, h.handle))
 
     def _cancel(self, key: tuple[str, int], h: _Held, reports: list[_Out]) -> None:
         h.cancelling = True
