@@ -344,10 +344,13 @@ def test_serve_on_postgresql_runs_the_workers_in_its_process(
     settings = settings_for((PG_URL, pg_schema[1]), deployment_path=dep, speed=600.0,
                             log_dir=tmp_path / "logs")
     with TestClient(create_app(settings)) as c:
-        ids = [c.post("/v1/jobs", headers={"Authorization": "Bearer tok-ops"}, json={
-            "origin": "yrd", "kind": "general", "units": 4, "duration_s": 1200.0,
-            "deadline_in_s": 7200.0, "command": ["sh", "-c", "echo hi"]}).json()["id"]
-            for _ in range(3)]
+        body = {"origin": "yrd", "kind": "general", "units": 4, "duration_s": 1200.0,
+                "deadline_in_s": 7200.0, "command": ["sh", "-c", "echo hi"]}
+        ids = [c.post("/v1/jobs", headers={"Authorization": "Bearer tok-ops"},
+                      json=body).json()["id"] for _ in range(3)]
+        # a run that fails is run again under max_retries, as a run of its own
+        failing = c.post("/v1/jobs", headers={"Authorization": "Bearer tok-ops"}, json={
+            **body, "command": ["sh", "-c", "exit 3"], "max_retries": 1}).json()["id"]
 
         def states() -> list[str]:
             return [c.get(f"/v1/jobs/{j}", headers={"Authorization": "Bearer tok-ops"}
@@ -359,8 +362,14 @@ def test_serve_on_postgresql_runs_the_workers_in_its_process(
         assert job["exit_code"] == 0 and "hi" in job["log_tail"]
         assert job["exec_handle"] == f"workers:{ids[0]}:0"
         assert job["energy_kwh"] > 0  # charged from the reported times, as before
+        failed = wait_for(lambda: c.get(f"/v1/jobs/{failing}", headers={
+            "Authorization": "Bearer tok-ops"}).json(), lambda j: j["state"] == "failed",
+            limit_s=60)
+        assert failed["attempts"] == 2 and failed["exit_code"] == 3
     kinds = Counter(r.kind for r in query(pg_schema[1], "SELECT kind FROM worker_reports"))
-    assert kinds == {"started": 3, "ended": 3}
+    assert kinds == {"started": 5, "ended": 5}
+    runs = query(pg_schema[1], f"SELECT attempt FROM dispatches WHERE job_id = '{failing}'")
+    assert sorted(r.attempt for r in runs) == [0, 1]
 
 
 def test_workers_on_sqlite_are_refused_naming_the_key(tmp_path: Path) -> None:
