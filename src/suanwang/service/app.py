@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from suanwang.accounts.account import month_of
-from suanwang.executors.registry import load_deployment, make_executors
+from suanwang.executors.registry import load_deployment
 from suanwang.model import Network
 from suanwang.network.loader import load_network
 from suanwang.service.account_needs import Need
@@ -46,6 +46,7 @@ from suanwang.service.billing_api import mount_billing
 from suanwang.service.clock import RunClock
 from suanwang.service.dashboard import mount_dashboard
 from suanwang.service.db import JobRow, make_engine
+from suanwang.service.executor_worker import ExecutorWorker, in_process_worker
 from suanwang.service.grid_api import mount_grid
 from suanwang.service.instance_lock import FileLock, InstanceBusy, PostgresLock, lock_database
 from suanwang.service.jobs_api import mount_jobs
@@ -58,6 +59,7 @@ from suanwang.service.providers_api import mount_providers
 from suanwang.service.replica import LiveReplica
 from suanwang.service.store import JobSpec, Store, Tenant, row_to_job, spec_job
 from suanwang.service.templates import JobTemplate
+from suanwang.service.worker_dispatch import scheduler_executors, served_by_workers
 from suanwang.sim.runner import energy_for
 
 log = logging.getLogger("suanwang.service")
@@ -97,6 +99,7 @@ class Service:
             raise ValueError(f"role {settings.role!r}: choose one of {', '.join(ROLES)}")
         self.settings = settings
         self.leader: Leader | None = None
+        self.worker: ExecutorWorker | None = None  # `serve` on PostgreSQL with workers
         self.stopping = threading.Event()
         engine = make_engine(settings.db_url, settings.db_schema)
         # before anything is read: a second service on this database changes nothing
@@ -148,9 +151,14 @@ class Service:
                 self._lead(engine)
             site_ids = [s.id for s in self.network.sites]
             providers = {s.id: [p.id for p in s.providers] for s in self.network.sites}
-            self.executors = make_executors(
-                load_deployment(settings.deployment_path, site_ids, settings.executor_default,
-                                providers), settings.log_dir)
+            configs = load_deployment(settings.deployment_path, site_ids,
+                                      settings.executor_default, providers)
+            # a binding the deployment gives to executor workers gets a `WorkerDispatch`
+            self.executors = scheduler_executors(configs, self.store, settings.log_dir,
+                                                 str(settings.deployment_path))
+            if settings.role == "all" and served_by_workers(configs):
+                # one command for a single machine: the workers run in this process
+                self.worker = in_process_worker(configs, self.store, settings.log_dir)
             self.live = LiveScheduler(self.network, self.store, self.clock, settings.policy,
                                       seed=settings.seed,
                                       forecast_error=settings.forecast_error,
@@ -187,6 +195,8 @@ class Service:
         return Admission(tenant, month_of(at), needs)
 
     def start(self) -> None:
+        if self.worker is not None:
+            self.worker.start()
         if self.leader is not None:
             self.leader.start()
         elif self.settings.start_scheduler and self.settings.role == "all":
@@ -205,6 +215,8 @@ class Service:
         if self.leader is not None:
             self.leader.stop()
         self.live.stop()
+        if self.worker is not None:
+            self.worker.stop()
         for executor in {id(e): e for e in self.executors.values() if e is not None}.values():
             executor.close()
         if self.db_lock is not None:

@@ -398,8 +398,9 @@ class LiveScheduler:
         if st.started_wall_s is not None and job_id not in self._started:
             start = min(self.clock.run_of(st.started_wall_s), now)
             self._started[job_id] = start
-            self._outbox.append(Transition(job_id, RUNNING, start, "started on its engine",
-                                           {"start_s": start}))
+            how = f" as {st.started_as}" if st.started_as else ""
+            self._outbox.append(Transition(job_id, RUNNING, start,
+                                           f"started on its engine{how}", {"start_s": start}))
         if not st.ended:
             return
         site_id, handle = self._handles.pop(job_id)
