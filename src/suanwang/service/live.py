@@ -28,11 +28,13 @@ from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.executors.base import BackendUnavailable, ExecState, ExecStatus, Executor, RunSpec
 from suanwang.executors.registry import BINDING_SEP, binding_key
 from suanwang.model import Job, Kind, Network, Placement
+from suanwang.market.billing import at_clearing_price
 from suanwang.policies.registry import make_policy
 from suanwang.service import health_log
 from suanwang.service.account_needs import NeedPricer, market_carbon_kg
 from suanwang.service.clock import RunClock
 from suanwang.service.ledger_hours import HourCloser
+from suanwang.service.market_desk import MarketDesk
 from suanwang.service.scheduler_log import RecordingScheduler, decision, network_fingerprint
 from suanwang.service.store import (
     CANCELLED,
@@ -138,6 +140,9 @@ class LiveScheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ledger = HourCloser(self)  # appends each closed hour's records (issue 8)
+        # job_id -> (clearing price per unit-hour, round id) of jobs the auction placed
+        self._market: dict[str, tuple[float, str]] = {}
+        self.market = MarketDesk(self)  # the call auction's rounds (issue 13)
         if recover:
             self._recover()
 
@@ -160,6 +165,8 @@ class LiveScheduler:
         for row in self.store.active_jobs():
             job = row_to_job(row)
             self._exec[job.job_id] = ExecInfo.of(row)
+            if row.market_price_yuan_per_unit_h is not None and row.market_round:
+                self._market[job.job_id] = (row.market_price_yuan_per_unit_h, row.market_round)
             if row.state in (PLACED, RUNNING) and row.site and row.end_s is not None:
                 self.scheduler.resume_running(job, row.site, row.end_s, row.provider or "")
                 r = self.scheduler.running[job.job_id]
@@ -220,6 +227,12 @@ class LiveScheduler:
                 self._outbox.append(Transition(job_id, CANCELLED, now, "cancelled by request"))
                 self._flush()
             return known
+
+    def adopt_market_job(self, job_id: str, price_yuan_per_unit_h: float, round_id: str
+                         ) -> None:
+        """A job the call auction made: billed at its clearing price (`market.billing`)."""
+        self._market[job_id] = (price_yuan_per_unit_h, round_id)
+        self._exec.setdefault(job_id, ExecInfo())
 
     @property
     def pricer(self) -> NeedPricer:
@@ -291,6 +304,10 @@ class LiveScheduler:
                 self.scheduler.submit(job, t)
             self.scheduler.advance(now)
             self._start_due(now)
+            try:
+                self.market.tick(now)  # a round due: its matched bids are placed now
+            except Exception:
+                log.exception("market round failed")
             self._flush()  # decisions are persisted before any backend hears of them
             if self._to_dispatch:
                 self._dispatch(now)
@@ -401,6 +418,7 @@ class LiveScheduler:
             fields["start_s"] = start
         usage = self._usage(r.job, start, end, charges)
         if st.state == ExecState.FINISHED:
+            self._market.pop(job_id, None)
             self._count(charges)
             self._outbox.append(Transition(job_id, FINISHED, end, st.reason or "exit code 0",
                                            fields, usage))
@@ -416,6 +434,7 @@ class LiveScheduler:
                  "exec_handle": None}))
             self.scheduler.submit(r.job, now)
             return
+        self._market.pop(job_id, None)
         self._count(charges)
         fields["attempts"] = info.attempts
         self._outbox.append(Transition(job_id, FAILED, end, why, fields, usage))
@@ -503,7 +522,12 @@ class LiveScheduler:
             self._provider[job.job_id] = placement.provider_id
             sl = self.topology.slice_of.get((placement.site_id, placement.provider_id,
                                              job.kind))
-            if sl is not None:  # a held account's hold: the chosen provider's worst case
+            market = self._market.get(job.job_id)
+            if market is not None:  # the auction's job holds its bill at the clearing price
+                egress = job.data_gb * self.topology.slice_egress[sl] if sl is not None else 0.0
+                t.account = {"hold_yuan": market[0] * job.units * job.duration_s / HOUR_S
+                             + egress}
+            elif sl is not None:  # a held account's hold: the chosen provider's worst case
                 start = self.clock.start_utc + timedelta(seconds=placement.start_s)
                 t.account = {"hold_yuan": self.pricer.placed_worst_yuan(sl, job, start)}
 
@@ -533,6 +557,7 @@ class LiveScheduler:
             self._outbox.append(Transition(job.job_id, RUNNING, start_s, "input data arrived"))
         charges = self.charge(job, pool, start_s, now_s)
         self._provider.pop(job.job_id, None)
+        self._market.pop(job.job_id, None)
         self._count(charges)
         self._outbox.append(Transition(job.job_id, FINISHED, now_s, "ran its duration",
                                        charges, self._usage(job, start_s, now_s, charges)))
@@ -576,6 +601,9 @@ class LiveScheduler:
         sl = topo.slice_of.get((self._site_of(pool), provider, job.kind)) if provider else None
         if sl is not None:
             bill = slice_bill(topo, self.series, sl, job, start_s, end_s)
+            market = self._market.get(job.job_id)
+            if market is not None:
+                bill = at_clearing_price(bill, *market)
             out.update(provider=provider, bill_yuan=bill.total_yuan,
                        egress_yuan=bill.egress_yuan)
         if base_pool is not None:  # what the `nearest` baseline would have drawn

@@ -1,0 +1,107 @@
+"""Posted prices (issue 13 item 1): per (site, provider, kind, run-clock hour), a day ahead,
+revised at every market round (`ROUND_S` of the run clock).
+
+The rule (utilisation-based scarcity; the rolling planner's LP duals are not reachable from
+the live scheduler without solving its LP in the tick, so they are not used):
+
+- **floor** f: the provider's price item in force that hour (time-of-use applied), or for an
+  energy-priced provider the forecast electricity cost of one busy unit
+  (`SchedulerState.unit_price_of_slice`);
+- **booked utilisation** u of the hour: units of the slice held that hour by the jobs placed
+  or running now (each holds its units until its end) over the slice's offered units;
+- **scarcity target** s* = f x ALPHA x max(0, u - U0) / (1 - U0): nothing below U0, up to
+  ALPHA x the floor when the slice is fully booked;
+- **smoothing**: the posted price p moves toward f + s* by at most STEP x f per revision
+  (p' = p + clip(f + s* - p, -STEP f, +STEP f)), never below the floor; an hour posted for the
+  first time takes f + s* at once.
+
+Parameters: HORIZON_H = 24 hours ahead (plus the current hour), ALPHA = 1.0, U0 = 0.6,
+STEP = 0.10. Every hour's row is kept (its last revision: price, floor, scarcity, utilisation,
+how many times it moved), so the history is the price each hour was last posted at.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from suanwang.service.live import LiveScheduler
+
+HORIZON_H = 24
+ALPHA = 1.0
+U0 = 0.6
+STEP = 0.10
+HOUR_S = 3600.0
+
+Key = tuple[str, str, str, int]  # site, provider, kind, hour
+
+
+def scarcity_target(floor: float, utilisation: float) -> float:
+    return floor * ALPHA * max(0.0, utilisation - U0) / (1.0 - U0)
+
+
+def smoothed(previous: float | None, floor: float, target: float) -> float:
+    """The price posted now for an hour last posted at `previous` (None: never)."""
+    goal = floor + target
+    if previous is None:
+        return goal
+    step = STEP * floor
+    return max(floor, previous + min(max(goal - previous, -step), step))
+
+
+class PostedPrices:
+    def __init__(self, live: LiveScheduler) -> None:
+        self.live = live
+        self._posted: dict[Key, dict[str, Any]] | None = None  # as last written
+
+    def revise(self, now_s: float) -> int:
+        """Post the prices of the current hour and the next HORIZON_H; the rows written."""
+        live = self.live
+        store = live.store.market
+        h0 = int(now_s // HOUR_S)
+        hours = range(h0, h0 + HORIZON_H + 1)
+        if self._posted is None:
+            self._posted = {k: {"price_yuan_per_unit_h": r.price_yuan_per_unit_h,
+                                "first_posted_s": r.first_posted_s, "revisions": r.revisions}
+                            for k, r in store.prices(list(hours)).items()}
+        with live.lock:
+            topo = live.topology
+            state = live.scheduler.state
+            booked: dict[int, list[tuple[float, int]]] = {}
+            for r in live.scheduler.running.values():
+                if r.slice >= 0:
+                    booked.setdefault(r.slice, []).append((r.end_s, r.job.units))
+            rows: list[dict[str, Any]] = []
+            for sl, (prov, kind) in enumerate(topo.slices):
+                cap = topo.slice_capacity[sl]
+                if cap <= 0:
+                    continue
+                site = topo.site_ids[topo.slice_site[sl]]
+                for h in hours:
+                    t0 = h * HOUR_S
+                    floor = float(state.unit_price_of_slice(sl, t0, t0 + HOUR_S, now_s))
+                    units = sum(u for end, u in booked.get(sl, ()) if end > t0)
+                    util = min(units / cap, 1.0)
+                    target = scarcity_target(floor, util)
+                    key = (site, prov.id, kind.value, h)
+                    prev = self._posted.get(key)
+                    price = smoothed(prev["price_yuan_per_unit_h"] if prev else None, floor,
+                                     target)
+                    if prev is not None and abs(price - prev["price_yuan_per_unit_h"]) < 1e-9:
+                        continue
+                    rows.append({
+                        "site": site, "provider": prov.id, "kind": kind.value, "hour": h,
+                        "floor_yuan_per_unit_h": floor,
+                        "scarcity_yuan_per_unit_h": price - floor,
+                        "price_yuan_per_unit_h": price, "utilisation": util,
+                        "first_posted_s": prev["first_posted_s"] if prev else now_s,
+                        "revised_s": now_s,
+                        "revisions": prev["revisions"] + 1 if prev else 0})
+        store.write_prices(rows)
+        for r in rows:
+            self._posted[(r["site"], r["provider"], r["kind"], r["hour"])] = {
+                "price_yuan_per_unit_h": r["price_yuan_per_unit_h"],
+                "first_posted_s": r["first_posted_s"], "revisions": r["revisions"]}
+        for k in [k for k in self._posted if k[3] < h0]:  # hours gone: kept in the database
+            del self._posted[k]
+        return len(rows)
