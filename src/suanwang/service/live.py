@@ -27,8 +27,8 @@ from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.executors.base import BackendUnavailable, ExecState, ExecStatus, Executor, RunSpec
 from suanwang.executors.registry import BINDING_SEP, binding_key
-from suanwang.model import Job, Kind, Network, Placement
 from suanwang.market.billing import at_clearing_price
+from suanwang.model import Job, Kind, Network, Placement
 from suanwang.policies.registry import make_policy
 from suanwang.service import health_log
 from suanwang.service.account_needs import NeedPricer, market_carbon_kg

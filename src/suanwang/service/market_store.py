@@ -177,6 +177,10 @@ class MarketStore:
                 conn.execute(update(MarketAskRow).where(MarketAskRow.id.in_(list(asks_used)))
                              .values(state=ASK_USED, round_id=round_id))
 
+    def round_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT COUNT(*) FROM market_rounds")).scalar_one())
+
     def set_ledger_seq(self, round_id: str, seq: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(MarketRoundRow).where(MarketRoundRow.id == round_id)
@@ -240,4 +244,4 @@ class MarketStore:
                                   .limit(limit)))
 
 
-__all__ = ["AccountRefused", "MarketStore", "BidOutcome", "bid_out", "ask_out", "round_out"]
+__all__ = ["AccountRefused", "BidOutcome", "MarketStore", "ask_out", "bid_out", "round_out"]
