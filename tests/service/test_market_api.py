@@ -96,20 +96,24 @@ def test_the_live_round_is_individually_rational_and_budget_balanced(
     low = outcomes[2]
     assert low["state"] == "unmatched"
     assert {u["reason"] for u in low["result"]["unmatched"]} == {"price_below_clearing"}
-    rid = outcomes[0]["round_id"]
-    rnd = client.get(f"/v1/market/rounds/{rid}", headers=OPS).json()
-    assert rnd["matched"], rnd
-    for m in rnd["matched"]:
-        assert m["buyer_yuan_per_unit_h"] <= m["limit_yuan_per_unit_h"] + 1e-6  # buyers' IR
-        assert m["seller_yuan_per_unit_h"] >= m["reserve_yuan_per_unit_h"] - 1e-6  # sellers'
-        assert m["job"]
-    assert rnd["budget"]["weakly_balanced"] and rnd["budget"]["platform_yuan"] >= -1e-6
-    assert rnd["units_traded"] == sum(m["units"] for m in rnd["matched"])
-    # a tenant sees only its own bids in the round
-    mine = client.get(f"/v1/market/rounds/{rid}", headers=BOB).json()
-    assert {m["tenant"] for m in mine["matched"] + mine["unmatched"]} <= {"bob"}
+    rids = sorted({o["round_id"] for o in outcomes})  # the bids may fall in two rounds
+    matched = 0
+    for rid in rids:
+        rnd = client.get(f"/v1/market/rounds/{rid}", headers=OPS).json()
+        for m in rnd["matched"]:
+            assert m["buyer_yuan_per_unit_h"] <= m["limit_yuan_per_unit_h"] + 1e-6  # buyers
+            assert m["seller_yuan_per_unit_h"] >= m["reserve_yuan_per_unit_h"] - 1e-6  # sellers
+            assert m["job"]
+        matched += len(rnd["matched"])
+        assert rnd["budget"]["weakly_balanced"] and rnd["budget"]["platform_yuan"] >= -1e-6
+        assert rnd["units_traded"] == sum(m["units"] for m in rnd["matched"])
+        # a tenant sees only its own bids in the round
+        mine = client.get(f"/v1/market/rounds/{rid}", headers=BOB).json()
+        assert {m["tenant"] for m in mine["matched"] + mine["unmatched"]} <= {"bob"}
+    assert matched >= 2
     listed = client.get("/v1/market/rounds", headers=ALICE).json()["rounds"]
-    assert listed and listed[0]["id"] == rid and listed[0]["fill_ratio"] > 0
+    assert {r["id"] for r in listed} >= set(rids)
+    assert any(r["fill_ratio"] > 0 for r in listed)
     text = client.get("/metrics").text
     assert "suanwang_market_price_yuan_per_unit_hour{" in text
     assert "suanwang_market_clear_seconds" in text
