@@ -18,6 +18,7 @@ from suanwang import (
     cli_energy,
     cli_grid,
     cli_ledger,
+    cli_market,
     cli_replay,
     cli_report,
     cli_service,
@@ -422,6 +423,7 @@ def _print_bound_notes(console: Console, carbon: Bound, cost: Bound) -> None:
 cli_service.register(app)
 cli_sweep.register(app)
 cli_accounts.register(app)
+cli_market.register(app)
 cli_replay.register(app)
 
 
