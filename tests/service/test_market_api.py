@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from svc_support import ALICE, BOB, OPS, wait_for
 
+from suanwang.network.loader import load_network
 from suanwang.pricing.tariff import CHINA_TZ
+from suanwang.service.replay import replay
 
 BID = {"origin": "yrd", "kind": "general", "units": 16, "duration_s": 1800.0,
        "deadline_in_s": 86400.0, "data_gb": 2.0, "limit_yuan_per_unit_h": 50.0}
@@ -80,6 +82,12 @@ def test_a_bid_clears_runs_at_its_site_and_is_billed_at_the_clearing_price(
     assert usage and all(x["ListUnitPrice"] == pytest.approx(
         prices[("general", x["RegionId"])], abs=1e-6) for x in usage)
     assert all(str(x["SkuPriceId"]) == f"market:{done['round_id']}" for x in usage)
+    # the auction's placements are inputs of the scheduler's log: the session replays
+    store = client.app.state.service.store  # type: ignore[attr-defined]
+    log = store.scheduler_log()
+    assert "place" in {r[1] for r in log}
+    result = replay(store, load_network(), log)
+    assert result.reproduced, result.differing[:3]
 
 
 def test_the_live_round_is_individually_rational_and_budget_balanced(
