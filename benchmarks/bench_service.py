@@ -198,6 +198,21 @@ def drive_replicas(urls: list[str], clients: int, requests: int) -> dict[str, fl
             "p50_ms": 1000 * latencies[n // 2], "p99_ms": 1000 * latencies[int(n * 0.99) - 1]}
 
 
+def drive_wrk_replicas(urls: list[str], clients: int, seconds: float, batch: int,
+                       workdir: Path) -> dict[str, float]:
+    """One wrk per replica at once, `clients` connections shared among them: requests/s
+    summed, p50 the replicas' mean, p99 the worst replica's (a bound on the whole's)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    share = max(1, clients // len(urls))
+    with ThreadPoolExecutor(len(urls)) as pool:
+        got = list(pool.map(lambda u: drive_wrk(u, share, seconds, batch, workdir), urls))
+    return {"requests_per_s": sum(r["requests_per_s"] for r in got),
+            "jobs_per_s": sum(r["jobs_per_s"] for r in got),
+            "p50_ms": statistics.mean(r["p50_ms"] for r in got),
+            "p99_ms": max(r["p99_ms"] for r in got)}
+
+
 def _decided(schema: str) -> int:
     import sqlalchemy
 
@@ -246,7 +261,8 @@ def start_roles(replicas: int, data_dir: Path
     return procs, urls, schema
 
 
-def bench_roles(replica_counts: list[int], clients: int, requests: int, runs: int) -> None:
+def bench_roles(replica_counts: list[int], clients: int, requests: int, runs: int,
+                seconds: float = 10.0, use_wrk: bool = True, batch: int = 1) -> None:
     for replicas in replica_counts:
         results = []
         for _ in range(runs):
@@ -256,7 +272,10 @@ def bench_roles(replica_counts: list[int], clients: int, requests: int, runs: in
                     drive_replicas(urls, clients, 200)  # warm up
                     before = _decided(schema)
                     t0 = time.perf_counter()
-                    r = drive_replicas(urls, clients, requests)
+                    if use_wrk:
+                        r = drive_wrk_replicas(urls, clients, seconds, batch, Path(d))
+                    else:
+                        r = drive_replicas(urls, clients, requests)
                     r["decided_per_s"] = (_decided(schema) - before) / (time.perf_counter()
                                                                         - t0)
                     results.append(r)
@@ -266,8 +285,11 @@ def bench_roles(replica_counts: list[int], clients: int, requests: int, runs: in
                     for p in procs:
                         p.wait(timeout=30)
         med = {k: statistics.median(r[k] for r in results) for k in results[0]}
-        print(f"postgresql roles: {replicas} api x{clients:<3} {med['requests_per_s']:>8,.0f} "
-              f"req/s  p50 {med['p50_ms']:6.1f} ms  p99 {med['p99_ms']:6.1f} ms  "
+        what = "single" if batch == 1 else f"batch of {batch:,}"
+        print(f"postgresql roles ({'wrk' if use_wrk else 'python clients'}, {what}): "
+              f"{replicas} api x{clients:<3} {med['requests_per_s']:>8,.0f} req/s "
+              f"{med['jobs_per_s']:>9,.0f} jobs/s  p50 {med['p50_ms']:6.1f} ms  "
+              f"p99 {med['p99_ms']:6.1f} ms  "
               f"scheduler decided {med['decided_per_s']:,.0f} jobs/s", flush=True)
 
 
@@ -281,10 +303,16 @@ def main() -> None:
     ap.add_argument("--python-client", action="store_true", help="don't use wrk")
     ap.add_argument("--replicas", default="", help="e.g. 1,2: the roles split instead")
     ap.add_argument("--clients", type=int, default=10, help="clients of --replicas")
+    ap.add_argument("--roles-batch", action="store_true",
+                    help="with --replicas and wrk: also batches of 1,000 jobs at 4 clients")
     args = ap.parse_args()
     if args.replicas:
+        use_wrk = bool(shutil.which("wrk")) and not args.python_client
         bench_roles([int(x) for x in args.replicas.split(",")], args.clients, args.requests,
-                    args.runs)
+                    args.runs, args.seconds, use_wrk)
+        if use_wrk and args.roles_batch:
+            bench_roles([int(x) for x in args.replicas.split(",")], 4, args.requests,
+                        args.runs, args.seconds, use_wrk, batch=1000)
         return
     cases = [("single", 1, 1), ("single", 10, 1), ("single", 50, 1), ("batch", 1, 1000),
              ("batch", 4, 1000)]
