@@ -122,6 +122,18 @@ def test_the_live_round_is_individually_rational_and_budget_balanced(
     listed = client.get("/v1/market/rounds", headers=ALICE).json()["rounds"]
     assert {r["id"] for r in listed} >= set(rids)
     assert any(r["fill_ratio"] > 0 for r in listed)
+    # every clearing is a record in the ledger's chain, which verifies with them in it
+    events = {e["ref"]: e for e in client.get(
+        "/v1/ledger/events", params={"type": "market_clearing"}, headers=ALICE
+    ).json()["events"]}
+    for rid in rids:
+        rnd = client.get(f"/v1/market/rounds/{rid}", headers=OPS).json()
+        assert rnd["ledger_seq"] == events[rid]["seq"]
+        rec = events[rid]["payload"]
+        assert rec["round"] == rid and rec["matched"] == rnd["matched"]
+        assert rec["unmatched"] == rnd["unmatched"] and rec["budget"] == rnd["budget"]
+    check = client.get("/v1/ledger/verify", headers=OPS).json()
+    assert check["ok"], check
     text = client.get("/metrics").text
     assert "suanwang_market_price_yuan_per_unit_hour{" in text
     assert "suanwang_market_clear_seconds" in text
