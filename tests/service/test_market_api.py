@@ -167,12 +167,34 @@ def test_a_bid_the_account_cannot_cover_is_refused_402(client: TestClient) -> No
     assert client.get("/v1/market/bids", headers=ALICE).json()["bids"] == []
 
 
-def test_an_ask_over_the_bid_clears_nothing_and_asks_are_checked(client: TestClient) -> None:
+def test_posted_asks_replace_the_floor_and_a_bid_below_them_is_told_why(
+        client: TestClient) -> None:
     bad = client.post("/v1/market/asks", json={"provider": "nobody", "site": "wuhu",
                                                "kind": "general",
                                                "reserve_yuan_per_unit_h": 1.0, "units": 1},
                       headers=OPS)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "provider"
+    assert bad.json()["detail"][0]["input"] == "nobody"
+    too_many = client.post("/v1/market/asks", json={
+        "provider": "ctyun", "site": "zhangjiakou", "kind": "general",
+        "reserve_yuan_per_unit_h": 1.0, "units": 10**9}, headers=OPS)
+    assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"][-1] == "units"
     assert client.post("/v1/market/asks", json={}, headers=ALICE).status_code == 403
-    sites = client.get("/v1/providers", headers=OPS).json()
-    assert sites  # the network has providers to ask for
+    # every general slice asks 1,000 yuan per unit-hour for 4 units
+    slices = [(p["site"], p["provider"]) for p in
+              client.get("/v1/providers", headers=OPS).json()["providers"]
+              if any(u["kind"] == "general" and u["offered_units"] > 0 for u in p["units"])]
+    for site, prov in slices:
+        r = client.post("/v1/market/asks", json={
+            "provider": prov, "site": site, "kind": "general",
+            "reserve_yuan_per_unit_h": 1000.0, "units": 4}, headers=OPS)
+        assert r.status_code == 201, r.text
+    assert len(client.get("/v1/market/asks", headers=ALICE).json()["asks"]) == len(slices)
+    r = client.post("/v1/market/bids", json=BID, headers=ALICE)
+    done = cleared(client, r.json()["id"])
+    assert done["state"] == "unmatched"
+    assert {u["reason"] for u in done["result"]["unmatched"]} == {"price_below_clearing"}
+    assert "1000" in done["result"]["unmatched"][0]["detail"]
+    used = client.get("/v1/market/asks", params={"state": "used"}, headers=OPS).json()["asks"]
+    assert {a["round_id"] for a in used} == {done["round_id"]} and len(used) == len(slices)
+    assert client.get("/v1/market/asks", headers=ALICE).json()["asks"] == []
