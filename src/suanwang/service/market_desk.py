@@ -67,6 +67,7 @@ class MarketDesk:
         self.store = live.store.market
         self.prices = PostedPrices(live)
         self._last_no: int | None = None  # the last round boundary handled
+        self._why: dict[str, list[dict[str, Any]]] = {}  # the round's unmatched, by bid
 
     def tick(self, now_s: float) -> str | None:
         """Clear the rounds due by `now_s` (their bids together, as the latest round); the
@@ -154,23 +155,24 @@ class MarketDesk:
         book = build_book(live.topology.network, bids, asks)
         clearing = clear(book)
         clear_s = time.perf_counter() - t0
+        self._why = _reasons(clearing, early)
         by_bid: dict[str, list[Match]] = defaultdict(list)
         for m in clearing.matches:
             by_bid[m.bid_id].append(m)
         jobs: dict[tuple[str, str], str] = {}
-        for bid in bids:
-            matches = by_bid.get(bid.bid_id)
-            if not matches:
-                continue
-            made = self._make_jobs(rid, bid, row_of[bid.bid_id], matches, clearing, now_s)
-            for row, m in zip(made, matches, strict=True):
+        matched = [b for b in bids if by_bid.get(b.bid_id)]
+        made = self.live.store.add_jobs_many([
+            self._job_request(rid, b, row_of[b.bid_id], by_bid[b.bid_id], clearing, now_s)
+            for b in matched])
+        for bid, rows in zip(matched, made, strict=True):
+            for row, m in zip(rows, by_bid[bid.bid_id], strict=True):
                 jobs[(bid.bid_id, m.ask_id)] = row.id
                 self._place(row, m, rid, now_s)  # decided now, persisted by the tick's flush
         payload = clearing_record(rid, now_s, clearing, bids, asks, jobs, early)
         payload["clear_s"] = round(clear_s, 6)
         outcomes = [BidOutcome(b, UNMATCHED, {"round": rid, "filled_units": 0, "jobs": [],
                                               "unmatched": reasons})
-                    for b, reasons in _reasons(clearing, early).items() if b not in by_bid]
+                    for b, reasons in self._why.items() if b not in by_bid]
         self.store.record_round(rid, round_no, now_s, payload, outcomes, used)
         self._append_ledger(rid, now_s, payload)
         log.info("market round %s: %d bids, %d of %d units traded in %.3f s", rid,
@@ -178,10 +180,10 @@ class MarketDesk:
                  payload["totals"]["units_bid"], clear_s)
         return rid
 
-    def _make_jobs(self, rid: str, bid: Bid, row: MarketBidRow, matches: list[Match],
-                   clearing: Clearing, now_s: float) -> list[Any]:
-        """The jobs a bid bought (one per ask it trades with), written with its outcome and
-        its hold passed on, in one transaction."""
+    def _job_request(self, rid: str, bid: Bid, row: MarketBidRow, matches: list[Match],
+                     clearing: Clearing, now_s: float) -> tuple[Any, ...]:
+        """The request writing the jobs a bid bought (one per ask it trades with), with its
+        outcome and its hold passed on, in one transaction (`Store.add_jobs_many`)."""
         body = json.loads(row.body)
         deadline_abs = (row.submit_s + float(body["deadline_in_s"])
                         if body.get("deadline_in_s") is not None else None)
@@ -195,7 +197,7 @@ class MarketDesk:
             for m in matches]
         filled = sum(m.units for m in matches)
         state = MATCHED if filled == bid.units else PARTIAL
-        reasons = _reasons(clearing, ()).get(bid.bid_id, [])
+        reasons = self._why.get(bid.bid_id, [])
         yuan = [m.buyer_pays_yuan for m in matches]
 
         def then(conn: Any, rows: list[dict[str, Any]]) -> None:
@@ -211,9 +213,7 @@ class MarketDesk:
                 (r["id"], r["units"], r["units"] * r["duration_s"] / 3600.0, y)
                 for r, y in zip(rows, yuan, strict=True)], now_s)
 
-        made, _ = self.live.store.add_jobs(bid.tenant, specs, now_s, f"market-{bid.bid_id}",
-                                           then=then)
-        return made
+        return (bid.tenant, specs, now_s, f"market-{bid.bid_id}", then)
 
     def _place(self, row: Any, m: Match, rid: str, now_s: float) -> None:
         live = self.live

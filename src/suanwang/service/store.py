@@ -280,6 +280,29 @@ class Store:
             return self._by_idempotency(tenant, idempotency_key or ""), False
         return [JobRecord(**r) for r in pending.rows], True
 
+    def add_jobs_many(self, requests: Sequence[tuple[str, Sequence[JobSpec], float, str,
+                                                     Callable[[Connection,
+                                                               list[dict[str, Any]]], None]]]
+                      ) -> list[list[Any]]:
+        """Several requests (tenant, specs, now_s, idempotency key, `then`) handed to the
+        writer at once, so that they share its transactions (group commit); the jobs of each
+        (a key used already: the first request's jobs, and its `then` is not run again)."""
+        pendings = [_PendingWrite(t, list(specs), now, key, None, then)
+                    for t, specs, now, key, then in requests]
+        for p in pendings:
+            self._writes.put(p)
+        out: list[list[Any]] = []
+        for p in pendings:
+            p.done.wait()
+        for p in pendings:
+            if p.error is not None:
+                raise p.error
+            if p.rows is None:  # the key was used already (a round cleared again)
+                out.append(self._by_idempotency(p.tenant, p.idempotency_key or ""))
+            else:
+                out.append([JobRecord(**r) for r in p.rows])
+        return out
+
     def _rows_for(self, p: _PendingWrite, seqs: list[int]) -> list[dict[str, Any]]:
         key0 = p.idempotency_key
         return [{
