@@ -7,10 +7,10 @@ import { fontFamily, getLang, onLangChange } from "./i18n.js";
 
 const POLL_MS = 15000;
 const WORDS = {
-  zh: { title: "算力交易 · 挂牌价（元/单位·时）", site: "集群", kind: "类型",
-        round: (r) => `最新撮合 ${r.id}：成交 ${r.units_traded} / ${r.units_bid} 单位`
+  zh: { title: "算力交易 · 标价（元/单位·时）", site: "集群", kind: "类型",
+        round: (r) => `最新一期 ${r.id}：成交 ${r.units_traded} / ${r.units_bid} 单位`
           + `（${Math.round(r.fill_ratio * 100)}%），用时 ${(r.clear_s * 1000).toFixed(1)} 毫秒`,
-        none: "尚无撮合轮次", general: "通用", intelligent: "智算", hpc: "超算" },
+        none: "暂无成交", general: "通用", intelligent: "智算", hpc: "超算" },
   en: { title: "Compute trading · posted prices (yuan per unit-hour)", site: "Site",
         kind: "Kind",
         round: (r) => `Latest round ${r.id}: ${r.units_traded} of ${r.units_bid} units traded`
