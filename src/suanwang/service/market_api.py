@@ -23,7 +23,7 @@ from suanwang.accounts.account import month_of
 from suanwang.model import Job
 from suanwang.service.account_needs import Need
 from suanwang.service.account_store import AccountRefused, Admission
-from suanwang.service.api_responses import AUTH, LIMIT_ERRORS, OPERATOR, errors
+from suanwang.service.api_responses import AUTH, LIMIT_ERRORS, MAX_INT32, OPERATOR, errors
 from suanwang.service.jobs_api import json_response
 from suanwang.service.market_desk import ROUND_S, round_id_of, round_no_at
 from suanwang.service.market_schemas import AskIn, BidIn, ask_errors, bid_errors
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 HOUR_S = 3600.0
 MAX_PRICE_HOURS = 24 * 92
+MIN_YEAR, MAX_YEAR = 2000, 2200  # times a price range may name
 
 
 def _when(value: str | None, field: str) -> datetime | None:
@@ -47,6 +48,10 @@ def _when(value: str | None, field: str) -> datetime | None:
             "loc": ["query", field], "input": value, "type": "value_error",
             "msg": f"{field} = {value!r}: not an ISO 8601 time (e.g. 2026-12-06T08:00+08:00)"}]
         ) from None
+    if not MIN_YEAR <= t.year <= MAX_YEAR:
+        raise RequestValidationError([{
+            "loc": ["query", field], "input": value, "type": "value_error",
+            "msg": f"{field} = {value!r}: a year from {MIN_YEAR} to {MAX_YEAR}"}])
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
@@ -144,7 +149,8 @@ def mount_market(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
 
     @router.get("/v1/market/rounds", responses=errors(AUTH))
     def rounds(who: Who, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-               before: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+               before: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None
+               ) -> dict[str, Any]:
         """Cleared rounds, newest first: per market (kind, site, egress rate) the price,
         volume and fill ratio, the round's time to clear; `before` = a round number."""
         rows = market.rounds(limit, before)
