@@ -189,7 +189,8 @@ def test_posted_asks_replace_the_floor_and_a_bid_below_them_is_told_why(
             "provider": prov, "site": site, "kind": "general",
             "reserve_yuan_per_unit_h": 1000.0, "units": 4}, headers=OPS)
         assert r.status_code == 201, r.text
-    assert len(client.get("/v1/market/asks", headers=ALICE).json()["asks"]) == len(slices)
+    assert len(client.get("/v1/market/asks", headers=OPS).json()["asks"]) == len(slices)
+    assert client.get("/v1/market/asks", headers=ALICE).status_code == 403  # sealed
     r = client.post("/v1/market/bids", json=BID, headers=ALICE)
     done = cleared(client, r.json()["id"])
     assert done["state"] == "unmatched"
@@ -197,4 +198,4 @@ def test_posted_asks_replace_the_floor_and_a_bid_below_them_is_told_why(
     assert "1000" in done["result"]["unmatched"][0]["detail"]
     used = client.get("/v1/market/asks", params={"state": "used"}, headers=OPS).json()["asks"]
     assert {a["round_id"] for a in used} == {done["round_id"]} and len(used) == len(slices)
-    assert client.get("/v1/market/asks", headers=ALICE).json()["asks"] == []
+    assert client.get("/v1/market/asks", headers=OPS).json()["asks"] == []

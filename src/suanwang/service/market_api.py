@@ -4,7 +4,7 @@
   account like a submission (402 balance, 409 quota or carbon budget);
 - `GET /v1/market/bids[/{id}]`: a tenant's own bids (the operator's: all), with their outcome;
 - `POST /v1/market/asks` (operator, who posts for the providers: they have no tokens of their
-  own) and `GET /v1/market/asks`: the open asks (slices without one ask at their floor);
+  own) and `GET /v1/market/asks` (operator: asks are sealed too): the open asks (slices without one ask at their floor);
 - `GET /v1/market/rounds[/{id}]`: the cleared rounds (a tenant sees the markets' prices and
   volumes, and only its own bids among the matched and unmatched);
 - `GET /v1/market/prices`: posted prices per (site, provider, kind, hour).
@@ -134,10 +134,11 @@ def mount_market(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
                              service.clock.now_s())
         return ask_out(row)
 
-    @router.get("/v1/market/asks", responses=errors(AUTH))
-    def list_asks(who: Who, state: str | None = "open",
+    @router.get("/v1/market/asks", responses=errors(OPERATOR))
+    def list_asks(who: Operator, state: str | None = "open",
                   limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
-        """Posted asks (default: the open ones; a slice without one asks at its floor)."""
+        """Posted asks (default: the open ones; a slice without one asks at its floor).
+        Operator only: asks are sealed until their round clears."""
         return {"asks": [ask_out(r) for r in market.asks(state, limit)]}
 
     def visible(out: dict[str, Any], who: Tenant) -> dict[str, Any]:
