@@ -4,7 +4,8 @@
   account like a submission (402 balance, 409 quota or carbon budget);
 - `GET /v1/market/bids[/{id}]`: a tenant's own bids (the operator's: all), with their outcome;
 - `POST /v1/market/asks` (operator, who posts for the providers: they have no tokens of their
-  own) and `GET /v1/market/asks` (operator: asks are sealed too): the open asks (slices without one ask at their floor);
+  own) and `GET /v1/market/asks` (operator: asks are sealed too): the open asks (slices
+  without one ask at their floor);
 - `GET /v1/market/rounds[/{id}]`: the cleared rounds (a tenant sees the markets' prices and
   volumes, and only its own bids among the matched and unmatched);
 - `GET /v1/market/prices`: posted prices per (site, provider, kind, hour).
