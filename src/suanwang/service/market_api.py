@@ -70,7 +70,7 @@ def mount_market(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
         return row
 
     @router.post("/v1/market/bids", status_code=201,
-                 responses={**errors(AUTH, 413, 422), **LIMIT_ERRORS})
+                 responses={**errors(AUTH, 400, 413, 422), **LIMIT_ERRORS})
     def post_bid(body: BidIn, who: Who) -> Any:
         """A sealed bid for the next round (every 15 minutes of the run clock): the job, a
         price limit per unit-hour or in total (the most the job may cost, compute and
@@ -122,7 +122,7 @@ def mount_market(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
             out["clears_at_s"] = row.round_no * ROUND_S
         return out
 
-    @router.post("/v1/market/asks", status_code=201, responses=errors(OPERATOR, 413, 422))
+    @router.post("/v1/market/asks", status_code=201, responses=errors(OPERATOR, 400, 413, 422))
     def post_ask(body: AskIn, who: Operator) -> dict[str, Any]:
         """A provider's ask for the next round that clears: its reserve per unit-hour and
         the units it offers (at most its free units are used). It replaces an open ask of
