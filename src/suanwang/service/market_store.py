@@ -17,12 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from suanwang.service.account_store import AccountRefused, AccountStore, Admission
-from suanwang.service.db import MarketAskRow, MarketBidRow, MarketPriceRow, MarketRoundRow
+from suanwang.service.db import (
+    AccountHoldRow,
+    MarketAskRow,
+    MarketBidRow,
+    MarketPriceRow,
+    MarketRoundRow,
+)
 
 OPEN, MATCHED, PARTIAL, UNMATCHED = "open", "matched", "partial", "unmatched"
 ASK_OPEN, ASK_USED, ASK_REPLACED = "open", "used", "replaced"
@@ -171,8 +177,18 @@ class MarketStore:
                 units_bid=totals["units_bid"], units_traded=totals["units_traded"],
                 clear_s=payload["clear_s"], ledger_seq=None,
                 payload=json.dumps(payload, sort_keys=True)))
-            for o in outcomes:
-                self.settle_bid(conn, o.bid_id, o.state, round_id, o.result, (), at_s)
+            if outcomes:
+                conn.execute(update(MarketBidRow).where(
+                    MarketBidRow.id == bindparam("b_id")).values(
+                    state=bindparam("b_state"), round_id=round_id,
+                    result=bindparam("b_result")), [
+                    {"b_id": o.bid_id, "b_state": o.state,
+                     "b_result": json.dumps(o.result, sort_keys=True)} for o in outcomes])
+                held = self._held(conn, [o.bid_id for o in outcomes])
+                for o in outcomes:
+                    if o.bid_id in held:
+                        self.accounts.pass_hold(conn, o.bid_id, (), at_s,
+                                                f"market bid {o.state} in {round_id}")
             if asks_used:
                 conn.execute(update(MarketAskRow).where(MarketAskRow.id.in_(list(asks_used)))
                              .values(state=ASK_USED, round_id=round_id))
@@ -180,6 +196,16 @@ class MarketStore:
     def round_count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(text("SELECT COUNT(*) FROM market_rounds")).scalar_one())
+
+    @staticmethod
+    def _held(conn: Connection, keys: Sequence[str]) -> set[str]:
+        """Which of `keys` (bid ids) hold something on an account."""
+        out: set[str] = set()
+        for k in range(0, len(keys), 500):
+            part = list(keys[k:k + 500])
+            out.update(r[0] for r in conn.execute(
+                select(AccountHoldRow.job_id).where(AccountHoldRow.job_id.in_(part))))
+        return out
 
     def set_ledger_seq(self, round_id: str, seq: int) -> None:
         with self.engine.begin() as conn:
