@@ -135,7 +135,8 @@ def test_the_live_round_is_individually_rational_and_budget_balanced(
     check = client.get("/v1/ledger/verify", headers=OPS).json()
     assert check["ok"], check
     text = client.get("/metrics").text
-    assert "suanwang_market_price_yuan_per_unit_hour{" in text
+    assert 'suanwang_market_fill_ratio{kind="all",site="all"}' in text  # the latest round
+    assert "suanwang_market_rounds_total" in text
     assert "suanwang_market_clear_seconds" in text
 
 

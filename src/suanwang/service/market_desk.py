@@ -67,21 +67,24 @@ class MarketDesk:
         self.store = live.store.market
         self.prices = PostedPrices(live)
         self._last_no: int | None = None  # the last round boundary handled
+        self._revised_no: int | None = None  # the round boundary prices were last revised at
         self._why: dict[str, list[dict[str, Any]]] = {}  # the round's unmatched, by bid
 
     def tick(self, now_s: float) -> str | None:
         """Clear the rounds due by `now_s` (their bids together, as the latest round); the
         round's id, or None if no bids were due."""
         closed = int(now_s // ROUND_S)
+        if closed != self._revised_no:  # at start-up too: a day of prices at once
+            self._revised_no = closed
+            try:
+                self.prices.revise(now_s)
+            except Exception:  # posted prices never stop a clearing
+                log.exception("revising the posted prices failed")
         if self._last_no is None:
             self._last_no = self.store.last_round_no()
         if closed <= self._last_no:
             return None
         self._last_no = closed
-        try:
-            self.prices.revise(now_s)
-        except Exception:  # posted prices never stop a clearing
-            log.exception("revising the posted prices failed")
         rows = self.store.open_bids(closed)
         if not rows:
             return None

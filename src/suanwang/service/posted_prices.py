@@ -1,5 +1,5 @@
 """Posted prices (issue 13 item 1): per (site, provider, kind, run-clock hour), a day ahead,
-revised at every market round (`ROUND_S` of the run clock).
+revised at every market round (`ROUND_S` of the run clock) and once when the scheduler starts.
 
 The rule (utilisation-based scarcity; the rolling planner's LP duals are not reachable from
 the live scheduler without solving its LP in the tick, so they are not used):
