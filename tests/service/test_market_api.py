@@ -31,7 +31,7 @@ def open_account(client: TestClient, tenant: str, balance: float) -> None:
 def cleared(client: TestClient, bid_id: str, headers: dict[str, str] = ALICE
             ) -> dict[str, Any]:
     return wait_for(lambda: client.get(f"/v1/market/bids/{bid_id}", headers=headers).json(),
-                    lambda b: b["state"] != "open")
+                    lambda b: b["state"] != "open", limit_s=60)
 
 
 def test_a_bid_clears_runs_at_its_site_and_is_billed_at_the_clearing_price(
