@@ -75,12 +75,14 @@ class MarketPanel {
       byProvider.get(p.provider).push([p.start, p.price_yuan_per_unit_h]);
     }
     this.chart.setOption({
-      textStyle: { fontFamily: fontFamily() },
+      textStyle: { fontFamily: fontFamily(), color: "#cfe3f7" },
       tooltip: { trigger: "axis" },
-      legend: { top: 0, type: "scroll" },
+      legend: { top: 0, type: "scroll", textStyle: { color: "#cfe3f7" } },
       grid: { left: 48, right: 16, top: 28, bottom: 28 },
-      xAxis: { type: "time" },
-      yAxis: { type: "value", scale: true },
+      xAxis: { type: "time", axisLabel: { color: "#9fb3c8", hideOverlap: true },
+               axisLine: { lineStyle: { color: "#3a5a7c" } }, splitLine: { show: false } },
+      yAxis: { type: "value", scale: true, axisLabel: { color: "#9fb3c8" },
+               splitLine: { lineStyle: { color: "#1f3550" } } },
       series: [...byProvider].map(([name, data]) => ({
         name, type: "line", step: "end", showSymbol: false, data })),
     }, { notMerge: true });
