@@ -74,12 +74,8 @@ class MarketDesk:
         """Clear the rounds due by `now_s` (their bids together, as the latest round); the
         round's id, or None if no bids were due."""
         closed = int(now_s // ROUND_S)
-        if closed != self._revised_no:  # at start-up too: a day of prices at once
-            self._revised_no = closed
-            try:
-                self.prices.revise(now_s)
-            except Exception:  # posted prices never stop a clearing
-                log.exception("revising the posted prices failed")
+        if closed != self._revised_no and self.prices.start_revision(now_s):
+            self._revised_no = closed  # at start-up too: a day of prices at once
         if self._last_no is None:
             self._last_no = self.store.last_round_no()
         if closed <= self._last_no:
