@@ -34,7 +34,7 @@ SEED = 17
 MAX_EXAMPLES = 20  # per operation and phase: the whole run stays within a few minutes
 SEMANTIC_422 = ["POST /v1/jobs", "POST /v1/jobs/batch", "GET /v1/ledger/consistency",
                 "GET /v1/ledger/certificate", "POST /v1/market/bids", "POST /v1/market/asks",
-                "GET /v1/market/prices"]
+                "GET /v1/market/prices", "POST /v1/grid/events"]
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 

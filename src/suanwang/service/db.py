@@ -82,7 +82,7 @@ class JobRow(Base):
     max_price_yuan_per_unit_h: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_bill_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
     providers: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
-    # a job the call auction placed: its bid, round and clearing price (revision 0010)
+    # a job the call auction placed: its bid, round and clearing price (revision 0011)
     market_bid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     market_round: Mapped[str | None] = mapped_column(String(32), nullable=True)
     market_price_yuan_per_unit_h: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -221,7 +221,7 @@ class SchedulerLogRow(Base):
 
 
 class MarketBidRow(Base):
-    """A tenant's sealed bid (revision 0010) for the round `round_no` (the 15-minute boundary
+    """A tenant's sealed bid (revision 0011) for the round `round_no` (the 15-minute boundary
     of the run clock it is cleared at); `body` is the bid as accepted (JSON), `result` its
     fills and unmatched reasons once cleared. State: open, matched, partial, unmatched."""
 
@@ -238,7 +238,7 @@ class MarketBidRow(Base):
 
 
 class MarketAskRow(Base):
-    """A provider's ask for the next round that clears (revision 0010): state open, used
+    """A provider's ask for the next round that clears (revision 0011): state open, used
     (by `round_id`) or replaced (by a later ask of the same provider, site and kind)."""
 
     __tablename__ = "market_asks"
@@ -256,7 +256,7 @@ class MarketAskRow(Base):
 
 
 class MarketRoundRow(Base):
-    """One cleared round (revision 0010): `payload` is its clearing record (JSON), the same
+    """One cleared round (revision 0011): `payload` is its clearing record (JSON), the same
     as the ledger's `market_clearing` event (`ledger_seq`)."""
 
     __tablename__ = "market_rounds"
@@ -273,7 +273,7 @@ class MarketRoundRow(Base):
 
 class MarketPriceRow(Base):
     """The posted price of one (site, provider, kind, run-clock hour), as last revised
-    (revision 0010; the rule: `service.posted_prices`)."""
+    (revision 0011; the rule: `service.posted_prices`)."""
 
     __tablename__ = "market_prices"
     site: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -33,6 +33,7 @@ from suanwang.policies.registry import make_policy
 from suanwang.service import health_log
 from suanwang.service.account_needs import NeedPricer, market_carbon_kg
 from suanwang.service.clock import RunClock
+from suanwang.service.grid_live import LiveGrid
 from suanwang.service.ledger_hours import HourCloser
 from suanwang.service.market_desk import MarketDesk
 from suanwang.service.scheduler_log import RecordingScheduler, decision, network_fingerprint
@@ -143,6 +144,7 @@ class LiveScheduler:
         # job_id -> (clearing price per unit-hour, round id) of jobs the auction placed
         self._market: dict[str, tuple[float, str]] = {}
         self.market = MarketDesk(self)  # the call auction's rounds (issue 13)
+        self.grid = LiveGrid(self)  # grid events: baselines, ceilings, settlements (issue 14)
         if recover:
             self._recover()
 
@@ -189,6 +191,7 @@ class LiveScheduler:
                 requeued += 1
         if resumed or requeued:
             log.info("recovered %d jobs in flight and %d waiting", resumed, requeued)
+        self.grid.recover()
 
     # ---- inputs --------------------------------------------------------------------------
 
@@ -247,6 +250,18 @@ class LiveScheduler:
             self.topology = self.scheduler.topology
             self.store.set_meta(f"capacity:{site_id}:{kind.value}", str(units))
             self._flush()
+
+    def grid_notify(self, event_id: str) -> dict[str, Any]:
+        """A stored grid event: freeze its baseline and apply it (`grid_live`)."""
+        return self.grid.notify(event_id)
+
+    def grid_cancel(self, event_id: str) -> bool:
+        return self.grid.cancel(event_id)
+
+    def grid_flexibility(self, site: str | None, hours: int) -> dict[str, Any]:
+        from suanwang.service.grid_flex import flexibility
+
+        return flexibility(self, site, hours)
 
     def drain(self, site_id: str, drained: bool) -> None:
         with self.lock:
@@ -317,6 +332,8 @@ class LiveScheduler:
                 self._check_health(now)
             self._flush()
             self.ledger.close_hours(now)  # after the flush: every draw up to now is stored
+            if self.grid.plans or self.grid.ledger_pending:
+                self.grid.settle_due(now)  # likewise: every draw of an ended window is stored
 
     def _start_due(self, now: float) -> None:
         while self._starts and self._starts[0][0] <= now:

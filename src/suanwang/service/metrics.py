@@ -7,6 +7,7 @@ conventions: base units in the name, `_total` for counters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,36 @@ class _LiveCollector(Collector):
         yield from account_metrics(self.live.store.accounts.balances())
         market = self.live.store.market
         yield from market_metrics(market.rounds(limit=1), market.round_count())
+        yield from grid_metrics(self.live.store.grid.list())
+
+
+def grid_metrics(rows: list[Any]) -> list[GaugeMetricFamily]:
+    """Grid events (issue 14) by state, and the settled ones' energy, credit and penalty."""
+    by_state = GaugeMetricFamily("suanwang_grid_events", "Grid events by state",
+                                 labels=["state"])
+    counts: dict[str, int] = {}
+    sums = {"requested_kwh": 0.0, "delivered_kwh": 0.0, "credit_yuan": 0.0,
+            "penalty_yuan": 0.0}
+    for r in rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+        if r.settlement:
+            s = json.loads(r.settlement)
+            for k in sums:
+                sums[k] += float(s[k])
+    for state, n in sorted(counts.items()):
+        by_state.add_metric([state], n)
+    out = [by_state]
+    for key, name, what in (
+            ("requested_kwh", "suanwang_grid_requested_kilowatt_hours",
+             "Energy settled grid events asked for (shed, cap: less; fill: more)"),
+            ("delivered_kwh", "suanwang_grid_delivered_kilowatt_hours",
+             "Energy delivered to settled grid events (credited: up to the requested)"),
+            ("credit_yuan", "suanwang_grid_credit_yuan", "Credit earned by settled events"),
+            ("penalty_yuan", "suanwang_grid_penalty_yuan", "Penalty of settled events")):
+        g = GaugeMetricFamily(name, what)
+        g.add_metric([], sums[key])
+        out.append(g)
+    return out
 
 
 def account_metrics(rows: list[tuple[str, float, float, int]]) -> list[GaugeMetricFamily]:
@@ -181,4 +212,7 @@ class Metrics:
                                ["limit"], registry=self.registry)
         self.market_bids = Counter("suanwang_market_bids", "Bids accepted by the API",
                                    ["kind"], registry=self.registry)
+        self.grid_events = Counter("suanwang_grid_events_posted",
+                                   "Grid events posted through the API", ["kind"],
+                                   registry=self.registry)
         self.registry.register(_LiveCollector(live))

@@ -33,6 +33,7 @@ from suanwang.service.db import (
     SiteStateRow,
     TenantRow,
 )
+from suanwang.service.grid_store import GridStore
 from suanwang.service.market_store import MarketStore
 from suanwang.service.migrations import upgrade
 from suanwang.service.states import (  # noqa: F401  (the lifecycle states, kept here too)
@@ -180,6 +181,7 @@ class Store:
         upgrade(engine)
         self.accounts = AccountStore(engine)
         self.market = MarketStore(engine, self.accounts)
+        self.grid = GridStore(engine)  # grid events (issue 14)
         self._session = sessionmaker(engine, expire_on_commit=False)
         self._writes: queue.Queue[_PendingWrite] = queue.Queue()
         threading.Thread(target=self._writer, name="suanwang-store-writer", daemon=True).start()
