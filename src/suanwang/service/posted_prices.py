@@ -17,7 +17,8 @@ the live scheduler without solving its LP in the tick, so they are not used):
 
 Parameters: log = logging.getLogger("suanwang.service")
 HORIZON_H = 24 hours ahead (plus the current hour), ALPHA = 1.0, U0 = 0.6,
-STEP = 0.10. Every hour's row is kept (its last revision: price, floor, scarcity, utilisation,
+STEP = 0.10: the rule is `market.posted`'s (`scarcity_target`, `smoothed`), the one the
+simulator's posted-price mechanism revises by. Every hour's row is kept (its last revision: price, floor, scarcity, utilisation,
 how many times it moved), so the history is the price each hour was last posted at.
 """
 
@@ -27,30 +28,16 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from suanwang.market.posted import ALPHA, STEP, U0, scarcity_target, smoothed
+
 if TYPE_CHECKING:
     from suanwang.service.live import LiveScheduler
 
 log = logging.getLogger("suanwang.service")
 HORIZON_H = 24
-ALPHA = 1.0
-U0 = 0.6
-STEP = 0.10
 HOUR_S = 3600.0
 
 Key = tuple[str, str, str, int]  # site, provider, kind, hour
-
-
-def scarcity_target(floor: float, utilisation: float) -> float:
-    return floor * ALPHA * max(0.0, utilisation - U0) / (1.0 - U0)
-
-
-def smoothed(previous: float | None, floor: float, target: float) -> float:
-    """The price posted now for an hour last posted at `previous` (None: never)."""
-    goal = floor + target
-    if previous is None:
-        return goal
-    step = STEP * floor
-    return max(floor, previous + min(max(goal - previous, -step), step))
 
 
 class PostedPrices:
@@ -134,3 +121,6 @@ class PostedPrices:
         for k in [k for k in self._posted if k[3] < h0]:  # hours gone: kept in the database
             del self._posted[k]
         return len(rows)
+
+
+__all__ = ["ALPHA", "HORIZON_H", "STEP", "U0", "PostedPrices", "scarcity_target", "smoothed"]
