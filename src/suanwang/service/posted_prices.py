@@ -15,11 +15,11 @@ the live scheduler without solving its LP in the tick, so they are not used):
   (p' = p + clip(f + s* - p, -STEP f, +STEP f)), never below the floor; an hour posted for the
   first time takes f + s* at once.
 
-Parameters: log = logging.getLogger("suanwang.service")
-HORIZON_H = 24 hours ahead (plus the current hour), ALPHA = 1.0, U0 = 0.6,
-STEP = 0.10: the rule is `market.posted`'s (`scarcity_target`, `smoothed`), the one the
-simulator's posted-price mechanism revises by. Every hour's row is kept (its last revision: price, floor, scarcity, utilisation,
-how many times it moved), so the history is the price each hour was last posted at.
+Parameters: HORIZON_H = 24 hours ahead (plus the current hour), ALPHA = 1.0, U0 = 0.6,
+STEP = 0.10; the rule is `market.posted`'s (`scarcity_target`, `smoothed`), the one the
+simulator's posted-price mechanism revises by. Every hour's row is kept (its last revision:
+price, floor, scarcity, utilisation, how many times it moved), so the history is the price
+each hour was last posted at.
 """
 
 from __future__ import annotations
