@@ -41,8 +41,9 @@ def test_a_bid_clears_runs_at_its_site_and_is_billed_at_the_clearing_price(
     assert r.status_code == 201, r.text
     bid = r.json()
     assert bid["state"] == "open" and bid["round_id"].startswith("r")
+    assert bid["hold_yuan"] == pytest.approx(50.0 * 16 * 0.5)  # the limit x unit-hours
     held = client.get("/v1/accounts/alice", headers=ALICE).json()["held_yuan"]
-    assert held == pytest.approx(50.0 * 16 * 0.5)  # the limit x unit-hours
+    assert 0 < held <= bid["hold_yuan"] + 1e-9  # the bid's, or (cleared) its jobs' at the price
 
     done = cleared(client, bid["id"])
     assert done["state"] == "matched", done
