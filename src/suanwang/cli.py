@@ -19,6 +19,7 @@ from suanwang import (
     cli_grid,
     cli_grid_client,
     cli_ledger,
+    cli_market,
     cli_replay,
     cli_report,
     cli_service,
@@ -473,6 +474,7 @@ def _print_bound_notes(console: Console, carbon: Bound, cost: Bound) -> None:
 cli_service.register(app)
 cli_sweep.register(app)
 cli_accounts.register(app)
+cli_market.register(app)
 cli_replay.register(app)
 
 

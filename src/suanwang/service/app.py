@@ -53,6 +53,7 @@ from suanwang.service.jobs_api import mount_jobs
 from suanwang.service.leader import Leader
 from suanwang.service.ledger_api import mount_ledger
 from suanwang.service.live import SERIES_DAYS, ExecInfo, LiveScheduler
+from suanwang.service.market_api import mount_market
 from suanwang.service.metrics import Metrics
 from suanwang.service.network_api import mount_network
 from suanwang.service.providers_api import mount_providers
@@ -316,5 +317,6 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
     mount_providers(app, service, tenant)  # /v1/providers*
     mount_accounts(app, service, tenant, operator)  # /v1/accounts*
     mount_billing(app, service, tenant, operator)  # /v1/invoices*, provider statements
+    mount_market(app, service, tenant, operator)  # /v1/market/*
     mount_grid(app, service, tenant)  # /v1/grid/* (issue 14)
     return app

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from suanwang.service.market_store import round_out
 from suanwang.service.provider_views import gather
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ class _LiveCollector(Collector):
                     green_e, carbon, cost, finished)
         yield from provider_metrics(gather(self.live.network, self.live).rows)
         yield from account_metrics(self.live.store.accounts.balances())
+        market = self.live.store.market
+        yield from market_metrics(market.rounds(limit=1), market.round_count())
         yield from grid_metrics(self.live.store.grid.list())
 
 
@@ -120,6 +123,34 @@ def account_metrics(rows: list[tuple[str, float, float, int]]) -> list[GaugeMetr
         held.add_metric([tenant], h)
         holding.add_metric([tenant], n)
     return [balance, held, holding]
+
+
+def market_metrics(latest: list[Any], count: int) -> list[GaugeMetricFamily | CounterMetricFamily]:
+    """The latest cleared round of the call auction: per market its price, units traded and
+    fill ratio; the round's fill ratio and time to clear; the rounds cleared so far."""
+    price = GaugeMetricFamily("suanwang_market_price_yuan_per_unit_hour",
+                              "Clearing price of the latest round, per market",
+                              labels=["kind", "site"])
+    volume = GaugeMetricFamily("suanwang_market_units_traded",
+                               "Units traded in the latest round, per market",
+                               labels=["kind", "site"])
+    fill = GaugeMetricFamily("suanwang_market_fill_ratio",
+                             "Units traded / units bid in the latest round, per market "
+                             "(site 'all': the round)", labels=["kind", "site"])
+    clear_s = GaugeMetricFamily("suanwang_market_clear_seconds",
+                                "Wall time to clear the latest round")
+    rounds = CounterMetricFamily("suanwang_market_rounds", "Rounds cleared (with bids)")
+    if latest:
+        out = round_out(latest[0], full=False)
+        for m in out["markets"]:
+            if m["price_yuan_per_unit_h"] is not None:
+                price.add_metric([m["kind"], m["site"]], m["price_yuan_per_unit_h"])
+            volume.add_metric([m["kind"], m["site"]], m["units_traded"])
+            fill.add_metric([m["kind"], m["site"]], m["fill_ratio"])
+        fill.add_metric(["all", "all"], out["fill_ratio"])
+        clear_s.add_metric([], out["clear_s"])
+    rounds.add_metric([], count)
+    return [price, volume, fill, clear_s, rounds]
 
 
 def provider_metrics(rows: list[dict[str, Any]]) -> list[GaugeMetricFamily | CounterMetricFamily]:
@@ -179,6 +210,8 @@ class Metrics:
         self.refused = Counter("suanwang_submissions_refused",
                                "Submissions refused by a limit of the tenant's account",
                                ["limit"], registry=self.registry)
+        self.market_bids = Counter("suanwang_market_bids", "Bids accepted by the API",
+                                   ["kind"], registry=self.registry)
         self.grid_events = Counter("suanwang_grid_events_posted",
                                    "Grid events posted through the API", ["kind"],
                                    registry=self.registry)

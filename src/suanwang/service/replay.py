@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from suanwang.core.policy import Decision
 from suanwang.core.scheduler import Scheduler
 from suanwang.core.state import Topology
 from suanwang.energy.forecast import Forecaster
@@ -171,6 +172,10 @@ def _apply(core: Scheduler, kind: str, b: dict[str, Any], job: Any) -> None:
         core.resume_running(job(b["job"]), b["site"], b["end_s"], b["provider"])
     elif kind == "resume_deferred":
         core.resume_deferred(job(b["job"]), b["until_s"])
+    elif kind == "place":  # the call auction's placement (`service.market_desk`)
+        core.apply(Decision(placed=[Placement(job(b["job"]), b["site"], b["now_s"],
+                                              b["transfer_s"], b["reason"], b["provider"])]),
+                   b["now_s"])
     elif kind == "set_power":
         core.set_power(calendar_of(b), b["now_s"])
     else:

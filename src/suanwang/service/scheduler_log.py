@@ -23,12 +23,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from suanwang.core.policy import Decision
 from suanwang.core.power_ceiling import Ceiling, FillLevel, PowerCalendar
 from suanwang.core.scheduler import Scheduler
 from suanwang.model import Job, Kind, Network
 
 INPUTS = ("start", "submit", "advance", "release", "requeue", "cancel", "drain_site",
-          "close_slice", "set_capacity", "resume_running", "resume_deferred", "set_power")
+          "close_slice", "set_capacity", "resume_running", "resume_deferred", "place",
+          "set_power")
 DECISIONS = ("placed", "deferred", "queued", "rejected", "finished")
 
 
@@ -94,6 +96,13 @@ class RecordingScheduler:
         self._rec("resume_deferred", job=job.job_id, until_s=until_s)
         self._inner.resume_deferred(job, until_s)
 
+    def apply(self, decision: Decision, now_s: float) -> None:
+        """A decision made outside the policy (the call auction's placements): recorded as
+        one `place` input per placement."""
+        for pl in decision.placed:
+            self._rec("place", job=pl.job.job_id, site=pl.site_id, provider=pl.provider_id,
+                      transfer_s=pl.transfer_s, reason=pl.reason, now_s=now_s)
+        self._inner.apply(decision, now_s)
     def set_power(self, power: PowerCalendar | None, now_s: float) -> None:
         self._rec("set_power", now_s=now_s, **calendar_body(power))
         self._inner.set_power(power, now_s)
