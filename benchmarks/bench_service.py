@@ -229,6 +229,56 @@ def drive_wrk_replicas(urls: list[str], clients: int, seconds: float, batch: int
             "p99_ms": max(r["p99_ms"] for r in got)}
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far, from /proc."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_s() -> float:
+    """CPU seconds of every `postgres` process on this machine (the server and its backends)."""
+    total = 0.0
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            if (d / "comm").read_text(encoding="ascii").strip().startswith("postgres"):
+                total += _cpu_s(int(d.name))
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def bench_role_costs(seconds: float, runs: int) -> None:
+    """CPU per 1,000 jobs of each role (API replica, scheduler, PostgreSQL), single
+    submissions at 10 wrk connections and batches of 1,000 at 4."""
+    for batch, clients in ((1, 10), (1000, 4)):
+        rows = []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as d:
+                procs, urls, schema = start_roles(1, Path(d))
+                try:
+                    drive_wrk(urls[0], clients, 3, batch, Path(d))  # warm up
+                    sch, api = procs[0].pid, procs[1].pid
+                    c0 = (_cpu_s(api), _cpu_s(sch), _postgres_cpu_s(), _decided(schema))
+                    r = drive_wrk(urls[0], clients, seconds, batch, Path(d))
+                    time.sleep(1.0)  # the scheduler decides what was accepted last
+                    c1 = (_cpu_s(api), _cpu_s(sch), _postgres_cpu_s(), _decided(schema))
+                    jobs = r["jobs_per_s"] * seconds
+                    rows.append({**r, "api": 1000 * (c1[0] - c0[0]) / jobs,
+                                 "scheduler": 1000 * (c1[1] - c0[1]) / max(c1[3] - c0[3], 1),
+                                 "postgres": 1000 * (c1[2] - c0[2]) / jobs})
+                finally:
+                    for p in procs:
+                        os.killpg(p.pid, signal.SIGTERM)
+                    for p in procs:
+                        p.wait(timeout=60)
+        med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+        print(f"role costs, batch {batch:,} x{clients}: {med['jobs_per_s']:,.0f} jobs/s, p50 "
+              f"{med['p50_ms']:.1f} ms, p99 {med['p99_ms']:.1f} ms; CPU s per 1,000 jobs: API "
+              f"{med['api']:.2f}, scheduler {med['scheduler']:.2f}, PostgreSQL "
+              f"{med['postgres']:.2f}", flush=True)
+
+
 def _decided(schema: str) -> int:
     import sqlalchemy
 
@@ -447,7 +497,13 @@ def main() -> None:
     ap.add_argument("--backlog", type=int, default=0,
                     help="the scheduler alone: N jobs accepted before it starts (with "
                          "--workers: local sites on that many workers; else clock sites)")
+    ap.add_argument("--role-costs", action="store_true",
+                    help="CPU per 1,000 jobs of the API replica, the scheduler and PostgreSQL "
+                         "(wrk; /proc)")
     args = ap.parse_args()
+    if args.role_costs:
+        bench_role_costs(args.seconds, args.runs)
+        return
     if args.backlog:
         counts: list[int | None] = ([int(x) for x in args.workers.split(",")]
                                     if args.workers else [None])
