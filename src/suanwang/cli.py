@@ -17,7 +17,9 @@ from suanwang import (
     cli_accounts,
     cli_energy,
     cli_grid,
+    cli_grid_client,
     cli_ledger,
+    cli_market,
     cli_replay,
     cli_report,
     cli_service,
@@ -25,6 +27,7 @@ from suanwang import (
 )
 from suanwang.bounds import MAX_RUN_DAYS
 from suanwang.cli_errors import Commands, fail
+from suanwang.cli_market_compare import print_market
 from suanwang.cli_output import Column, print_table, stdout
 from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.energy.measured import read_measured
@@ -39,6 +42,7 @@ from suanwang.network.loader import load_network
 from suanwang.planning.bound import Bound, compare_bounds
 from suanwang.planning.tight_bound import tight_compare_bounds
 from suanwang.policies.registry import OFFLINE_POLICIES, POLICIES, UnknownPolicyError
+from suanwang.sim.market_compare import market_compare
 from suanwang.sim.output import FORMATS, run_files, write_run
 from suanwang.sim.result import SimResult
 from suanwang.sim.runner import DEFAULT_START, energy_for, run
@@ -52,6 +56,7 @@ app.add_typer(network_app, name="network")
 app.add_typer(cli_ledger.app, name="ledger")
 app.add_typer(cli_report.app, name="report")
 app.add_typer(cli_energy.app, name="energy")
+app.add_typer(cli_grid_client.grid_app, name="grid")
 err_console = Console(stderr=True)
 
 NetworkOpt = Annotated[Path | None, typer.Option(
@@ -262,9 +267,9 @@ def compare(
     load: LoadOpt = DEFAULT_LOAD, trace: TraceOpt = None, network: NetworkOpt = None,
     out: OutOpt = None, forecast_error: ErrOpt = 1.0,
     energy: EnergyOpt = DEFAULT_ENERGY_MODEL, energy_series: EnergySeriesOpt = None,
-    policies: Annotated[str, typer.Option(
-        "--policies", help="Comma-separated policies to compare.")] = ",".join(
-        [*POLICIES, *OFFLINE_POLICIES]),
+    policies: Annotated[str | None, typer.Option(
+        "--policies", help="Comma-separated policies to compare (default: all; with --market, "
+                           "the one policy the scheduler places with: green-window).")] = None,
     bound: Annotated[bool, typer.Option(
         "--bound/--no-bound", help="Also solve the LP lower bound (carbon and cost) and show "
                                    "each policy's ratio to it.")] = True,
@@ -273,10 +278,22 @@ def compare(
                              "job a mix of whole runs; falls back to aggregated on its time "
                              "limit, and says so).")] = "aggregated",
     grid_events: cli_grid.GridEventsOpt = None,
+    market: Annotated[bool, typer.Option(
+        "--market", help="Run the demand through three mechanisms instead: the scheduler "
+                         "alone, posted prices and the call auction (算力交易); print welfare, "
+                         "bill, western utilisation, carbon and jobs run per mechanism.")
+    ] = False,
 ) -> None:
     """Run every policy on the same demand and weather; print energy, green share, carbon,
     cost, waits, latency violations and deadline misses side by side, and each policy's
-    carbon and cost as a ratio to the LP lower bound."""
+    carbon and cost as a ratio to the LP lower bound. With --market, one policy through the
+    scheduler alone, posted prices and the call auction."""
+    if market:
+        _compare_market(days, jobs, seed, load, trace, network, out, forecast_error, energy,
+                        energy_series, policies or "green-window", grid_events)
+        return
+    if policies is None:
+        policies = ",".join([*POLICIES, *OFFLINE_POLICIES])
     names = [p.strip() for p in policies.split(",") if p.strip()]
     for name in names:
         if name not in POLICIES and name not in OFFLINE_POLICIES:
@@ -316,6 +333,41 @@ def compare(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "compare.json").write_text(json.dumps(summaries, indent=2, ensure_ascii=False),
+                                          encoding="utf-8")
+        stdout().print(f"wrote {out}/compare.json")
+
+
+def _compare_market(days: float, jobs: int, seed: int, load: float, trace: Path | None,
+                    network: Path | None, out: Path | None, forecast_error: float, energy: str,
+                    energy_series: Path | None, policies: str,
+                    grid_events: Path | None) -> None:
+    names = [p.strip() for p in policies.split(",") if p.strip()]
+    if len(names) != 1 or names[0] not in POLICIES:
+        raise _fail(f"--policies {policies!r}: with --market, give one online policy, one of: "
+                    f"{', '.join(POLICIES)}")
+    if grid_events is not None:
+        raise _fail("--grid-events: not with --market (the market comparison runs without "
+                    "grid events)")
+    net = _network(network)
+    demand, info = _demand(net, trace, days, jobs, seed, load)
+    series = _energy(net, demand, seed, None if trace is not None else days, energy,
+                     energy_series)
+    horizon_s = float(info.get("horizon_s") or days * 86400.0)
+    try:
+        comparison = market_compare(net, demand, names[0], series, seed=seed,
+                                    forecast_error=forecast_error, horizon_s=horizon_s)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    head = {**info, "network": net.name, "forecast_error": forecast_error,
+            "energy": _energy_label(energy, energy_series), "market": True}
+    title = (f"{len(demand):,} jobs ({info.get('demand', '')}), network {net.name}, seed {seed}, "
+             f"policy {names[0]}: scheduler alone, posted prices, call auction")
+    print_market(comparison.rows, title)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        doc = {**head, "optimum_yuan": comparison.optimum_yuan,
+               "mechanisms": comparison.rows}
+        (out / "compare.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False),
                                           encoding="utf-8")
         stdout().print(f"wrote {out}/compare.json")
 
@@ -429,6 +481,7 @@ def _print_bound_notes(console: Console, carbon: Bound, cost: Bound) -> None:
 cli_service.register(app)
 cli_sweep.register(app)
 cli_accounts.register(app)
+cli_market.register(app)
 cli_replay.register(app)
 
 

@@ -17,6 +17,7 @@ from suanwang.errors import InputError
 from suanwang.ledger.bundle import CertificateInvalid, verify_bundle
 from suanwang.ledger.certificate import LedgerBroken, Subject, build_bundle, build_certificate
 from suanwang.ledger.certificate_page import render_certificate_html
+from suanwang.ledger.chain import energy_only
 from suanwang.ledger.checkpoint import (
     KEY_ENV,
     KEY_FILE,
@@ -38,6 +39,7 @@ from suanwang.ledger.gec import (
 from suanwang.ledger.merkle import ProofError, verify_consistency
 from suanwang.ledger.note import NoteError, Signer, Verifier, b64decode_strict, cosign
 from suanwang.ledger.period import parse_period
+from suanwang.ledger.record import LedgerRecord
 from suanwang.ledger.sim_output import DATA_DIR
 from suanwang.ledger.store import FileLedger
 from suanwang.report.run_files import read_network_json
@@ -383,7 +385,8 @@ def certificate(
             if registry is None:
                 return {}
             picked = {r["seq"] for r in cert["records"]}
-            return {"gec": backing(registry, ((s.seq, s.record) for s in ledger.records()),
+            return {"gec": backing(registry, ((s.seq, s.record) for s in ledger.records()
+                                             if isinstance(s.record, LedgerRecord)),
                                    picked)}
 
         if ledger.checkpoints():
@@ -487,7 +490,7 @@ def gec_import(
     or already retired, is refused."""
     ledger = _open(path)
     records: list[tuple[int, Any]] = []
-    check = ledger.verify(on_record=lambda q, _d, r: records.append((q, r)))
+    check = ledger.verify(on_record=energy_only(lambda q, _d, r: records.append((q, r))))
     if check.problem is not None:
         raise _fail(f"the ledger does not verify: {check.problem.describe()}", code=1)
     target = ledger.directory / GEC_FILE

@@ -1,5 +1,5 @@
 """`suanwang serve | up` run the live service (the client commands are in `cli_client`);
-`suanwang api | scheduler` run its roles as processes of their own on PostgreSQL.
+`suanwang api | scheduler | worker` run its roles as processes of their own on PostgreSQL.
 
 Before anything is read or written, a start takes the data directory's lock and binds its
 port; a second service on the same data directory, database or port exits with a message and
@@ -238,6 +238,89 @@ def _run_scheduler(db: str | None, data_dir: Path, policy: str, speed: float,
     console.print("scheduler stopped", highlight=False)
 
 
+def _worker_bindings(configs: dict[str, Any], site_ids: list[str], sites: list[str],
+                     provider: str | None, checked: bool) -> list[str]:
+    """The bindings `suanwang worker --site ... [--provider P]` serves."""
+    from suanwang.executors.registry import binding_key
+
+    if sites == ["all"]:
+        if provider is not None:
+            raise _fail("--provider: give it with one --site, not --site all")
+        found = sorted(k for k, c in configs.items() if c.workers)
+        if not found:
+            raise _fail("--site all: the deployment gives no site to workers (add "
+                        "`workers: true` to a site, or to `default`)")
+        return found
+    out = []
+    for site in sites:
+        if site not in site_ids:
+            raise _fail(f"--site {site}: unknown site; known: {', '.join(site_ids)}, all")
+        key = site if provider is None else binding_key(site, provider)
+        if key not in configs:
+            raise _fail(f"--provider {provider}: it has no binding of its own at {site} in "
+                        f"the deployment (its jobs run on {site}'s binding: serve --site "
+                        f"{site} without --provider)")
+        if checked and not configs[key].workers:
+            raise _fail(f"--site {site}{'' if provider is None else f' --provider {provider}'}"
+                        f": the deployment does not give {key} to workers (add `workers: "
+                        "true` to it), so the scheduler runs its jobs itself")
+        out.append(key)
+    return out
+
+
+def _run_worker(db: str | None, data_dir: Path, sites: list[str], provider: str | None,
+                backend: str | None, deployment: Path | None, network: Path | None,
+                name: str | None, lease_s: float, poll_s: float, max_runs: int) -> None:
+    import signal
+    import threading
+
+    from suanwang.errors import InputError
+    from suanwang.executors.registry import BACKENDS, load_deployment
+    from suanwang.network.loader import load_network
+    from suanwang.service.db import make_engine
+    from suanwang.service.executor_worker import ExecutorWorker, worker_executors
+    from suanwang.service.store import Store
+    from suanwang.service.work_queue import WorkQueue, default_worker_id
+
+    _check_role_db("worker", db)
+    if backend is not None and backend not in BACKENDS:
+        raise _fail(f"--backend {backend}: unknown backend; known: {', '.join(BACKENDS)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    try:
+        net = load_network(network)
+        site_ids = [s.id for s in net.sites]
+        providers = {s.id: [p.id for p in s.providers] for s in net.sites}
+        configs = load_deployment(deployment, site_ids, backend or "local", providers)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    bindings = _worker_bindings(configs, site_ids, sites or [], provider,
+                                checked=deployment is not None)
+    if not bindings:
+        raise _fail("--site: give the site this worker serves (or --site all)")
+    try:
+        executors = worker_executors(configs, bindings, data_dir / "logs", backend)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    store = Store(make_engine(db or ""))
+    worker_id = name or default_worker_id()
+    worker = ExecutorWorker(WorkQueue(store.engine, store.channel), executors, worker_id,
+                            lease_s=lease_s, poll_s=poll_s, max_runs=max_runs)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    names = sorted({e.name for e in executors.values()})
+    console.print(f"suanwang 算网 worker {worker_id} serving {', '.join(bindings)} "
+                  f"({', '.join(names)}) on {_shown(db or '')}; lease {lease_s:g} s",
+                  highlight=False)
+    worker.start()
+    done.wait()
+    worker.stop()
+    store.engine.dispose()
+    console.print(f"worker {worker_id} stopped; its runs go on and another worker adopts them",
+                  highlight=False)
+
+
 def _policy_help() -> str:
     from suanwang.policies.registry import OFFLINE_POLICIES, POLICIES
 
@@ -364,9 +447,47 @@ def scheduler(db: PgDbOpt = None, data_dir: DataOpt = DEFAULT_DATA_DIR,
                    deployment, executor, tick_s, poll_s)
 
 
+def worker(db: PgDbOpt = None, data_dir: DataOpt = DEFAULT_DATA_DIR,
+           site: Annotated[list[str] | None, typer.Option(
+               "--site", metavar="SITE",
+               help="A site whose placed jobs this worker runs (again for more; `all`: every "
+                    "binding the deployment gives to workers).", show_default=False)] = None,
+           provider: Annotated[str | None, typer.Option(
+               "--provider", metavar="ID", help="Serve this provider's own binding at --site.",
+               show_default=False)] = None,
+           backend: Annotated[str | None, typer.Option(
+               "--backend", metavar="NAME", help="Run on this backend (its default settings) "
+                                                 "instead of the deployment's.",
+               show_default=False)] = None,
+           deployment: Annotated[Path | None, typer.Option(
+               "--deployment", help="YAML: the scheduler's deployment file (the backend and "
+                                    "settings of each site; `workers: true` where workers "
+                                    "serve it).", show_default=False)] = None,
+           network: NetOpt = None,
+           name: Annotated[str | None, typer.Option(
+               "--name", help="This worker's id (default: host-pid).", show_default=False)
+           ] = None,
+           lease_s: Annotated[float, typer.Option(
+               "--lease-s", min=0.5, metavar="S",
+               help="Lease of each run held, renewed every step: a dead worker's runs are "
+                    "taken over this long after it died.")] = 10.0,
+           poll_s: Annotated[float, typer.Option(
+               "--poll-s", min=0.01, metavar="S",
+               help="Wall seconds between steps (claim, poll the backend, report).")] = 0.2,
+           max_runs: Annotated[int, typer.Option(
+               "--max-runs", min=1, metavar="N", help="Runs held at most.")] = 10_000,
+           ) -> None:
+    """An executor worker on PostgreSQL: claims the jobs the scheduler placed on its site (or
+    provider), runs them on the backend and reports their start and end. Any number may serve
+    one site; a dead worker's runs are taken over when their leases expire, and a run already
+    started is adopted, not started again."""
+    _run_worker(db, data_dir, site or [], provider, backend, deployment, network, name,
+                lease_s, poll_s, max_runs)
+
+
 def register(app: typer.Typer) -> None:
     from suanwang import cli_client
 
-    for fn in (serve, up, api, scheduler):
+    for fn in (serve, up, api, scheduler, worker):
         app.command()(fn)
     cli_client.register(app)

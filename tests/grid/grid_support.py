@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from conftest import T0, build_series, exact_forecaster, job
 from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.energy.series import EnergySeries
 from suanwang.grid.event import EventKind, GridEvent
@@ -19,6 +18,7 @@ from suanwang.model import Job, Network
 from suanwang.policies.registry import make_policy
 from suanwang.sim.engine import simulate
 from suanwang.sim.result import SimResult
+from tiny_support import T0, build_series, exact_forecaster, job
 
 ONLINE = ["nearest", "greenest", "cheapest", "green-window", "rolling"]
 H = 3600.0

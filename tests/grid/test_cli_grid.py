@@ -11,8 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import TINY_DOC
 from suanwang.cli import app
+from tiny_support import TINY_DOC
 
 EVENTS = """\
 events:

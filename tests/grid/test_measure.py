@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from grid_support import H, event, steady
 
-from conftest import build_series
 from suanwang.grid.event import EventKind
 from suanwang.grid.run import run_with_events
 from suanwang.model import Network
+from tiny_support import build_series
 
 
 def _series(net: Network):  # west turns green from hour 10: green-window defers to then

@@ -5,8 +5,9 @@ run must report no failure.
 
 One allowance, stated here: `positive_data_acceptance` also accepts a 422 from the routes
 whose validation depends on the running network or ledger, which JSON Schema cannot express
-(a job's origin must be one of the network's regions and its units fit a pool of its kind, its
-deadline after its duration; a consistency proof needs `old <= new <= records held`; a period
+(a job's or a bid's origin must be one of the network's regions and its units fit a pool of its
+kind, its deadline after its duration; an ask's provider must sell at its site; a price range
+needs ISO 8601 times; a consistency proof needs `old <= new <= records held`; a period
 must be a real calendar period). Every such 422 still has to match the documented schema.
 """
 
@@ -32,7 +33,8 @@ from suanwang.service.app import create_app  # noqa: E402
 SEED = 17
 MAX_EXAMPLES = 20  # per operation and phase: the whole run stays within a few minutes
 SEMANTIC_422 = ["POST /v1/jobs", "POST /v1/jobs/batch", "GET /v1/ledger/consistency",
-                "GET /v1/ledger/certificate"]
+                "GET /v1/ledger/certificate", "POST /v1/market/bids", "POST /v1/market/asks",
+                "GET /v1/market/prices", "POST /v1/grid/events"]
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 

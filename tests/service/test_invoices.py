@@ -25,11 +25,12 @@ from suanwang.service.app import create_app
 HOUR_S = 3600.0
 
 
-def finished_and_closed(client: TestClient, job_id: str) -> dict[str, Any]:
+def finished_and_closed(client: TestClient, job_id: str, limit_s: float = 20.0
+                        ) -> dict[str, Any]:
     done = wait_for(lambda: client.get(f"/v1/jobs/{job_id}", headers=ALICE).json(),
-                    lambda j: j["state"] == "finished")
+                    lambda j: j["state"] == "finished", limit_s)
     wait_for(lambda: client.get("/v1/ledger/head", headers=OPS).json(),
-             lambda h: h["closed_until_s"] >= done["end_s"])
+             lambda h: h["closed_until_s"] >= done["end_s"], limit_s)
     return done
 
 
@@ -163,10 +164,15 @@ def test_a_provider_statement_adds_up_its_sales_by_site_and_tenant(client: TestC
                       headers=OPS).status_code == 404
 
 
+CHANGE_H = 12  # the price changes this many hours after the hour the service starts in
+
+
 @pytest.fixture
 def repriced(db: tuple[str, str | None]) -> Iterator[tuple[TestClient, PriceItem]]:
-    """A service whose network has scnet at Horinger doubling its card-hour price two hours
-    after the service starts (a new price item superseding the old one)."""
+    """A service whose network has scnet at Horinger doubling its card-hour price 11-12 run
+    hours after the service starts (a new price item superseding the old one): at the test
+    clock's 3,600x, 11 wall seconds for the service to start and take the job, however loaded
+    the machine (start-up at 3,600x is hours of run time)."""
     net = load_network()
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     sites = []
@@ -180,7 +186,7 @@ def repriced(db: tuple[str, str | None]) -> Iterator[tuple[TestClient, PriceItem
                               key=lambda i: i.effective_from)
                     new_item = replace(old, item_id=f"{old.item_id}-doubled",
                                        yuan_per_unit_h=old.yuan_per_unit_h * 2,
-                                       effective_from=now + timedelta(hours=2),
+                                       effective_from=now + timedelta(hours=CHANGE_H),
                                        source="assumption: a test's price change")
                     prices = sorted((*p.prices, new_item),
                                     key=lambda i: (list(Kind).index(i.kind), i.effective_from))
@@ -198,10 +204,10 @@ def repriced(db: tuple[str, str | None]) -> Iterator[tuple[TestClient, PriceItem
 def test_a_job_spanning_a_price_change_is_billed_by_both_items(
         repriced: tuple[TestClient, PriceItem]) -> None:
     client, new_item = repriced
-    job = client.post("/v1/jobs", json=rt_job(units=8, duration_s=6 * HOUR_S,
+    job = client.post("/v1/jobs", json=rt_job(units=8, duration_s=2 * CHANGE_H * HOUR_S,
                                               rtt_bound_ms=5.0, providers_allow=["scnet"]),
                       headers=ALICE).json()
-    done = finished_and_closed(client, job["id"])
+    done = finished_and_closed(client, job["id"], limit_s=90.0)
     start = client.app.state.service.clock.start_utc  # type: ignore[attr-defined]
     assert start + timedelta(seconds=done["start_s"]) < new_item.effective_from \
         < start + timedelta(seconds=done["end_s"])

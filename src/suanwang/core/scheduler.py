@@ -214,6 +214,30 @@ class Scheduler:
             return True
         return self._queued.pop(job_id, None) is not None
 
+    def set_power(self, power: PowerCalendar | None, now_s: float) -> None:
+        """Adopt a new calendar of power ceilings and fill levels from `now_s` on (a grid
+        event notified or cancelled while the scheduler runs: the live service). The units the
+        old calendar withheld are given back, a new `PowerGuard` counts the jobs holding units
+        now, the ceiling in force now is applied at once (every later decision sees it) and its
+        later changes are put on the clock; a fill in force now pulls deferred work forward.
+        Jobs already placed keep their units (nothing is preempted)."""
+        if self.guard is not None:
+            for site in list(self.guard.site_pools):
+                self.guard.unclip(site)
+        self.guard = None
+        if power:
+            guard = PowerGuard(self, power)
+            for r in self.running.values():
+                guard.added(r)
+            self.guard = guard
+            for t in power.change_times():
+                if t > now_s:
+                    self._push(t, GRID, "")
+            guard.sync_all()
+            guard.fill(now_s)
+        for k in Kind:
+            self._drain_queue(k, now_s)
+
     def drain_site(self, site_id: str, drained: bool, now_s: float) -> None:
         """Stop (or resume) new placements at a site from the next decision on."""
         idx = self.topology.site_ids.index(site_id)

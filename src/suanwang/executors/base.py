@@ -57,6 +57,8 @@ class ExecStatus:
     exit_code: int | None = None
     reason: str = ""
     log_tail: str = ""
+    # what ran it, as an executor worker reports it ("local j1@4242:981 on worker w-1")
+    started_as: str = ""
 
     @property
     def ended(self) -> bool:
@@ -92,6 +94,8 @@ class ExecutorConfig:
 
     backend: str
     settings: dict[str, object] = field(default_factory=dict)
+    # served by executor workers (`suanwang worker`), not by the scheduler's own process
+    workers: bool = False
 
 
 def tail(text: str, lines: int = 20, chars: int = 4000) -> str:

@@ -31,6 +31,11 @@ settings are in `executors.local` (`run_as`, time margins).
 Backends: `local` (processes on this machine), `slurm`, `ray` (when installed); `clock` means
 no executor: the job just takes its stated duration on the run clock.
 
+`workers: true` on a binding (or on `default`) says executor workers serve it (`suanwang
+worker --site S [--provider P]`, PostgreSQL only): the scheduler queues its runs in the
+database instead of calling the backend itself, and a worker that claims them calls the
+backend with these settings (`service.work_queue`).
+
 The file is checked whole at load (so the service refuses it at start, not later): the rules of
 `suanwang.yaml_input`, an unknown key at any level refused with the known ones listed, every
 setting's type and range (`suanwang.bounds.DEPLOYMENT`), and a Ray `address` with a port must
@@ -210,7 +215,17 @@ def _config(source: str, field: str, node: Any) -> ExecutorConfig:
                              f"an account name, or a pattern with {TENANT_PLACEHOLDER} (each "
                              f"tenant's own, e.g. sw-{TENANT_PLACEHOLDER}); nothing else in "
                              "braces")
-    return ExecutorConfig(backend, {k: v for k, v in node.items() if k != "backend"})
+    workers = node.get("workers", False)
+    if not isinstance(workers, bool):
+        raise InputError(source, f"{field}.workers", workers,
+                         "must be true (executor workers run its jobs: `suanwang worker`) "
+                         "or false (the scheduler's process does)")
+    if workers and backend == NO_EXECUTOR:
+        raise InputError(source, f"{field}.workers", workers,
+                         "a clock binding runs nothing, so no worker serves it; give it a "
+                         f"backend ({', '.join(BACKENDS)}) or drop `workers`")
+    return ExecutorConfig(backend, {k: v for k, v in node.items()
+                                    if k not in ("backend", "workers")}, workers)
 
 
 def make_executors(configs: dict[str, ExecutorConfig], log_dir: Path

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from suanwang.errors import InputError
 from suanwang.ledger.bundle import attach_proof
-from suanwang.ledger.chain import Problem
+from suanwang.ledger.chain import Problem, energy_only
 from suanwang.ledger.factors import RESIDUAL_MIX_G_PER_KWH, RESIDUAL_MIX_SOURCE, origin_factor
 from suanwang.ledger.merkle import MerkleTree
 from suanwang.ledger.note import Signer
@@ -100,7 +100,7 @@ def build_certificate(ledger: FileLedger, subject: Subject, issued: datetime | N
         if subject.matches(r, hour_of):
             picked.append((seq, digest, r))
 
-    check = ledger.verify(on_record=keep)
+    check = ledger.verify(on_record=energy_only(keep))
     if check.problem is not None:
         raise LedgerBroken(str(ledger.path), check.problem)
     if not picked:

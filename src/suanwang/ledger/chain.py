@@ -20,7 +20,8 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from suanwang.ledger.record import LedgerRecord, decode_body, encode_record
+from suanwang.ledger.event_record import AnyRecord, EventRecord, decode_entry, encode_entry
+from suanwang.ledger.record import LedgerRecord
 
 GENESIS = "0" * 64
 _PREFIX = b'{"hash":"'
@@ -41,7 +42,7 @@ class Entry:
     seq: int
     prev: str
     hash: str
-    record: LedgerRecord
+    record: AnyRecord
     line: str  # the stored text, without the newline
 
 
@@ -53,8 +54,8 @@ class Chain:
         self.head = head
         self.count = count
 
-    def append(self, record: LedgerRecord) -> Entry:
-        body = encode_record(record, self.count, self.head)
+    def append(self, record: AnyRecord) -> Entry:
+        body = encode_entry(record, self.count, self.head)
         digest = body_hash(body)
         entry = Entry(self.count, self.head, digest, record, make_line(body, digest))
         self.head = digest
@@ -68,12 +69,15 @@ class Problem:
 
     index: int
     reason: str
-    job: str | None = None
-    hour: str | None = None
+    job: str | None = None  # for an event record: its type and ref
+    hour: str | None = None  # for an event record: its time
+    event: bool = False
 
     def describe(self) -> str:
         where = f"record {self.index} (line {self.index + 1}"
-        if self.job is not None:
+        if self.job is not None and self.event:
+            where += f", {self.job} at {self.hour}"
+        elif self.job is not None:
             where += f", job {self.job}, hour {self.hour}"
         return f"{where}): {self.reason}"
 
@@ -90,12 +94,14 @@ class Verification:
 
 
 def _check_line(i: int, line: bytes,
-                prev_hash: str) -> tuple[str, LedgerRecord | None, Problem | None]:
+                prev_hash: str) -> tuple[str, AnyRecord | None, Problem | None]:
     """(this record's hash, the record, None) or ("", None, the problem)."""
 
     def bad(reason: str, job: str | None = None,
             hour: str | None = None) -> tuple[str, None, Problem]:
-        return "", None, Problem(i, reason, job, hour)
+        return "", None, Problem(i, reason, job, hour, event)
+
+    event = False
 
     if not line.endswith(b"\n"):
         return bad("the line does not end with a newline: the file was cut or altered after "
@@ -108,16 +114,19 @@ def _check_line(i: int, line: bytes,
     body = b"{" + raw[_HASH_END + 2:]
     digest = hashlib.sha256(body).hexdigest()
     try:
-        seq, prev, record = decode_body(json.loads(body.decode("utf-8")))
+        seq, prev, record = decode_entry(json.loads(body.decode("utf-8")))
     except (UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
         if digest != stored:
             return bad(f"its hash does not match its content: the record was altered ({exc})")
         return bad(f"not a valid record: {exc}")
-    job, hour = record.job, record.hour
+    if isinstance(record, EventRecord):  # named by its type and ref, and its time
+        job, hour, event = f"{record.type} {record.ref}", record.at, True
+    else:
+        job, hour = record.job, record.hour
     if digest != stored:
         return bad(f"its hash does not match its content: the record was altered (stored "
                    f"{stored[:12]}…, content hashes to {digest[:12]}…)", job, hour)
-    if encode_record(record, seq, prev).encode("utf-8") != body:
+    if encode_entry(record, seq, prev).encode("utf-8") != body:
         return bad("not in canonical form, or its figures do not add up (grid = facility - "
                    "green; CO2 = grid x factor)", job, hour)
     if seq != i:
@@ -129,8 +138,20 @@ def _check_line(i: int, line: bytes,
     return digest, record, None
 
 
-RecordSink = Callable[[int, str, LedgerRecord], None]
-"""Called with (seq, hash, record) for each record found good, in order."""
+RecordSink = Callable[[int, str, AnyRecord], None]
+"""Called with (seq, hash, record) for each record found good, in order: energy records and
+event records (`event_record`) alike; `energy_only` passes on the energy records only."""
+EnergySink = Callable[[int, str, LedgerRecord], None]
+
+
+def energy_only(sink: EnergySink) -> RecordSink:
+    """A sink that passes on only the energy records (what a job drew in an hour)."""
+
+    def keep(seq: int, digest: str, record: AnyRecord) -> None:
+        if isinstance(record, LedgerRecord):
+            sink(seq, digest, record)
+
+    return keep
 
 
 def verify_lines(lines: Iterable[bytes], expected_count: int | None = None,

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from suanwang.errors import InputError
 from suanwang.ledger.chain import GENESIS, body_hash, make_line
-from suanwang.ledger.record import encode_body
+from suanwang.ledger.record import LedgerRecord, encode_body
 from suanwang.ledger.store import FileLedger
 
 COMPACT_FILE = "ledger.parquet"
@@ -38,6 +38,8 @@ def write_compact(ledger: FileLedger, out: Path | None = None) -> Path:
     cols: dict[str, list[object]] = {c: [] for c in SCHEMA.names}
     for s in ledger.records():
         r = s.record
+        if not isinstance(r, LedgerRecord):  # event records have their own columns
+            continue
         for c in SCHEMA.names:
             cols[c].append(getattr(r, c))
     table = pa.table({c: pa.array(v, type=SCHEMA.field(c).type) if c in _INT64 + _INT32

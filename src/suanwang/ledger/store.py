@@ -29,9 +29,10 @@ from suanwang.ledger.chain import (
     verify_lines,
 )
 from suanwang.ledger.checkpoint import PUB_FILE, Checkpoint, open_checkpoint
+from suanwang.ledger.event_record import AnyRecord, EventRecord, decode_entry
 from suanwang.ledger.merkle import Frontier, MerkleTree, leaf_hash
 from suanwang.ledger.note import NoteError, Signer, Verifier, split
-from suanwang.ledger.record import LedgerRecord, decode_body
+from suanwang.ledger.record import LedgerRecord
 from suanwang.ledger.sums import (
     SiteHours,
     SumNode,
@@ -92,6 +93,8 @@ def site_hours(records: Iterable[StoredRecord]) -> tuple[list[tuple[str, str, in
     first: list[int] = []
     for s in records:
         r = s.record
+        if not isinstance(r, LedgerRecord):  # event records are in no site-hour
+            continue
         key = (r.site, r.hour, r.hour_start_s)
         if not keys or keys[-1] != key:
             keys.append(key)
@@ -105,7 +108,7 @@ def site_hours(records: Iterable[StoredRecord]) -> tuple[list[tuple[str, str, in
 class StoredRecord:
     seq: int
     hash: str
-    record: LedgerRecord
+    record: AnyRecord  # an energy record, or an event record (`event_record`)
 
 
 class StreamCheck:
@@ -138,11 +141,11 @@ class StreamCheck:
             self.roots[self.frontier.size] = self.frontier.root()
             self._i += 1
 
-    def __call__(self, seq: int, digest: str, record: LedgerRecord) -> None:
+    def __call__(self, seq: int, digest: str, record: AnyRecord) -> None:
         raw = bytes.fromhex(digest)
         self.frontier.append(leaf_hash(raw))
         self._take_roots()
-        if self.heads is None or self.problem is not None:
+        if self.heads is None or self.problem is not None or isinstance(record, EventRecord):
             return
         key = (record.site, record.hour, record.hour_start_s)
         if key != self._key:
@@ -352,7 +355,7 @@ class FileLedger:
         for seq, line in self.lines_at(seqs).items():
             obj = json.loads(line)
             digest = obj.pop("hash")
-            yield StoredRecord(seq, digest, decode_body(obj)[2])
+            yield StoredRecord(seq, digest, decode_entry(obj)[2])
 
     def summary_tree(self) -> MerkleTree | None:
         lines = self.summary_lines()
@@ -455,7 +458,7 @@ class FileLedger:
             try:
                 obj = json.loads(line)
                 digest = obj.pop("hash")
-                seq, _, record = decode_body(obj)
+                seq, _, record = decode_entry(obj)
             except (ValueError, TypeError, KeyError) as exc:
                 raise InputError(str(self.path), f"line {i + 1}", line[:80].decode(
                     "utf-8", errors="replace"), f"not a ledger record: {exc}") from None

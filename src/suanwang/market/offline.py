@@ -40,10 +40,22 @@ def pair_welfare_yuan_per_unit_h(book: Book) -> np.ndarray:
 
 def offline_optimum(book: Book, method: str = "highs-ipm") -> Optimum:
     """The welfare-maximising assignment of `book` (see the module)."""
+    welfare, units, k, _ = _solve(book, method)
+    return Optimum(welfare, units, k)
+
+
+def optimum_assignment(book: Book, method: str = "highs-ds") -> list[tuple[int, int, int]]:
+    """The optimum's trades as (bid index, ask index, units), units > 0, in (bid, ask) order.
+    The default method (dual simplex) ends on a vertex, so the units are whole."""
+    _, _, _, trades = _solve(book, method)
+    return trades
+
+
+def _solve(book: Book, method: str) -> tuple[float, float, int, list[tuple[int, int, int]]]:
     w = pair_welfare_yuan_per_unit_h(book)
     rows, cols = np.nonzero(w > 0)
     if len(rows) == 0:
-        return Optimum(0.0, 0.0, 0)
+        return 0.0, 0.0, 0, []
     gain = w[rows, cols] * book.bid_hours[rows]
     n, m, k = len(book.bids), len(book.asks), len(rows)
     var = np.arange(k)
@@ -53,7 +65,9 @@ def offline_optimum(book: Book, method: str = "highs-ipm") -> Optimum:
     res = linprog(-gain, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method=method)
     if res.status != 0:
         raise RuntimeError(f"offline optimum: HiGHS did not solve the LP ({res.message})")
-    return Optimum(float(-res.fun), float(res.x.sum()), k)
+    x = np.round(res.x).astype(np.int64)
+    trades = [(int(i), int(j), int(u)) for i, j, u in zip(rows, cols, x, strict=True) if u > 0]
+    return float(-res.fun), float(res.x.sum()), k, trades
 
 
 def mechanism_welfare_yuan(book: Book, clearing: Clearing) -> float:

@@ -37,7 +37,7 @@ from datetime import datetime
 import numpy as np
 
 from suanwang.market.orders import Ask, Bid
-from suanwang.model import Kind, Network
+from suanwang.model import Kind, Network, Site
 from suanwang.pricing.tariff import item_in_force, unit_price_at
 
 # assumption: hardware wear per busy unit-hour = purchase price / (5 years x 8,760 h x 70 % use):
@@ -144,15 +144,22 @@ def synthetic_asks(network: Network, bids: list[Bid], at: datetime,
                    if p.offered(kind) > 0 and p.items(kind)]
         quota = sum(p.offered(kind) for _, p in sellers)
         for s, p in sellers:
-            pool = s.pool(kind)
-            assert pool is not None
             posted = list_price(network, p.id, s.id, kind, at)
-            energy = pool.kw_per_unit * s.pue * s.price_yuan_per_kwh
-            reserve = min(energy + WEAR_YUAN_PER_UNIT_H[kind], posted)
+            reserve = reserve_yuan_per_unit_h(s, kind, posted)
             offered = round(demand[kind] * supply_ratio * p.offered(kind) / quota)
             asks.append(Ask(p.id, s.id, kind, reserve, min(p.offered(kind), max(1, offered)),
                             list_yuan_per_unit_h=posted))
     return asks
+
+
+def reserve_yuan_per_unit_h(site: Site, kind: Kind, list_yuan_per_unit_h: float) -> float:
+    """A provider's reserve at `site` for `kind`: energy (kW per unit x PUE x the site's mean
+    electricity price) + wear, never above its list price `list_yuan_per_unit_h`."""
+    pool = site.pool(kind)
+    if pool is None:
+        raise KeyError((site.id, kind))
+    energy = pool.kw_per_unit * site.pue * site.price_yuan_per_kwh
+    return min(energy + WEAR_YUAN_PER_UNIT_H[kind], list_yuan_per_unit_h)
 
 
 def _kw_per_unit(network: Network, kind: Kind) -> float:

@@ -68,6 +68,7 @@ class RankingPolicy:
         self._rtt_cache: dict[int, tuple[list[Offer], Ranking]] = {}
         self._group_cache: dict[int, tuple[list[Offer], list[list[Offer]]]] = {}
         self._single = False  # deciding one job: read the state's lists, do not copy them
+        self._reason_cache: dict[tuple[int, float, float, int], str] = {}
 
     def score(self, state: SchedulerState, view: ForecastView, job: Job, cand: Offer,
               start_s: float) -> float:
@@ -278,11 +279,21 @@ class RankingPolicy:
         return None
 
     def reason(self, state: SchedulerState, c: Offer, score: float, n: int) -> str:
-        site = state.topology.site_ids[c.site]
-        if self.score_label:
-            return (f"{self.name}: {site}/{c.provider} best of {n} feasible "
-                    f"({score:.4g} {self.score_label})")
-        return f"{self.name}: {site}/{c.provider} best of {n} feasible ({c.rtt_ms:g} ms)"
+        """Why `c` was chosen; the same few texts recur, so they are kept once made."""
+        key = (c.slice, c.rtt_ms, score, n)
+        cache = self._reason_cache
+        why = cache.get(key)
+        if why is None:
+            site = state.topology.site_ids[c.site]
+            if self.score_label:
+                why = (f"{self.name}: {site}/{c.provider} best of {n} feasible "
+                       f"({score:.4g} {self.score_label})")
+            else:
+                why = f"{self.name}: {site}/{c.provider} best of {n} feasible ({c.rtt_ms:g} ms)"
+            if len(cache) > 65536:
+                cache.clear()
+            cache[key] = why
+        return why
 
     def decide(self, state: SchedulerState, pending: Sequence[Job], now_s: float) -> Decision:
         decision = Decision()

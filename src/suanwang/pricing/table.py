@@ -67,7 +67,12 @@ class PriceTable:
         self._build(max(hours, 1))
 
     def _build(self, hours: int) -> None:
-        self.yuan_per_unit_h = hourly_matrix(self.rows, self.clock_start, hours)
+        self._adopt(hourly_matrix(self.rows, self.clock_start, hours))
+
+    def _adopt(self, yuan_per_unit_h: np.ndarray) -> None:
+        """Take `yuan_per_unit_h` (rows x hours) as the table's prices; derive the rest."""
+        hours = yuan_per_unit_h.shape[1]
+        self.yuan_per_unit_h = yuan_per_unit_h
         self.cum = np.concatenate([np.zeros((len(self.rows), 1)),
                                    np.cumsum(self.yuan_per_unit_h, axis=1)], axis=1)
         self.hours = hours

@@ -12,6 +12,7 @@ from typing import Any
 
 from suanwang.errors import InputError
 from suanwang.ledger.certificate import LedgerBroken
+from suanwang.ledger.chain import energy_only
 from suanwang.ledger.record import LedgerRecord
 from suanwang.ledger.store import FileLedger
 from suanwang.network.loader import load_network, network_to_dict
@@ -139,7 +140,7 @@ def read_run(directory: Path) -> Run:
         raise InputError(str(ledger.head_path), "clock_start", head["clock_start"],
                          "not an ISO 8601 time") from None
     records: list[LedgerRecord] = []
-    check = ledger.verify(on_record=lambda _s, _h, r: records.append(r))
+    check = ledger.verify(on_record=energy_only(lambda _s, _h, r: records.append(r)))
     if check.problem is not None:
         raise LedgerBroken(str(ledger.path), check.problem)
     return Run(directory=directory, clock_start=clock_start, records=records,

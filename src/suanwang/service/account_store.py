@@ -359,6 +359,37 @@ class AccountStore:
                     note=f"{fields.get('state', '')}: bill {bill:.6f} yuan "
                          f"(held {float(held):.6f}), {unit_h:.6g} unit-h")
 
+    # ---- market bids (issue 13): a bid's hold passes to the jobs it buys, or is released --
+
+    def pass_hold(self, conn: Connection, key: str, jobs: Sequence[tuple[str, int, float,
+                                                                       float]],
+                  at_s: float, note: str) -> None:
+        """Replace the hold under `key` (a market bid's id) by holds of the jobs it bought:
+        (job id, units, unit-hours, yuan) each, in the bid's kind and month, with its carbon
+        shared by unit-hours; the rest is released. Nothing happens without such a hold (the
+        tenant has no account)."""
+        row = conn.execute(text("SELECT tenant, kind, month, yuan, unit_h, carbon_kg "
+                                "FROM account_holds WHERE job_id = :j"), {"j": key}).first()
+        if row is None:
+            return
+        tenant, kind, month, held, unit_h, carbon = row
+        self._lock(conn, [tenant])
+        conn.execute(text("DELETE FROM account_holds WHERE job_id = :j"), {"j": key})
+        if jobs:
+            conn.execute(text(
+                "INSERT INTO account_holds (job_id, tenant, kind, units, unit_h, yuan, month, "
+                "carbon_kg) VALUES (:j, :t, :k, :u, :uh, :y, :m, :c)"),
+                [{"j": j, "t": tenant, "k": kind, "u": u, "uh": uh, "y": y, "m": month,
+                  "c": float(carbon) * uh / float(unit_h) if unit_h else 0.0}
+                 for j, u, uh, y in jobs])
+        balance = conn.execute(text("SELECT balance_yuan FROM accounts WHERE tenant = :t"),
+                               {"t": tenant}).scalar_one()
+        moved = sum(y for _, _, _, y in jobs)
+        self._entry(conn, tenant, at_s, "release", 0.0, float(balance), key,
+                    note=f"{note}: {float(held):.6f} yuan held by the bid; "
+                         f"{moved:.6f} passed to {len(jobs)} job(s), "
+                         f"{float(held) - moved:.6f} released")
+
     def _add_usage(self, conn: Connection, tenant: str, month: str, key: str,
                    amount: float) -> None:
         n = conn.execute(text("UPDATE account_usage SET amount = amount + :a "

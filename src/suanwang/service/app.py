@@ -5,9 +5,9 @@ hashes). A tenant sees and cancels only its own jobs (another tenant's job is a 
 operator sees everything and may drain a site or change its capacity. No or an unknown token is
 a 401, a tenant on an operator route a 403.
 
-`create_app` assembles the app: the service, auth, health and metrics, the network and sites
-here; the jobs API (`jobs_api`), the dashboard (`dashboard`), the ledger (`ledger_api`) and
-/docs (`api_docs`) mount their own routes.
+`create_app` assembles the app: the service and auth here; health, metrics, the network and
+sites (`network_api`), the jobs API (`jobs_api`), the dashboard (`dashboard`), the ledger
+(`ledger_api`), providers, accounts, invoices and /docs (`api_docs`) mount their own routes.
 
 A `Service` plays one of three roles (`Settings.role`): `all` (one process: API and
 scheduler, `suanwang serve | up`), `api` (an API replica: no scheduler inside, the leader's
@@ -28,39 +28,39 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from suanwang.accounts.account import month_of
-from suanwang.executors.base import BackendUnavailable
-from suanwang.executors.registry import load_deployment, make_executors
-from suanwang.model import Kind, Network
+from suanwang.executors.registry import load_deployment
+from suanwang.model import Network
 from suanwang.network.loader import load_network
 from suanwang.service.account_needs import Need
 from suanwang.service.account_store import Admission
 from suanwang.service.accounts_api import mount_accounts
 from suanwang.service.api_docs import mount_docs
-from suanwang.service.api_responses import AUTH, OPERATOR, errors, text_body
 from suanwang.service.billing_api import mount_billing
 from suanwang.service.clock import RunClock
 from suanwang.service.dashboard import mount_dashboard
 from suanwang.service.db import JobRow, make_engine
+from suanwang.service.executor_worker import ExecutorWorker, in_process_worker
+from suanwang.service.grid_api import mount_grid
 from suanwang.service.instance_lock import FileLock, InstanceBusy, PostgresLock, lock_database
 from suanwang.service.jobs_api import mount_jobs
 from suanwang.service.leader import Leader
 from suanwang.service.ledger_api import mount_ledger
 from suanwang.service.live import SERIES_DAYS, ExecInfo, LiveScheduler
+from suanwang.service.market_api import mount_market
 from suanwang.service.metrics import Metrics
+from suanwang.service.network_api import mount_network
 from suanwang.service.providers_api import mount_providers
 from suanwang.service.replica import LiveReplica
-from suanwang.service.schemas import SitePatch, capacity_errors
 from suanwang.service.store import JobSpec, Store, Tenant, row_to_job, spec_job
 from suanwang.service.templates import JobTemplate
+from suanwang.service.worker_dispatch import scheduler_executors, served_by_workers
 from suanwang.sim.runner import energy_for
 
 log = logging.getLogger("suanwang.service")
@@ -100,6 +100,7 @@ class Service:
             raise ValueError(f"role {settings.role!r}: choose one of {', '.join(ROLES)}")
         self.settings = settings
         self.leader: Leader | None = None
+        self.worker: ExecutorWorker | None = None  # `serve` on PostgreSQL with workers
         self.stopping = threading.Event()
         engine = make_engine(settings.db_url, settings.db_schema)
         # before anything is read: a second service on this database changes nothing
@@ -151,9 +152,14 @@ class Service:
                 self._lead(engine)
             site_ids = [s.id for s in self.network.sites]
             providers = {s.id: [p.id for p in s.providers] for s in self.network.sites}
-            self.executors = make_executors(
-                load_deployment(settings.deployment_path, site_ids, settings.executor_default,
-                                providers), settings.log_dir)
+            configs = load_deployment(settings.deployment_path, site_ids,
+                                      settings.executor_default, providers)
+            # a binding the deployment gives to executor workers gets a `WorkerDispatch`
+            self.executors = scheduler_executors(configs, self.store, settings.log_dir,
+                                                 str(settings.deployment_path))
+            if settings.role == "all" and served_by_workers(configs):
+                # one command for a single machine: the workers run in this process
+                self.worker = in_process_worker(configs, self.store, settings.log_dir)
             self.live = LiveScheduler(self.network, self.store, self.clock, settings.policy,
                                       seed=settings.seed,
                                       forecast_error=settings.forecast_error,
@@ -190,6 +196,8 @@ class Service:
         return Admission(tenant, month_of(at), needs)
 
     def start(self) -> None:
+        if self.worker is not None:
+            self.worker.start()
         if self.leader is not None:
             self.leader.start()
         elif self.settings.start_scheduler and self.settings.role == "all":
@@ -208,6 +216,8 @@ class Service:
         if self.leader is not None:
             self.leader.stop()
         self.live.stop()
+        if self.worker is not None:
+            self.worker.stop()
         for executor in {id(e): e for e in self.executors.values() if e is not None}.values():
             executor.close()
         if self.db_lock is not None:
@@ -300,94 +310,13 @@ def create_app(settings: Settings, network: Network | None = None) -> FastAPI:
             raise HTTPException(403, "this needs the operator role")
         return who
 
-    Who = Annotated[Tenant, Depends(tenant)]
-    Operator = Annotated[Tenant, Depends(operator)]
-
-    # ---- health and metrics ----------------------------------------------------------------
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        clock = service.clock
-        return {"status": "ok", "now_s": clock.now_s(), "policy": settings.policy,
-                "clock": {"start_utc": clock.start_utc.isoformat(), "speed": clock.speed}}
-
-    @app.get("/metrics", response_model=None, responses=text_body(
-        CONTENT_TYPE_LATEST, "The metrics in the Prometheus text format"))
-    def metrics() -> Response:
-        return Response(generate_latest(service.metrics.registry),
-                        media_type=CONTENT_TYPE_LATEST)
-
-    # ---- network -------------------------------------------------------------------------
-
-    @app.get("/v1/regions", responses=errors(AUTH))
-    def regions(who: Who) -> list[dict[str, Any]]:
-        return [{"id": r.id, "name_zh": r.name_zh, "name_en": r.name_en, "lat": r.lat,
-                 "lon": r.lon} for r in service.network.regions]
-
-    def site_out(i: int) -> dict[str, Any]:
-        s = service.network.sites[i]
-        topo = service.live.topology
-        return {"id": s.id, "name_zh": s.name_zh, "name_en": s.name_en, "hub": s.hub_id,
-                "province": s.province_en, "lat": s.lat, "lon": s.lon, "pue": s.pue,
-                "price_yuan_per_kwh": s.price_yuan_per_kwh, "green_share": s.green_share,
-                "drained": s.id in service.live.drained_sites(),
-                "healthy": s.id not in service.live.unhealthy,
-                "backend": getattr(service.live.executors[s.id], "name", "clock"),
-                "pools": [{"kind": topo.pool_kind[p].value,
-                           "capacity_units": topo.pool_capacity[p],
-                           "pflops_per_unit": topo.pools[p].pflops_per_unit,
-                           "kw_per_unit": topo.pools[p].kw_per_unit}
-                          for p in range(len(topo.pools)) if topo.pool_site[p] == i]}
-
-    def site_index(site_id: str) -> int:
-        ids = [s.id for s in service.network.sites]
-        if site_id not in ids:
-            raise HTTPException(404, f"no site {site_id}")
-        return ids.index(site_id)
-
-    @app.get("/v1/sites", responses=errors(AUTH))
-    def sites(who: Who) -> list[dict[str, Any]]:
-        return [site_out(i) for i in range(len(service.network.sites))]
-
-    @app.get("/v1/sites/{site_id}", responses=errors(AUTH, 404))
-    def site(site_id: str, who: Who) -> dict[str, Any]:
-        return site_out(site_index(site_id))
-
-    @app.patch("/v1/sites/{site_id}", responses=errors(OPERATOR, 400, 404, 413, 422, 503))
-    def patch_site(site_id: str, body: SitePatch, who: Operator) -> dict[str, Any]:
-        """Drain or undrain a site, or set its pools' installed units. A cut below the units
-        busy now is applied (running jobs keep their units; nothing new is placed there until
-        enough end) and the answer's `warnings` say so."""
-        i = site_index(site_id)
-        installed = {p.kind: p.units for p in service.network.sites[i].pools}
-        errors = capacity_errors(body, installed, site_id)
-        if errors:
-            raise RequestValidationError(errors)
-        busy = {p["kind"]: p["busy_units"] for s in service.live.live_state()[0]["sites"]
-                if s["site"] == site_id for p in s["pools"]}
-        warnings = [f"capacity_units.{kind} = {units} is below the {busy[kind]} units busy "
-                    "now: running jobs keep them; nothing new is placed there until enough end"
-                    for kind, units in (body.capacity_units or {}).items()
-                    if units < busy.get(kind, 0)]
-        try:
-            for kind, units in (body.capacity_units or {}).items():
-                service.live.set_capacity(site_id, Kind(kind), units)
-            if body.drained is not None:
-                service.live.drain(site_id, body.drained)
-        except BackendUnavailable as exc:  # an API replica whose scheduler did not answer
-            raise HTTPException(503, f"site {site_id}: {exc}") from None
-        log.info("operator %s changed site %s: %s", who.id, site_id,
-                 body.model_dump(exclude_none=True))
-        return {**site_out(i), **({"warnings": warnings} if warnings else {})}
-
-    @app.get("/v1/live", responses=errors(AUTH))
-    def live(who: Who) -> dict[str, Any]:
-        return service.live.live_state()[0]
-
+    mount_network(app, service, tenant, operator)  # /healthz, /metrics, /v1/regions, sites, live
     mount_jobs(app, service, tenant)  # /v1/jobs*, /v1/templates, /v1/summary
     mount_dashboard(app, service, operator)  # the page at / and /v1/dashboard/*
     mount_ledger(app, service, tenant, operator)  # /v1/ledger*, /v1/jobs/{id}/certificate
     mount_providers(app, service, tenant)  # /v1/providers*
     mount_accounts(app, service, tenant, operator)  # /v1/accounts*
     mount_billing(app, service, tenant, operator)  # /v1/invoices*, provider statements
+    mount_market(app, service, tenant, operator)  # /v1/market/*
+    mount_grid(app, service, tenant)  # /v1/grid/* (issue 14)
     return app

@@ -82,6 +82,10 @@ class JobRow(Base):
     max_price_yuan_per_unit_h: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_bill_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
     providers: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
+    # a job the call auction placed: its bid, round and clearing price (revision 0011)
+    market_bid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    market_round: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    market_price_yuan_per_unit_h: Mapped[float | None] = mapped_column(Float, nullable=True)
     __table_args__ = (UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_idempotency"),
                       Index("ix_jobs_tenant_seq", "tenant", "seq"))
 
@@ -214,6 +218,75 @@ class SchedulerLogRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     clock: Mapped[float] = mapped_column(Float)  # the core's now_s (run seconds)
     body: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class MarketBidRow(Base):
+    """A tenant's sealed bid (revision 0011) for the round `round_no` (the 15-minute boundary
+    of the run clock it is cleared at); `body` is the bid as accepted (JSON), `result` its
+    fills and unmatched reasons once cleared. State: open, matched, partial, unmatched."""
+
+    __tablename__ = "market_bids"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id"), index=True)
+    submit_s: Mapped[float] = mapped_column(Float)
+    round_no: Mapped[int] = mapped_column(Integer, index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    hold_yuan: Mapped[float] = mapped_column(Float)
+    round_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MarketAskRow(Base):
+    """A provider's ask for the next round that clears (revision 0011): state open, used
+    (by `round_id`) or replaced (by a later ask of the same provider, site and kind)."""
+
+    __tablename__ = "market_asks"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    reserve_yuan_per_unit_h: Mapped[float] = mapped_column(Float)
+    units: Mapped[int] = mapped_column(Integer)
+    posted_by: Mapped[str] = mapped_column(String(64))
+    posted_s: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    round_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class MarketRoundRow(Base):
+    """One cleared round (revision 0011): `payload` is its clearing record (JSON), the same
+    as the ledger's `market_clearing` event (`ledger_seq`)."""
+
+    __tablename__ = "market_rounds"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    round_no: Mapped[int] = mapped_column(Integer, unique=True)
+    at_s: Mapped[float] = mapped_column(Float)
+    bids: Mapped[int] = mapped_column(Integer)
+    units_bid: Mapped[int] = mapped_column(Integer)
+    units_traded: Mapped[int] = mapped_column(Integer)
+    clear_s: Mapped[float] = mapped_column(Float)
+    ledger_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class MarketPriceRow(Base):
+    """The posted price of one (site, provider, kind, run-clock hour), as last revised
+    (revision 0011; the rule: `service.posted_prices`)."""
+
+    __tablename__ = "market_prices"
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    floor_yuan_per_unit_h: Mapped[float] = mapped_column(Float)
+    scarcity_yuan_per_unit_h: Mapped[float] = mapped_column(Float)
+    price_yuan_per_unit_h: Mapped[float] = mapped_column(Float)
+    utilisation: Mapped[float] = mapped_column(Float)
+    first_posted_s: Mapped[float] = mapped_column(Float)
+    revised_s: Mapped[float] = mapped_column(Float)
+    revisions: Mapped[int] = mapped_column(Integer)
 
 
 def make_engine(url: str, schema: str | None = None) -> Engine:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from suanwang.core.accounting import slice_bill
+from suanwang.market.billing import at_clearing_price
 from suanwang.model import Job, Kind
 from suanwang.pricing.focus import (
     FOCUS_COLUMNS,
@@ -80,6 +81,9 @@ def month_lines(live: LiveScheduler, month: str, *, tenant: str | None = None,
                   units=row.units, duration_s=row.duration_s, submit_s=row.submit_s,
                   data_gb=row.data_gb or 0.0, workload=row.workload or "")
         bill = slice_bill(topo, live.series, sl, job, row.start_s, row.end_s)
+        if row.market_price_yuan_per_unit_h is not None:  # placed by the call auction
+            bill = at_clearing_price(bill, row.market_price_yuan_per_unit_h,
+                                     row.market_round or "")
         who = BilledJob(tenant=row.tenant, job_id=row.id, resource_name=row.workload or "",
                         provider_id=prov.id, provider_name=prov.name_en, site_id=site.id,
                         site_name=site.name_en, kind=kind, data_gb=row.data_gb or 0.0,

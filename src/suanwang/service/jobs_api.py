@@ -53,6 +53,8 @@ def job_out(row: Any) -> dict[str, Any]:
         "providers_allow": list(lists.get("allow", ())),
         "providers_deny": list(lists.get("deny", ())),
         "providers_prefer": list(lists.get("prefer", ())),
+        "market_bid": row.market_bid, "market_round": row.market_round,
+        "market_price_yuan_per_unit_h": row.market_price_yuan_per_unit_h,
     }
 
 

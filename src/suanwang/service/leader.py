@@ -85,6 +85,12 @@ class Leader:
                 elif c.kind == "drain":
                     self.live.drain(body["site"], bool(body["drained"]))
                     result = {"ok": True}
+                elif c.kind == "grid_event":  # a grid event stored by a replica (issue 14)
+                    result = {"ok": True, **self.live.grid_notify(body["id"])}
+                elif c.kind == "grid_cancel":
+                    result = {"ok": self.live.grid_cancel(body["id"])}
+                elif c.kind == "grid_flex":
+                    result = self.live.grid_flexibility(body["site"], int(body["hours"]))
                 else:
                     result = {"error": f"unknown command kind {c.kind!r}"}
             except BackendUnavailable as exc:

@@ -121,6 +121,17 @@ def mount_ledger(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
                 + ("null" if next_cursor is None else str(next_cursor)) + "}")
         return Response(body, media_type="application/json")
 
+    @router.get("/ledger/events", responses=errors(AUTH, 422))
+    def events(who: Who, type: Literal["grid_settlement", "market_clearing"] | None = None,
+               ref: Annotated[str | None, Query(max_length=128)] = None,
+               limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
+        """The ledger's event records (grid-event settlements, market clearings), oldest
+        first, each with its seq, hash, type, ref, time and payload; verify them with the
+        rest of the chain (`/v1/ledger/verify`)."""
+        return {"events": [{"seq": seq, "hash": digest, "type": r.type, "ref": r.ref,
+                            "at": r.at, "at_s": r.at_s, "payload": r.payload}
+                           for seq, digest, r in ledger().events(type, ref, limit)]}
+
     @router.get("/ledger/head", responses=errors(AUTH))
     def head(who: Who) -> dict[str, Any]:
         """Count, last hash, closed hours (run clock) and what the records mean."""

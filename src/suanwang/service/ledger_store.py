@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from suanwang.ledger.allocation import DEFAULT_RULE, GreenRule
 from suanwang.ledger.build import hour_label
 from suanwang.ledger.chain import GENESIS, Chain, Entry, RecordSink, Verification, verify_lines
+from suanwang.ledger.event_record import EventRecord, decode_entry
 from suanwang.ledger.merkle import Frontier, MerkleTree, leaf_hash
 from suanwang.ledger.note import Signer
 from suanwang.ledger.record import LedgerRecord, decode_body
@@ -179,15 +180,70 @@ class DbLedger:
                                      "writer is appending to this database")
             return entries
 
+    def append_event(self, kind: str, ref: str, at_s: float,
+                     payload: dict[str, Any]) -> Entry:
+        """Chain an event record (`ledger.event_record`: a grid event's settlement, a market
+        round's clearing) after the head now, in one transaction, and return its entry.
+        `kind` is the record's type (`EVENT_TYPES`), `ref` the event's or round's id, `at_s`
+        the run clock's seconds when it was settled (stored as Unix seconds), `payload` a
+        JSON object. ValueError/TypeError naming the field if any is malformed; a second
+        writer moving the head meanwhile raises `LedgerConflict` and writes nothing."""
+        if isinstance(at_s, bool) or not isinstance(at_s, int | float) or not at_s >= 0:
+            raise ValueError(f"at_s {at_s!r} must be run-clock seconds >= 0")
+        record = EventRecord.make(kind, ref, int(self.clock_start.timestamp() + at_s),
+                                  payload)
+        with self.engine.begin() as conn:
+            h = self.head(conn, lock=True)
+            entry = Chain(h.head, h.records).append(record)
+            conn.execute(insert(LedgerEntryRow), [{
+                "seq": entry.seq, "hash": entry.hash, "line": entry.line,
+                "job_id": f"{kind}:{ref}"[:64], "tenant": "", "site": "",
+                "hour": int(at_s // 3600)}])
+            moved = conn.execute(
+                update(LedgerHeadRow)
+                .where(LedgerHeadRow.id == HEAD_ID, LedgerHeadRow.records == h.records,
+                       LedgerHeadRow.head == h.head)
+                .values(records=entry.seq + 1, head=entry.hash))
+            if moved.rowcount != 1:
+                raise LedgerConflict("the ledger's head moved during an append: another "
+                                     "writer is appending to this database")
+        return entry
+
+    def events(self, kind: str | None = None, ref: str | None = None,
+               limit: int = 1000) -> list[tuple[int, str, EventRecord]]:
+        """(seq, hash, record) of the event records, oldest first; of one type and/or one
+        event or round if given (the stored lines: `verify` checks them)."""
+        q = select(LedgerEntryRow.seq, LedgerEntryRow.hash, LedgerEntryRow.line)
+        if kind is not None and ref is not None:
+            q = q.where(LedgerEntryRow.job_id == f"{kind}:{ref}"[:64])
+        else:
+            like = f"{kind}:%" if kind is not None else "%:%"
+            q = q.where(LedgerEntryRow.job_id.like(like), LedgerEntryRow.tenant == "")
+        out = []
+        with self.engine.connect() as conn:
+            for seq, digest, line in conn.execute(q.order_by(LedgerEntryRow.seq).limit(limit)):
+                _, _, record = decode_entry(_body(line))
+                if isinstance(record, EventRecord) and (ref is None or record.ref == ref):
+                    out.append((int(seq), digest, record))
+        return out
+
     def _frontiers(self, conn: Connection, h: Head) -> tuple[Frontier, Frontier]:
         """The frontiers of the record log and the summary log at the head: from the last
         checkpoint, or rebuilt from the stored hashes and summaries."""
         c = LedgerCheckpointRow
         row = conn.execute(select(c.tree_size, c.frontier, c.summaries, c.summary_frontier)
                            .order_by(c.hour.desc()).limit(1)).first()
-        if row is not None and int(row.tree_size) == h.records:
-            return (Frontier.from_hex(h.records, json.loads(row.frontier)),
-                    Frontier.from_hex(int(row.summaries), json.loads(row.summary_frontier)))
+        if row is not None and int(row.tree_size) <= h.records:
+            # event records appended since the checkpoint extend its frontier (they are in
+            # no site-hour, so the summary log's frontier stands)
+            f = Frontier.from_hex(int(row.tree_size), json.loads(row.frontier))
+            if f.size < h.records:
+                f.extend(leaf_hash(bytes.fromhex(d)) for (d,) in conn.execute(
+                    select(LedgerEntryRow.hash).where(LedgerEntryRow.seq >= f.size)
+                    .order_by(LedgerEntryRow.seq)))
+            if f.size == h.records:
+                return f, Frontier.from_hex(int(row.summaries),
+                                            json.loads(row.summary_frontier))
         f = Frontier()
         f.extend(leaf_hash(bytes.fromhex(d)) for (d,) in conn.execute(
             select(LedgerEntryRow.hash).order_by(LedgerEntryRow.seq)))

@@ -27,12 +27,15 @@ from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.executors.base import BackendUnavailable, ExecState, ExecStatus, Executor, RunSpec
 from suanwang.executors.registry import BINDING_SEP, binding_key
+from suanwang.market.billing import at_clearing_price
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.policies.registry import make_policy
 from suanwang.service import health_log
 from suanwang.service.account_needs import NeedPricer, market_carbon_kg
 from suanwang.service.clock import RunClock
+from suanwang.service.grid_live import LiveGrid
 from suanwang.service.ledger_hours import HourCloser
+from suanwang.service.market_desk import MarketDesk
 from suanwang.service.scheduler_log import RecordingScheduler, decision, network_fingerprint
 from suanwang.service.store import (
     CANCELLED,
@@ -138,6 +141,10 @@ class LiveScheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ledger = HourCloser(self)  # appends each closed hour's records (issue 8)
+        # job_id -> (clearing price per unit-hour, round id) of jobs the auction placed
+        self._market: dict[str, tuple[float, str]] = {}
+        self.market = MarketDesk(self)  # the call auction's rounds (issue 13)
+        self.grid = LiveGrid(self)  # grid events: baselines, ceilings, settlements (issue 14)
         if recover:
             self._recover()
 
@@ -160,6 +167,8 @@ class LiveScheduler:
         for row in self.store.active_jobs():
             job = row_to_job(row)
             self._exec[job.job_id] = ExecInfo.of(row)
+            if row.market_price_yuan_per_unit_h is not None and row.market_round:
+                self._market[job.job_id] = (row.market_price_yuan_per_unit_h, row.market_round)
             if row.state in (PLACED, RUNNING) and row.site and row.end_s is not None:
                 self.scheduler.resume_running(job, row.site, row.end_s, row.provider or "")
                 r = self.scheduler.running[job.job_id]
@@ -182,6 +191,7 @@ class LiveScheduler:
                 requeued += 1
         if resumed or requeued:
             log.info("recovered %d jobs in flight and %d waiting", resumed, requeued)
+        self.grid.recover()
 
     # ---- inputs --------------------------------------------------------------------------
 
@@ -221,6 +231,12 @@ class LiveScheduler:
                 self._flush()
             return known
 
+    def adopt_market_job(self, job_id: str, price_yuan_per_unit_h: float, round_id: str
+                         ) -> None:
+        """A job the call auction made: billed at its clearing price (`market.billing`)."""
+        self._market[job_id] = (price_yuan_per_unit_h, round_id)
+        self._exec.setdefault(job_id, ExecInfo())
+
     @property
     def pricer(self) -> NeedPricer:
         """Worst-case bills and expected carbon of jobs on the current topology."""
@@ -234,6 +250,18 @@ class LiveScheduler:
             self.topology = self.scheduler.topology
             self.store.set_meta(f"capacity:{site_id}:{kind.value}", str(units))
             self._flush()
+
+    def grid_notify(self, event_id: str) -> dict[str, Any]:
+        """A stored grid event: freeze its baseline and apply it (`grid_live`)."""
+        return self.grid.notify(event_id)
+
+    def grid_cancel(self, event_id: str) -> bool:
+        return self.grid.cancel(event_id)
+
+    def grid_flexibility(self, site: str | None, hours: int) -> dict[str, Any]:
+        from suanwang.service.grid_flex import flexibility
+
+        return flexibility(self, site, hours)
 
     def drain(self, site_id: str, drained: bool) -> None:
         with self.lock:
@@ -291,6 +319,10 @@ class LiveScheduler:
                 self.scheduler.submit(job, t)
             self.scheduler.advance(now)
             self._start_due(now)
+            try:
+                self.market.tick(now)  # a round due: its matched bids are placed now
+            except Exception:
+                log.exception("market round failed")
             self._flush()  # decisions are persisted before any backend hears of them
             if self._to_dispatch:
                 self._dispatch(now)
@@ -300,6 +332,8 @@ class LiveScheduler:
                 self._check_health(now)
             self._flush()
             self.ledger.close_hours(now)  # after the flush: every draw up to now is stored
+            if self.grid.plans or self.grid.ledger_pending:
+                self.grid.settle_due(now)  # likewise: every draw of an ended window is stored
 
     def _start_due(self, now: float) -> None:
         while self._starts and self._starts[0][0] <= now:
@@ -381,8 +415,9 @@ class LiveScheduler:
         if st.started_wall_s is not None and job_id not in self._started:
             start = min(self.clock.run_of(st.started_wall_s), now)
             self._started[job_id] = start
-            self._outbox.append(Transition(job_id, RUNNING, start, "started on its engine",
-                                           {"start_s": start}))
+            how = f" as {st.started_as}" if st.started_as else ""
+            self._outbox.append(Transition(job_id, RUNNING, start,
+                                           f"started on its engine{how}", {"start_s": start}))
         if not st.ended:
             return
         site_id, handle = self._handles.pop(job_id)
@@ -401,6 +436,7 @@ class LiveScheduler:
             fields["start_s"] = start
         usage = self._usage(r.job, start, end, charges)
         if st.state == ExecState.FINISHED:
+            self._market.pop(job_id, None)
             self._count(charges)
             self._outbox.append(Transition(job_id, FINISHED, end, st.reason or "exit code 0",
                                            fields, usage))
@@ -416,6 +452,7 @@ class LiveScheduler:
                  "exec_handle": None}))
             self.scheduler.submit(r.job, now)
             return
+        self._market.pop(job_id, None)
         self._count(charges)
         fields["attempts"] = info.attempts
         self._outbox.append(Transition(job_id, FAILED, end, why, fields, usage))
@@ -503,7 +540,12 @@ class LiveScheduler:
             self._provider[job.job_id] = placement.provider_id
             sl = self.topology.slice_of.get((placement.site_id, placement.provider_id,
                                              job.kind))
-            if sl is not None:  # a held account's hold: the chosen provider's worst case
+            market = self._market.get(job.job_id)
+            if market is not None:  # the auction's job holds its bill at the clearing price
+                egress = job.data_gb * self.topology.slice_egress[sl] if sl is not None else 0.0
+                t.account = {"hold_yuan": market[0] * job.units * job.duration_s / HOUR_S
+                             + egress}
+            elif sl is not None:  # a held account's hold: the chosen provider's worst case
                 start = self.clock.start_utc + timedelta(seconds=placement.start_s)
                 t.account = {"hold_yuan": self.pricer.placed_worst_yuan(sl, job, start)}
 
@@ -533,6 +575,7 @@ class LiveScheduler:
             self._outbox.append(Transition(job.job_id, RUNNING, start_s, "input data arrived"))
         charges = self.charge(job, pool, start_s, now_s)
         self._provider.pop(job.job_id, None)
+        self._market.pop(job.job_id, None)
         self._count(charges)
         self._outbox.append(Transition(job.job_id, FINISHED, now_s, "ran its duration",
                                        charges, self._usage(job, start_s, now_s, charges)))
@@ -576,6 +619,9 @@ class LiveScheduler:
         sl = topo.slice_of.get((self._site_of(pool), provider, job.kind)) if provider else None
         if sl is not None:
             bill = slice_bill(topo, self.series, sl, job, start_s, end_s)
+            market = self._market.get(job.job_id)
+            if market is not None:
+                bill = at_clearing_price(bill, *market)
             out.update(provider=provider, bill_yuan=bill.total_yuan,
                        egress_yuan=bill.egress_yuan)
         if base_pool is not None:  # what the `nearest` baseline would have drawn

@@ -7,6 +7,7 @@ conventions: base units in the name, `_total` for counters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from suanwang.service.market_store import round_out
 from suanwang.service.provider_views import gather
 
 if TYPE_CHECKING:
@@ -73,6 +75,38 @@ class _LiveCollector(Collector):
                     green_e, carbon, cost, finished)
         yield from provider_metrics(gather(self.live.network, self.live).rows)
         yield from account_metrics(self.live.store.accounts.balances())
+        market = self.live.store.market
+        yield from market_metrics(market.rounds(limit=1), market.round_count())
+        yield from grid_metrics(self.live.store.grid.list())
+
+
+def grid_metrics(rows: list[Any]) -> list[GaugeMetricFamily]:
+    """Grid events (issue 14) by state, and the settled ones' energy, credit and penalty."""
+    by_state = GaugeMetricFamily("suanwang_grid_events", "Grid events by state",
+                                 labels=["state"])
+    counts: dict[str, int] = {}
+    sums = {"requested_kwh": 0.0, "delivered_kwh": 0.0, "credit_yuan": 0.0,
+            "penalty_yuan": 0.0}
+    for r in rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+        if r.settlement:
+            s = json.loads(r.settlement)
+            for k in sums:
+                sums[k] += float(s[k])
+    for state, n in sorted(counts.items()):
+        by_state.add_metric([state], n)
+    out = [by_state]
+    for key, name, what in (
+            ("requested_kwh", "suanwang_grid_requested_kilowatt_hours",
+             "Energy settled grid events asked for (shed, cap: less; fill: more)"),
+            ("delivered_kwh", "suanwang_grid_delivered_kilowatt_hours",
+             "Energy delivered to settled grid events (credited: up to the requested)"),
+            ("credit_yuan", "suanwang_grid_credit_yuan", "Credit earned by settled events"),
+            ("penalty_yuan", "suanwang_grid_penalty_yuan", "Penalty of settled events")):
+        g = GaugeMetricFamily(name, what)
+        g.add_metric([], sums[key])
+        out.append(g)
+    return out
 
 
 def account_metrics(rows: list[tuple[str, float, float, int]]) -> list[GaugeMetricFamily]:
@@ -89,6 +123,34 @@ def account_metrics(rows: list[tuple[str, float, float, int]]) -> list[GaugeMetr
         held.add_metric([tenant], h)
         holding.add_metric([tenant], n)
     return [balance, held, holding]
+
+
+def market_metrics(latest: list[Any], count: int) -> list[GaugeMetricFamily | CounterMetricFamily]:
+    """The latest cleared round of the call auction: per market its price, units traded and
+    fill ratio; the round's fill ratio and time to clear; the rounds cleared so far."""
+    price = GaugeMetricFamily("suanwang_market_price_yuan_per_unit_hour",
+                              "Clearing price of the latest round, per market",
+                              labels=["kind", "site"])
+    volume = GaugeMetricFamily("suanwang_market_units_traded",
+                               "Units traded in the latest round, per market",
+                               labels=["kind", "site"])
+    fill = GaugeMetricFamily("suanwang_market_fill_ratio",
+                             "Units traded / units bid in the latest round, per market "
+                             "(site 'all': the round)", labels=["kind", "site"])
+    clear_s = GaugeMetricFamily("suanwang_market_clear_seconds",
+                                "Wall time to clear the latest round")
+    rounds = CounterMetricFamily("suanwang_market_rounds", "Rounds cleared (with bids)")
+    if latest:
+        out = round_out(latest[0], full=False)
+        for m in out["markets"]:
+            if m["price_yuan_per_unit_h"] is not None:
+                price.add_metric([m["kind"], m["site"]], m["price_yuan_per_unit_h"])
+            volume.add_metric([m["kind"], m["site"]], m["units_traded"])
+            fill.add_metric([m["kind"], m["site"]], m["fill_ratio"])
+        fill.add_metric(["all", "all"], out["fill_ratio"])
+        clear_s.add_metric([], out["clear_s"])
+    rounds.add_metric([], count)
+    return [price, volume, fill, clear_s, rounds]
 
 
 def provider_metrics(rows: list[dict[str, Any]]) -> list[GaugeMetricFamily | CounterMetricFamily]:
@@ -148,4 +210,9 @@ class Metrics:
         self.refused = Counter("suanwang_submissions_refused",
                                "Submissions refused by a limit of the tenant's account",
                                ["limit"], registry=self.registry)
+        self.market_bids = Counter("suanwang_market_bids", "Bids accepted by the API",
+                                   ["kind"], registry=self.registry)
+        self.grid_events = Counter("suanwang_grid_events_posted",
+                                   "Grid events posted through the API", ["kind"],
+                                   registry=self.registry)
         self.registry.register(_LiveCollector(live))

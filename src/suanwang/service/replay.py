@@ -20,13 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from suanwang.core.policy import Decision
 from suanwang.core.scheduler import Scheduler
 from suanwang.core.state import Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.policies.registry import make_policy
 from suanwang.service.clock import RunClock
-from suanwang.service.scheduler_log import DECISIONS, decision, network_fingerprint
+from suanwang.service.scheduler_log import (
+    DECISIONS,
+    calendar_of,
+    decision,
+    network_fingerprint,
+)
 from suanwang.service.store import Store, row_to_job
 from suanwang.sim.runner import energy_for
 
@@ -166,6 +172,12 @@ def _apply(core: Scheduler, kind: str, b: dict[str, Any], job: Any) -> None:
         core.resume_running(job(b["job"]), b["site"], b["end_s"], b["provider"])
     elif kind == "resume_deferred":
         core.resume_deferred(job(b["job"]), b["until_s"])
+    elif kind == "place":  # the call auction's placement (`service.market_desk`)
+        core.apply(Decision(placed=[Placement(job(b["job"]), b["site"], b["now_s"],
+                                              b["transfer_s"], b["reason"], b["provider"])]),
+                   b["now_s"])
+    elif kind == "set_power":
+        core.set_power(calendar_of(b), b["now_s"])
     else:
         raise ReplayError(f"unknown log record kind {kind!r}")
 

@@ -105,3 +105,13 @@ class LiveReplica(LiveScheduler):
 
     def drain(self, site_id: str, drained: bool) -> None:
         self._command("drain", {"site": site_id, "drained": drained})
+
+    def grid_notify(self, event_id: str) -> dict[str, Any]:
+        return self._command("grid_event", {"id": event_id})
+
+    def grid_cancel(self, event_id: str) -> bool:
+        return bool(self._command("grid_cancel", {"id": event_id})["ok"])
+
+    def grid_flexibility(self, site: str | None, hours: int) -> dict[str, Any]:
+        """Computed by the leader, which knows the work (a read through the command log)."""
+        return self._command("grid_flex", {"site": site, "hours": hours})

@@ -23,11 +23,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from suanwang.core.policy import Decision
+from suanwang.core.power_ceiling import Ceiling, FillLevel, PowerCalendar
 from suanwang.core.scheduler import Scheduler
 from suanwang.model import Job, Kind, Network
 
 INPUTS = ("start", "submit", "advance", "release", "requeue", "cancel", "drain_site",
-          "close_slice", "set_capacity", "resume_running", "resume_deferred")
+          "close_slice", "set_capacity", "resume_running", "resume_deferred", "place",
+          "set_power")
 DECISIONS = ("placed", "deferred", "queued", "rejected", "finished")
 
 
@@ -92,6 +95,33 @@ class RecordingScheduler:
     def resume_deferred(self, job: Job, until_s: float) -> None:
         self._rec("resume_deferred", job=job.job_id, until_s=until_s)
         self._inner.resume_deferred(job, until_s)
+
+    def apply(self, decision: Decision, now_s: float) -> None:
+        """A decision made outside the policy (the call auction's placements): recorded as
+        one `place` input per placement."""
+        for pl in decision.placed:
+            self._rec("place", job=pl.job.job_id, site=pl.site_id, provider=pl.provider_id,
+                      transfer_s=pl.transfer_s, reason=pl.reason, now_s=now_s)
+        self._inner.apply(decision, now_s)
+    def set_power(self, power: PowerCalendar | None, now_s: float) -> None:
+        self._rec("set_power", now_s=now_s, **calendar_body(power))
+        self._inner.set_power(power, now_s)
+
+
+def calendar_body(power: PowerCalendar | None) -> dict[str, Any]:
+    """A power calendar (grid events' ceilings and fill levels) as a log record's body."""
+    if power is None:
+        return {"ceilings": [], "fills": []}
+    return {"ceilings": [[c.site, c.start_s, c.end_s, c.kw, c.hard, c.event_id, c.reserve_kw]
+                         for c in power.ceilings],
+            "fills": [[f.site, f.start_s, f.end_s, f.kw, f.event_id] for f in power.fills]}
+
+
+def calendar_of(body: dict[str, Any]) -> PowerCalendar | None:
+    cal = PowerCalendar([Ceiling(int(c[0]), c[1], c[2], c[3], bool(c[4]), c[5], c[6])
+                         for c in body["ceilings"]],
+                        [FillLevel(int(f[0]), f[1], f[2], f[3], f[4]) for f in body["fills"]])
+    return cal if cal else None
 
 
 def decision(what: str, job_id: str, at_s: float, /, **body: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -33,6 +33,8 @@ from suanwang.service.db import (
     SiteStateRow,
     TenantRow,
 )
+from suanwang.service.grid_store import GridStore
+from suanwang.service.market_store import MarketStore
 from suanwang.service.migrations import upgrade
 from suanwang.service.states import (  # noqa: F401  (the lifecycle states, kept here too)
     ACTIVE_STATES,
@@ -85,6 +87,10 @@ class JobSpec:
     providers_allow: tuple[str, ...] = ()
     providers_deny: tuple[str, ...] = ()
     providers_prefer: tuple[str, ...] = ()
+    # a job the call auction placed (`service.market_desk`): its bid, round, clearing price
+    market_bid: str | None = None
+    market_round: str | None = None
+    market_price_yuan_per_unit_h: float | None = None
 
     def providers_json(self) -> dict[str, list[str]] | None:
         """The provider lists as stored (None when the job names no provider)."""
@@ -114,7 +120,8 @@ _JOB_COLUMNS = ("id", "seq", "tenant", "idempotency_key", "origin", "kind", "uni
                 "baseline_site", "baseline_carbon_kg", "baseline_cost_yuan", "env", "workdir",
                 "max_retries", "attempts", "exec_handle", "exit_code", "log_tail",
                 "provider", "bill_yuan", "egress_yuan", "max_price_yuan_per_unit_h",
-                "max_bill_yuan", "providers")
+                "max_bill_yuan", "providers", "market_bid", "market_round",
+                "market_price_yuan_per_unit_h")
 _JSON_COLUMNS = ("command", "env", "providers")
 _EVENT_COLUMNS = ("job_id", "at_s", "state", "reason", "site")
 _UNSET_COLUMNS = {c: None for c in ("site", "rtt_ms", "placed_s", "start_s", "end_s",
@@ -161,6 +168,8 @@ class _PendingWrite:
     now_s: float
     idempotency_key: str | None
     admission: Admission | None = None  # what its jobs would hold on the tenant's account
+    # run in the transaction that inserts the rows, after them (the market's holds and bids)
+    then: Callable[[Connection, list[dict[str, Any]]], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     rows: list[dict[str, Any]] | None = None
     error: Exception | None = None
@@ -171,6 +180,8 @@ class Store:
         self.engine = engine
         upgrade(engine)
         self.accounts = AccountStore(engine)
+        self.market = MarketStore(engine, self.accounts)
+        self.grid = GridStore(engine)  # grid events (issue 14)
         self._session = sessionmaker(engine, expire_on_commit=False)
         self._writes: queue.Queue[_PendingWrite] = queue.Queue()
         threading.Thread(target=self._writer, name="suanwang-store-writer", daemon=True).start()
@@ -242,7 +253,9 @@ class Store:
 
     def add_jobs(self, tenant: str, specs: Sequence[JobSpec], now_s: float,
                  idempotency_key: str | None = None,
-                 admission: Admission | None = None) -> tuple[list[Any], bool]:
+                 admission: Admission | None = None,
+                 then: Callable[[Connection, list[dict[str, Any]]], None] | None = None
+                 ) -> tuple[list[Any], bool]:
         """Accept `specs` for `tenant` at run time `now_s`, committed before returning.
 
         With an `admission` (what each job would hold), a tenant with an account is checked
@@ -260,7 +273,7 @@ class Store:
             existing = self._by_idempotency(tenant, idempotency_key)
             if existing:
                 return existing, False
-        pending = _PendingWrite(tenant, list(specs), now_s, idempotency_key, admission)
+        pending = _PendingWrite(tenant, list(specs), now_s, idempotency_key, admission, then)
         self._writes.put(pending)
         pending.done.wait()
         if pending.error is not None:
@@ -268,6 +281,29 @@ class Store:
         if pending.rows is None:  # lost an idempotency race: answer with the winner's jobs
             return self._by_idempotency(tenant, idempotency_key or ""), False
         return [JobRecord(**r) for r in pending.rows], True
+
+    def add_jobs_many(self, requests: Sequence[tuple[str, Sequence[JobSpec], float, str,
+                                                     Callable[[Connection,
+                                                               list[dict[str, Any]]], None]]]
+                      ) -> list[list[Any]]:
+        """Several requests (tenant, specs, now_s, idempotency key, `then`) handed to the
+        writer at once, so that they share its transactions (group commit); the jobs of each
+        (a key used already: the first request's jobs, and its `then` is not run again)."""
+        pendings = [_PendingWrite(t, list(specs), now, key, None, then)
+                    for t, specs, now, key, then in requests]
+        for p in pendings:
+            self._writes.put(p)
+        out: list[list[Any]] = []
+        for p in pendings:
+            p.done.wait()
+        for p in pendings:
+            if p.error is not None:
+                raise p.error
+            if p.rows is None:  # the key was used already (a round cleared again)
+                out.append(self._by_idempotency(p.tenant, p.idempotency_key or ""))
+            else:
+                out.append([JobRecord(**r) for r in p.rows])
+        return out
 
     def _rows_for(self, p: _PendingWrite, seqs: list[int]) -> list[dict[str, Any]]:
         key0 = p.idempotency_key
@@ -286,6 +322,8 @@ class Store:
             "attempts": 0, "state": SUBMITTED, "reason": "", **_UNSET_COLUMNS,
             "max_price_yuan_per_unit_h": spec.max_price_yuan_per_unit_h,
             "max_bill_yuan": spec.max_bill_yuan, "providers": spec.providers_json(),
+            "market_bid": spec.market_bid, "market_round": spec.market_round,
+            "market_price_yuan_per_unit_h": spec.market_price_yuan_per_unit_h,
         } for k, spec in enumerate(p.specs)]
 
     def _insert(self, batch: list[_PendingWrite]) -> None:
@@ -319,6 +357,9 @@ class Store:
                 if p.admission is not None and p.tenant in with_account:
                     self.accounts.write_holds(conn, p.tenant, [r["id"] for r in p.rows or []],
                                               p.admission.needs, p.admission.month, p.now_s)
+            for p in batch:
+                if p.then is not None:
+                    p.then(conn, p.rows or [])
             self.notify(conn)
 
     def _placeholder(self) -> str:

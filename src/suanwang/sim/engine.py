@@ -42,13 +42,15 @@ class _Recorder:
                     raise ValueError(f"job_id {j.job_id!r} appears twice")
                 seen.add(j.job_id)
         self.site_index = site_index
-        self.site = np.full(n, -1, dtype=np.int64)
-        self.pool = np.full(n, -1, dtype=np.int64)
-        self.slice = np.full(n, -1, dtype=np.int64)
+        # plain lists while the run goes (a list item is set several times faster than a
+        # numpy element); `arrays` turns them into the result's columns
+        self.site: list[int] = [-1] * n
+        self.pool: list[int] = [-1] * n
+        self.slice: list[int] = [-1] * n
         self.slice_of: dict[tuple[str, str, object], int] = {}
-        self.placed_s = np.full(n, np.nan)
-        self.transfer_s = np.full(n, np.nan)
-        self.deferrals = np.zeros(n, dtype=np.int32)
+        self.placed_s: list[float] = [math.nan] * n
+        self.transfer_s: list[float] = [math.nan] * n
+        self.deferrals: list[int] = [0] * n
         self.reasons: dict[int, str] = {}
         self.rejected_why: dict[int, str] = {}
         self.settled = 0
@@ -63,6 +65,14 @@ class _Recorder:
         self.transfer_s[i] = placement.transfer_s
         self.reasons[i] = placement.reason
         self.settled += 1
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"site": np.array(self.site, dtype=np.int64),
+                "pool": np.array(self.pool, dtype=np.int64),
+                "slice_idx": np.array(self.slice, dtype=np.int64),
+                "placed_s": np.array(self.placed_s, dtype=float),
+                "transfer_s": np.array(self.transfer_s, dtype=float),
+                "deferrals": np.array(self.deferrals, dtype=np.int32)}
 
     def deferred(self, job: Job, until_s: float, reason: str) -> None:
         i = self.index[job.job_id]
@@ -113,10 +123,8 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
         progress(n, n)
     wall_s = time.perf_counter() - started
     return SimResult.build(network=network, jobs=jobs, policy_name=policy.name, series=series,
-                           topology=topo, site=rec.site, pool=rec.pool, placed_s=rec.placed_s,
-                           transfer_s=rec.transfer_s, deferrals=rec.deferrals,
-                           reasons=rec.reasons, rejected=rec.rejected_why, wall_s=wall_s,
-                           slice_idx=rec.slice)
+                           topology=topo, reasons=rec.reasons, rejected=rec.rejected_why,
+                           wall_s=wall_s, **rec.arrays())
 
 
 def horizon_hours(jobs: Sequence[Job], days: float | None = None) -> int:

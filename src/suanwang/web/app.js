@@ -6,6 +6,7 @@ import { SiteCharts } from "./charts.js";
 import * as fmt from "./format.js";
 import { applyStatic, getLang, onLangChange, setLang, t } from "./i18n.js";
 import { GREEN_COLOURS, NetworkMap, registerChinaMap, siteName, sitePflops } from "./map.js";
+import { GridPanel } from "./grid.js";
 import { providerRows } from "./providers.js";
 
 const POLL_MS = 2000;
@@ -492,6 +493,8 @@ async function main() {
                      registerChinaMap()]);
   map = new NetworkMap($("#map"), { reducedMotion, onSelect: selectSite });
   charts = new SiteCharts($("#chart-energy"), $("#chart-load"), { reducedMotion });
+  new GridPanel($("#chart-grid-flex"), $("#grid-events"), $("#grid-flex-title"),  // grid.js
+                { reducedMotion, site: () => (running ? state.selected : null) });
   wire();
   window.suanwang = { state, drawnSites: () => map.drawnSites(),
                       labelBoxes: () => map.labelBoxes(), mapOption: () => map.chart.getOption(),
