@@ -34,6 +34,7 @@ when it runs, so that jobs do not all crowd into the same green hours.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -119,9 +120,11 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
     installed = np.asarray(topo.slice_capacity, dtype=float)
     key = _digest(topo, classes, objective_per_unit_h, slot0, available_unit_h, time_limit_s,
                   power_cap_kwh)
-    hit = _SOLVED.get(key)
+    with _SOLVED_LOCK:  # the live service may plan in more than one thread
+        hit = _SOLVED.get(key)
+        if hit is not None:
+            _SOLVED.move_to_end(key)
     if hit is not None:
-        _SOLVED.move_to_end(key)
         return _widened(hit, n_slots)
     if available_unit_h is None:
         available_unit_h = np.repeat(installed[:, None], n_slots, axis=1)
@@ -129,13 +132,15 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
                         slot0, time_limit_s, power_cap_kwh)
     for a in (sol.flow_unit_h, sol.price_per_unit_h):
         a.setflags(write=False)
-    _SOLVED[key] = sol
-    while len(_SOLVED) > MEMO_SIZE:
-        _SOLVED.popitem(last=False)
+    with _SOLVED_LOCK:
+        _SOLVED[key] = sol
+        while len(_SOLVED) > MEMO_SIZE:
+            _SOLVED.popitem(last=False)
     return sol
 
 
 _SOLVED: OrderedDict[bytes, SlotSolution] = OrderedDict()
+_SOLVED_LOCK = threading.Lock()
 
 
 def _digest(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray, slot0: int,
