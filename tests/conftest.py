@@ -5,7 +5,7 @@ the network's numbers)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -86,3 +86,21 @@ def provider_doc() -> Callable[..., dict[str, Any]]:
     `cheap` (10 yuan per card-hour, 2 yuan/GB egress) and `dear` (12, no egress) holding half
     of every pool at every site, at a site factor of local 1.0, mid 0.9, west 0.8."""
     return _provider_doc
+
+
+@pytest.fixture(autouse=True)
+def _forget_fastapi_endpoints() -> Iterator[None]:
+    """FastAPI keeps its classification of endpoint callables in module-level LRU caches (4,096
+    entries): they hold every test app's route closures, and through them its service (its
+    scheduler, series, store), for dozens of tests after. Cleared after each test so that a
+    full run stays at the memory of one service at a time."""
+    yield
+    try:
+        from fastapi.dependencies import models
+    except ImportError:
+        return
+    for name in ("_is_gen_callable_cached", "_is_async_gen_callable_cached",
+                 "_is_coroutine_callable_cached"):
+        cached = getattr(models, name, None)
+        if cached is not None and hasattr(cached, "cache_clear"):
+            cached.cache_clear()
