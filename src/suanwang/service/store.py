@@ -376,30 +376,38 @@ class Store:
 
     def _writer(self) -> None:
         while True:
-            batch = [self._writes.get()]
-            while len(batch) < 1000:
-                try:
-                    batch.append(self._writes.get_nowait())
-                except queue.Empty:
-                    break
+            # one call per batch: its requests are not referenced while the writer waits (a
+            # request holds its admission, and that its service, long after a test or a
+            # restart has stopped it)
+            self._commit_waiting(self._writes.get())
+
+    def _commit_waiting(self, first: _PendingWrite) -> None:
+        """Commit `first` and whatever requests are waiting behind it (up to 1,000), then
+        wake each."""
+        batch = [first]
+        while len(batch) < 1000:
             try:
-                self._insert(batch)
-            except IntegrityError:
-                # some request in the batch lost an idempotency race: commit one by one
-                for p in batch:
-                    try:
-                        self._insert([p])
-                    except IntegrityError as exc:
-                        if p.idempotency_key is None:
-                            p.error = exc
-                        p.rows = None
-                    except Exception as exc:  # handed to the waiting request, which raises
-                        p.error = exc
-            except Exception as exc:  # handed to the waiting requests, which raise it
-                for p in batch:
-                    p.error = exc
+                batch.append(self._writes.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            self._insert(batch)
+        except IntegrityError:
+            # some request in the batch lost an idempotency race: commit one by one
             for p in batch:
-                p.done.set()
+                try:
+                    self._insert([p])
+                except IntegrityError as exc:
+                    if p.idempotency_key is None:
+                        p.error = exc
+                    p.rows = None
+                except Exception as exc:  # handed to the waiting request, which raises
+                    p.error = exc
+        except Exception as exc:  # handed to the waiting requests, which raise it
+            for p in batch:
+                p.error = exc
+        for p in batch:
+            p.done.set()
 
     def _by_idempotency(self, tenant: str, key: str) -> list[JobRow]:
         with self._session() as s:
