@@ -323,6 +323,16 @@ class DbLedger:
         if len(stored) != len(digests):
             return min(len(stored), len(digests)), "the hash column has other records"
         cp = self.checkpoint()
+        if cp is not None and cp.tree_size > len(digests) and self.head().records >= cp.tree_size:
+            # signed after the records were read, by a writer appending meanwhile (the head
+            # has those records now): check the latest checkpoint these records reach
+            c = LedgerCheckpointRow
+            with self.engine.connect() as conn:
+                row = conn.execute(select(c.hour, c.tree_size, c.root, c.note)
+                                   .where(c.tree_size <= len(digests))
+                                   .order_by(c.hour.desc()).limit(1)).first()
+            cp = None if row is None else StoredCheckpoint(int(row.hour), int(row.tree_size),
+                                                           row.root, row.note)
         if cp is not None:
             tree = MerkleTree([leaf_hash(bytes.fromhex(d)) for d in digests])
             if cp.tree_size > len(tree) or tree.root(cp.tree_size).hex() != cp.root:
