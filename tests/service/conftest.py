@@ -58,3 +58,17 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
 
 
+@pytest.fixture
+def pg_schema() -> Iterator[tuple[str, str]]:
+    """(URL whose connections use a fresh schema, schema) on the test PostgreSQL server: for
+    tests that start role processes of their own."""
+    schema = f"sw_{secrets.token_hex(6)}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}", schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

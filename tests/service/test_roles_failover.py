@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -30,21 +29,6 @@ HEADERS = {"Authorization": "Bearer tok-roles"}
 OPS = {"Authorization": "Bearer tok-roles-ops"}
 JOB = {"origin": "yrd", "kind": "general", "units": 4, "duration_s": 600.0,
        "deadline_in_s": 7200.0}
-
-
-@pytest.fixture
-def pg_schema() -> Iterator[tuple[str, str]]:
-    """(URL whose connections use a fresh schema, schema)."""
-    schema = f"sw_{secrets.token_hex(6)}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}", schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 class Roles:

@@ -8,7 +8,6 @@ job in the file each run appends to, one `running` and one `finished` event."""
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -34,21 +33,6 @@ SPEED = 120.0  # run seconds per wall second
 # each run's wall seconds: longer than a worker takes to start on a loaded machine, so that
 # the runs are still going when their worker is killed
 SLEEP_S = 20.0
-
-
-@pytest.fixture
-def pg_schema() -> Iterator[tuple[str, str]]:
-    """(URL whose connections use a fresh schema, schema)."""
-    schema = f"sw_{secrets.token_hex(6)}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}", schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 class Procs:
