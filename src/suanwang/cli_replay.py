@@ -48,6 +48,7 @@ def replay(db: Annotated[str | None, typer.Option(
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     engine = make_engine(url, schema)
+    store: Store | None = None
     try:
         store = Store(engine)
         try:
@@ -56,7 +57,10 @@ def replay(db: Annotated[str | None, typer.Option(
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None
     finally:
-        engine.dispose()
+        if store is not None:
+            store.close()
+        else:
+            engine.dispose()
     files = write_replay(result, out)
     differ = result.differing
     console.print(f"replayed {result.inputs:,} inputs over {result.starts} scheduler start(s): "

@@ -316,7 +316,7 @@ def _run_worker(db: str | None, data_dir: Path, sites: list[str], provider: str 
     worker.start()
     done.wait()
     worker.stop()
-    store.engine.dispose()
+    store.close()
     console.print(f"worker {worker_id} stopped; its runs go on and another worker adopts them",
                   highlight=False)
 

@@ -371,3 +371,22 @@ def test_a_job_past_its_time_limit_fails_with_timeout(
     assert "TIME LIMIT" in st.log_tail
     assert st.started_wall_s is not None and st.ended_wall_s is not None
     assert 60 <= st.ended_wall_s - st.started_wall_s <= 150
+
+
+def test_a_run_sbatched_before_a_crash_is_adopted_not_submitted_again(
+        slurm: None, logs: Path, tmp_path: Path) -> None:
+    """A process that died between sbatch and storing the handle: the run claimed again (by a
+    restarted service or another worker, same deployment) finds the batch job by its tag."""
+    lines = tmp_path / "ran.txt"
+    run = spec("adopted", "sh", "-c", f"echo ran >> {lines}")
+    first = submit(SlurmExecutor(logs, SITE_A), run)  # its handle is lost with the process
+    again = SlurmExecutor(logs, SITE_A)
+    assert submit(again, run) == first
+    retry = submit(again, spec("adopted", "sh", "-c", f"echo retry >> {lines}", attempt=1))
+    assert retry != first  # a new attempt is a new batch job
+    elsewhere = submit(SlurmExecutor(tmp_path / "other-deployment", SITE_A), run)
+    assert elsewhere != first  # another deployment's job of the same id is not this run
+    st = wait_end(again, [first, retry, elsewhere])
+    assert all(s.state == ExecState.FINISHED for s in st.values()), st
+    assert sorted(lines.read_text().split()) == ["ran", "ran", "retry"]
+    assert scontrol_job(first)["Comment"].startswith("suanwang-run:")

@@ -35,11 +35,17 @@ sbatch's own 10 s of retries. A job sbatch refuses (an unknown partition, more C
 has) fails alone: its handle polls FAILED with sbatch's message.
 
 Handles are `<job_id>@<slurm job id>`, so an executor made after a restart still finds the job
-and its log.
+and its log. Each batch job's comment names its run
+(`suanwang-run:<log dir digest>:<job_id>:<attempt>`): before sbatch, `submit` asks squeue for
+a job of this user with the job's name and that comment, and adopts it if there is one, so a
+process that died between sbatch and storing the handle (a worker, or the service) does not
+run the job twice when the run is claimed again. That holds while slurmctld remembers the job
+(MinJobAge after it ended; the lease that hands the run over expires well within it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -171,6 +177,14 @@ def _coerce(value: object, hint: Any, field: str) -> object:
     if isinstance(value, str) and value:
         return value
     raise InputError("deployment file", field, value, 'must be non-empty text, e.g. "horinger"')
+
+
+def run_tag(spec: RunSpec, log_dir: Path) -> str:
+    """The comment a batch job carries: which run of which job it is, and of which deployment
+    (its log directory), so that a process restarted after sbatch but before the handle was
+    stored adopts the job instead of submitting it twice."""
+    where = hashlib.sha256(str(log_dir).encode()).hexdigest()[:12]
+    return f"suanwang-run:{where}:{spec.job_id}:{spec.attempt}"
 
 
 def time_limit_min(time_limit_s: float, settings: SlurmSettings) -> int:
@@ -323,8 +337,12 @@ class SlurmExecutor:
             args.append(f"--account={tenant_account(s.account, spec.tenant)}")
         if spec.workdir:
             args.append(f"--chdir={spec.workdir}")
+        args.append(f"--comment={run_tag(spec, self.log_dir)}")
         args.extend(s.sbatch_args)
         self._ensure_reachable()
+        earlier = self._started_before(spec)
+        if earlier is not None:  # this attempt was sbatched before its handle was stored
+            return f"{spec.job_id}@{earlier}"
         done = self._run("sbatch", args, stdin=script)
         slurm_id = done.stdout.strip().split(";")[0] if done.returncode == 0 else ""
         if slurm_id.isdigit():
@@ -418,6 +436,22 @@ class SlurmExecutor:
         """Nothing to let go of: jobs stay with Slurm (a restarted service finds them)."""
 
     # -- queries ----------------------------------------------------------------------------
+    def _started_before(self, spec: RunSpec) -> str | None:
+        """The Slurm id of this very attempt of the job if an earlier process sbatched it
+        (and died before its handle was stored), pending, running or ended; None if it never
+        was. Found by the attempt's tag in the job's comment among this user's jobs of the
+        job's name, in slurmctld's memory (MinJobAge after the job ended)."""
+        done = self._run("squeue", ["--noheader", "--states=all", "--me",
+                                    f"--name={spec.job_id}", "--format=%i|%k"], query=True)
+        if done.returncode != 0:
+            raise BackendUnavailable(f"squeue: {done.stderr.strip()}")
+        tag = run_tag(spec, self.log_dir)
+        for line in done.stdout.splitlines():
+            slurm_id, _, comment = line.strip().partition("|")
+            if comment == tag and slurm_id.isdigit():
+                return slurm_id
+        return None
+
     def _squeue(self, ids: Sequence[str]) -> dict[str, tuple[str, str, str, str]]:
         done = self._run("squeue", ["--noheader", "--states=all", f"--jobs={','.join(ids)}",
                                     "--format=%i|%T|%S|%e|%r"], query=True)

@@ -222,7 +222,7 @@ class Service:
             executor.close()
         if self.db_lock is not None:
             self.db_lock.release()
-        self.store.engine.dispose()
+        self.store.close()
 
 
 class _LimitsAndTiming:

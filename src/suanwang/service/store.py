@@ -183,8 +183,11 @@ class Store:
         self.market = MarketStore(engine, self.accounts)
         self.grid = GridStore(engine)  # grid events (issue 14)
         self._session = sessionmaker(engine, expire_on_commit=False)
-        self._writes: queue.Queue[_PendingWrite] = queue.Queue()
-        threading.Thread(target=self._writer, name="suanwang-store-writer", daemon=True).start()
+        self._writes: queue.Queue[_PendingWrite | None] = queue.Queue()  # None: close
+        self._writer_thread = threading.Thread(target=self._writer, name="suanwang-store-writer",
+                                               daemon=True)
+        self._closed = False
+        self._writer_thread.start()
         self._tenant_cache: dict[str, Tenant] = {}  # token hash -> tenant (tokens set here)
         # PostgreSQL: several API replicas may accept jobs, so the acceptance order comes
         # from a database sequence and each commit notifies the scheduler (LISTEN/NOTIFY)
@@ -274,7 +277,7 @@ class Store:
             if existing:
                 return existing, False
         pending = _PendingWrite(tenant, list(specs), now_s, idempotency_key, admission, then)
-        self._writes.put(pending)
+        self._hand_over(pending)
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
@@ -292,7 +295,7 @@ class Store:
         pendings = [_PendingWrite(t, list(specs), now, key, None, then)
                     for t, specs, now, key, then in requests]
         for p in pendings:
-            self._writes.put(p)
+            self._hand_over(p)
         out: list[list[Any]] = []
         for p in pendings:
             p.done.wait()
@@ -374,22 +377,43 @@ class Store:
             conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) "
                                  f"VALUES ({', '.join([ph] * len(columns))})", rows)
 
+    def _hand_over(self, pending: _PendingWrite) -> None:
+        if self._closed:
+            raise RuntimeError("the store is closed: its service has stopped")
+        self._writes.put(pending)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Commit what was handed to the writer, end its thread and let the engine's
+        connections go. Writes handed over after this fail (the writer is gone)."""
+        self._closed = True
+        if self._writer_thread.is_alive():
+            self._writes.put(None)
+            self._writer_thread.join(timeout_s)
+        self.engine.dispose()
+
     def _writer(self) -> None:
         while True:
             # one call per batch: its requests are not referenced while the writer waits (a
             # request holds its admission, and that its service, long after a test or a
             # restart has stopped it)
-            self._commit_waiting(self._writes.get())
+            first = self._writes.get()
+            if first is None or not self._commit_waiting(first):
+                return
 
-    def _commit_waiting(self, first: _PendingWrite) -> None:
+    def _commit_waiting(self, first: _PendingWrite) -> bool:
         """Commit `first` and whatever requests are waiting behind it (up to 1,000), then
-        wake each."""
+        wake each; False if a close was asked behind them."""
         batch = [first]
+        closing = False
         while len(batch) < 1000:
             try:
-                batch.append(self._writes.get_nowait())
+                p = self._writes.get_nowait()
             except queue.Empty:
                 break
+            if p is None:
+                closing = True
+                break
+            batch.append(p)
         try:
             self._insert(batch)
         except IntegrityError:
@@ -408,6 +432,7 @@ class Store:
                 p.error = exc
         for p in batch:
             p.done.set()
+        return not closing
 
     def _by_idempotency(self, tenant: str, key: str) -> list[JobRow]:
         with self._session() as s:
