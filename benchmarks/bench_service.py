@@ -87,14 +87,22 @@ def start(db: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str | 
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url, schema
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    if healthy(url):
+        return proc, url, schema
     proc.kill()
     raise SystemExit("server did not start")
+
+
+def healthy(url: str, limit_s: float = 60.0) -> bool:
+    """Whether the server at `url` answers /healthz within `limit_s`."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return False
 
 
 def job(i: int) -> dict[str, Any]:
@@ -102,16 +110,17 @@ def job(i: int) -> dict[str, Any]:
             "duration_s": 600.0, "deadline_in_s": 86400.0}
 
 
-def drive(url: str, clients: int, requests: int, batch: int) -> dict[str, float]:
+def _post_loop(urls: list[str], clients: int, requests: int, batch: int) -> list[float]:
+    """`clients` threads, client n on replica n % len(urls), each posting `requests //
+    clients` submissions (of `batch` jobs: the batch endpoint when batch > 1); the latencies."""
     latencies: list[float] = []
     lock = threading.Lock()
-    per_client = max(1, requests // clients)
 
     def worker(n: int) -> None:
         mine: list[float] = []
-        with httpx.Client(base_url=url, timeout=30,
+        with httpx.Client(base_url=urls[n % len(urls)], timeout=30,
                           headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-            for i in range(per_client):
+            for i in range(max(1, requests // clients)):
                 t0 = time.perf_counter()
                 if batch > 1:
                     r = c.post("/v1/jobs/batch", json={"jobs": [job(i + k)
@@ -125,16 +134,24 @@ def drive(url: str, clients: int, requests: int, batch: int) -> dict[str, float]
             latencies.extend(mine)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
-    t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
-    latencies.sort()
+    return latencies
+
+
+def _figures(latencies: list[float], wall_s: float, batch: int) -> dict[str, float]:
+    latencies = sorted(latencies)
     n = len(latencies)
-    return {"requests_per_s": n / wall, "jobs_per_s": n * batch / wall,
+    return {"requests_per_s": n / wall_s, "jobs_per_s": n * batch / wall_s,
             "p50_ms": 1000 * latencies[n // 2], "p99_ms": 1000 * latencies[int(n * 0.99) - 1]}
+
+
+def drive(url: str, clients: int, requests: int, batch: int) -> dict[str, float]:
+    t0 = time.perf_counter()
+    latencies = _post_loop([url], clients, requests, batch)
+    return _figures(latencies, time.perf_counter() - t0, batch)
 
 
 WRK_SCRIPT = """
@@ -174,28 +191,7 @@ def drive_wrk(url: str, clients: int, seconds: float, batch: int, workdir: Path
 def _drive_part(args: tuple[list[str], int, int]) -> list[float]:
     """One client process: `clients` threads, client n on replica n % len(urls)."""
     urls, clients, requests = args
-    latencies: list[float] = []
-    lock = threading.Lock()
-
-    def worker(n: int) -> None:
-        mine: list[float] = []
-        with httpx.Client(base_url=urls[n % len(urls)], timeout=30,
-                          headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-            for i in range(max(1, requests // clients)):
-                t0 = time.perf_counter()
-                r = c.post("/v1/jobs", json=job(i))
-                mine.append(time.perf_counter() - t0)
-                if r.status_code != 201:
-                    raise SystemExit(f"HTTP {r.status_code}: {r.text[:300]}")
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies
+    return _post_loop(urls, clients, requests, 1)
 
 
 def drive_replicas(urls: list[str], clients: int, requests: int) -> dict[str, float]:
@@ -208,10 +204,7 @@ def drive_replicas(urls: list[str], clients: int, requests: int) -> dict[str, fl
                                       clients // parts, requests // parts)
                                      for k in range(parts)])
         wall = time.perf_counter() - t0
-    latencies = sorted(x for part in got for x in part)
-    n = len(latencies)
-    return {"requests_per_s": n / wall, "jobs_per_s": n / wall,
-            "p50_ms": 1000 * latencies[n // 2], "p99_ms": 1000 * latencies[int(n * 0.99) - 1]}
+    return _figures([x for part in got for x in part], wall, 1)
 
 
 def drive_wrk_replicas(urls: list[str], clients: int, seconds: float, batch: int,
@@ -359,15 +352,8 @@ def start_roles(replicas: int, data_dir: Path, workers: int | None = None, speed
             [sys.executable, "-m", "suanwang.cli", "api", "--port", str(port), *common],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         urls.append(f"http://127.0.0.1:{port}")
-    for url in urls:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("an API replica did not start")
+    if not all(healthy(url) for url in urls):
+        raise SystemExit("an API replica did not start")
     for _ in range(600):  # the workers have registered (else sites would seem down)
         if not workers or _count(schema, "SELECT COUNT(*) FROM workers") >= workers:
             break

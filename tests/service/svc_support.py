@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -90,3 +92,24 @@ def start_server(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[byt
             time.sleep(0.1)
     proc.kill()
     pytest.fail("server did not come up")
+
+
+class ProcessGroup:
+    """Service processes a test starts by name, each in a session of its own: killed (-9)
+    one at a time, and all stopped (TERM, then KILL after 20 s) at the end."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def kill(self, name: str) -> None:
+        os.killpg(self.procs[name].pid, signal.SIGKILL)
+        self.procs[name].wait()
+
+    def stop_all(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)

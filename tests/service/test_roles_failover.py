@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
-from svc_support import free_port, wait_for
+from svc_support import ProcessGroup, free_port, wait_for
 
 # as conftest.py has it (importing conftest by name breaks beside tests/web's own conftest)
 PG_URL = os.environ.get("SUANWANG_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
@@ -31,15 +30,15 @@ JOB = {"origin": "yrd", "kind": "general", "units": 4, "duration_s": 600.0,
        "deadline_in_s": 7200.0}
 
 
-class Roles:
+class Roles(ProcessGroup):
     """Role processes, each in a session of its own, their output in files."""
 
     def __init__(self, tmp: Path, db_url: str) -> None:
+        super().__init__()
         self.tmp = tmp
         self.db_url = db_url
         self.tokens = tmp / "tokens.json"
         self.tokens.write_text(TOKENS, encoding="utf-8")
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, role: str, *extra: str) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "suanwang.cli", role, "--db", self.db_url,
@@ -70,18 +69,6 @@ class Roles:
         wait_for(up, bool, limit_s=60)
         return url
 
-    def kill(self, name: str) -> None:
-        os.killpg(self.procs[name].pid, signal.SIGKILL)
-        self.procs[name].wait()
-
-    def stop_all(self) -> None:
-        for p in self.procs.values():
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
 
 
 @pytest.fixture

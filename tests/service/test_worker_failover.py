@@ -8,7 +8,6 @@ job in the file each run appends to, one `running` and one `finished` event."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
-from svc_support import free_port, wait_for
+from svc_support import ProcessGroup, free_port, wait_for
 
 from suanwang.executors.base import ExecState, ExecStatus, RunSpec
 from suanwang.model import Kind
@@ -35,15 +34,15 @@ SPEED = 120.0  # run seconds per wall second
 SLEEP_S = 20.0
 
 
-class Procs:
+class Procs(ProcessGroup):
     """Role processes, each in a session of its own (its jobs are in sessions of theirs)."""
 
     def __init__(self, tmp: Path, db_url: str) -> None:
+        super().__init__()
         self.tmp = tmp
         self.db_url = db_url
         (tmp / "tokens.json").write_text(TOKENS, encoding="utf-8")
         (tmp / "deploy.yaml").write_text(DEPLOYMENT, encoding="utf-8")
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.starts = Counter[str]()
 
     def start(self, name: str, *args: str) -> None:
@@ -64,18 +63,6 @@ class Procs:
         path = self.tmp / f"{name}.{self.starts[name]}.log"
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
-    def kill(self, name: str) -> None:
-        os.killpg(self.procs[name].pid, signal.SIGKILL)
-        self.procs[name].wait()
-
-    def stop_all(self) -> None:
-        for p in self.procs.values():
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
 
 
 @pytest.fixture

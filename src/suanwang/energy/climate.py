@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from suanwang.energy.province_file import load_province_blocks
 from suanwang.network.loader import _Reader
-from suanwang.yaml_input import load_yaml
 
 MONTHS = 12
 
@@ -60,16 +60,7 @@ def bundled_climate_path() -> Path:
 def load_climates(path: str | Path | None = None) -> dict[str, Climate]:
     """Every block of a climate file by province; the fallback is under "default"."""
     file = Path(path) if path is not None else bundled_climate_path()
-    source = str(file)
-    doc = load_yaml(file)
-    r = _Reader(source)
-    out = {"default": _climate(r, r.get(doc, "default", ""), "default", "default")}
-    provinces = r.get(doc, "provinces", "")
-    if not isinstance(provinces, dict):
-        raise r.fail("provinces", provinces, "must map province names to climate blocks")
-    for name, node in provinces.items():
-        out[str(name)] = _climate(r, node, f"provinces.{name}", str(name))
-    return out
+    return load_province_blocks(file, _climate, "climate blocks")
 
 
 @cache

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from suanwang.energy.province_file import load_province_blocks
 from suanwang.network.loader import _Reader
-from suanwang.yaml_input import load_yaml
 
 PERIODS = {"V": "valley", "F": "flat", "P": "peak"}
 
@@ -49,16 +49,7 @@ def bundled_tariff_path() -> Path:
 def load_tariffs(path: str | Path | None = None) -> dict[str, Tariff]:
     """Every schedule of a tariff file by province; the fallback is under "default"."""
     file = Path(path) if path is not None else bundled_tariff_path()
-    source = str(file)
-    doc = load_yaml(file)
-    r = _Reader(source)
-    out = {"default": _tariff(r, r.get(doc, "default", ""), "default", "default")}
-    provinces = r.get(doc, "provinces", "")
-    if not isinstance(provinces, dict):
-        raise r.fail("provinces", provinces, "must map province names to schedules")
-    for name, node in provinces.items():
-        out[str(name)] = _tariff(r, node, f"provinces.{name}", str(name))
-    return out
+    return load_province_blocks(file, _tariff, "schedules")
 
 
 @cache
