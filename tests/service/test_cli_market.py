@@ -53,10 +53,10 @@ def test_a_tenant_bids_sees_its_fill_the_round_and_posted_prices(server: str) ->
     wait_for(lambda: httpx.get(f"{server}/v1/market/bids/{bid_id}", headers=headers).json(),
              lambda b: b["state"] != "open", limit_s=60)
     code, out = run(server, TENANT_TOKEN, "market", "bids", bid_id)
-    assert code == 0 and "(matched)" in out and "¥" in out, out
+    assert code == 0 and "(filled)" in out and "¥" in out, out
     round_id = re.search(r"r\d{7}", out).group(0)  # type: ignore[union-attr]
     code, out = run(server, TENANT_TOKEN, "market", "bids")
-    assert code == 0 and bid_id in out and "matched" in out, out
+    assert code == 0 and bid_id in out and "filled" in out, out
     code, out = run(server, TENANT_TOKEN, "market", "rounds")
     assert code == 0 and round_id in out, out
     code, out = run(server, TENANT_TOKEN, "market", "round", round_id)
