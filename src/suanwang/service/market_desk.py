@@ -119,12 +119,16 @@ class MarketDesk:
         if closed <= self._last_no:
             return None
         self._last_no = closed
-        rid = round_id_of(closed)
-        # a bid that was in this round already (cleared again after a crash) is left out
-        rows = [r for r in self.store.open_bids(closed) if _last_round(r) != rid]
+        rows = self.due_bids(closed)
         if not rows:
             return None
         return self.clear_round(closed, rows, now_s)
+
+    def due_bids(self, round_no: int) -> list[MarketBidRow]:
+        """The open bids round `round_no` clears: those accepted for it or earlier, less
+        those that were in it already (the round is cleared again after a crash)."""
+        rid = round_id_of(round_no)
+        return [r for r in self.store.open_bids(round_no) if _last_round(r) != rid]
 
     # ---- the orders ------------------------------------------------------------------------
 
@@ -291,16 +295,22 @@ class MarketDesk:
             by_bid[m.bid_id].append(m)
         jobs: dict[tuple[str, str], str] = {}
         matched = [b for b in bids if by_bid.get(b.bid_id)]
-        lost: set[str] = set()  # bids cancelled while the round cleared: no jobs
+        # per bid, what the last attempt of its write saw: (still open, the job ids); jobs
+        # of other ids are those of an earlier clearing of this round (its key used already)
+        written: dict[str, tuple[bool, list[str]]] = {}
         made = self.live.store.add_jobs_many([
-            self._job_request(rid, b, row_of[b.bid_id], by_bid[b.bid_id], now_s, lost)
+            self._job_request(rid, b, row_of[b.bid_id], by_bid[b.bid_id], now_s, written)
             for b in matched])
         for bid, rows_made in zip(matched, made, strict=True):
-            if bid.bid_id in lost or len(rows_made) != len(by_bid[bid.bid_id]):
-                continue
+            got = written.get(bid.bid_id)
+            fresh = got is not None and got[1] == [r.id for r in rows_made]
+            if (fresh and got is not None and not got[0]) or (
+                    len(rows_made) != len(by_bid[bid.bid_id])):
+                continue  # cancelled while the round cleared: no jobs
             for row, m in zip(rows_made, by_bid[bid.bid_id], strict=True):
                 jobs[(bid.bid_id, m.ask_id)] = row.id
-                self._place(row, m, rid, now_s)  # decided now, persisted by the tick's flush
+                if fresh:  # decided now, persisted by the tick's flush
+                    self._place(row, m, rid, now_s)
         payload = clearing_record(rid, now_s, clearing, bids, asks, jobs, early)
         payload["clear_s"] = round(clear_s, 6)
         for u in payload["unmatched"]:
@@ -359,7 +369,8 @@ class MarketDesk:
         return replace(clearing, unmatched=tuple(unmatched)), closed
 
     def _job_request(self, rid: str, bid: Bid, row: MarketBidRow, matches: list[Match],
-                     now_s: float, lost: set[str]) -> tuple[Any, ...]:
+                     now_s: float, written: dict[str, tuple[bool, list[str]]]
+                     ) -> tuple[Any, ...]:
         """The request writing the jobs a bid bought (one per ask it trades with), with its
         outcome and its hold passed on, in one transaction (`Store.add_jobs_many`). A bid
         cancelled meanwhile gets no jobs (they are deleted in the same transaction)."""
@@ -394,11 +405,11 @@ class MarketDesk:
             ok = self.store.settle_bid(conn, bid.bid_id, state, rid, result, [
                 (r["id"], r["units"], r["units"] * r["duration_s"] / 3600.0, y)
                 for r, y in zip(rows, yuan, strict=True)], now_s, keep)
+            ids = [r["id"] for r in rows]
+            written[bid.bid_id] = (ok, ids)
             if not ok:  # cancelled while the round cleared: the jobs are not made
-                ids = [r["id"] for r in rows]
                 conn.execute(delete(JobEventRow).where(JobEventRow.job_id.in_(ids)))
                 conn.execute(delete(JobRow).where(JobRow.id.in_(ids)))
-                lost.add(bid.bid_id)
 
         return (bid.tenant, specs, now_s, f"market-{bid.bid_id}-{rid}", then)
 
