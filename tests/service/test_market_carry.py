@@ -60,6 +60,12 @@ def entries(client: TestClient, key: str, tenant: str = "alice") -> list[str]:
     return [e["note"] for e in rows if e["job_id"] == key]
 
 
+def placed(client: TestClient, job_id: str) -> dict[str, Any]:
+    """The job once its placement is stored (the tick's flush follows the round's write)."""
+    return dict(wait_for(lambda: client.get(f"/v1/jobs/{job_id}", headers=ALICE).json(),
+                         lambda j: j["state"] in ("placed", "running", "finished")))
+
+
 def held(client: TestClient, tenant: str = "alice") -> float:
     return float(client.get(f"/v1/accounts/{tenant}", headers=OPS).json()["held_yuan"])
 
@@ -209,7 +215,7 @@ def test_a_per_tenant_cap_keeps_a_bid_off_a_slice_with_reason(
     assert never["state"] == "unmatched" and never["rounds"][0]["reasons"] == {"tenant_cap": 3}
     # the placements kept the caps
     for j in (j1, j2):
-        job = c.get(f"/v1/jobs/{j['job']}", headers=ALICE).json()
+        job = placed(c, j["job"])
         assert job["site"] == "local" and job["provider"] == j["provider"]
     assert c.delete(f"/v1/market/bids/{third['id']}", headers=ALICE).status_code == 200
 
@@ -263,9 +269,8 @@ def test_asks_under_a_grid_ceiling_and_a_bid_filled_in_part(
         b["hold_yuan"] * part["open_units"] / 6, rel=1e-6)
     for j in part["result"]["jobs"]:
         assert j["site"] == "west"
-        job = c.get(f"/v1/jobs/{j['job']}", headers=ALICE).json()
-        assert job["market_bid"] == b["id"] and job["state"] in ("placed", "running",
-                                                               "finished")
+        job = placed(c, j["job"])
+        assert job["market_bid"] == b["id"] and job["site"] == "west"
     notes = entries(c, b["id"])
     assert any("still held by the bid" in n for n in notes), notes
     assert c.delete(f"/v1/market/bids/{b['id']}", headers=ALICE).status_code == 200
