@@ -1,10 +1,11 @@
 """Bids that carry over between rounds of the live call auction (issue 13): a bid below every
 ask bids again until its deadline no longer allows a run (expired), its `max_rounds` are used
 up, or its tenant cancels it (its hold released, the account's entries say so); a round
-cleared again after a crash makes no second job; per-tenant caps filter the asks a bid may
-trade with (reason `tenant_cap`); asks under a grid event's power ceiling offer only the
-units the ceiling leaves room for, and a bid filled in part runs that part while the rest
-carries over as the same bid. On SQLite and PostgreSQL."""
+cleared again after a crash makes no second job; a bid cancelled while its round clears gets
+no job; per-tenant caps filter the asks a bid may trade with (reason `tenant_cap`); asks
+under a grid event's power ceiling offer only the units the ceiling leaves room for, and a
+bid filled in part runs that part while the rest carries over as the same bid. On SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from sqlalchemy import text
 from svc_support import ALICE, BOB, OPS, settings_for, wait_for
 
 from suanwang.accounts.account import month_of
+from suanwang.model import Job
 from suanwang.network.loader import parse_network
+from suanwang.service.account_needs import Need
 from suanwang.service.account_store import Admission
 from suanwang.service.app import create_app
 from suanwang.service.market_desk import round_id_of
@@ -286,3 +289,41 @@ def _slice(topo: Any, ask: Any) -> int:
                 and kind == ask.kind):
             return sl
     raise KeyError(ask.ask_id)
+
+
+def test_a_bid_cancelled_while_its_round_clears_gets_no_job(client: TestClient) -> None:
+    service = client.app.state.service  # type: ignore[attr-defined]
+    live, store = service.live, service.store
+    desk = live.market
+    no = 10**6 + 7  # a round the running ticks do not reach
+    now = service.clock.now_s()
+    open_account(client, "alice", 1000.0)
+    body = BidIn(**BID).model_dump(mode="json")
+    at = service.clock.at(now)
+    row = store.market.add_bid("alice", body, now, no, Admission(
+        "alice", month_of(at), lambda basis: [_need(service, body, basis)]), 400.0)
+    assert held(client) == pytest.approx(400.0)
+    with live.lock:
+        rows = desk.due_bids(no)  # the round reads the bid open ...
+    r = client.delete(f"/v1/market/bids/{row.id}", headers=ALICE)  # ... then it is cancelled
+    assert r.status_code == 200 and held(client) == pytest.approx(0.0)
+    with live.lock:
+        desk.clear_round(no, rows, now)
+    got = get_bid(client, row.id)
+    assert got["state"] == "cancelled" and got["result"].get("jobs", []) == []
+    mine = [j for j in client.get("/v1/jobs", params={"limit": 1000},
+                                  headers=ALICE).json()["jobs"]
+            if j.get("market_bid") == row.id]
+    assert mine == []
+    assert held(client) == pytest.approx(0.0)
+    rnd = client.get(f"/v1/market/rounds/{round_id_of(no)}", headers=OPS).json()
+    assert rnd["matched"] and all(m["job"] is None for m in rnd["matched"])
+
+
+def _need(service: Any, body: dict[str, Any], basis: str) -> Need:
+    now = service.clock.now_s()
+    job = Job(job_id="", tenant="alice", origin=body["origin"], kind=BidIn(**body).kind,
+              units=body["units"], duration_s=body["duration_s"], submit_s=now,
+              deadline_s=now + body["deadline_in_s"], data_gb=body["data_gb"])
+    carbon = service.live.pricer.need(job, service.clock.at(now), basis).carbon_kg
+    return Need(job.kind, job.units, job.duration_s, 400.0, carbon)

@@ -258,11 +258,17 @@ class MarketDesk:
         if not bids:
             return set(), set()
         topo = self.live.topology
-        full = [Ask(prov.id, topo.site_ids[topo.slice_site[sl]], kind, 0.0,
+        full: list[Ask] = []
+        caps: dict[str, int] = {}
+        for sl, (prov, kind) in enumerate(topo.slices):
+            if topo.slice_capacity[sl] <= 0:
+                continue
+            a = Ask(prov.id, topo.site_ids[topo.slice_site[sl]], kind, 0.0,
                     topo.slice_capacity[sl])
-                for sl, (prov, kind) in enumerate(topo.slices) if topo.slice_capacity[sl] > 0]
-        caps = {a.ask_id: c for a, c in zip(full, (topo.slice_cap[sl] for sl, _ in enumerate(
-            topo.slices) if topo.slice_capacity[sl] > 0), strict=True) if c is not None}
+            full.append(a)
+            cap = topo.slice_cap[sl]
+            if cap is not None:
+                caps[a.ask_id] = cap
         ok = build_book(topo.network, bids, full, caps).feasible.any(axis=1)
         timed = [b for b in bids if b.deadline_s is not None]
         late: set[str] = set()
@@ -304,9 +310,13 @@ class MarketDesk:
         for bid, rows_made in zip(matched, made, strict=True):
             got = written.get(bid.bid_id)
             fresh = got is not None and got[1] == [r.id for r in rows_made]
-            if (fresh and got is not None and not got[0]) or (
-                    len(rows_made) != len(by_bid[bid.bid_id])):
+            if got is not None and fresh and not got[0]:
                 continue  # cancelled while the round cleared: no jobs
+            if len(rows_made) != len(by_bid[bid.bid_id]):
+                log.warning("market round %s: bid %s has %d jobs of an earlier clearing, "
+                            "%d matches now; the earlier jobs stand", rid, bid.bid_id,
+                            len(rows_made), len(by_bid[bid.bid_id]))
+                continue
             for row, m in zip(rows_made, by_bid[bid.bid_id], strict=True):
                 jobs[(bid.bid_id, m.ask_id)] = row.id
                 if fresh:  # decided now, persisted by the tick's flush
