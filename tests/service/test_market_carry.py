@@ -82,6 +82,7 @@ def test_a_bid_carries_over_until_its_tenant_cancels_it(client: TestClient) -> N
     assert [r["then"] for r in got["rounds"][:2]] == ["carried_over", "carried_over"]
     assert all(r["reasons"] == {"price_below_clearing": 16} for r in got["rounds"][:2])
     assert held(client) == pytest.approx(b["hold_yuan"])  # the hold stays while it bids
+    assert "suanwang_market_bids_carried_over 1.0" in client.get("/metrics").text
     # every round it was in lists it
     for r in got["rounds"][:2]:
         rnd = client.get(f"/v1/market/rounds/{r['round']}", headers=ALICE).json()
