@@ -1,5 +1,6 @@
 """`suanwang market ...`: the call auction through a running service (算力交易): bid, list
-bids, rounds, one round, posted prices (the same `--url` / `--token` lookup as `submit`)."""
+bids, cancel a bid, rounds, one round, posted prices (the same `--url` / `--token` lookup as
+`submit`)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,17 @@ def _show_bid(b: dict[str, Any]) -> None:
     t.add_row("job", f"{b['units']} {b['kind']} units x {b['duration_s']:g} s from "
                      f"{b['origin']}")
     t.add_row("limit", limit)
-    t.add_row("held", _money(b["hold_yuan"]))
-    t.add_row("round", b.get("round_id") or f"next (clears at {b.get('clears_at_s', 0):g} s)")
+    t.add_row("held", f"{_money(b.get('held_yuan', b['hold_yuan']))} now (of "
+                      f"{_money(b['hold_yuan'])} at the start)")
+    t.add_row("filled", f"{b.get('filled_units', 0)} of {b['units']} units"
+                        + (f", {b['open_units']} bid again" if b.get("open_units") else ""))
+    if b["state"] == "open":
+        t.add_row("next round", f"clears at {b.get('clears_at_s', 0):g} s")
+    for r in b.get("rounds", ()):
+        why = ", ".join(f"{k} {v}" for k, v in sorted(r.get("reasons", {}).items()))
+        t.add_row(f"round {r['round']}", f"{r['units']} units bid, {r['filled_units']} filled"
+                                         + (f"; {why}" if why else "")
+                                         + f" -> {r.get('then', '')}")
     res = b.get("result") or {}
     for j in res.get("jobs", ()):
         t.add_row(f"job {j['job']}", f"{j['units']} units at {j['site']} / {j['provider']}, "
@@ -63,26 +73,38 @@ def bid(origin: Annotated[str, typer.Option("--origin", help="Region the job com
         carbon_cap_kg: Annotated[float | None, typer.Option(
             "--carbon-cap-kg", min=0.0, help="At most this much CO2 (location-based).",
             show_default=False)] = None,
+        max_rounds: Annotated[int | None, typer.Option(
+            "--max-rounds", min=1, help="Bid in at most this many rounds (default: until "
+                                        "the deadline no longer allows a run).",
+            show_default=False)] = None,
         url: UrlOpt = None, token: TokenOpt = None) -> None:
-    """Place a sealed bid for the next round (its limit is held on your account)."""
+    """Place a sealed bid (its limit is held on your account); unfilled, it bids again in
+    the following rounds until filled, expired or cancelled."""
     if (limit is None) == (limit_total is None):
         raise _fail("give exactly one of --limit and --limit-total")
     body: dict[str, Any] = {"origin": origin, "kind": kind.value, "units": units,
                             "duration_s": duration_s, "rtt_bound_ms": rtt_bound_ms,
                             "deadline_in_s": deadline_in_s, "data_gb": data_gb,
                             "limit_yuan_per_unit_h": limit, "limit_total_yuan": limit_total,
-                            "carbon_cap_kg": carbon_cap_kg}
+                            "carbon_cap_kg": carbon_cap_kg, "max_rounds": max_rounds}
     body = {k: v for k, v in body.items() if v is not None}
     _show_bid(_call(_client(url, token), "POST", "/v1/market/bids", json=body))
+
+
+@app.command("cancel")
+def cancel(bid_id: Annotated[str, typer.Argument(help="The bid to cancel.")],
+           url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Cancel an open bid: it bids in no further round and what it holds is released."""
+    _show_bid(_call(_client(url, token), "DELETE", f"/v1/market/bids/{bid_id}"))
 
 
 @app.command("bids")
 def bids(bid_id: Annotated[str | None, typer.Argument(help="One bid (default: list).")] = None,
          state: Annotated[str | None, typer.Option(
-             "--state", help="open, matched, partial or unmatched.",
+             "--state", help="open, filled, expired, cancelled or unmatched.",
              show_default=False)] = None,
          url: UrlOpt = None, token: TokenOpt = None) -> None:
-    """Your bids, newest first, with their outcome (or one bid in full)."""
+    """Your bids, newest first, with their state and rounds (or one bid in full)."""
     target = _client(url, token)
     if bid_id is not None:
         _show_bid(_call(target, "GET", f"/v1/market/bids/{bid_id}"))
@@ -90,15 +112,17 @@ def bids(bid_id: Annotated[str | None, typer.Argument(help="One bid (default: li
     params = {"state": state} if state else {}
     rows = _call(target, "GET", "/v1/market/bids", params=params)["bids"]
     t = Table(title=f"{len(rows)} bids")
-    for col in ("bid", "state", "round", "job", "limit", "filled", "why not"):
+    for col in ("bid", "state", "last round", "rounds", "job", "limit", "filled",
+                "why not (last round)"):
         t.add_column(col)
     for b in rows:
         res = b.get("result") or {}
         limit = (f"{b['limit_yuan_per_unit_h']:g}/unit-h" if b.get("limit_yuan_per_unit_h")
                  else f"{b.get('limit_total_yuan'):g} total")
         t.add_row(b["id"], b["state"], b.get("round_id") or "next",
+                  str(len(b.get("rounds", ()))),
                   f"{b['units']} {b['kind']} x {b['duration_s']:g} s", limit,
-                  str(res.get("filled_units", 0)),
+                  str(b.get("filled_units", 0)),
                   ", ".join(sorted({u["reason"] for u in res.get("unmatched", ())})))
     console.print(t)
 

@@ -53,10 +53,10 @@ def test_a_tenant_bids_sees_its_fill_the_round_and_posted_prices(server: str) ->
     wait_for(lambda: httpx.get(f"{server}/v1/market/bids/{bid_id}", headers=headers).json(),
              lambda b: b["state"] != "open", limit_s=60)
     code, out = run(server, TENANT_TOKEN, "market", "bids", bid_id)
-    assert code == 0 and "(matched)" in out and "¥" in out, out
+    assert code == 0 and "(filled)" in out and "¥" in out, out
     round_id = re.search(r"r\d{7}", out).group(0)  # type: ignore[union-attr]
     code, out = run(server, TENANT_TOKEN, "market", "bids")
-    assert code == 0 and bid_id in out and "matched" in out, out
+    assert code == 0 and bid_id in out and "filled" in out, out
     code, out = run(server, TENANT_TOKEN, "market", "rounds")
     assert code == 0 and round_id in out, out
     code, out = run(server, TENANT_TOKEN, "market", "round", round_id)
@@ -73,3 +73,24 @@ def test_a_bid_without_a_limit_is_refused(server: str) -> None:
                     "general", "--units", "8", "--duration-s", "1800", "--deadline-in-s",
                     "86400")
     assert code == 2 and "--limit" in out, out
+
+
+def test_a_bid_below_every_ask_carries_over_and_the_tenant_cancels_it(server: str) -> None:
+    code, out = run(server, TENANT_TOKEN, "market", "bid", "--origin", "yrd", "--kind",
+                    "general", "--units", "4", "--duration-s", "1800", "--deadline-in-s",
+                    "86400", "--limit", "0.0001", "--max-rounds", "500")
+    assert code == 0, out
+    bid_id = re.search(r"bid (b\S+) \(open\)", out).group(1)  # type: ignore[union-attr]
+    headers = {"Authorization": f"Bearer {TENANT_TOKEN}"}
+    wait_for(lambda: httpx.get(f"{server}/v1/market/bids/{bid_id}", headers=headers).json(),
+             lambda b: len(b["rounds"]) >= 2, limit_s=60)
+    code, out = run(server, TENANT_TOKEN, "market", "bids", bid_id)
+    assert code == 0 and "(open)" in out, out
+    assert "price_below_clearing 4 -> carried_over" in out, out
+    assert "0 of 4 units" in out and "4 bid again" in out, out
+    code, out = run(server, TENANT_TOKEN, "market", "bids", "--state", "open")
+    assert code == 0 and bid_id in out and "price_below_clearing" in out, out
+    code, out = run(server, TENANT_TOKEN, "market", "cancel", bid_id)
+    assert code == 0 and "(cancelled)" in out, out
+    code, out = run(server, TENANT_TOKEN, "market", "cancel", bid_id)
+    assert code == 2 and "409" in out and "cancelled" in out, out

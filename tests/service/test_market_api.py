@@ -30,8 +30,16 @@ def open_account(client: TestClient, tenant: str, balance: float) -> None:
 
 def cleared(client: TestClient, bid_id: str, headers: dict[str, str] = ALICE
             ) -> dict[str, Any]:
+    """The bid once it is no longer open (filled, expired, cancelled, unmatched)."""
     return wait_for(lambda: client.get(f"/v1/market/bids/{bid_id}", headers=headers).json(),
                     lambda b: b["state"] != "open", limit_s=60)
+
+
+def in_a_round(client: TestClient, bid_id: str, headers: dict[str, str] = ALICE
+               ) -> dict[str, Any]:
+    """The bid once it has been in a round (open again if it carried over)."""
+    return wait_for(lambda: client.get(f"/v1/market/bids/{bid_id}", headers=headers).json(),
+                    lambda b: len(b["rounds"]) >= 1, limit_s=60)
 
 
 def test_a_bid_clears_runs_at_its_site_and_is_billed_at_the_clearing_price(
@@ -46,7 +54,7 @@ def test_a_bid_clears_runs_at_its_site_and_is_billed_at_the_clearing_price(
     assert 0 < held <= bid["hold_yuan"] + 1e-9  # the bid's, or (cleared) its jobs' at the price
 
     done = cleared(client, bid["id"])
-    assert done["state"] == "matched", done
+    assert done["state"] == "filled", done
     fill = done["result"]["jobs"]
     assert sum(j["units"] for j in fill) == 16
     rnd = client.get(f"/v1/market/rounds/{done['round_id']}", headers=ALICE).json()
@@ -101,11 +109,13 @@ def test_the_live_round_is_individually_rational_and_budget_balanced(
                         headers=headers)
         assert r.status_code == 201, r.text
         bids.append((r.json()["id"], headers))
-    outcomes = [cleared(client, b, h) for b, h in bids]
+    outcomes = [in_a_round(client, b, h) for b, h in bids]
     low = outcomes[2]
-    assert low["state"] == "unmatched"
+    assert low["state"] == "open"  # below every floor: it carries over
+    assert low["rounds"][0]["reasons"] == {"price_below_clearing": 10}
+    assert low["rounds"][0]["then"] == "carried_over"
     assert {u["reason"] for u in low["result"]["unmatched"]} == {"price_below_clearing"}
-    rids = sorted({o["round_id"] for o in outcomes})  # the bids may fall in two rounds
+    rids = sorted({o["rounds"][0]["round"] for o in outcomes})  # may fall in two rounds
     matched = 0
     for rid in rids:
         rnd = client.get(f"/v1/market/rounds/{rid}", headers=OPS).json()
@@ -193,11 +203,31 @@ def test_posted_asks_replace_the_floor_and_a_bid_below_them_is_told_why(
         assert r.status_code == 201, r.text
     assert len(client.get("/v1/market/asks", headers=OPS).json()["asks"]) == len(slices)
     assert client.get("/v1/market/asks", headers=ALICE).status_code == 403  # sealed
+    open_account(client, "alice", 10_000.0)
     r = client.post("/v1/market/bids", json=BID, headers=ALICE)
-    done = cleared(client, r.json()["id"])
-    assert done["state"] == "unmatched"
-    assert {u["reason"] for u in done["result"]["unmatched"]} == {"price_below_clearing"}
-    assert "1000" in done["result"]["unmatched"][0]["detail"]
+    first = in_a_round(client, r.json()["id"])
+    one = first["rounds"][0]
+    assert one["reasons"] == {"price_below_clearing": 16} and one["then"] == "carried_over"
+    assert first["state"] == "open" and first["open_units"] == 16
+    assert "1000" in first["result"]["unmatched"][0]["detail"]
     used = client.get("/v1/market/asks", params={"state": "used"}, headers=OPS).json()["asks"]
-    assert {a["round_id"] for a in used} == {done["round_id"]} and len(used) == len(slices)
+    assert {a["round_id"] for a in used} == {one["round"]} and len(used) == len(slices)
     assert client.get("/v1/market/asks", headers=OPS).json()["asks"] == []
+    # the round's record lists the bid and says it carries over
+    rnd = client.get(f"/v1/market/rounds/{one['round']}", headers=ALICE).json()
+    assert [(u["bid"], u["then"]) for u in rnd["unmatched"]] == [(first["id"], "carried_over")]
+    # the next rounds ask at the floors again (supply returns): the same bid fills there
+    done = cleared(client, first["id"])
+    assert done["state"] == "filled", done
+    assert len(done["rounds"]) >= 2 and done["rounds"][-1]["filled_units"] == 16
+    assert done["round_id"] == done["rounds"][-1]["round"] != one["round"]
+    assert sum(j["units"] for j in done["result"]["jobs"]) == 16
+    for j in done["result"]["jobs"]:
+        job = client.get(f"/v1/jobs/{j['job']}", headers=ALICE).json()
+        assert job["market_bid"] == first["id"] and job["market_round"] == done["round_id"]
+    # the bid's hold stayed while it carried over, then passed to its jobs
+    notes = [e["note"] for e in client.get("/v1/accounts/alice/entries",
+                                           headers=ALICE).json()["entries"]
+             if e["job_id"] == first["id"]]
+    assert any(f"market bid filled in {done['round_id']}" in n for n in notes), notes
+    assert not any(one["round"] in n for n in notes), notes

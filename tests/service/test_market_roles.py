@@ -80,7 +80,7 @@ def test_the_leader_clears_a_bid_posted_to_a_replica(split: str) -> None:
     done = wait_for(lambda: httpx.get(f"{split}/v1/market/bids/{bid_id}", headers=HEADERS,
                                       timeout=10).json(),
                     lambda b: b["state"] != "open", limit_s=60)
-    assert done["state"] == "matched", done
+    assert done["state"] == "filled", done
     job_id = done["result"]["jobs"][0]["job"]
     job = wait_for(lambda: httpx.get(f"{split}/v1/jobs/{job_id}", headers=HEADERS,
                                      timeout=10).json(),

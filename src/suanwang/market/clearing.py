@@ -43,7 +43,9 @@ market that is not full). At most one bid per market is filled in part (the one 
 the cut; at most two asks: that at the cut and the one a seller slot is left out of); a partly
 filled bid is given the units that cleared and billed for them.
 
-Unmatched reasons: `no_feasible_site`; `trade_reduction` (the k-th buyer slot, left out when
+Unmatched reasons: `no_feasible_site`; `tenant_cap` (a market would take the bid but for a
+provider's per-tenant cap: its tenant has no room there for its units, `feasibility`);
+`trade_reduction` (the k-th buyer slot, left out when
 its value sets the price); `capacity` (the market's offered units were all taken by bids at
 or above the price); `price_below_clearing` (otherwise: its limit net of transit at or below
 the clearing price, or below the lowest reserve when nothing trades).
@@ -63,6 +65,7 @@ NO_FEASIBLE_SITE = "no_feasible_site"
 PRICE_BELOW_CLEARING = "price_below_clearing"
 CAPACITY = "capacity"
 TRADE_REDUCTION = "trade_reduction"
+TENANT_CAP = "tenant_cap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,7 @@ class Unmatched:
 
     bid_id: str
     units: int
-    reason: str  # NO_FEASIBLE_SITE, PRICE_BELOW_CLEARING, CAPACITY or TRADE_REDUCTION
+    reason: str  # NO_FEASIBLE_SITE, TENANT_CAP, PRICE_BELOW_CLEARING, CAPACITY, TRADE_REDUCTION
     detail: str
 
 
@@ -181,8 +184,18 @@ def clear(book: Book) -> Clearing:
     matches: list[Match] = []
     unmatched: list[Unmatched] = []
     results: list[MarketResult] = []
+    capped = _capped_out(book, keys, market_asks, market_of)
     for i in np.flatnonzero(market_of < 0):
-        unmatched.append(Unmatched(book.bids[i].bid_id, int(book.bid_units[i]), NO_FEASIBLE_SITE,
+        bid = book.bids[i]
+        if capped is not None and capped[i]:
+            blocked = sorted(book.asks[j].ask_id
+                             for j in np.flatnonzero(book.cap_blocked[i]))  # type: ignore[index]
+            unmatched.append(Unmatched(bid.bid_id, int(book.bid_units[i]), TENANT_CAP,
+                                       f"tenant {bid.tenant} has no room for {bid.units} more "
+                                       f"units under the per-tenant cap of {', '.join(blocked)}"
+                                       "; no other market takes the bid"))
+            continue
+        unmatched.append(Unmatched(bid.bid_id, int(book.bid_units[i]), NO_FEASIBLE_SITE,
                                    _why_infeasible(book, int(i))))
     for m, ((kind, site, rate), js) in enumerate(zip(keys, market_asks, strict=True)):
         tm = time.perf_counter()
@@ -197,6 +210,20 @@ def clear(book: Book) -> Clearing:
             time.perf_counter() - tm))
     unmatched.sort(key=lambda u: u.bid_id)
     return Clearing(tuple(results), tuple(matches), tuple(unmatched), time.perf_counter() - t0)
+
+
+def _capped_out(book: Book, keys: list[tuple[int, int, float]], market_asks: list[np.ndarray],
+                market_of: np.ndarray) -> np.ndarray | None:
+    """Per bid: routed nowhere, but a market would take it were it not for a per-tenant cap
+    (None: no cap blocked any pair)."""
+    blocked = book.cap_blocked
+    if blocked is None or not blocked.any():
+        return None
+    loose = book.feasible | blocked
+    out = np.zeros(len(book.bids), dtype=bool)
+    for (kind, _, _), js in zip(keys, market_asks, strict=True):
+        out |= (book.bid_kind == kind) & loose[:, js].all(axis=1)
+    return out & (market_of < 0)
 
 
 def _route(book: Book, eligible: np.ndarray, public_cost: np.ndarray, bid_rank: np.ndarray,

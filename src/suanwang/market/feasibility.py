@@ -9,6 +9,16 @@ A pair can trade when all hold:
   `units * kw_per_unit * PUE * hours * grid_g_per_kwh * (1 - green_share) / 1000` kg,
   is within `carbon_cap_kg` (when the bid gives one).
 
+Per-tenant caps (optional, `caps` and `held`): a provider that caps the units one tenant may
+hold at once at a slice (`Provider.tenant_cap`) can trade with a bid only while the bid's
+tenant has room there for all the bid's units: `cap - held - units of the tenant's earlier
+bids (in bid-id order) feasible with the same ask`. The room is reserved for those earlier
+bids whether or not they trade there, so that it depends only on what the tenant holds (known
+to the platform, not reported) and on the bids' units and ids (which the routing reads too),
+never on a price: each bidder faces a feasible set its price report cannot change, and the
+truthfulness argument of `clearing` is unchanged. `Book.cap_blocked[i, j]` marks a pair that
+is feasible but for the cap (the reason `tenant_cap` when nothing else is left to the bid).
+
 Transit cost of a pair, yuan per unit-hour: the provider's `egress_yuan_per_gb` x the bid's
 `data_gb` spread over its unit-hours (`data_gb / (units * hours)`).
 
@@ -17,7 +27,7 @@ Everything is computed as numpy arrays over all bids x all asks at once (`Book`)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,11 +60,16 @@ class Book:
     feasible: np.ndarray  # bool [n_bids, n_asks]
     transit_yuan_per_unit_h: np.ndarray  # float [n_bids, n_asks]
     site_ids: tuple[str, ...]
+    cap_blocked: np.ndarray | None = None  # bool [n_bids, n_asks]: feasible but for a cap
 
 
-def build_book(network: Network, bids: Sequence[Bid], asks: Sequence[Ask]) -> Book:
+def build_book(network: Network, bids: Sequence[Bid], asks: Sequence[Ask],
+               caps: Mapping[str, int] | None = None,
+               held: Mapping[tuple[str, str], int] | None = None) -> Book:
     """The arrays of `bids` and `asks` on `network`; an order naming an unknown region, site or
-    provider, or a kind its site does not have, is refused naming the field."""
+    provider, or a kind its site does not have, is refused naming the field. `caps`: the
+    per-tenant cap of the asks at capped slices (by ask id); `held`: units each tenant holds
+    there now ((tenant, ask id) -> units); see the module's rule."""
     check_unique(list(bids), list(asks))
     site_ids = tuple(s.id for s in network.sites)
     site_ix = {s: k for k, s in enumerate(site_ids)}
@@ -133,6 +148,33 @@ def build_book(network: Network, bids: Sequence[Bid], asks: Sequence[Ask]) -> Bo
                 & (carbon_kg <= carbon_cap[:, None]))
     gb_per_unit_h = data_gb / (bid_units * bid_hours)
     transit = gb_per_unit_h[:, None] * egress[None, :]
+    blocked = _apply_caps(bids, asks, feasible, caps, held) if caps else None
     return Book(tuple(bids), tuple(asks), bid_kind, bid_units, bid_hours, bid_value,
                 gb_per_unit_h, ask_kind, ask_site, ask_units, ask_reserve, egress, ask_list,
-                feasible, transit, site_ids)
+                feasible, transit, site_ids, blocked)
+
+
+def _apply_caps(bids: Sequence[Bid], asks: Sequence[Ask], feasible: np.ndarray,
+                caps: Mapping[str, int], held: Mapping[tuple[str, str], int] | None
+                ) -> np.ndarray:
+    """Clear `feasible[i, j]` where bid i's tenant has no room for its units at capped ask j
+    (in place); the pairs cleared."""
+    blocked = np.zeros_like(feasible)
+    held = held or {}
+    order = sorted(range(len(bids)), key=lambda i: bids[i].bid_id)
+    for j, a in enumerate(asks):
+        cap = caps.get(a.ask_id)
+        if cap is None or not feasible[:, j].any():
+            continue
+        taken: dict[str, int] = {}
+        for i in order:
+            if not feasible[i, j]:
+                continue
+            b = bids[i]
+            used = held.get((b.tenant, a.ask_id), 0) + taken.get(b.tenant, 0)
+            if used + b.units <= cap:
+                taken[b.tenant] = taken.get(b.tenant, 0) + b.units
+            else:
+                feasible[i, j] = False
+                blocked[i, j] = True
+    return blocked

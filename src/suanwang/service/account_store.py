@@ -363,18 +363,28 @@ class AccountStore:
 
     def pass_hold(self, conn: Connection, key: str, jobs: Sequence[tuple[str, int, float,
                                                                        float]],
-                  at_s: float, note: str) -> None:
+                  at_s: float, note: str, keep: tuple[int, float] | None = None) -> None:
         """Replace the hold under `key` (a market bid's id) by holds of the jobs it bought:
         (job id, units, unit-hours, yuan) each, in the bid's kind and month, with its carbon
-        shared by unit-hours; the rest is released. Nothing happens without such a hold (the
-        tenant has no account)."""
+        shared by unit-hours; `keep` = (units, fraction): that much of the hold stays under
+        `key` (the part of a bid that carries over to the next round); the rest is released.
+        Nothing happens without such a hold (the tenant has no account)."""
         row = conn.execute(text("SELECT tenant, kind, month, yuan, unit_h, carbon_kg "
                                 "FROM account_holds WHERE job_id = :j"), {"j": key}).first()
         if row is None:
             return
         tenant, kind, month, held, unit_h, carbon = row
         self._lock(conn, [tenant])
-        conn.execute(text("DELETE FROM account_holds WHERE job_id = :j"), {"j": key})
+        kept = 0.0
+        if keep is not None and keep[0] > 0:
+            units, frac = keep
+            kept = float(held) * frac
+            conn.execute(text("UPDATE account_holds SET units = :u, unit_h = :uh, yuan = :y, "
+                              "carbon_kg = :c WHERE job_id = :j"),
+                         {"u": units, "uh": float(unit_h) * frac, "y": kept,
+                          "c": float(carbon) * frac, "j": key})
+        else:
+            conn.execute(text("DELETE FROM account_holds WHERE job_id = :j"), {"j": key})
         if jobs:
             conn.execute(text(
                 "INSERT INTO account_holds (job_id, tenant, kind, units, unit_h, yuan, month, "
@@ -385,10 +395,11 @@ class AccountStore:
         balance = conn.execute(text("SELECT balance_yuan FROM accounts WHERE tenant = :t"),
                                {"t": tenant}).scalar_one()
         moved = sum(y for _, _, _, y in jobs)
+        still = f"{kept:.6f} still held by the bid, " if keep is not None and kept else ""
         self._entry(conn, tenant, at_s, "release", 0.0, float(balance), key,
                     note=f"{note}: {float(held):.6f} yuan held by the bid; "
-                         f"{moved:.6f} passed to {len(jobs)} job(s), "
-                         f"{float(held) - moved:.6f} released")
+                         f"{moved:.6f} passed to {len(jobs)} job(s), {still}"
+                         f"{float(held) - moved - kept:.6f} released")
 
     def _add_usage(self, conn: Connection, tenant: str, month: str, key: str,
                    amount: float) -> None:

@@ -2,7 +2,9 @@
 
 - `POST /v1/market/bids` (any token): a sealed bid for the next round; held on the tenant's
   account like a submission (402 balance, 409 quota or carbon budget);
-- `GET /v1/market/bids[/{id}]`: a tenant's own bids (the operator's: all), with their outcome;
+- `GET /v1/market/bids[/{id}]`: a tenant's own bids (the operator's: all), with their state
+  and the rounds they were in; `DELETE /v1/market/bids/{id}`: cancel an open bid (its hold
+  released);
 - `POST /v1/market/asks` (operator, who posts for the providers: they have no tokens of their
   own) and `GET /v1/market/asks` (operator: asks are sealed too): the open asks (slices
   without one ask at their floor);
@@ -74,9 +76,10 @@ def mount_market(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
     def post_bid(body: BidIn, who: Who) -> Any:
         """A sealed bid for the next round (every 15 minutes of the run clock): the job, a
         price limit per unit-hour or in total (the most the job may cost, compute and
-        transit), optionally a carbon cap. Its limit is held on the tenant's account until
-        the round clears; then what it bought is held at the clearing price and the rest is
-        released."""
+        transit), optionally a carbon cap and `max_rounds`. Its limit is held on the
+        tenant's account; what it buys in a round is held at the clearing price, and while
+        units are still to buy it bids again in the following rounds (holding their share)
+        until it is filled, expires or is cancelled, when the rest is released."""
         errs = bid_errors(body, service.network)
         if errs:
             raise RequestValidationError(errs)
@@ -118,9 +121,20 @@ def mount_market(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
     def get_bid(bid_id: str, who: Who) -> dict[str, Any]:
         row = own_bid(bid_id, who)
         out = bid_out(row)
-        if row.round_id is None:
-            out["clears_at_s"] = row.round_no * ROUND_S
+        if row.state == "open":  # the next round it bids in
+            out["clears_at_s"] = max(row.round_no, round_no_at(service.clock.now_s())) * ROUND_S
         return out
+
+    @router.delete("/v1/market/bids/{bid_id}", responses=errors(AUTH, 404, 409))
+    def cancel_bid(bid_id: str, who: Who) -> Any:
+        """Cancel an open bid: it bids in no further round and what it still holds is
+        released (the jobs it bought already run). 409 if it is no longer open."""
+        row = own_bid(bid_id, who)
+        if not market.cancel_bid(bid_id, service.clock.now_s(), who.id):
+            now = market.bid(bid_id) or row
+            return json_response({"detail": f"bid {bid_id} is {now.state}, not open: "
+                                            "nothing to cancel", "state": now.state}, 409)
+        return bid_out(market.bid(bid_id) or row)
 
     @router.post("/v1/market/asks", status_code=201, responses=errors(OPERATOR, 400, 413, 422))
     def post_ask(body: AskIn, who: Operator) -> dict[str, Any]:

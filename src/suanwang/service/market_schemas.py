@@ -17,7 +17,9 @@ class BidIn(BaseModel):
     """A sealed bid: the job (`units` of `kind` for `duration_s` from region `origin`, with
     `rtt_bound_ms` or `deadline_in_s`, exactly one), and a price limit, exactly one of
     `limit_yuan_per_unit_h` and `limit_total_yuan` (the most the whole job may cost, compute
-    and transit of `data_gb`); optionally `carbon_cap_kg` (its location-based CO2)."""
+    and transit of `data_gb`); optionally `carbon_cap_kg` (its location-based CO2) and
+    `max_rounds` (the most rounds it bids in; default: until its deadline no longer allows a
+    run, or a day of rounds for a bid without a deadline)."""
 
     model_config = ConfigDict(extra="forbid")
     origin: str = Field(min_length=1, max_length=64, examples=["yrd"])
@@ -32,6 +34,7 @@ class BidIn(BaseModel):
     limit_yuan_per_unit_h: float | None = Field(default=None, gt=0, le=1e6, examples=[12.0])
     limit_total_yuan: float | None = Field(default=None, gt=0, le=MAX_LIMIT_YUAN)
     carbon_cap_kg: float | None = Field(default=None, ge=0, le=1e9)
+    max_rounds: int | None = Field(default=None, ge=1, le=100_000)
 
 
 class AskIn(BaseModel):

@@ -4,9 +4,18 @@ A bid is accepted in one transaction with its hold on the tenant's account (the 
 as a submission: `AccountStore.admit`, a refusal is `AccountRefused`, nothing is written).
 It holds the most it can pay: its total limit, or its limit per unit-hour x its unit-hours
 (a buyer never pays above its limit: `market.clearing`). When its round clears, the hold
-passes to the jobs it bought (at what they cost at the clearing price) and the rest is
-released (`AccountStore.pass_hold`), in the transaction that writes the jobs, or that
-records the round for a bid that bought nothing.
+passes to the jobs it bought (at what they cost at the clearing price); the share of the
+units still to buy stays held by the bid while it carries over to the next rounds, and the
+rest is released (`AccountStore.pass_hold`), in the transaction that writes the jobs, or that
+records the round for a bid that bought nothing. A bid that expires, is cancelled or can never
+trade releases what it still holds.
+
+States: `open` (bids in the next round), `filled` (every unit bought), `expired` (its deadline
+no longer allows a run, or its `max_rounds` are used up), `cancelled` (by its tenant),
+`unmatched` (no site could ever take it: no site meets its bound or carbon cap, or its units
+exceed a per-tenant cap everywhere it could run). Every change out of `open` is a conditional
+update (`WHERE state = 'open'`): a cancellation and a round clearing the same bid cannot both
+win.
 """
 
 from __future__ import annotations
@@ -30,15 +39,28 @@ from suanwang.service.db import (
     MarketRoundRow,
 )
 
-OPEN, MATCHED, PARTIAL, UNMATCHED = "open", "matched", "partial", "unmatched"
+OPEN, FILLED, EXPIRED, CANCELLED, UNMATCHED = (
+    "open", "filled", "expired", "cancelled", "unmatched")
+BID_STATES = (OPEN, FILLED, EXPIRED, CANCELLED, UNMATCHED)
 ASK_OPEN, ASK_USED, ASK_REPLACED = "open", "used", "replaced"
 
 
 def bid_out(row: MarketBidRow) -> dict[str, Any]:
+    """A bid as the API shows it: the bid as accepted, its state, the round it was last in
+    (`round_id`), the rounds it was in (`rounds`: per round the units it bid, filled and why
+    not), its fills so far and what it still holds."""
+    body = json.loads(row.body)
+    result = json.loads(row.result) if row.result else None
+    rounds = (result or {}).get("rounds", [])
     return {"id": row.id, "tenant": row.tenant, "submit_s": row.submit_s,
             "round_no": row.round_no, "state": row.state, "hold_yuan": row.hold_yuan,
-            "round_id": row.round_id, **json.loads(row.body),
-            "result": json.loads(row.result) if row.result else None}
+            "held_yuan": (result or {}).get("held_yuan", row.hold_yuan)
+            if row.state == OPEN else 0.0,
+            "round_id": row.round_id, **body,
+            "filled_units": (result or {}).get("filled_units", 0),
+            "open_units": (result or {}).get("open_units", body["units"])
+            if row.state == OPEN else 0,
+            "rounds": rounds, "result": result}
 
 
 def ask_out(row: MarketAskRow) -> dict[str, Any]:
@@ -124,12 +146,34 @@ class MarketStore:
 
     def settle_bid(self, conn: Connection, bid_id: str, state: str, round_id: str,
                    result: dict[str, Any], jobs: Sequence[tuple[str, int, float, float]],
-                   at_s: float) -> None:
+                   at_s: float, keep: tuple[int, float] | None = None) -> bool:
         """In `conn`'s transaction: the bid's outcome, and its hold passed to `jobs`
-        ((job id, units, unit-hours, yuan) each; none: released)."""
-        conn.execute(update(MarketBidRow).where(MarketBidRow.id == bid_id).values(
-            state=state, round_id=round_id, result=json.dumps(result, sort_keys=True)))
-        self.accounts.pass_hold(conn, bid_id, jobs, at_s, f"market bid {state} in {round_id}")
+        ((job id, units, unit-hours, yuan) each; none: released), `keep` (units, fraction)
+        of it staying with the bid. False (nothing written) if the bid is no longer open
+        (cancelled while its round cleared)."""
+        n = conn.execute(update(MarketBidRow).where(
+            MarketBidRow.id == bid_id, MarketBidRow.state == OPEN).values(
+            state=state, round_id=round_id, result=json.dumps(result, sort_keys=True))).rowcount
+        if not n:
+            return False
+        self.accounts.pass_hold(conn, bid_id, jobs, at_s, f"market bid {state} in {round_id}",
+                                keep)
+        return True
+
+    def cancel_bid(self, bid_id: str, at_s: float, by: str) -> bool:
+        """Cancel an open bid and release what it holds; False if it is not open."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(MarketBidRow.result).where(
+                MarketBidRow.id == bid_id)).first()
+            result = json.loads(row[0]) if row is not None and row[0] else {}
+            result.update(cancelled_s=at_s, cancelled_by=by, held_yuan=0.0)
+            n = conn.execute(update(MarketBidRow).where(
+                MarketBidRow.id == bid_id, MarketBidRow.state == OPEN).values(
+                state=CANCELLED, result=json.dumps(result, sort_keys=True))).rowcount
+            if not n:
+                return False
+            self.accounts.pass_hold(conn, bid_id, (), at_s, f"market bid cancelled by {by}")
+        return True
 
     # ---- asks ------------------------------------------------------------------------------
 
@@ -168,8 +212,9 @@ class MarketStore:
     def record_round(self, round_id: str, round_no: int, at_s: float,
                      payload: dict[str, Any], outcomes: Sequence[BidOutcome],
                      asks_used: Sequence[int]) -> None:
-        """The round's record, the outcome of the bids that bought nothing (their holds
-        released) and the asks it used, in one transaction."""
+        """The round's record, the outcome of the bids that bought nothing (those that carry
+        over keep their holds, the others release them) and the asks it used, in one
+        transaction."""
         totals = payload["totals"]
         with self.engine.begin() as conn:
             conn.execute(MarketRoundRow.__table__.insert().values(
@@ -177,18 +222,23 @@ class MarketStore:
                 units_bid=totals["units_bid"], units_traded=totals["units_traded"],
                 clear_s=payload["clear_s"], ledger_seq=None,
                 payload=json.dumps(payload, sort_keys=True)))
-            if outcomes:
+            carried = [o for o in outcomes if o.state == OPEN]
+            if carried:  # they bid again in the next round: their holds stay
                 conn.execute(update(MarketBidRow).where(
-                    MarketBidRow.id == bindparam("b_id")).values(
-                    state=bindparam("b_state"), round_id=round_id,
-                    result=bindparam("b_result")), [
-                    {"b_id": o.bid_id, "b_state": o.state,
-                     "b_result": json.dumps(o.result, sort_keys=True)} for o in outcomes])
-                held = self._held(conn, [o.bid_id for o in outcomes])
-                for o in outcomes:
-                    if o.bid_id in held:
-                        self.accounts.pass_hold(conn, o.bid_id, (), at_s,
-                                                f"market bid {o.state} in {round_id}")
+                    MarketBidRow.id == bindparam("b_id"), MarketBidRow.state == OPEN).values(
+                    round_id=round_id, result=bindparam("b_result")), [
+                    {"b_id": o.bid_id, "b_result": json.dumps(o.result, sort_keys=True)}
+                    for o in carried])
+            closed = [o for o in outcomes if o.state != OPEN]
+            held = self._held(conn, [o.bid_id for o in closed])
+            for o in closed:
+                n = conn.execute(update(MarketBidRow).where(
+                    MarketBidRow.id == o.bid_id, MarketBidRow.state == OPEN).values(
+                    state=o.state, round_id=round_id,
+                    result=json.dumps(o.result, sort_keys=True))).rowcount
+                if n and o.bid_id in held:
+                    self.accounts.pass_hold(conn, o.bid_id, (), at_s,
+                                            f"market bid {o.state} in {round_id}")
             if asks_used:
                 conn.execute(update(MarketAskRow).where(MarketAskRow.id.in_(list(asks_used)))
                              .values(state=ASK_USED, round_id=round_id))
@@ -270,4 +320,5 @@ class MarketStore:
                                   .limit(limit)))
 
 
-__all__ = ["AccountRefused", "BidOutcome", "MarketStore", "ask_out", "bid_out", "round_out"]
+__all__ = ["BID_STATES", "CANCELLED", "EXPIRED", "FILLED", "OPEN", "UNMATCHED",
+           "AccountRefused", "BidOutcome", "MarketStore", "ask_out", "bid_out", "round_out"]

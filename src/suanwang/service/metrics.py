@@ -127,7 +127,8 @@ def account_metrics(rows: list[tuple[str, float, float, int]]) -> list[GaugeMetr
 
 def market_metrics(latest: list[Any], count: int) -> list[GaugeMetricFamily | CounterMetricFamily]:
     """The latest cleared round of the call auction: per market its price, units traded and
-    fill ratio; the round's fill ratio and time to clear; the rounds cleared so far."""
+    fill ratio; the round's fill ratio, time to clear and bids carried over to the next
+    round; the rounds cleared so far."""
     price = GaugeMetricFamily("suanwang_market_price_yuan_per_unit_hour",
                               "Clearing price of the latest round, per market",
                               labels=["kind", "site"])
@@ -140,6 +141,8 @@ def market_metrics(latest: list[Any], count: int) -> list[GaugeMetricFamily | Co
     clear_s = GaugeMetricFamily("suanwang_market_clear_seconds",
                                 "Wall time to clear the latest round")
     rounds = CounterMetricFamily("suanwang_market_rounds", "Rounds cleared (with bids)")
+    carried = GaugeMetricFamily("suanwang_market_bids_carried_over",
+                                "Bids of the latest round that bid again in the next")
     if latest:
         out = round_out(latest[0], full=False)
         for m in out["markets"]:
@@ -149,8 +152,11 @@ def market_metrics(latest: list[Any], count: int) -> list[GaugeMetricFamily | Co
             fill.add_metric([m["kind"], m["site"]], m["fill_ratio"])
         fill.add_metric(["all", "all"], out["fill_ratio"])
         clear_s.add_metric([], out["clear_s"])
+        unmatched = json.loads(latest[0].payload).get("unmatched", [])
+        carried.add_metric([], len({u["bid"] for u in unmatched
+                                    if u.get("then") == "carried_over"}))
     rounds.add_metric([], count)
-    return [price, volume, fill, clear_s, rounds]
+    return [price, volume, fill, clear_s, rounds, carried]
 
 
 def provider_metrics(rows: list[dict[str, Any]]) -> list[GaugeMetricFamily | CounterMetricFamily]:
