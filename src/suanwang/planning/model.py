@@ -335,8 +335,13 @@ def _solve(classes: JobClasses, objective_per_unit_h: np.ndarray, installed: np.
         all_marg = np.asarray(res.ineqlin.marginals)
         site_price = np.zeros((int(max(power[0].max(initial=0), rows.site.max(initial=0))) + 1,
                                n_slots))
-        np.add.at(site_price, (rows.site, rows.slot),
-                  -all_marg[n_plain + np.arange(len(rows.site))] * rows.sign / rows.scale)
+        per_kwh = -all_marg[n_plain + np.arange(len(rows.site))] * rows.sign / rows.scale
+        # a fill the plan meets exactly has a degenerate dual (HiGHS may report 0: the
+        # plan's own work covers it); where the plan draws work into a fill, its reward is
+        # the price, so that the jobs it planned there choose it
+        drawn = (rows.u_col >= 0) & (res.x[np.maximum(rows.u_col, 0)] > 1e-9)
+        per_kwh[drawn] = np.minimum(per_kwh[drawn], -rows.reward)
+        np.add.at(site_price, (rows.site, rows.slot), per_kwh)
         price += power[1][:, None] * site_price[power[0]]
     return SlotSolution(OPTIMAL, float(res.fun), slot0, flow, price, n_vars, n_rows, solve_s)
 
@@ -352,6 +357,8 @@ class _GridIndex:
     slot: np.ndarray  # (+1: a ceiling, one more kWh outside tightens it; -1: a fill)
     scale: np.ndarray
     sign: np.ndarray
+    u_col: np.ndarray  # per row: a fill's reward column (-1 for a ceiling)
+    reward: float  # a fill's reward per kWh
 
 
 def _grid_rows(grid: GridRows, p_site: np.ndarray, p_kw: np.ndarray, cap: np.ndarray,
@@ -390,7 +397,7 @@ def _grid_rows(grid: GridRows, p_site: np.ndarray, p_kw: np.ndarray, cap: np.nda
         return None
     n_rows = sum(len(b[3]) for b in blocks)
     data, ri, ci = [], [], []
-    b_out, costs, lo_hi, sites, slots, scales, signs = [], [], [], [], [], [], []
+    b_out, costs, lo_hi, sites, slots, scales, signs, u_cols = [], [], [], [], [], [], [], []
     r0 = 0
     n_new = 0
     for kind, idx, row, scale, r_site, r_slot, target in blocks:
@@ -411,6 +418,7 @@ def _grid_rows(grid: GridRows, p_site: np.ndarray, p_kw: np.ndarray, cap: np.nda
             costs.append(over[k] * scale[k])
             lo_hi.append(np.stack([np.zeros(len(k)), np.full(len(k), np.inf)], axis=1))
             b_out.append(np.maximum(target, 0.0) / scale)
+            u_cols.append(np.full(n, -1, dtype=np.int64))
             n_new += len(k)
         else:
             data.append(np.ones(n))
@@ -419,6 +427,7 @@ def _grid_rows(grid: GridRows, p_site: np.ndarray, p_kw: np.ndarray, cap: np.nda
             costs.append(np.full(n, -grid.reward_per_kwh) * scale)
             lo_hi.append(np.stack([np.zeros(n), np.maximum(target, 0.0) / scale], axis=1))
             b_out.append(np.zeros(n))
+            u_cols.append(new_cols)
             n_new += n
         sites.append(r_site)
         slots.append(r_slot)
@@ -429,4 +438,5 @@ def _grid_rows(grid: GridRows, p_site: np.ndarray, p_kw: np.ndarray, cap: np.nda
                      shape=(n_rows, n_before + n_new))
     return _GridIndex(a, np.concatenate(b_out), np.concatenate(costs),
                       np.concatenate(lo_hi), n_new, np.concatenate(sites),
-                      np.concatenate(slots), np.concatenate(scales), np.concatenate(signs))
+                      np.concatenate(slots), np.concatenate(scales), np.concatenate(signs),
+                      np.concatenate(u_cols), grid.reward_per_kwh)
