@@ -15,6 +15,10 @@ capacity at every instant, so it can be followed to the letter; should the pool 
 units all the same (a drained site), the job is re-planned from now against the same prices
 and the rest of the plan.
 
+With grid events (`state.power` at its first decision) the slot model has their rows over
+all the work (`planning.grid_rows`): the plan's capacity prices then carry the ceilings' and
+fills' prices (the MILP, which does not know them, is not used then).
+
 It needs the whole trace and the actual series: make it with
 `make_policy("optimal", PolicyContext(network, jobs, series))`. Its objective's LP optimum is
 the lower bound `suanwang compare` reports (`suanwang.planning.bound`); the plan's gap to it

@@ -21,6 +21,14 @@ newer forecasts and alongside newer jobs before it is acted on; a near one is no
 It never looks ahead: it knows a job only once the scheduler has handed it over, it reads
 energy only through `state.forecast(now)`, and its own placements tell it when capacity frees.
 
+Grid events (issue 14) enter its plan through `state.power`, the calendar the scheduler knows
+now (an event from its notice on): ceilings and fills are rows of its slot model
+(`planning.grid_rows`) over the deferrable work it plans, less what running work draws, so a
+capped or shed site-hour carries the row's price and a fill window its reward in every
+option; real-time jobs are priced off sites with a ceiling their run would meet when another
+site within their bound has room (`planning.grid_steer`). The scheduler's `PowerGuard` still
+checks every placement.
+
 Robust to forecast error by design: every forecast hour is priced at its forecast intensity
 plus `risk_aversion` times its expected error (which grows with lead time), so a far-off green
 hour must be clearly greener to be waited for; later starts keep max(`margin_s`,
