@@ -321,7 +321,7 @@ def compare(
                           "energy": _energy_label(energy, energy_series), **run_summary})
     bounds = None
     if bound:
-        bounds = (tight_compare_bounds(net, demand, series) if bound_kind == "tight"
+        bounds = (tight_compare_bounds(net, demand, series, power=caps) if bound_kind == "tight"
                   else compare_bounds(net, demand, series, power=caps))
     if bounds is not None:
         for r in summaries:

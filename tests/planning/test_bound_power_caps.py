@@ -71,3 +71,37 @@ def test_a_binding_cap_raises_the_bound(tiny_net: Network, make_series: Callable
         cap = PowerCalendar([Ceiling(site, 0.0, 12 * H, 0.0, True, "cap0")])
         site_energy[site] = lower_bound(tiny_net, jobs, series, power=cap).value
     assert site_energy.max() > free.value * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("site", [LOCAL, WEST])
+def test_tight_bound_with_caps_is_between_the_free_bound_and_every_plan_under_the_caps(
+        tiny_net: Network, make_series: Callable[..., Any], make_forecaster: Callable[..., Any],
+        make_job: Callable[..., Any], site: int) -> None:
+    from suanwang.planning.tight_bound import TIGHT, tight_lower_bound
+    series = make_series(tiny_net, 72)
+    jobs = deferrable(make_job)
+    cap = PowerCalendar([Ceiling(site, 0.0, 6 * H, 1.0, True, "cap")])
+    free = tight_lower_bound(tiny_net, jobs, series)
+    capped = tight_lower_bound(tiny_net, jobs, series, power=cap)
+    assert free.method == TIGHT and capped.method == TIGHT
+    assert capped.value >= free.value - 1e-9 * max(free.value, 1.0)
+    # no looser than the aggregated bound under the same caps
+    assert capped.value >= lower_bound(tiny_net, jobs, series, power=cap).value * (1 - 1e-9)
+    for policy in [*GREEDY, "rolling"]:
+        r = simulate(tiny_net, list(jobs), make_policy(policy), series,
+                     make_forecaster(tiny_net, series), power=cap)
+        assert r.summary()["rejected"] == 0
+        assert capped.value <= r.summary()["carbon_t"] * 1000.0 * (1 + 1e-9), policy
+
+
+def test_tight_bound_under_a_cap_that_binds_is_above_the_free_bound(
+        tiny_net: Network, make_series: Callable[..., Any], make_job: Callable[..., Any]) -> None:
+    # west is the greenest site and takes every job without a cap; a 0 kW cap at west for
+    # the whole window sends the work to dearer sites: the bound must rise
+    from suanwang.planning.tight_bound import tight_lower_bound
+    series = make_series(tiny_net, 72)
+    jobs = deferrable(make_job, 12)
+    cap = PowerCalendar([Ceiling(WEST, 0.0, 72 * H, 0.0, True, "cap0")])
+    free = tight_lower_bound(tiny_net, jobs, series)
+    capped = tight_lower_bound(tiny_net, jobs, series, power=cap)
+    assert capped.value > free.value * 1.5

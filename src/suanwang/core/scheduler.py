@@ -112,6 +112,7 @@ class Scheduler:
             for t in power.change_times():
                 self._push(t, GRID, "")
             self.guard.sync_all()
+        self._show_power()
 
     # ---- inputs ----------------------------------------------------------------------------
 
@@ -234,9 +235,17 @@ class Scheduler:
                 if t > now_s:
                     self._push(t, GRID, "")
             guard.sync_all()
-            guard.fill(now_s)
+        self._show_power()
+        if self.guard is not None:
+            self.guard.fill(now_s)
         for k in Kind:
             self._drain_queue(k, now_s)
+
+    def _show_power(self) -> None:
+        """What policies see of the grid events (`SchedulerState.power`)."""
+        g = self.guard
+        self.state.power = g.calendar if g is not None else None
+        self.state.power_withheld_slice = g.withheld_slice if g is not None else None
 
     def drain_site(self, site_id: str, drained: bool, now_s: float) -> None:
         """Stop (or resume) new placements at a site from the next decision on."""

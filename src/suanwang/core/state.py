@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.energy.forecast import Forecaster, ForecastView
 from suanwang.model import Job, Kind, Network, Provider
 from suanwang.pricing.table import PriceTable
@@ -238,6 +239,11 @@ class SchedulerState:
         # are withheld here, so that every policy sees none free
         self.withheld: dict[int, int] = {}
         self._prices: PriceTable | None = None
+        # grid events known now (the scheduler's calendar, set from an event's notice on:
+        # `Scheduler.set_power`), and per slice the free units its ceilings hold back from
+        # `free_slice` now: what planners need to plan around them (`planning.grid_rows`)
+        self.power: PowerCalendar | None = None
+        self.power_withheld_slice: list[int] | None = None
 
     def forecast(self, now_s: float) -> ForecastView:
         return self.forecaster.view(now_s)

@@ -45,6 +45,7 @@ from scipy.optimize import linprog
 
 from suanwang.core.state import Topology
 from suanwang.planning.aggregate import JobClasses
+from suanwang.planning.grid_rows import GridRows
 
 OPTIMAL, INFEASIBLE = "optimal", "infeasible"
 PRESOLVE_VARS = 20_000  # HiGHS's presolve pays off on large models, costs time on small ones
@@ -102,7 +103,8 @@ def merge_groups(classes: JobClasses, pools: list[np.ndarray]) -> JobClasses:
 def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray,
                      slot0: int = 0, available_unit_h: np.ndarray | None = None,
                      time_limit_s: float | None = None,
-                     power_cap_kwh: np.ndarray | None = None) -> SlotSolution:
+                     power_cap_kwh: np.ndarray | None = None,
+                     grid: GridRows | None = None) -> SlotSolution:
     """Solve the slot model.
 
     `objective_per_unit_h[p, h]` is the objective of a busy unit-hour of slice p in absolute
@@ -110,6 +112,9 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
     classes in that slot (default: its full capacity); both must cover every class's slots.
     `power_cap_kwh[s, h]` (sites x slots, inf where none; `power_caps.hourly_cap_kwh`) limits
     site s's facility energy in slot h: hard grid caps as constraints.
+    `grid` (`grid_rows`, over the same slots) adds a planner's rows of grid events: ceilings
+    with priced overflow and fill targets with a reward; their duals (per kWh at a site and
+    slot) are added to the capacity price of each slice there (x its facility kW).
     Interchangeable slices (`interchangeable`) are solved as one; the planned flow is shared
     out among them in proportion to their free unit-hours, and each has the merged price.
     The last `MEMO_SIZE` solutions are kept (read-only arrays), keyed on everything they
@@ -119,7 +124,7 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
     n_slots = objective_per_unit_h.shape[1]
     installed = np.asarray(topo.slice_capacity, dtype=float)
     key = _digest(topo, classes, objective_per_unit_h, slot0, available_unit_h, time_limit_s,
-                  power_cap_kwh)
+                  power_cap_kwh, grid)
     with _SOLVED_LOCK:  # the live service may plan in more than one thread
         hit = _SOLVED.get(key)
         if hit is not None:
@@ -129,7 +134,7 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
     if available_unit_h is None:
         available_unit_h = np.repeat(installed[:, None], n_slots, axis=1)
     sol = _solve_merged(topo, classes, objective_per_unit_h, installed, available_unit_h,
-                        slot0, time_limit_s, power_cap_kwh)
+                        slot0, time_limit_s, power_cap_kwh, grid)
     for a in (sol.flow_unit_h, sol.price_per_unit_h):
         a.setflags(write=False)
     with _SOLVED_LOCK:
@@ -145,7 +150,7 @@ _SOLVED_LOCK = threading.Lock()
 
 def _digest(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray, slot0: int,
             available_unit_h: np.ndarray | None, time_limit_s: float | None,
-            power_cap_kwh: np.ndarray | None = None) -> bytes:
+            power_cap_kwh: np.ndarray | None = None, grid: GridRows | None = None) -> bytes:
     """A key for everything the model's solution depends on: the slices, the classes, and
     the objective and availability over the slots the classes use (a rate matrix that runs
     further changes nothing)."""
@@ -163,6 +168,8 @@ def _digest(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarra
         h.update(np.ascontiguousarray(available_unit_h[:, :used], dtype=float).tobytes())
     if power_cap_kwh is not None:
         h.update(b"caps" + np.ascontiguousarray(power_cap_kwh[:, :used], dtype=float).tobytes())
+    if grid is not None:
+        h.update(b"grid" + grid.digest(used))
     return h.digest()
 
 
@@ -180,21 +187,22 @@ def _widened(sol: SlotSolution, n_slots: int) -> SlotSolution:
 def _solve_merged(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray,
                   installed: np.ndarray, available_unit_h: np.ndarray, slot0: int,
                   time_limit_s: float | None,
-                  power_cap_kwh: np.ndarray | None = None) -> SlotSolution:
+                  power_cap_kwh: np.ndarray | None = None,
+                  grid: GridRows | None = None) -> SlotSolution:
     n_slots = objective_per_unit_h.shape[1]
     site = np.asarray(topo.slice_site, dtype=np.int64)
     kw = np.asarray(topo.slice_kw_facility, dtype=float)
     rep = interchangeable(topo, classes, objective_per_unit_h, slot0)
     if (rep == np.arange(len(rep))).all():
         return _solve(classes, objective_per_unit_h, installed, available_unit_h, slot0,
-                      time_limit_s, (site, kw, power_cap_kwh))
+                      time_limit_s, (site, kw, power_cap_kwh), grid)
     units, index = np.unique(rep, return_inverse=True)
     merged_installed = np.bincount(index, weights=installed, minlength=len(units))
     merged_available = np.zeros((len(units), n_slots))
     np.add.at(merged_available, index, np.maximum(available_unit_h, 0.0))
     merged = merge_groups(classes, [np.unique(index[p]) for p in classes.pools])
     sol = _solve(merged, objective_per_unit_h[units], merged_installed, merged_available,
-                 slot0, time_limit_s, (site[units], kw[units], power_cap_kwh))
+                 slot0, time_limit_s, (site[units], kw[units], power_cap_kwh), grid)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(merged_available[index] > 0,
                          np.maximum(available_unit_h, 0.0) / merged_available[index], 0.0)
@@ -205,8 +213,8 @@ def _solve_merged(topo: Topology, classes: JobClasses, objective_per_unit_h: np.
 def _solve(classes: JobClasses, objective_per_unit_h: np.ndarray, installed: np.ndarray,
            available_unit_h: np.ndarray, slot0: int,
            time_limit_s: float | None,
-           power: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
-           ) -> SlotSolution:
+           power: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+           grid: GridRows | None = None) -> SlotSolution:
     """The model over `installed` pools; `power` = (site, facility kW per unit of each pool,
     the caps in kWh per site and slot or None)."""
     n_pools = len(installed)
@@ -294,6 +302,18 @@ def _solve(classes: JobClasses, objective_per_unit_h: np.ndarray, installed: np.
                 cap_kwh[rows_used // n_slots, rows_used % n_slots], 0.0) / scale])
     bounds = np.stack([np.zeros(n_y + n_z), np.concatenate([y_ub, np.full(n_z, np.inf)])],
                       axis=1)
+    n_plain = a_ub.shape[0]
+    rows: _GridIndex | None = None
+    if grid is not None and power is not None:
+        rows = _grid_rows(grid, power[0], power[1], cap, z_pool, z_slot, n_y + n_z, slot0,
+                          n_slots)
+        if rows is not None:
+            a_ub = sp.vstack([sp.hstack([a_ub, sp.csr_array((a_ub.shape[0], rows.n_cols))]),
+                              rows.a], format="csr")
+            b_ub = np.concatenate([b_ub, rows.b])
+            a_eq = sp.hstack([a_eq, sp.csr_array((a_eq.shape[0], rows.n_cols))], format="csr")
+            cost = np.concatenate([cost, rows.cost])
+            bounds = np.concatenate([bounds, rows.bounds])
     options: dict[str, float | bool] = {"presolve": n_y + n_z > PRESOLVE_VARS}
     if time_limit_s is not None:
         options["time_limit"] = time_limit_s
@@ -301,14 +321,122 @@ def _solve(classes: JobClasses, objective_per_unit_h: np.ndarray, installed: np.
     res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds,
                   method="highs", options=options)
     solve_s = time.perf_counter() - t0
-    n_vars, n_rows = n_y + n_z, n_cls + n_bal + a_ub.shape[0]
+    n_vars, n_rows = len(cost), n_cls + n_bal + a_ub.shape[0]
     if res.status != 0:
         status = INFEASIBLE if res.status == 2 else str(res.message)
         return SlotSolution(status, float("nan"), slot0, empty, empty.copy(), n_vars, n_rows,
                             solve_s)
     flow = np.zeros((n_pools, n_slots))
-    np.add.at(flow, (z_pool, z_slot), res.x[n_y:] * cap[z_pool])
+    np.add.at(flow, (z_pool, z_slot), res.x[n_y:n_y + n_z] * cap[z_pool])
     price = np.zeros((n_pools, n_slots))
     marg = np.asarray(res.ineqlin.marginals)[n_due:n_due + n_cap]
     price[cap_pool, cap_slot] = np.maximum(-marg, 0.0) / cap[cap_pool]
+    if rows is not None and power is not None:  # per kWh at the site and slot, x kW
+        all_marg = np.asarray(res.ineqlin.marginals)
+        site_price = np.zeros((int(max(power[0].max(initial=0), rows.site.max(initial=0))) + 1,
+                               n_slots))
+        per_kwh = -all_marg[n_plain + np.arange(len(rows.site))] * rows.sign / rows.scale
+        # a fill the plan meets exactly has a degenerate dual (HiGHS may report 0: the
+        # plan's own work covers it); where the plan draws work into a fill, its reward is
+        # the price, so that the jobs it planned there choose it
+        drawn = (rows.u_col >= 0) & (res.x[np.maximum(rows.u_col, 0)] > 1e-9)
+        per_kwh[drawn] = np.minimum(per_kwh[drawn], -rows.reward)
+        np.add.at(site_price, (rows.site, rows.slot), per_kwh)
+        price += power[1][:, None] * site_price[power[0]]
     return SlotSolution(OPTIMAL, float(res.fun), slot0, flow, price, n_vars, n_rows, solve_s)
+
+
+@dataclass(frozen=True)
+class _GridIndex:
+    a: sp.csr_array  # the rows over every column (y, z, then the new ones)
+    b: np.ndarray
+    cost: np.ndarray  # of the new columns
+    bounds: np.ndarray  # (new columns, 2)
+    n_cols: int
+    site: np.ndarray  # per row: site, slot, row scale (kWh per unit of the row), and sign
+    slot: np.ndarray  # (+1: a ceiling, one more kWh outside tightens it; -1: a fill)
+    scale: np.ndarray
+    sign: np.ndarray
+    u_col: np.ndarray  # per row: a fill's reward column (-1 for a ceiling)
+    reward: float  # a fill's reward per kWh
+
+
+def _grid_rows(grid: GridRows, p_site: np.ndarray, p_kw: np.ndarray, cap: np.ndarray,
+               z_pool: np.ndarray, z_slot: np.ndarray, n_before: int, slot0: int,
+               n_slots: int) -> _GridIndex | None:
+    """The ceiling rows (sum kW z - overflow <= limit) and fill rows (u - sum kW z <= 0,
+    0 <= u <= target) of `grid` over the z columns (offset by the y columns: column index
+    n_before - len(z) + i), each scaled to the largest coefficient of its z columns."""
+    off = grid.slot0 - slot0
+    width = grid.limit_kwh.shape[1]
+    gs = z_slot - off  # the z columns' slots in the grid's columns
+    inside = (gs >= 0) & (gs < width)
+    z_site = p_site[z_pool]
+    coef = p_kw[z_pool] * cap[z_pool]  # kWh per unit of z
+    z0 = n_before - len(z_pool)
+    blocks = []
+    for kind in ("limit", "fill"):
+        where = np.zeros(len(z_pool), dtype=bool)
+        if kind == "limit":
+            where[inside] = np.isfinite(grid.limit_kwh[z_site[inside], gs[inside]])
+        else:
+            where[inside] = grid.fill_kwh[z_site[inside], gs[inside]] > 0
+        idx = np.flatnonzero(where)
+        if not len(idx):
+            continue
+        key = z_site[idx] * n_slots + z_slot[idx]
+        used, row = np.unique(key, return_inverse=True)
+        row = row.ravel()
+        scale = np.zeros(len(used))
+        np.maximum.at(scale, row, coef[idx])
+        scale = np.maximum(scale, 1e-12)
+        r_site, r_slot = used // n_slots, used % n_slots
+        target = (grid.limit_kwh if kind == "limit" else grid.fill_kwh)[r_site, r_slot - off]
+        blocks.append((kind, idx, row, scale, r_site, r_slot, target))
+    if not blocks:
+        return None
+    n_rows = sum(len(b[3]) for b in blocks)
+    data, ri, ci = [], [], []
+    b_out, costs, lo_hi, sites, slots, scales, signs, u_cols = [], [], [], [], [], [], [], []
+    r0 = 0
+    n_new = 0
+    for kind, idx, row, scale, r_site, r_slot, target in blocks:
+        n = len(scale)
+        sign = 1.0 if kind == "limit" else -1.0
+        data.append(sign * coef[idx] / scale[row])
+        ri.append(r0 + row)
+        ci.append(z0 + idx)
+        new_cols = n_before + n_new + np.arange(n)
+        if kind == "limit":
+            over = grid.overflow_per_kwh[r_site, r_slot - off]
+            soft = np.isfinite(over)
+            # overflow columns only where the limit may be broken at a price
+            k = np.flatnonzero(soft)
+            data.append(-np.ones(len(k)))
+            ri.append(r0 + k)
+            ci.append(n_before + n_new + np.arange(len(k)))
+            costs.append(over[k] * scale[k])
+            lo_hi.append(np.stack([np.zeros(len(k)), np.full(len(k), np.inf)], axis=1))
+            b_out.append(np.maximum(target, 0.0) / scale)
+            u_cols.append(np.full(n, -1, dtype=np.int64))
+            n_new += len(k)
+        else:
+            data.append(np.ones(n))
+            ri.append(r0 + np.arange(n))
+            ci.append(new_cols)
+            costs.append(np.full(n, -grid.reward_per_kwh) * scale)
+            lo_hi.append(np.stack([np.zeros(n), np.maximum(target, 0.0) / scale], axis=1))
+            b_out.append(np.zeros(n))
+            u_cols.append(new_cols)
+            n_new += n
+        sites.append(r_site)
+        slots.append(r_slot)
+        scales.append(scale)
+        signs.append(np.full(n, sign))
+        r0 += n
+    a = sp.csr_array((np.concatenate(data), (np.concatenate(ri), np.concatenate(ci))),
+                     shape=(n_rows, n_before + n_new))
+    return _GridIndex(a, np.concatenate(b_out), np.concatenate(costs),
+                      np.concatenate(lo_hi), n_new, np.concatenate(sites),
+                      np.concatenate(slots), np.concatenate(scales), np.concatenate(signs),
+                      np.concatenate(u_cols), grid.reward_per_kwh)

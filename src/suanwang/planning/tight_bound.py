@@ -56,6 +56,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.core.state import Topology
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.model import Job, Network
@@ -63,6 +64,7 @@ from suanwang.planning.bound import Bound, lower_bound_and_prices
 from suanwang.planning.choose import PriceBook
 from suanwang.planning.demand import Windows, job_windows
 from suanwang.planning.objective import Objective
+from suanwang.planning.power_caps import hourly_cap_kwh
 from suanwang.planning.rates import objective_per_unit_h, trace_rates
 
 TIGHT, LAGRANGIAN, AGGREGATED = "tight", "tight (Lagrangian)", "aggregated"
@@ -240,6 +242,7 @@ class _Master:
     overflow: float  # largest overflow, as a fraction of its pool-slot's capacity
     conv_dual: np.ndarray
     lam: np.ndarray  # (pools, slots) capacity price per unit-hour
+    mu: np.ndarray  # (sites, hours) price per kWh of the hard site caps (0 where none)
     n_vars: int
     n_rows: int
     solve_s: float
@@ -247,7 +250,11 @@ class _Master:
 
 def _solve_master(topo: Topology, classes: Classes, cols: dict[str, np.ndarray],
                   cost: np.ndarray, n_slots: int, slot_s: float, penalty: np.ndarray,
-                  time_limit_s: float) -> _Master:
+                  time_limit_s: float, caps_kwh: np.ndarray | None = None,
+                  penalty_kwh: float = 0.0) -> _Master:
+    """The restricted master; with `caps_kwh` (sites x hours, inf where none), a row per
+    capped site and hour: the facility kWh of the runs there <= the cap, with a priced
+    overflow column like the capacity rows'."""
     n_pools = len(topo.slices)
     # a row per slice and slot: unit-hours used <= capacity x the slot's hours
     cap = np.maximum(np.asarray(topo.slice_capacity, dtype=float), 1.0) * (slot_s / HOUR_S)
@@ -264,26 +271,59 @@ def _solve_master(topo: Topology, classes: Classes, cols: dict[str, np.ndarray],
                          (np.concatenate([row, np.arange(n_cap)]),
                           np.concatenate([col, n_x + np.arange(n_cap)]))),
                         shape=(n_cap, n_x + n_cap))
-    a_eq = sp.csr_array((np.ones(n_x), (cls, np.arange(n_x))), shape=(n_c, n_x + n_cap))
     c = np.concatenate([cnt * cost, penalty[cap_pool] * cap[cap_pool]])
+    b_ub = np.ones(n_cap)
+    n_pw = 0
+    pw_used = np.zeros(0, dtype=np.int64)
+    pw_cap = np.zeros(0)
+    if caps_kwh is not None:  # hard site caps per hour
+        n_hours = caps_kwh.shape[1]
+        per_hour = round(HOUR_S / slot_s)
+        pool = key // n_slots
+        site = np.asarray(topo.slice_site, dtype=np.int64)[pool]
+        hour = np.minimum((key % n_slots) // per_hour, n_hours - 1)
+        limit = caps_kwh[site, hour]
+        on = np.isfinite(limit)
+        if on.any():
+            kwh = cnt[col[on]] * uh[on] * np.asarray(topo.slice_kw_facility, dtype=float)[
+                pool[on]]
+            pw_used, pw_row = np.unique(site[on] * n_hours + hour[on], return_inverse=True)
+            pw_row = pw_row.ravel()
+            n_pw = len(pw_used)
+            pw_cap = caps_kwh[pw_used // n_hours, pw_used % n_hours]
+            scale_r = np.maximum(pw_cap, 1.0)  # rows scaled to ~1
+            pw = sp.csr_array((np.concatenate([kwh / scale_r[pw_row], -np.ones(n_pw)]),
+                               (np.concatenate([pw_row, np.arange(n_pw)]),
+                                np.concatenate([col[on], n_x + n_cap + np.arange(n_pw)]))),
+                              shape=(n_pw, n_x + n_cap + n_pw))
+            a_ub = sp.vstack([sp.hstack([a_ub, sp.csr_array((n_cap, n_pw))]), pw],
+                             format="csr")
+            b_ub = np.concatenate([b_ub, pw_cap / scale_r])
+            c = np.concatenate([c, np.full(n_pw, penalty_kwh) * scale_r])
+    a_eq = sp.csr_array((np.ones(n_x), (cls, np.arange(n_x))),
+                        shape=(n_c, n_x + n_cap + n_pw))
     scale = max(float(np.abs(c[:n_x]).max(initial=0.0)), 1e-12)  # objective scaled to ~1
     c = c / scale
     t0 = time.perf_counter()
-    res = linprog(c, A_ub=a_ub, b_ub=np.ones(n_cap), A_eq=a_eq, b_eq=np.ones(n_c),
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(n_c),
                   bounds=(0, None), method=MASTER_METHOD,
                   options={"time_limit": max(time_limit_s, 0.01),
                            "presolve": True})
     solve_s = time.perf_counter() - t0
     lam = np.zeros((n_pools, n_slots))
+    mu = np.zeros((len(topo.sites), 1 if caps_kwh is None else caps_kwh.shape[1]))
+    sizes = (n_x + n_cap + n_pw, n_c + n_cap + n_pw)
     if res.status != 0:
-        return _Master(res.status, math.nan, np.zeros(0), math.nan, np.zeros(n_c), lam,
-                       n_x + n_cap, n_c + n_cap, solve_s)
-    lam.ravel()[used] = (np.maximum(-np.asarray(res.ineqlin.marginals), 0.0) * scale
-                         / cap[cap_pool])
-    return _Master(0, float(res.fun) * scale, res.x[:n_x],
-                   float(res.x[n_x:].max(initial=0.0)),
-                   np.asarray(res.eqlin.marginals) * scale, lam, n_x + n_cap, n_c + n_cap,
-                   solve_s)
+        return _Master(res.status, math.nan, np.zeros(0), math.nan, np.zeros(n_c), lam, mu,
+                       *sizes, solve_s)
+    marg = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0) * scale
+    lam.ravel()[used] = marg[:n_cap] / cap[cap_pool]
+    overflow = float(res.x[n_x:n_x + n_cap].max(initial=0.0))
+    if n_pw:
+        mu.ravel()[pw_used] = marg[n_cap:] / np.maximum(pw_cap, 1.0)
+        overflow = max(overflow, float(res.x[n_x + n_cap:].max(initial=0.0)))
+    return _Master(0, float(res.fun) * scale, res.x[:n_x], overflow,
+                   np.asarray(res.eqlin.marginals) * scale, lam, mu, *sizes, solve_s)
 
 
 @dataclass
@@ -303,7 +343,8 @@ class _Run:
 
 def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
                        objective: Objective, deadline: float, per_class: int,
-                       max_rounds: int, lam0: np.ndarray | None, slot_s: float) -> _Run:
+                       max_rounds: int, lam0: np.ndarray | None, slot_s: float,
+                       power: PowerCalendar | None = None) -> _Run:
     classes = job_classes(windows)
     if len(classes) == 0:
         return _Run("optimal", 0.0, 0.0, 0.0, 0, 0, 0, 0.0, 0, 0, 0.0)
@@ -321,6 +362,22 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
     penalty = PENALTY * kw * max(float((np.abs(per_unit_h) / kw[:, None]).max(initial=0.0)),
                                  1e-12)
     cap_units = np.asarray(topo.slice_capacity, dtype=float)[:, None] * (slot_s / HOUR_S)
+    caps_kwh = hourly_cap_kwh(topo, power, 0, n_hours)
+    penalty_kwh = PENALTY * max(float((np.abs(per_unit_h) / kw[:, None]).max(initial=0.0)),
+                                1e-12)
+    site_of = np.asarray(topo.slice_site, dtype=np.int64)
+
+    def priced_lam(m: _Master) -> np.ndarray:
+        """Capacity prices plus each slice's kW x its site's cap price in the hour."""
+        if caps_kwh is None:
+            return m.lam
+        return m.lam + kw[:, None] * np.repeat(m.mu[site_of], per_hour, axis=1)[:, :n_slots]
+
+    def cap_term(m: _Master) -> float:
+        if caps_kwh is None:
+            return 0.0
+        return float((m.mu * np.where(np.isfinite(caps_kwh), caps_kwh, 0.0)).sum())
+
     lam = np.zeros((len(topo.slices), n_slots))
     if lam0 is not None:  # the aggregated model's capacity prices: L(lam0) >= its optimum
         w = min(n_hours, lam0.shape[1])
@@ -338,15 +395,17 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
         left = deadline - time.perf_counter()
         if left <= 0:
             break
-        m = _solve_master(topo, classes, cols, cost, n_slots, slot_s, penalty, left)
+        m = _solve_master(topo, classes, cols, cost, n_slots, slot_s, penalty, left,
+                          caps_kwh, penalty_kwh)
         solve_s += m.solve_s
         rounds += 1
         if m.status != 0:
             m = None
             break
         sizes = (m.n_vars, m.n_rows)
-        priced = _price(classes, own, m.lam, slot_s, m.conv_dual, per_class)
-        best_l = max(best_l, priced.lagrangian_sum - float((m.lam * cap_units).sum()))
+        priced = _price(classes, own, priced_lam(m), slot_s, m.conv_dual, per_class)
+        best_l = max(best_l, priced.lagrangian_sum - float((m.lam * cap_units).sum())
+                     - cap_term(m))
         if len(priced.cls) == 0:
             if m.overflow <= OVERFLOW_TOL:
                 status = "optimal"
@@ -355,6 +414,7 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
                 status = "overflow"
                 break
             penalty *= RAISE
+            penalty_kwh *= RAISE
             raised += 1
             continue
         cols = {k: np.concatenate([cols[k], v]) for k, v in
@@ -381,9 +441,13 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
 def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: EnergySeries,
                       objective: Objective | None = None, rt_wait_s: float = 0.0,
                       time_limit_s: float = 60.0, per_class: int = 2,
-                      max_rounds: int = 200, slot_s: float = HOUR_S) -> Bound:
+                      max_rounds: int = 200, slot_s: float = HOUR_S,
+                      power: PowerCalendar | None = None) -> Bound:
     """The configuration-LP bound on `jobs` (module docstring); `Bound.method` says which
-    bound the value is (`TIGHT`, `LAGRANGIAN` or `AGGREGATED`) and `Bound.note` why."""
+    bound the value is (`TIGHT`, `LAGRANGIAN` or `AGGREGATED`) and `Bound.note` why. With
+    `power`, the hard site caps of its grid events are rows per site and hour (facility kWh
+    of the runs there <= the cap's integral, `power_caps`; their prices enter the options'
+    like capacity prices and the Lagrangian): the bound on plans that keep them."""
     objective = objective or Objective.carbon()
     if not time_limit_s > 0:
         raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
@@ -396,14 +460,15 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
     deadline = t0 + time_limit_s
     last_end = max((j.submit_s + j.duration_s for j in jobs), default=0.0)
     late_end_s = max(series.hours * HOUR_S, last_end + HOUR_S)
-    agg, lam0 = lower_bound_and_prices(topo, jobs, series, objective, rt_wait_s)
+    agg, lam0 = lower_bound_and_prices(topo, jobs, series, objective, rt_wait_s,
+                                       power=power)
     relaxed = agg.deadlines_relaxed
     while True:
         windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s,
                               drop_deadlines=relaxed)
         run = _column_generation(topo, windows, series, objective, deadline, per_class,
                                  max_rounds, lam0 if relaxed == agg.deadlines_relaxed
-                                 else None, slot_s)
+                                 else None, slot_s, power)
         if run.status != "overflow" or relaxed:
             break
         relaxed = True
@@ -427,10 +492,12 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
 
 
 def tight_compare_bounds(network: Network | Topology, jobs: Sequence[Job],
-                         series: EnergySeries, time_limit_s: float = 60.0
-                         ) -> tuple[Bound, Bound]:
-    """The tight carbon bound and the tight cost bound (each may fall back, see `method`)."""
+                         series: EnergySeries, time_limit_s: float = 60.0,
+                         power: PowerCalendar | None = None) -> tuple[Bound, Bound]:
+    """The tight carbon bound and the tight cost bound (each may fall back, see `method`);
+    with `power`, under its hard site caps."""
     topo = network if isinstance(network, Topology) else Topology(network)
     return (tight_lower_bound(topo, jobs, series, Objective.carbon(),
-                              time_limit_s=time_limit_s),
-            tight_lower_bound(topo, jobs, series, Objective.cost(), time_limit_s=time_limit_s))
+                              time_limit_s=time_limit_s, power=power),
+            tight_lower_bound(topo, jobs, series, Objective.cost(), time_limit_s=time_limit_s,
+                              power=power))

@@ -15,6 +15,10 @@ capacity at every instant, so it can be followed to the letter; should the pool 
 units all the same (a drained site), the job is re-planned from now against the same prices
 and the rest of the plan.
 
+With grid events (`state.power` at its first decision) the slot model has their rows over
+all the work (`planning.grid_rows`): the plan's capacity prices then carry the ceilings' and
+fills' prices (the MILP, which does not know them, is not used then).
+
 It needs the whole trace and the actual series: make it with
 `make_policy("optimal", PolicyContext(network, jobs, series))`. Its objective's LP optimum is
 the lower bound `suanwang compare` reports (`suanwang.planning.bound`); the plan's gap to it
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.core.state import SchedulerState, Topology
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job
@@ -42,6 +47,7 @@ from suanwang.planning.choose import (
 )
 from suanwang.planning.context import PolicyContext
 from suanwang.planning.demand import Infeasible, job_windows
+from suanwang.planning.grid_rows import grid_rows
 from suanwang.planning.milp import option_count, solve_milp
 from suanwang.planning.model import OPTIMAL, SlotSolution, solve_slot_model
 from suanwang.planning.objective import Objective
@@ -91,16 +97,17 @@ class OptimalPolicy(PricedPolicy):
         self.infeasible: list[Infeasible] = []
         self._plan: _Plan | None = None
 
-    def plan(self, topo: Topology) -> dict[str, Choice]:
-        """The plan (built on first use): job id -> planned slice and start."""
-        return self._built(topo).of
+    def plan(self, topo: Topology, power: PowerCalendar | None = None) -> dict[str, Choice]:
+        """The plan (built on first use, around the grid events of `power`): job id ->
+        planned slice and start."""
+        return self._built(topo, power).of
 
-    def _built(self, topo: Topology) -> _Plan:
+    def _built(self, topo: Topology, power: PowerCalendar | None = None) -> _Plan:
         if self._plan is None:
-            self._plan = self._build(topo)
+            self._plan = self._build(topo, power)
         return self._plan
 
-    def _build(self, topo: Topology) -> _Plan:
+    def _build(self, topo: Topology, power: PowerCalendar | None = None) -> _Plan:
         jobs, series = self.context.jobs, self.context.series
         last_end = max((j.submit_s + j.duration_s for j in jobs), default=0.0)
         late_end_s = max(series.hours * HOUR_S, last_end + HOUR_S)
@@ -109,15 +116,17 @@ class OptimalPolicy(PricedPolicy):
         classes = aggregate(windows)
         n = max(classes.last_slot, series.hours)
         intensity, price, bill, per_unit_h = trace_rates(topo, series, self.objective, n)
-        sol = solve_slot_model(topo, classes, per_unit_h)
+        # the grid events as rows over all the work (it plans real-time work too)
+        grid = grid_rows(topo, power, 0, n, per_unit_h, reserve=False)
+        sol = solve_slot_model(topo, classes, per_unit_h, grid=grid)
         if sol.status != OPTIMAL:  # demand beyond capacity: plan on deadline-free prices
             relaxed = job_windows(topo, jobs, late_end_s=late_end_s, drop_deadlines=True)
-            sol = solve_slot_model(topo, aggregate(relaxed), per_unit_h)
+            sol = solve_slot_model(topo, aggregate(relaxed), per_unit_h, grid=grid)
         self.solution = sol
         pure = PriceBook.of(topo, self.objective, 0, intensity, price, bill)
         plan = _Plan(pure.with_prices(sol.price_per_unit_h if sol.status == OPTIMAL else None),
                      Bookings(len(topo.slices)))
-        if (len(jobs) <= self.milp_max_options // 10
+        if (grid is None and len(jobs) <= self.milp_max_options // 10
                 and not any(j.providers_prefer for j in jobs)
                 and option_count(topo, jobs, pure) <= self.milp_max_options):
             exact = solve_milp(topo, jobs, pure, self.milp_time_limit_s)
@@ -163,7 +172,7 @@ class OptimalPolicy(PricedPolicy):
 
     def choice(self, state: SchedulerState, job: Job, options: Options | None,
                free: list[int], now_s: float) -> Choice | None:
-        plan = self._built(state.topology)
+        plan = self._built(state.topology, state.power)
         ch = plan.of.get(job.job_id)
         if ch is not None:
             if ch.placed_s > now_s + 1e-6:

@@ -21,6 +21,14 @@ newer forecasts and alongside newer jobs before it is acted on; a near one is no
 It never looks ahead: it knows a job only once the scheduler has handed it over, it reads
 energy only through `state.forecast(now)`, and its own placements tell it when capacity frees.
 
+Grid events (issue 14) enter its plan through `state.power`, the calendar the scheduler knows
+now (an event from its notice on): ceilings and fills are rows of its slot model
+(`planning.grid_rows`) over the deferrable work it plans, less what running work draws, so a
+capped or shed site-hour carries the row's price and a fill window its reward in every
+option; real-time jobs are priced off sites with a ceiling their run would meet when another
+site within their bound has room (`planning.grid_steer`). The scheduler's `PowerGuard` still
+checks every placement.
+
 Robust to forecast error by design: every forecast hour is priced at its forecast intensity
 plus `risk_aversion` times its expected error (which grows with lead time), so a far-off green
 hour must be clearly greener to be waited for; later starts keep max(`margin_s`,
@@ -51,6 +59,8 @@ from suanwang.planning.choose import (
     price_options,
 )
 from suanwang.planning.demand import job_windows
+from suanwang.planning.grid_rows import grid_rows
+from suanwang.planning.grid_steer import steer_realtime
 from suanwang.planning.model import OPTIMAL, solve_slot_model
 from suanwang.planning.objective import Objective
 from suanwang.planning.priced import PricedPolicy
@@ -85,7 +95,8 @@ class RollingPolicy(PricedPolicy):
         self._rated_hour = -1  # forecast issue the price book's rates come from
         self.lp_solves = 0
         self._known: dict[str, Job] = {}  # submitted, not yet started
-        self._running: dict[str, tuple[int, float, int]] = {}  # job id -> slice, end, units
+        # job id -> slice, end, units, real-time
+        self._running: dict[str, tuple[int, float, int, bool]] = {}
         self._next_replan_s = -math.inf
         self._book: PriceBook | None = None
         self._bookings: Bookings | None = None
@@ -136,12 +147,18 @@ class RollingPolicy(PricedPolicy):
         topo = state.topology
         end_s = (slot0 + n) * HOUR_S
         available = self._available(state, now_s, slot0, n)
+        grid = None
+        if state.power:
+            run_kwh, run_rt_kwh = self._running_kwh(state, available, now_s, slot0, n)
+            grid = grid_rows(topo, state.power, slot0, n, per_unit_h, run_kwh, run_rt_kwh)
         windows = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s, horizon_end_s=end_s)
-        sol = solve_slot_model(topo, aggregate(windows), per_unit_h, slot0, available)
+        sol = solve_slot_model(topo, aggregate(windows), per_unit_h, slot0, available,
+                               grid=grid)
         if sol.status != OPTIMAL:  # more work than capacity by the deadlines
             relaxed = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s,
                                   horizon_end_s=end_s, drop_deadlines=True)
-            sol = solve_slot_model(topo, aggregate(relaxed), per_unit_h, slot0, available)
+            sol = solve_slot_model(topo, aggregate(relaxed), per_unit_h, slot0, available,
+                                   grid=grid)
         self.lp_solves += 1
         self.last_solution_status = sol.status
         return sol.price_per_unit_h if sol.status == OPTIMAL else np.zeros_like(available)
@@ -162,10 +179,36 @@ class RollingPolicy(PricedPolicy):
         # units busy now that this policy did not place (e.g. adopted on a restart): assume
         # they stay busy over the whole horizon
         tracked = np.bincount(pools, weights=units, minlength=n_pools)
-        unknown = np.maximum(cap - np.asarray(state.free_slice, dtype=float) - tracked, 0.0)
+        free = np.asarray(state.free_slice, dtype=float)
+        if state.power_withheld_slice is not None:  # held back by a ceiling now: the model
+            free = free + np.asarray(state.power_withheld_slice, dtype=float)  # has its rows
+        unknown = np.maximum(cap - free - tracked, 0.0)
         occ += unknown[:, None]
         occ[:, 0] += (cap - unknown) * elapsed
         return np.maximum(cap[:, None] - occ, 0.0)
+
+    def _running_kwh(self, state: SchedulerState, available: np.ndarray, now_s: float,
+                     slot0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Facility kWh per site and slot drawn by the work running now (all of it, and its
+        real-time part): what the grid rows leave out of the model's room."""
+        topo = state.topology
+        kw = np.asarray(topo.slice_kw_facility, dtype=float)
+        site = np.asarray(topo.slice_site, dtype=np.int64)
+        cap = np.asarray(topo.slice_capacity, dtype=float)
+        busy = np.maximum(cap[:, None] - available, 0.0) * kw[:, None]  # unit-h x kW
+        elapsed = now_s / HOUR_S - slot0
+        busy[:, 0] = np.maximum(busy[:, 0] - cap * kw * elapsed, 0.0)
+        run = list(self._running.values())
+        rt = [r for r in run if r[3]]
+        occ = occupancy_unit_h(len(topo.slices), slot0, n,
+                               np.array([r[0] for r in rt], dtype=np.int64),
+                               np.full(len(rt), now_s), np.array([r[1] for r in rt]),
+                               np.array([r[2] for r in rt], dtype=float)) * kw[:, None]
+        out = np.zeros((len(topo.sites), n))
+        out_rt = np.zeros((len(topo.sites), n))
+        np.add.at(out, site, busy)
+        np.add.at(out_rt, site, occ)
+        return out, out_rt
 
     # ---- the Policy interface ----------------------------------------------------------
 
@@ -181,8 +224,9 @@ class RollingPolicy(PricedPolicy):
         book = self._book
         if book is None:  # decide() re-plans first
             raise RuntimeError("rolling: no plan")
-        return price_options(jobs, cands, now_s, book, state.drained, latest_end_s=book.end_s,
+        opts = price_options(jobs, cands, now_s, book, state.drained, latest_end_s=book.end_s,
                              margin_s=self.margin_s, margin_fraction=self.margin_fraction)
+        return steer_realtime(state, jobs, cands, opts, now_s, book)
 
     def choice(self, state: SchedulerState, job: Job, options: Options | None,
                free: list[int], now_s: float) -> Choice | None:
@@ -200,7 +244,7 @@ class RollingPolicy(PricedPolicy):
 
     def placed(self, job: Job, choice: Choice, now_s: float) -> None:
         end = choice.start_s + job.duration_s
-        self._running[job.job_id] = (choice.cand.slice, end, job.units)
+        self._running[job.job_id] = (choice.cand.slice, end, job.units, job.realtime)
         self._known.pop(job.job_id, None)
         if self._bookings is not None:
             self._bookings.add(job.job_id, choice.cand.slice, now_s, end, job.units)
