@@ -98,7 +98,7 @@ def test_posted_revise_is_the_scalar_rule() -> None:
     floor = rng.uniform(1, 20, 200)
     util = rng.uniform(0, 1, 200)
     prev = np.where(rng.random(200) < 0.3, np.nan, rng.uniform(0, 40, 200))
-    got = posted.revise(prev, floor, util)
+    got = posted.revise(prev, floor, posted.utilisation_targets(floor, util))
     want = [posted.smoothed(None if math.isnan(p) else p, f, posted.scarcity_target(f, u))
             for p, f, u in zip(prev, floor, util, strict=True)]
     assert got == pytest.approx(want)

@@ -36,6 +36,7 @@ from starlette.routing import Match, Route
 
 from suanwang.accounts.account import month_of
 from suanwang.executors.registry import load_deployment
+from suanwang.market.posted import PostedRule
 from suanwang.model import Network
 from suanwang.network.loader import load_network
 from suanwang.service.account_needs import Need
@@ -87,6 +88,7 @@ class Settings:
     job_templates: dict[str, JobTemplate] = field(default_factory=dict)  # what they may run
     role: str = "all"  # all | api | scheduler (see the module's doc)
     poll_s: float = 1.0  # scheduler role: take in the log at least this often (no NOTIFY)
+    posted_rule: PostedRule = field(default_factory=PostedRule)  # posted prices' scarcity
 
 
 ROLES = ("all", "api", "scheduler")
@@ -163,7 +165,8 @@ class Service:
             self.live = LiveScheduler(self.network, self.store, self.clock, settings.policy,
                                       seed=settings.seed,
                                       forecast_error=settings.forecast_error,
-                                      series=series, executors=self.executors)
+                                      series=series, executors=self.executors,
+                                      posted_rule=settings.posted_rule)
         if settings.role == "scheduler":
             self.leader = Leader(self.live, self.db_lock if isinstance(
                 self.db_lock, PostgresLock) else None, settings.db_url, settings.tick_s,

@@ -28,6 +28,7 @@ from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.executors.base import BackendUnavailable, ExecState, ExecStatus, Executor, RunSpec
 from suanwang.executors.registry import BINDING_SEP, binding_key
 from suanwang.market.billing import at_clearing_price
+from suanwang.market.posted import PostedRule
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.policies.registry import make_policy
 from suanwang.service import health_log
@@ -87,8 +88,10 @@ class LiveScheduler:
                  seed: int = 0, forecast_error: float = 1.0,
                  series: EnergySeries | None = None,
                  executors: dict[str, Executor | None] | None = None,
-                 recover: bool = True, record: bool = True) -> None:
+                 recover: bool = True, record: bool = True,
+                 posted_rule: PostedRule | None = None) -> None:
         self.network = network
+        self.posted_rule = posted_rule or PostedRule()  # posted prices' scarcity source
         self.store = store
         self.clock = clock
         self.policy_name = policy
