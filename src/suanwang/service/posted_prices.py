@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,31 @@ class PostedPrices:
                             "slices_with_positive_dual": int((d.yuan_per_unit_h > 1e-9)
                                                              .any(axis=1).sum())}
         return out
+
+    def quote(self, slice_: int, start_s: float, end_s: float, now_s: float) -> float:
+        """Yuan per unit-hour of a job accepting the posted price that computes in `slice_`
+        over [start_s, end_s): the posted prices of the hours it touches, weighted by its
+        time in each (an hour not posted yet, or before the first revision: its floor)."""
+        live = self.live
+        topo = live.topology
+        prov, kind = topo.slices[slice_]
+        site = topo.site_ids[topo.slice_site[slice_]]
+        posted = self._posted or {}
+        state = live.scheduler.state
+        if end_s <= start_s:
+            end_s = start_s + 1e-6
+        total = weighted = 0.0
+        for h in range(int(start_s // HOUR_S), math.ceil(end_s / HOUR_S)):
+            t0, t1 = max(start_s, h * HOUR_S), min(end_s, (h + 1) * HOUR_S)
+            if t1 <= t0:
+                continue
+            got = posted.get((site, prov.id, kind.value, h))
+            price = (got["price_yuan_per_unit_h"] if got is not None else
+                     float(state.unit_price_of_slice(slice_, h * HOUR_S, (h + 1) * HOUR_S,
+                                                     now_s)))
+            weighted += price * (t1 - t0)
+            total += t1 - t0
+        return weighted / total
 
     def wait(self, timeout_s: float = 30.0) -> None:
         if self._thread is not None:
