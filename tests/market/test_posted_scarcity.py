@@ -6,6 +6,7 @@ is the cheap green site; local has 8 cards, mid 6."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -114,7 +115,7 @@ def test_a_dual_above_alpha_times_the_floor_is_capped_and_each_revision_moves_a_
         target = posted.dual_targets(floor[:, h0:], big[:, h0:] if k < 12 else 0 * big[:, h0:])
         table.revise(t, target)
         seen.append(table.yuan_per_unit_h.copy())
-    for a, b in zip(seen[1:], seen[2:], strict=False):
+    for a, b in itertools.pairwise(seen[1:]):
         assert np.all(np.abs(b - a) <= posted.STEP * floor + 1e-9)  # the step bound
         assert np.all(b >= floor - 1e-9) and np.all(b <= (1 + posted.ALPHA) * floor + 1e-9)
     h = 10  # an hour revised every time: up 10 steps to 2x the floor, then down 4 steps
