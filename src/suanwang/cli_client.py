@@ -210,7 +210,7 @@ def submit(origin: Annotated[str, typer.Option(
                "--deny", help="Never this provider (repeat for more).",
                show_default=False)] = None,
            accept_posted_price: Annotated[bool, typer.Option(
-               "--accept-posted-price", help="Be billed at the posted prices of where and when "
+               "--accept-posted", help="Be billed at the posted prices of where and when "
                                              "it is placed (`suanwang market prices`), not the "
                                              "price items.")] = False,
            url: UrlOpt = None, token: TokenOpt = None) -> None:

@@ -50,6 +50,19 @@ def make_tiny(db: tuple[str, str | None], tiny_doc: dict[str, Any],
         c.__exit__(None, None, None)
 
 
+CLI_ENV = {"COLUMNS": "220", "SUANWANG_URL": "http://cli", "SUANWANG_TOKEN": "tok-alice",
+           "SUANWANG_CLIENT": "/nonexistent/client.json"}
+
+
+def _route_cli(c: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's HTTP calls answered by the test service `c`."""
+    def request(method: str, url: str, **kw: Any) -> httpx.Response:
+        kw.pop("timeout", None)
+        return c.request(method, url.replace("http://cli", ""), **kw)
+
+    monkeypatch.setattr(cli_client.httpx, "request", request)
+
+
 def _prices(c: TestClient) -> dict[str, Any]:
     return c.get("/v1/market/prices", headers=ALICE).json()
 
@@ -80,16 +93,9 @@ def test_queued_work_on_the_cheapest_slices_raises_their_posted_price(
     up = max(got["prices"], key=lambda p: p["scarcity_yuan_per_unit_h"])
 
     # the CLI shows the same (its HTTP calls answered by this service)
-    def request(method: str, url: str, **kw: Any) -> httpx.Response:
-        kw.pop("timeout", None)
-        return c.request(method, url.replace("http://cli", ""), **kw)
-
-    monkeypatch.setattr(cli_client.httpx, "request", request)
+    _route_cli(c, monkeypatch)
     out = CliRunner().invoke(app, ["market", "prices", "--site", up["site"], "--provider",
-                                   up["provider"], "--kind", "intelligent"],
-                             env={"COLUMNS": "220", "SUANWANG_URL": "http://cli",
-                                  "SUANWANG_TOKEN": "tok-alice",
-                                  "SUANWANG_CLIENT": "/nonexistent/client.json"})
+                                   up["provider"], "--kind", "intelligent"], env=CLI_ENV)
     assert out.exit_code == 0, out.output
     assert "scarcity source lp_dual" in out.output
     cells = [[x.strip() for x in line.split("│") if x.strip()]
@@ -148,6 +154,18 @@ def test_a_job_accepting_the_posted_price_is_billed_at_it(
     assert usage and all(x["SkuPriceId"] == "posted-price" for x in usage)
     assert all("posted price" in x["ChargeDescription"] for x in usage)
     assert all(x["ListUnitPrice"] == pytest.approx(quote) for x in usage)
+
+
+def test_submit_accept_posted_sends_the_acceptance(
+        make_tiny: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    c = make_tiny()
+    _route_cli(c, monkeypatch)
+    out = CliRunner().invoke(app, ["submit", "--origin", "east", "--kind", "intelligent",
+                                   "--units", "1", "--duration-s", "600", "--deadline-in-s",
+                                   "86400", "--accept-posted"], env=CLI_ENV)
+    assert out.exit_code == 0, out.output
+    [job] = c.get("/v1/jobs", headers=ALICE).json()["jobs"]
+    assert job["accept_posted_price"] is True and job["market_round"] == "posted"
 
 
 def test_accepting_the_posted_price_with_a_bill_cap_is_refused_naming_the_fields(
