@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from suanwang import cli_client
 from suanwang.cli import app
-from suanwang.market.posted import ALPHA
+from suanwang.market.posted import ALPHA, UTILISATION, PostedRule
 from suanwang.network.loader import parse_network
 from suanwang.pricing.tariff import CHINA_TZ
 from suanwang.service.app import create_app
@@ -154,6 +154,41 @@ def test_a_job_accepting_the_posted_price_is_billed_at_it(
     assert usage and all(x["SkuPriceId"] == "posted-price" for x in usage)
     assert all("posted price" in x["ChargeDescription"] for x in usage)
     assert all(x["ListUnitPrice"] == pytest.approx(quote) for x in usage)
+
+
+def test_under_the_utilisation_source_an_accepting_job_pays_the_raised_posted_price(
+        make_tiny: Callable[..., TestClient]) -> None:
+    """15 of the 20 general cores `cheap` sells at `local` (the only site within 1 ms of
+    east) are held for 10 hours: booked 75 %, the posted price climbs toward 1.375 x the floor;
+    a job accepting it is billed above the list price, at its quote."""
+    c = make_tiny(posted_rule=PostedRule(UTILISATION))
+    local = {"origin": "east", "kind": "general", "rtt_bound_ms": 1.0,
+             "providers_allow": ["cheap"]}
+    r = c.post("/v1/jobs", json={**local, "units": 15, "duration_s": 10 * HOUR},
+               headers=ALICE)
+    assert r.status_code == 201, r.text
+    where = {"site": "local", "provider": "cheap", "kind": "general"}
+
+    def raised(d: dict[str, Any]) -> bool:
+        now = int(c.app.state.service.clock.now_s() // HOUR)  # type: ignore[attr-defined]
+        return any(p["hour"] == now and p["scarcity_yuan_per_unit_h"]
+                   > 0.2 * p["floor_yuan_per_unit_h"] for p in d["prices"])
+
+    got = wait_for(lambda: c.get("/v1/market/prices", params=where, headers=ALICE).json(),
+                   raised)
+    assert got["scarcity_source"] == "utilisation"
+    r = c.post("/v1/jobs", json={**local, "units": 2, "duration_s": 1200.0, "data_gb": 1.0,
+                                 "accept_posted_price": True}, headers=ALICE)
+    assert r.status_code == 201, r.text
+    job = wait_for(lambda: c.get(f"/v1/jobs/{r.json()['id']}", headers=ALICE).json(),
+                   lambda j: j["state"] in ("finished", "failed"))
+    assert job["state"] == "finished" and job["site"] == "local", job
+    floor = got["prices"][0]["floor_yuan_per_unit_h"]  # flat list price
+    quote = job["market_price_yuan_per_unit_h"]
+    assert 1.2 * floor < quote <= (1 + ALPHA) * floor + 1e-9
+    unit_h = job["units"] * (job["end_s"] - job["start_s"]) / HOUR
+    assert job["bill_yuan"] == pytest.approx(quote * unit_h + job["egress_yuan"])
+    assert job["bill_yuan"] > floor * unit_h + job["egress_yuan"]  # above the list bill
 
 
 def test_submit_accept_posted_sends_the_acceptance(
