@@ -131,3 +131,41 @@ def test_a_dual_above_alpha_times_the_floor_is_capped_and_each_revision_moves_a_
 def test_a_bad_rule_is_refused_naming_the_field(kw: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):
         posted.PostedRule(**kw)
+
+
+def test_in_the_simulator_work_queued_for_the_full_network_is_billed_above_the_floor(
+        market_net: Network, make_series: Callable[..., EnergySeries]) -> None:
+    """40 one-card jobs of 4 hours at once (24 cards): 16 queue and must end within 8 hours
+    (hours 4-8: west's 10 cards and mid's 6); one small job every 15 minutes keeps the
+    revisions coming. The planner's dual at west over the queued work (what a west card-hour
+    saves against mid) raises west's posted prices of hours 4-8 (lp_dual), and the queued jobs
+    placed there when cards free are billed at floor + dual; none above (1 + ALPHA) x floor."""
+    series = make_series(market_net, hours=72)
+    jobs = [Job(f"q{i}", "t", "east", Kind.INTELLIGENT, 1, 4 * H, 0.0, deadline_s=8 * H)
+            for i in range(40)]
+    jobs += [Job(f"s{k}", "t", "south", Kind.GENERAL, 1, 600.0, k * 900.0 + 1.0,
+                 deadline_s=k * 900.0 + 2 * H) for k in range(1, 40)]
+    values = np.full(len(jobs), 50.0)
+    fc = Forecaster(series, [s.grid_intensity_g_per_kwh for s in market_net.sites], seed=0,
+                    error_scale=0.0)
+    from suanwang.policies.registry import make_policy
+    from suanwang.sim.market_run import run_posted
+
+    run = run_posted(market_net, jobs, make_policy("greenest"), series, fc, values)
+    res = run.result
+    q = np.array([j.job_id.startswith("q") for j in jobs])
+    unit_h = np.array([j.units * j.duration_s / H for j in jobs])
+    ran = res.ran & q
+    assert ran.sum() == 40
+    floor_bill = 10.0 * unit_h
+    assert np.all(run.compute_bill_yuan[ran] >= floor_bill[ran] - 1e-9)
+    late = np.flatnonzero(ran & (res.placed_s >= 4 * H - 1))  # the queued ones
+    assert len(late) == 16
+    topo = Topology(market_net)
+    assert res.slice is not None
+    site = {i: topo.site_ids[topo.slice_site[int(res.slice[i])]] for i in late.tolist()}
+    west = [i for i in late.tolist() if site[i] == "west"]
+    assert len(west) == 10  # west's cards, at floor + the dual (mid's cost saved) each hour
+    assert run.compute_bill_yuan[west] == pytest.approx([4 * (10.0 + 0.6175 - 0.3684)] * 10,
+                                                       abs=1e-2)
+    assert np.all(run.compute_bill_yuan[ran] <= (1 + posted.ALPHA) * floor_bill[ran] + 1e-9)
