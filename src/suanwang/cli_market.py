@@ -209,9 +209,10 @@ def prices(site: Annotated[str | None, typer.Option("--site", show_default=False
     console.print(t)
     if got.get("rule"):
         model = got.get("model")
-        seen = (f"; last model: {model['status']}, {model['jobs']} jobs, "
-                f"{model['slices_with_positive_dual']} slices with a positive dual, "
-                f"{model['solve_s']:.2f} s") if model else ""
+        seen = ""
+        if model:
+            seen = (f"; last model: {model['status']}, {model['jobs']} jobs, "
+                    f"{model['slices_with_positive_dual']} slices with a positive dual")
         console.print(f"scarcity source {got.get('scarcity_source')}: {got['rule']}{seen}",
                       highlight=False)
 

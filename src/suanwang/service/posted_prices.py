@@ -24,7 +24,9 @@ The rule is `market.posted`'s, the one the simulator's posted-price mechanism re
 Parameters: HORIZON_H = 24 hours ahead (plus the current hour), ALPHA = 1.0, U0 = 0.6,
 STEP = 0.10. Every hour's row is kept (its last revision: price, floor, scarcity (price -
 floor), booked utilisation, how many times it moved), so the history is the price each hour
-was last posted at. `last_duals` holds the last revision's model (status, jobs, seconds).
+was last posted at. `last_duals` holds the last revision's model (status, jobs, seconds);
+`rule_view` (the rule, its parameters and that model's status, jobs and slices with a
+positive dual) is kept in the database's meta for the API.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class PostedPrices:
         self.live = live
         self.rule = rule or PostedRule()
         self.last_duals: Duals | None = None
+        self._rule_written: str | None = None
         self._posted: dict[Key, dict[str, Any]] | None = None  # as last written
         self._thread: threading.Thread | None = None
 
@@ -98,7 +101,6 @@ class PostedPrices:
         d = self.last_duals
         if d is not None:
             out["model"] = {"status": d.status, "relaxed": d.relaxed, "jobs": d.n_jobs,
-                            "solve_s": round(d.solve_s, 4),
                             "slices_with_positive_dual": int((d.yuan_per_unit_h > 1e-9)
                                                              .any(axis=1).sum())}
         return out
@@ -182,7 +184,10 @@ class PostedPrices:
                     "revised_s": now_s,
                     "revisions": prev["revisions"] + 1 if prev else 0})
         store.write_prices(rows)
-        live.store.set_meta(RULE_META, json.dumps(self.rule_view()))
+        view = json.dumps(self.rule_view())
+        if view != self._rule_written:  # the meta row is rewritten only when it changes
+            live.store.set_meta(RULE_META, view)
+            self._rule_written = view
         for r in rows:
             self._posted[(r["site"], r["provider"], r["kind"], r["hour"])] = {
                 "price_yuan_per_unit_h": r["price_yuan_per_unit_h"],
