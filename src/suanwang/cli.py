@@ -37,6 +37,7 @@ from suanwang.errors import InputError
 from suanwang.grid.calendar import power_calendar
 from suanwang.grid.event import EventKind
 from suanwang.grid.run import run_with_events
+from suanwang.market.posted import SCARCITY_SOURCES, PostedRule
 from suanwang.model import KIND_NAMES_ZH, Job, Network
 from suanwang.network.loader import load_network
 from suanwang.planning.bound import Bound, compare_bounds
@@ -283,14 +284,22 @@ def compare(
                          "alone, posted prices and the call auction (算力交易); print welfare, "
                          "bill, western utilisation, carbon and jobs run per mechanism.")
     ] = False,
+    posted_scarcity_source: Annotated[str, typer.Option(
+        "--posted-scarcity-source", help="With --market: where posted prices' scarcity comes "
+                                         "from: lp_dual (the planner's capacity duals) or "
+                                         "utilisation (booked share).")] = "lp_dual",
+    posted_yuan_per_t_co2: Annotated[float, typer.Option(
+        "--posted-yuan-per-t-co2", help="With --market: carbon price (yuan per tonne CO2) of "
+                                        "the lp_dual objective.")] = 100.0,
 ) -> None:
     """Run every policy on the same demand and weather; print energy, green share, carbon,
     cost, waits, latency violations and deadline misses side by side, and each policy's
     carbon and cost as a ratio to the LP lower bound. With --market, one policy through the
     scheduler alone, posted prices and the call auction."""
     if market:
+        rule = _posted_rule(posted_scarcity_source, posted_yuan_per_t_co2)
         _compare_market(days, jobs, seed, load, trace, network, out, forecast_error, energy,
-                        energy_series, policies or "green-window", grid_events)
+                        energy_series, policies or "green-window", grid_events, rule)
         return
     if policies is None:
         policies = ",".join([*POLICIES, *OFFLINE_POLICIES])
@@ -337,10 +346,21 @@ def compare(
         stdout().print(f"wrote {out}/compare.json")
 
 
+def _posted_rule(source: str, yuan_per_t_co2: float) -> PostedRule:
+    """The posted prices' rule from the command line, refused naming the option."""
+    if source not in SCARCITY_SOURCES:
+        raise _fail(f"--posted-scarcity-source {source!r}: choose one of "
+                    f"{', '.join(SCARCITY_SOURCES)}")
+    try:
+        return PostedRule(source, yuan_per_t_co2)
+    except ValueError as exc:
+        raise _fail(f"--posted-yuan-per-t-co2 {yuan_per_t_co2!r}: {exc}") from None
+
+
 def _compare_market(days: float, jobs: int, seed: int, load: float, trace: Path | None,
                     network: Path | None, out: Path | None, forecast_error: float, energy: str,
                     energy_series: Path | None, policies: str,
-                    grid_events: Path | None) -> None:
+                    grid_events: Path | None, rule: PostedRule | None = None) -> None:
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if len(names) != 1 or names[0] not in POLICIES:
         raise _fail(f"--policies {policies!r}: with --market, give one online policy, one of: "
@@ -355,7 +375,8 @@ def _compare_market(days: float, jobs: int, seed: int, load: float, trace: Path 
     horizon_s = float(info.get("horizon_s") or days * 86400.0)
     try:
         comparison = market_compare(net, demand, names[0], series, seed=seed,
-                                    forecast_error=forecast_error, horizon_s=horizon_s)
+                                    forecast_error=forecast_error, horizon_s=horizon_s,
+                                    posted_rule=rule)
     except InputError as exc:
         raise _fail(str(exc)) from None
     head = {**info, "network": net.name, "forecast_error": forecast_error,

@@ -209,6 +209,10 @@ def submit(origin: Annotated[str, typer.Option(
            deny: Annotated[list[str] | None, typer.Option(
                "--deny", help="Never this provider (repeat for more).",
                show_default=False)] = None,
+           accept_posted_price: Annotated[bool, typer.Option(
+               "--accept-posted", help="Be billed at the posted prices of where and when "
+                                             "it is placed (`suanwang market prices`), not the "
+                                             "price items.")] = False,
            url: UrlOpt = None, token: TokenOpt = None) -> None:
     """Submit one job to a running service (`suanwang provider list` names the providers)."""
     target = _client(url, token)
@@ -232,6 +236,8 @@ def submit(origin: Annotated[str, typer.Option(
                        ("providers_deny", deny)):
         if value:
             body[key] = value
+    if accept_posted_price:
+        body["accept_posted_price"] = True
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     job = _call(target, "POST", "/v1/jobs", json=body, headers=headers)
     console.print(_job_table([job]))

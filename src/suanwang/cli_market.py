@@ -207,6 +207,14 @@ def prices(site: Annotated[str | None, typer.Option("--site", show_default=False
                   f"{p['scarcity_yuan_per_unit_h']:.4f}", f"{p['utilisation']:.0%}",
                   str(p["revisions"]))
     console.print(t)
+    if got.get("rule"):
+        model = got.get("model")
+        seen = ""
+        if model:
+            seen = (f"; last model: {model['status']}, {model['jobs']} jobs, "
+                    f"{model['slices_with_positive_dual']} slices with a positive dual")
+        console.print(f"scarcity source {got.get('scarcity_source')}: {got['rule']}{seen}",
+                      highlight=False)
 
 
 def register(root: typer.Typer) -> None:

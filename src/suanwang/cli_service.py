@@ -21,6 +21,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from suanwang.market.posted import LP_DUAL, SCARCITY_SOURCES, YUAN_PER_T_CO2, PostedRule
+
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 DEFAULT_DATA_DIR = Path("suanwang-data")
@@ -77,7 +79,7 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
            forecast_error: float, deployment: Path | None = None,
            executor: str = "clock", allow_tenant_commands: bool = False,
            templates: Path | None = None, role: str = "all",
-           starter_yuan: float = 0.0) -> None:
+           starter_yuan: float = 0.0, posted_rule: PostedRule | None = None) -> None:
     import uvicorn
 
     from suanwang.errors import InputError
@@ -113,7 +115,8 @@ def _serve(host: str, port: int, db: str | None, data_dir: Path, policy: str, sp
                         demo_jobs_per_day=demo_jobs_per_day, deployment_path=deployment,
                         executor_default=executor, log_dir=data_dir / "logs",
                         allow_tenant_commands=allow_tenant_commands,
-                        job_templates=job_templates, role=role)
+                        job_templates=job_templates, role=role,
+                        posted_rule=posted_rule or PostedRule())
     try:
         app = create_app(settings)
     except (InputError, InstanceBusy) as exc:
@@ -197,7 +200,8 @@ def _check_role_db(role: str, db: str | None) -> None:
 def _run_scheduler(db: str | None, data_dir: Path, policy: str, speed: float,
                    network: Path | None, seed: int, token_file: Path | None,
                    forecast_error: float, deployment: Path | None, executor: str,
-                   tick_s: float, poll_s: float) -> None:
+                   tick_s: float, poll_s: float,
+                   posted_rule: PostedRule | None = None) -> None:
     import signal
     import threading
 
@@ -217,7 +221,7 @@ def _run_scheduler(db: str | None, data_dir: Path, policy: str, speed: float,
                         speed=speed, forecast_error=forecast_error, tokens=tokens,
                         deployment_path=deployment, executor_default=executor,
                         log_dir=data_dir / "logs", role="scheduler", tick_s=tick_s,
-                        poll_s=poll_s)
+                        poll_s=poll_s, posted_rule=posted_rule or PostedRule())
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
@@ -360,6 +364,27 @@ TemplatesOpt = Annotated[Path | None, typer.Option(
                             "commands tenants may run by name.", show_default=False)]
 
 
+PostedSourceOpt = Annotated[str, typer.Option(
+    "--posted-scarcity-source", metavar="SOURCE",
+    help="Where posted prices' scarcity comes from: lp_dual (the planner's capacity duals, "
+         "solved at each 15-minute revision) or utilisation (the booked share).")]
+PostedCarbonOpt = Annotated[float, typer.Option(
+    "--posted-yuan-per-t-co2", metavar="YUAN",
+    help="Carbon price (yuan per tonne CO2) that turns the planner's carbon into yuan in the "
+         "lp_dual scarcity.")]
+
+
+def posted_rule_of(source: str, yuan_per_t_co2: float) -> PostedRule:
+    """The posted prices' rule from the command line, refused naming the option."""
+    if source not in SCARCITY_SOURCES:
+        raise _fail(f"--posted-scarcity-source {source!r}: choose one of "
+                    f"{', '.join(SCARCITY_SOURCES)}")
+    try:
+        return PostedRule(source, yuan_per_t_co2)
+    except ValueError as exc:
+        raise _fail(f"--posted-yuan-per-t-co2 {yuan_per_t_co2!r}: {exc}") from None
+
+
 def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOpt = None,
           data_dir: DataOpt = DEFAULT_DATA_DIR, policy: PolicyOpt = "green-window",
           speed: SpeedOpt = 1.0, network: NetOpt = None,
@@ -377,10 +402,14 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, db: DbOpt = None,
                                  "(jobs just take their duration) or local processes.")
           ] = "clock",
           allow_tenant_commands: AllowOpt = False, templates: TemplatesOpt = None,
+          posted_scarcity_source: PostedSourceOpt = LP_DUAL,
+          posted_yuan_per_t_co2: PostedCarbonOpt = YUAN_PER_T_CO2,
           ) -> None:
     """Run the HTTP API and the scheduler on the wall clock."""
+    rule = posted_rule_of(posted_scarcity_source, posted_yuan_per_t_co2)
     _serve(host, port, db, data_dir, policy, speed, network, seed, token_file, demo,
-           forecast_error, deployment, executor, allow_tenant_commands, templates)
+           forecast_error, deployment, executor, allow_tenant_commands, templates,
+           posted_rule=rule)
 
 
 STARTER_YUAN = 10_000.0  # `up`: each tenant's first balance (a demo's assumption)
@@ -439,12 +468,15 @@ def scheduler(db: PgDbOpt = None, data_dir: DataOpt = DEFAULT_DATA_DIR,
               poll_s: Annotated[float, typer.Option(
                   "--poll-s", min=0.01, metavar="S",
                   help="Take in new jobs at least this often if no NOTIFY came.")] = 1.0,
+              posted_scarcity_source: PostedSourceOpt = LP_DUAL,
+              posted_yuan_per_t_co2: PostedCarbonOpt = YUAN_PER_T_CO2,
               ) -> None:
     """The scheduler on PostgreSQL: the leader holds the database's scheduler lock, takes in
     what the API replicas accept (woken by LISTEN/NOTIFY) and runs the jobs on the sites'
     executors; a second one waits as the standby and takes over when the leader dies."""
+    rule = posted_rule_of(posted_scarcity_source, posted_yuan_per_t_co2)
     _run_scheduler(db, data_dir, policy, speed, network, seed, token_file, forecast_error,
-                   deployment, executor, tick_s, poll_s)
+                   deployment, executor, tick_s, poll_s, rule)
 
 
 def worker(db: PgDbOpt = None, data_dir: DataOpt = DEFAULT_DATA_DIR,

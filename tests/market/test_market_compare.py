@@ -98,7 +98,7 @@ def test_posted_revise_is_the_scalar_rule() -> None:
     floor = rng.uniform(1, 20, 200)
     util = rng.uniform(0, 1, 200)
     prev = np.where(rng.random(200) < 0.3, np.nan, rng.uniform(0, 40, 200))
-    got = posted.revise(prev, floor, util)
+    got = posted.revise(prev, floor, posted.utilisation_targets(floor, util))
     want = [posted.smoothed(None if math.isnan(p) else p, f, posted.scarcity_target(f, u))
             for p, f, u in zip(prev, floor, util, strict=True)]
     assert got == pytest.approx(want)
@@ -141,14 +141,16 @@ def test_a_job_valued_below_every_price_runs_only_under_the_scheduler_alone(
 
 def test_posted_prices_rise_when_a_slice_is_booked_and_bill_at_least_the_floor(
         market_net: Network, make_series: Callable[..., EnergySeries]) -> None:
-    """Jobs of 4 hours every half hour fill the greenest slices past U0: later postings of
-    those hours are above the list price, by at most 1 yuan (0.1 x 10) a revision."""
+    """(The utilisation source.) Jobs of 4 hours every half hour fill the greenest slices past
+    U0: later postings of those hours are above the list price, by at most 1 yuan (0.1 x 10)
+    a revision."""
     series = make_series(market_net, hours=72)
     jobs = [Job(f"f{i}", "t", "east", Kind.INTELLIGENT, 1, 4 * H, i * 1800.0,
                 deadline_s=i * 1800.0 + 30 * H) for i in range(12)]
     values = np.full(len(jobs), 50.0)
     run = run_posted(market_net, jobs, make_policy("greenest"), series,
-                     _forecaster(market_net, series), values)
+                     _forecaster(market_net, series), values,
+                     posted.PostedRule(posted.UTILISATION))
     res = run.result
     unit_h = np.array([j.units * j.duration_s / H for j in jobs])
     floor_bill = 10.0 * unit_h

@@ -19,6 +19,7 @@ from suanwang.pricing.tariff import item_in_force, unit_price_at
 
 HOUR_S = 3600.0
 ENERGY_ITEM = "energy"
+POSTED_ITEM = "posted-price"  # a job billed at its posted quote (`market.billing`)
 
 
 @dataclass(frozen=True, slots=True)

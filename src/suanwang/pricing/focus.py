@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from suanwang.model import Kind
-from suanwang.pricing.bill import ENERGY_ITEM, Bill, BillLine
+from suanwang.pricing.bill import ENERGY_ITEM, POSTED_ITEM, Bill, BillLine
 from suanwang.pricing.tariff import CHINA_TZ
 
 FOCUS_COLUMNS = (
@@ -113,6 +113,8 @@ def _usage_line(job: BilledJob, common: dict[str, Any], item_id: str, price: flo
     cost = sum(x.cost_yuan for x in pieces)
     unit = UNIT_NAMES[job.kind]
     desc = ("electricity cost of the units (energy-priced provider)" if item_id == ENERGY_ITEM
+            else f"{job.kind.value} compute at the posted price, {price:g} yuan per {unit}"
+            if item_id == POSTED_ITEM
             else f"{job.kind.value} compute at {price:g} yuan per {unit}")
     return {
         **common, "BillingPeriodStart": iso(m0), "BillingPeriodEnd": iso(m1),

@@ -355,8 +355,11 @@ class AccountStore:
             self._add_usage(conn, tenant, month, key, amount)
         balance = conn.execute(text("SELECT balance_yuan FROM accounts WHERE tenant = :t"),
                                {"t": tenant}).scalar_one()
+        posted = fields.get("posted_yuan_per_unit_h")
+        at = (f" at the posted price {float(posted):.6g} yuan/unit-h" if posted is not None
+              else "")
         self._entry(conn, tenant, at_s, "settle", -bill, float(balance), job_id,
-                    note=f"{fields.get('state', '')}: bill {bill:.6f} yuan "
+                    note=f"{fields.get('state', '')}: bill {bill:.6f} yuan{at} "
                          f"(held {float(held):.6f}), {unit_h:.6g} unit-h")
 
     # ---- market bids (issue 13): a bid's hold passes to the jobs it buys, or is released --

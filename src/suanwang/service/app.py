@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,6 +36,8 @@ from starlette.routing import Match, Route
 
 from suanwang.accounts.account import month_of
 from suanwang.executors.registry import load_deployment
+from suanwang.market.billing import POSTED_ROUND
+from suanwang.market.posted import ALPHA, PostedRule
 from suanwang.model import Network
 from suanwang.network.loader import load_network
 from suanwang.service.account_needs import Need
@@ -87,9 +89,18 @@ class Settings:
     job_templates: dict[str, JobTemplate] = field(default_factory=dict)  # what they may run
     role: str = "all"  # all | api | scheduler (see the module's doc)
     poll_s: float = 1.0  # scheduler role: take in the log at least this often (no NOTIFY)
+    posted_rule: PostedRule = field(default_factory=PostedRule)  # posted prices' scarcity
 
 
 ROLES = ("all", "api", "scheduler")
+
+
+def posted_need(need: Need, spec: JobSpec) -> Need:
+    """A job accepting the posted price holds (1 + ALPHA) x its worst case at list prices: a
+    posted price is at most that over its floor (`market.posted`)."""
+    if spec.market_round != POSTED_ROUND:
+        return need
+    return replace(need, worst_yuan=need.worst_yuan * (1.0 + ALPHA))
 
 
 class Service:
@@ -163,7 +174,8 @@ class Service:
             self.live = LiveScheduler(self.network, self.store, self.clock, settings.policy,
                                       seed=settings.seed,
                                       forecast_error=settings.forecast_error,
-                                      series=series, executors=self.executors)
+                                      series=series, executors=self.executors,
+                                      posted_rule=settings.posted_rule)
         if settings.role == "scheduler":
             self.leader = Leader(self.live, self.db_lock if isinstance(
                 self.db_lock, PostgresLock) else None, settings.db_url, settings.tick_s,
@@ -191,7 +203,8 @@ class Service:
 
         def needs(basis: str) -> list[Need]:
             pricer = self.live.pricer
-            return [pricer.need(spec_job(tenant, spec, now_s), at, basis) for spec in specs]
+            return [posted_need(pricer.need(spec_job(tenant, spec, now_s), at, basis), spec)
+                    for spec in specs]
 
         return Admission(tenant, month_of(at), needs)
 

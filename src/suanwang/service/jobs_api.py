@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, R
 from fastapi.exceptions import RequestValidationError
 
 from suanwang.executors.base import LOG_STREAMS, BackendUnavailable, read_log
+from suanwang.market.billing import POSTED_ROUND
 from suanwang.service.account_store import AccountRefused
 from suanwang.service.api_responses import AUTH, LIMIT_ERRORS, MAX_INT32, errors
 from suanwang.service.db import JobEventRow, JobRow
@@ -55,6 +56,7 @@ def job_out(row: Any) -> dict[str, Any]:
         "providers_prefer": list(lists.get("prefer", ())),
         "market_bid": row.market_bid, "market_round": row.market_round,
         "market_price_yuan_per_unit_h": row.market_price_yuan_per_unit_h,
+        "accept_posted_price": row.market_round == POSTED_ROUND,
     }
 
 

@@ -27,7 +27,8 @@ from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import HOUR_S, EnergySeries
 from suanwang.executors.base import BackendUnavailable, ExecState, ExecStatus, Executor, RunSpec
 from suanwang.executors.registry import BINDING_SEP, binding_key
-from suanwang.market.billing import at_clearing_price
+from suanwang.market.billing import POSTED_ROUND, at_clearing_price
+from suanwang.market.posted import PostedRule
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.policies.registry import make_policy
 from suanwang.service import health_log
@@ -53,6 +54,7 @@ from suanwang.service.store import (
 )
 from suanwang.sim.runner import energy_for
 
+POSTED_KEY = "posted_yuan_per_unit_h"  # `charge`'s posted quote, for the account only
 log = logging.getLogger("suanwang.service")
 SERIES_DAYS = 400
 HEALTH_CHECK_EVERY_S = 2.0  # wall seconds between probes of an unhealthy site's backend
@@ -67,10 +69,12 @@ class ExecInfo:
     workdir: str | None = None
     max_retries: int = 0
     attempts: int = 0
+    accept_posted: bool = False  # billed at the posted price (`market.billing`)
 
     @classmethod
     def of(cls, row: Any) -> ExecInfo:
-        return cls(row.command, row.env, row.workdir, row.max_retries or 0, row.attempts or 0)
+        return cls(row.command, row.env, row.workdir, row.max_retries or 0, row.attempts or 0,
+                   getattr(row, "market_round", None) == POSTED_ROUND)
 
 
 @dataclass
@@ -87,8 +91,10 @@ class LiveScheduler:
                  seed: int = 0, forecast_error: float = 1.0,
                  series: EnergySeries | None = None,
                  executors: dict[str, Executor | None] | None = None,
-                 recover: bool = True, record: bool = True) -> None:
+                 recover: bool = True, record: bool = True,
+                 posted_rule: PostedRule | None = None) -> None:
         self.network = network
+        self.posted_rule = posted_rule or PostedRule()  # posted prices' scarcity source
         self.store = store
         self.clock = clock
         self.policy_name = policy
@@ -429,12 +435,13 @@ class LiveScheduler:
         end = min(self.clock.run_of(st.ended_wall_s), now) if st.ended_wall_s else now
         self.scheduler.release(job_id, now, notify=False)
         charges = self.charge(r.job, r.pool, start, end) if start is not None else {}
+        posted = charges.pop(POSTED_KEY, None)
         self._provider.pop(job_id, None)
         fields: dict[str, Any] = {**charges, "end_s": end, "exit_code": st.exit_code,
                                   "log_tail": st.log_tail or None}
         if start is not None:
             fields["start_s"] = start
-        usage = self._usage(r.job, start, end, charges)
+        usage = self._usage(r.job, start, end, charges, posted)
         if st.state == ExecState.FINISHED:
             self._market.pop(job_id, None)
             self._count(charges)
@@ -450,6 +457,8 @@ class LiveScheduler:
                 {"attempts": info.attempts, "exit_code": st.exit_code,
                  "log_tail": st.log_tail or None, "site": None, "provider": None,
                  "exec_handle": None}))
+            if self._market.get(job_id, (0.0, ""))[1] == POSTED_ROUND:
+                self._market.pop(job_id)  # quoted again where and when it is placed again
             self.scheduler.submit(r.job, now)
             return
         self._market.pop(job_id, None)
@@ -540,8 +549,15 @@ class LiveScheduler:
             self._provider[job.job_id] = placement.provider_id
             sl = self.topology.slice_of.get((placement.site_id, placement.provider_id,
                                              job.kind))
+            info = self._exec.get(job.job_id)
+            if (sl is not None and info is not None and info.accept_posted
+                    and job.job_id not in self._market):  # the posted price, quoted now
+                quote = self.market.prices.quote(sl, placement.start_s, placement.end_s,
+                                                 placement.placed_s)
+                self._market[job.job_id] = (quote, POSTED_ROUND)
+                t.fields = {**(t.fields or {}), "market_price_yuan_per_unit_h": quote}
             market = self._market.get(job.job_id)
-            if market is not None:  # the auction's job holds its bill at the clearing price
+            if market is not None:  # a market job holds its bill at its market price
                 egress = job.data_gb * self.topology.slice_egress[sl] if sl is not None else 0.0
                 t.account = {"hold_yuan": market[0] * job.units * job.duration_s / HOUR_S
                              + egress}
@@ -574,22 +590,28 @@ class LiveScheduler:
             start_s = now_s - job.duration_s
             self._outbox.append(Transition(job.job_id, RUNNING, start_s, "input data arrived"))
         charges = self.charge(job, pool, start_s, now_s)
+        posted = charges.pop(POSTED_KEY, None)
         self._provider.pop(job.job_id, None)
         self._market.pop(job.job_id, None)
         self._count(charges)
         self._outbox.append(Transition(job.job_id, FINISHED, now_s, "ran its duration",
-                                       charges, self._usage(job, start_s, now_s, charges)))
+                                       charges, self._usage(job, start_s, now_s, charges,
+                                                                posted)))
 
     @staticmethod
     def _usage(job: Job, start_s: float | None, end_s: float,
-               charges: dict[str, Any]) -> dict[str, float] | None:
+               charges: dict[str, Any], posted: float | None = None
+               ) -> dict[str, float] | None:
         """What a charged run counts on its tenant's account beside its bill: unit-hours
         and its market-based carbon (the location-based one is the job's `carbon_kg`)."""
         if start_s is None or not charges:
             return None
-        return {"unit_h": job.units * max(end_s - start_s, 0.0) / HOUR_S,
-                "carbon_market_kg": market_carbon_kg(charges["energy_kwh"],
-                                                     charges["green_kwh"])}
+        out = {"unit_h": job.units * max(end_s - start_s, 0.0) / HOUR_S,
+               "carbon_market_kg": market_carbon_kg(charges["energy_kwh"],
+                                                    charges["green_kwh"])}
+        if posted is not None:  # the account's entry says the bill was at the posted price
+            out[POSTED_KEY] = posted
+        return out
 
     def _nearest_pool(self, job: Job) -> int | None:
         """The pool the `nearest` baseline would have used: the lowest round trip that could
@@ -622,6 +644,8 @@ class LiveScheduler:
             market = self._market.get(job.job_id)
             if market is not None:
                 bill = at_clearing_price(bill, *market)
+                if market[1] == POSTED_ROUND:  # told to the account's entry (`_usage`)
+                    out[POSTED_KEY] = market[0]
             out.update(provider=provider, bill_yuan=bill.total_yuan,
                        egress_yuan=bill.egress_yuan)
         if base_pool is not None:  # what the `nearest` baseline would have drawn

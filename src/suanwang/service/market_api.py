@@ -15,6 +15,7 @@
 (No `from __future__ import annotations`: FastAPI resolves the routes' annotations.)
 """
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,6 +32,7 @@ from suanwang.service.jobs_api import json_response
 from suanwang.service.market_desk import ROUND_S, round_id_of, round_no_at
 from suanwang.service.market_schemas import AskIn, BidIn, ask_errors, bid_errors
 from suanwang.service.market_store import ask_out, bid_out, round_out
+from suanwang.service.posted_prices import RULE_META
 from suanwang.service.store import Tenant
 
 if TYPE_CHECKING:
@@ -184,6 +186,15 @@ def mount_market(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
                                      "nothing and is not recorded)")
         return visible(round_out(row), who)
 
+    def posted_rule() -> dict[str, Any]:
+        """The scheduler's rule as of its last revision (its meta row), else this role's."""
+        stored = service.store.meta(RULE_META)
+        if stored is not None:
+            return json.loads(stored)
+        rule = service.settings.posted_rule
+        return {"scarcity_source": rule.scarcity_source,
+                "yuan_per_t_co2": rule.yuan_per_t_co2, "rule": rule.describe()}
+
     @router.get("/v1/market/prices", responses=errors(AUTH, 422))
     def prices(who: Who, site: str | None = None, provider: str | None = None,
                kind: str | None = None,
@@ -207,7 +218,7 @@ def mount_market(app: FastAPI, service: "Service", tenant: Callable[..., Tenant]
         rows = market.price_history(site, provider, kind, h0, h1)
         return {"from": (clock.start_utc + timedelta(hours=h0)).isoformat(),
                 "to": (clock.start_utc + timedelta(hours=h1)).isoformat(),
-                "rule": "floor + utilisation scarcity, bounded step (service.posted_prices)",
+                **posted_rule(),
                 "prices": [{
                     "site": r.site, "provider": r.provider, "kind": r.kind, "hour": r.hour,
                     "start": (clock.start_utc + timedelta(hours=r.hour)).isoformat(),

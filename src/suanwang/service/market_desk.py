@@ -103,7 +103,7 @@ class MarketDesk:
     def __init__(self, live: LiveScheduler) -> None:
         self.live = live
         self.store = live.store.market
-        self.prices = PostedPrices(live)
+        self.prices = PostedPrices(live, live.posted_rule)
         self._last_no: int | None = None  # the last round boundary handled
         self._revised_no: int | None = None  # the round boundary prices were last revised at
         self._why: dict[str, list[dict[str, Any]]] = {}  # the round's unmatched, by bid

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from suanwang.market.billing import POSTED_ROUND
 from suanwang.model import Kind, Network
 from suanwang.service.store import JobSpec
 from suanwang.service.templates import JobTemplate
@@ -72,6 +73,13 @@ class JobIn(BaseModel):
         default_factory=list, max_length=MAX_PROVIDERS_LISTED, examples=[["huawei"]],
         description="These providers first, in this order; overflow goes to the policy's "
                     "choice among the others")
+    accept_posted_price: bool = Field(
+        default=False,
+        description="Accept the posted price (GET /v1/market/prices): the job is placed as "
+                    "any other, and billed at the posted prices of its site, provider, kind "
+                    "and hours as posted when it is placed (plus egress) instead of the "
+                    "price items; its account holds (1 + alpha) x the list worst case until "
+                    "then. Not with max_bill_yuan (which caps a bill at list prices)")
 
     @model_validator(mode="after")
     def _one_latency_class(self) -> JobIn:
@@ -88,6 +96,9 @@ class JobIn(BaseModel):
             twice = sorted({x for x in ids if ids.count(x) > 1})
             if twice:
                 raise ValueError(f"{name} lists {', '.join(twice)} more than once")
+        if self.accept_posted_price and self.max_bill_yuan is not None:
+            raise ValueError("accept_posted_price = true with max_bill_yuan: a job accepting "
+                             "the posted price is billed at it; leave max_bill_yuan out")
         both = sorted(set(self.providers_allow) & set(self.providers_deny))
         if both:
             raise ValueError(f"providers_allow and providers_deny both list {', '.join(both)}")
@@ -109,7 +120,8 @@ class JobIn(BaseModel):
                        max_bill_yuan=self.max_bill_yuan,
                        providers_allow=tuple(self.providers_allow),
                        providers_deny=tuple(self.providers_deny),
-                       providers_prefer=tuple(self.providers_prefer))
+                       providers_prefer=tuple(self.providers_prefer),
+                       market_round=POSTED_ROUND if self.accept_posted_price else None)
 
 
 TENANT_COMMAND_FIELDS = ("command", "env", "workdir")

@@ -34,6 +34,7 @@ import numpy as np
 
 from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import HOUR_S, EnergySeries
+from suanwang.market.posted import PostedRule
 from suanwang.market.synthetic import reserve_yuan_per_unit_h
 from suanwang.market.valuation import job_values_yuan_per_unit_h
 from suanwang.model import Job, Kind, Network
@@ -63,9 +64,11 @@ def market_compare(network: Network, jobs: Sequence[Job], policy: str, series: E
                    seed: int = 0, forecast_error: float = 1.0,
                    horizon_s: float | None = None,
                    mechanisms: Sequence[str] = MECHANISMS,
-                   with_optimum: bool = True) -> MarketComparison:
+                   with_optimum: bool = True,
+                   posted_rule: PostedRule | None = None) -> MarketComparison:
     """Run `jobs` through each mechanism under the online `policy`; one row per mechanism,
-    then (`with_optimum`) the reference row."""
+    then (`with_optimum`) the reference row. `posted_rule`: the posted prices' scarcity
+    source and carbon price (`market.posted.PostedRule`; default lp_dual at 100 yuan/t)."""
     if policy not in POLICIES:
         raise UnknownPolicyError(f"policy {policy!r}: the market comparison runs an online "
                                  f"policy; choose one of: {', '.join(POLICIES)}")
@@ -81,7 +84,8 @@ def market_compare(network: Network, jobs: Sequence[Job], policy: str, series: E
         if m == CALL_AUCTION:
             runs.append(run_auction(network, jobs, pol, series, forecaster, values))
         elif m == "posted-prices":
-            runs.append(run_posted(network, jobs, pol, series, forecaster, values))
+            runs.append(run_posted(network, jobs, pol, series, forecaster, values,
+                                   posted_rule))
         else:
             runs.append(run_scheduler_alone(network, jobs, pol, series, forecaster))
     reference = None

@@ -3,7 +3,9 @@
 - **scheduler-alone**: every job submitted as today (`sim.engine.simulate`), billed at the
   providers' list prices.
 - **posted-prices**: the scheduler's price table is the posted one (`market.posted`, revised
-  every 15 minutes from the units booked per slice and hour). A deferrable job is submitted
+  every 15 minutes: by default toward floor + the planner's capacity dual of each slice-hour
+  over the jobs the scheduler holds then, `market.scarcity`; or, `PostedRule(scarcity_source=
+  "utilisation")`, from the units booked per slice and hour). A deferrable job is submitted
   only if its value covers the posted price (+ egress) of some option that meets its deadline
   if started now, and then with a bill cap equal to its value (`Job.max_bill_yuan`), so that
   the policy places it within the cap; it is billed at the posted prices in force when it is
@@ -52,6 +54,7 @@ from suanwang.market.offline import (
     optimum_assignment,
 )
 from suanwang.market.orders import Ask, Bid
+from suanwang.market.scarcity import Demand, Duals, capacity_duals
 from suanwang.market.synthetic import reserve_yuan_per_unit_h
 from suanwang.model import Job, Kind, Network, Placement, Provider
 from suanwang.pricing.table import PriceTable, hourly_matrix
@@ -166,19 +169,40 @@ class PostedTable(PriceTable):
             prices = np.where(np.isnan(grown), self.floor, grown)
         self._adopt(prices)
 
-    def revise(self, now_s: float, booked_unit_h: np.ndarray, capacity: np.ndarray) -> None:
-        """One revision at `now_s`: every hour from the current one on moves by the rule."""
+    def revise(self, now_s: float, target: np.ndarray) -> None:
+        """One revision at `now_s`: every hour from the current one on moves by the rule
+        toward its floor + `target` (s*, slices x hours from the current one)."""
         assert self.posted is not None
-        h0 = min(int(now_s // HOUR_S), self.hours - 1)
-        util = np.zeros((len(self.rows), self.hours - h0))
-        k = min(self.hours, booked_unit_h.shape[1]) - h0
-        if k > 0:
-            util[:, :k] = booked_unit_h[:, h0:h0 + k] / np.maximum(capacity, 1)[:, None]
-        new = posted.revise(self.posted[:, h0:], self.floor[:, h0:], util)
+        h0 = self.first_hour(now_s)
+        new = posted.revise(self.posted[:, h0:], self.floor[:, h0:], target)
         self.posted[:, h0:] = new
         prices = self.yuan_per_unit_h.copy()
         prices[:, h0:] = new
         self._adopt(prices)
+
+    def first_hour(self, now_s: float) -> int:
+        return min(int(now_s // HOUR_S), self.hours - 1)
+
+    def utilisation_targets(self, now_s: float, booked_unit_h: np.ndarray,
+                            capacity: np.ndarray) -> np.ndarray:
+        """s* of the `utilisation` source from the unit-hours booked per slice and hour."""
+        h0 = self.first_hour(now_s)
+        util = np.zeros((len(self.rows), self.hours - h0))
+        k = min(self.hours, booked_unit_h.shape[1]) - h0
+        if k > 0:
+            util[:, :k] = booked_unit_h[:, h0:h0 + k] / np.maximum(capacity, 1)[:, None]
+        return posted.utilisation_targets(self.floor[:, h0:], util)
+
+    def dual_targets(self, now_s: float, duals: Duals) -> np.ndarray:
+        """s* of the `lp_dual` source from the planner's capacity duals (0 past them)."""
+        h0 = self.first_hour(now_s)
+        dual = np.zeros((len(self.rows), self.hours - h0))
+        lo, hi = max(duals.slot0, h0), min(duals.slot0 + duals.yuan_per_unit_h.shape[1],
+                                           self.hours)
+        if hi > lo:
+            dual[:, lo - h0:hi - h0] = duals.yuan_per_unit_h[:, lo - duals.slot0:
+                                                             hi - duals.slot0]
+        return posted.dual_targets(self.floor[:, h0:], dual)
 
 
 class _RetryAtRevision:
@@ -236,8 +260,11 @@ def run_scheduler_alone(network: Network, jobs: Sequence[Job], policy: Policy,
 
 
 def run_posted(network: Network, jobs: Sequence[Job], policy: Policy, series: EnergySeries,
-               forecaster: Forecaster, values: np.ndarray) -> MechanismRun:
-    """Posted prices, as the module describes."""
+               forecaster: Forecaster, values: np.ndarray,
+               rule: posted.PostedRule | None = None) -> MechanismRun:
+    """Posted prices, as the module describes, revised by `rule` (default: lp_dual scarcity
+    at `posted.YUAN_PER_T_CO2`)."""
+    rule = rule or posted.PostedRule()
     started = time.perf_counter()
     topo = Topology(network)
     check_priced(topo)
@@ -258,7 +285,12 @@ def run_posted(network: Network, jobs: Sequence[Job], policy: Policy, series: En
     for i, job in enumerate(jobs):
         while job.submit_s >= next_rev:
             sched.advance(next_rev)
-            table.revise(next_rev, rec.booked_unit_h, capacity)
+            if rule.scarcity_source == posted.LP_DUAL:
+                duals = capacity_duals(Demand.of(sched, next_rev), rule.yuan_per_t_co2)
+                table.revise(next_rev, table.dual_targets(next_rev, duals))
+            else:
+                table.revise(next_rev, table.utilisation_targets(next_rev, rec.booked_unit_h,
+                                                                 capacity))
             next_rev += posted.REVISION_S
         sched.advance(job.submit_s)
         if job.realtime:
