@@ -190,18 +190,26 @@ def synthetic_jobs(network: Network, n_jobs: int, days: float, seed: int = 0,
         if c.rtt_bound_ms is None:
             deadline[mask] = np.round(submit[mask] + c.deadline_factor * duration[mask]
                                       + c.deadline_slack_s, 3)
-    # build jobs in submit order, walking every column sequentially
-    columns = [a[order].tolist() for a in (class_idx, np.round(submit, 3), units, duration,
-                                           data_gb, deadline, origin_idx, tenant_idx)]
-    jobs: list[Job] = []
-    append = jobs.append
-    for rank, (i, s, u, d, g, dl, o, t) in enumerate(zip(*columns, strict=True)):
-        c = usable[i]
-        # positional, in Job's field order (job_id, tenant, origin, kind, units, duration_s,
-        # submit_s, rtt_bound_ms, deadline_s, data_gb, workload): a third faster than by name
-        append(Job(f"j{rank:07d}", c.tenants[t], region_names[o], c.kind, u, d, s,
-                   c.rtt_bound_ms, None if dl != dl else dl, g, c.name))
-    return jobs
+    # build jobs in submit order: every field a column of Python objects (per-class fields
+    # taken from small tables by code), the Jobs made by `map` (no Python-level loop)
+    cls = class_idx[order]
+    tenant_names = [t for c in usable for t in c.tenants]
+    tenant_first = np.cumsum([0] + [len(c.tenants) for c in usable])[:-1]
+    tenant_code = tenant_first[cls] + tenant_idx[order]
+    by_class = {name: np.array([getattr(c, name) for c in usable] + [None], dtype=object)
+                for name in ("kind", "rtt_bound_ms", "name")}
+    dl = deadline[order]
+    deadline_obj = np.array(dl.tolist(), dtype=object)
+    deadline_obj[np.isnan(dl)] = None
+    ids = [f"j{rank:07d}" for rank in range(n_jobs)]
+    # positional, in Job's field order (job_id, tenant, origin, kind, units, duration_s,
+    # submit_s, rtt_bound_ms, deadline_s, data_gb, workload)
+    return list(map(Job, ids, np.array(tenant_names, dtype=object)[tenant_code].tolist(),
+                    np.array(region_names, dtype=object)[origin_idx[order]].tolist(),
+                    by_class["kind"][cls].tolist(), units[order].tolist(),
+                    duration[order].tolist(), np.round(submit, 3)[order].tolist(),
+                    by_class["rtt_bound_ms"][cls].tolist(), deadline_obj.tolist(),
+                    data_gb[order].tolist(), by_class["name"][cls].tolist()))
 
 
 def _draw_sizes(rng: np.random.Generator, usable: list[WorkloadClass], class_idx: np.ndarray,
