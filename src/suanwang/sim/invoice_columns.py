@@ -262,18 +262,41 @@ def _texts(names: Sequence[str], index: np.ndarray) -> pa.Array:
     return pc.take(text_cells(list(names)), pa.array(index, type=pa.int64()))
 
 
-def _line_cells(result: SimResult, lines: Lines, a: int, b: int) -> list[pa.Array]:
+@dataclass(frozen=True)
+class JobTexts:
+    """The text cells an invoice line takes from its job, made once for all jobs of a run:
+    the tenant's (and its code, for the file), the job id and the resource name."""
+
+    tenant_code: np.ndarray  # per job, into `tenants`
+    tenants: list[str]  # sorted
+    tenant_cells: pa.Array  # per tenant code
+    job_id: pa.Array  # per job
+    resource: pa.Array  # per job: its workload, else its id
+
+    @classmethod
+    def of(cls, result: SimResult) -> JobTexts:
+        jobs = result.jobs
+        names = [j.tenant for j in jobs]
+        tenants = sorted(set(names))
+        code = {t: k for k, t in enumerate(tenants)}
+        return cls(np.fromiter(map(code.__getitem__, names), dtype=np.int64, count=len(jobs)),
+                   tenants, text_cells(tenants), text_cells([j.job_id for j in jobs]),
+                   text_cells([j.workload or j.job_id for j in jobs]))
+
+
+def _line_cells(result: SimResult, lines: Lines, a: int, b: int,
+                texts: JobTexts | None = None) -> list[pa.Array]:
     """The FOCUS cells of lines [a, b), one array per column of `FOCUS_COLUMNS`."""
     topo = result.topology
-    jobs = result.jobs
     sites = result.network.sites
-    job = lines.job[a:b]
+    texts = JobTexts.of(result) if texts is None else texts
+    job = pa.array(lines.job[a:b], type=pa.int64())
     sl = lines.slice[a:b]
     egress = pa.array(lines.egress[a:b])
-    job_list = job.tolist()
-    tenant = text_cells([jobs[i].tenant for i in job_list])
-    job_id = text_cells([jobs[i].job_id for i in job_list])
-    resource = text_cells([jobs[i].workload or jobs[i].job_id for i in job_list])
+    tenant = pc.take(texts.tenant_cells,
+                     pa.array(texts.tenant_code[lines.job[a:b]], type=pa.int64()))
+    job_id = pc.take(texts.job_id, job)
+    resource = pc.take(texts.resource, job)
     prov = [pr for pr, _ in topo.slices]
     kinds = [k for _, k in topo.slices]
     site = [sites[s] for s in topo.slice_site]
@@ -354,17 +377,14 @@ def write_invoice_columns(result: SimResult, out_dir: Path) -> list[Path]:
     billed = billed_jobs(result)
     if len(billed) == 0:
         return []
-    jobs = result.jobs
-    tenants = sorted({jobs[i].tenant for i in billed.tolist()})
-    t_code = {t: k for k, t in enumerate(tenants)}
+    texts = JobTexts.of(result)
     tables = price_tables(result)
     header = csv_text([]).encode("utf-8")
     files: dict[tuple[int, int], tuple[Path, BinaryIO]] = {}
     try:
         for c in range(0, len(billed), JOB_BLOCK):
             lines = invoice_columns(result, billed[c:c + JOB_BLOCK], tables)
-            tenant = np.array([t_code[jobs[i].tenant] for i in lines.job.tolist()],
-                              dtype=np.int64)
+            tenant = texts.tenant_code[lines.job]
             # by file, (tenant, month); a file's lines keep their order
             order = np.lexsort((np.arange(len(tenant)), lines.month, tenant))
             lines, tenant = lines.take(order), tenant[order]
@@ -377,17 +397,18 @@ def write_invoice_columns(result: SimResult, out_dir: Path) -> list[Path]:
                 if k not in files:
                     month = np.datetime_as_string(np.array(k[1], dtype="datetime64[M]"),
                                                   unit="M")
-                    path = folder / f"{safe_name(tenants[k[0]])}_{month}.csv"
+                    path = folder / f"{safe_name(texts.tenants[k[0]])}_{month}.csv"
                     files[k] = (path, path.open("wb"))
                     files[k][1].write(header)
                 f = files[k][1]
                 for x in range(a, b, BLOCK_LINES):
-                    write_rows(f, _line_cells(result, lines, x, min(b, x + BLOCK_LINES)))
+                    write_rows(f, _line_cells(result, lines, x, min(b, x + BLOCK_LINES),
+                                              texts))
     finally:
         for _, f in files.values():
             f.close()
     return [files[k][0] for k in sorted(files)]
 
 
-__all__ = ["Lines", "aligned", "billed_jobs", "invoice_columns", "price_tables", "safe_name",
-           "write_invoice_columns"]
+__all__ = ["JobTexts", "Lines", "aligned", "billed_jobs", "invoice_columns", "price_tables",
+           "safe_name", "write_invoice_columns"]
