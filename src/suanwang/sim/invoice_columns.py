@@ -300,20 +300,25 @@ def _line_cells(result: SimResult, lines: Lines, a: int, b: int,
     prov = [pr for pr, _ in topo.slices]
     kinds = [k for _, k in topo.slices]
     site = [sites[s] for s in topo.slice_site]
-    month = lines.month[a:b]
-    m0 = _month_start_us(month)
-    m1 = _month_start_us(month + 1)
+    # the billing period: the cells of each month of the block, taken per line
+    months, month_of = np.unique(lines.month[a:b], return_inverse=True)
+    month_of = pa.array(month_of.astype(np.int64))
+    period_start = pc.take(_iso(_month_start_us(months)), month_of)
+    period_end = pc.take(_iso(_month_start_us(months + 1)), month_of)
     price = lines.price[a:b]
-    # descriptions: per (slice, price) of usage lines, per slice of egress lines
-    keys = list(zip(sl.tolist(), lines.item[a:b].tolist(), price.tolist(), strict=True))
-    usage_desc = {}
-    for r, code, pr_ in set(keys):
+    # descriptions: per (slice, price) of usage lines, per slice of egress lines; made once
+    # per distinct (slice, item, price) of the block and taken per line
+    keys = np.empty(b - a, dtype=[("sl", np.int64), ("item", np.int64), ("price", np.float64)])
+    keys["sl"], keys["item"], keys["price"] = sl, lines.item[a:b], price
+    distinct, key_of = np.unique(keys, return_inverse=True)
+    texts_of_keys = []
+    for r, code, pr_ in distinct.tolist():
         kind, unit = kinds[r], UNIT_NAMES[kinds[r]]
-        usage_desc[(r, code, pr_)] = (
+        texts_of_keys.append(
             f"input data moved in at {prov[r].egress_yuan_per_gb:g} yuan/GB" if code < 0
             else "electricity cost of the units (energy-priced provider)" if code == 0
             else f"{kind.value} compute at {pr_:g} yuan per {unit}")
-    desc = text_cells([usage_desc[k] for k in keys])
+    desc = pc.take(text_cells(texts_of_keys), pa.array(key_of.astype(np.int64)))
     unit = pc.if_else(egress, "GB", _texts([UNIT_NAMES[k] for k in kinds], sl))
     item_names = [*lines.item_ids, ""]
     item_code = np.where(lines.item[a:b] < 0, len(lines.item_ids), lines.item[a:b])
@@ -331,8 +336,8 @@ def _line_cells(result: SimResult, lines: Lines, a: int, b: int,
 
     cells = {
         "BillingAccountId": tenant, "BillingAccountName": tenant,
-        "BillingCurrency": const("CNY"), "BillingPeriodStart": _iso(m0),
-        "BillingPeriodEnd": _iso(m1), "ChargeCategory": const("Usage"),
+        "BillingCurrency": const("CNY"), "BillingPeriodStart": period_start,
+        "BillingPeriodEnd": period_end, "ChargeCategory": const("Usage"),
         "ChargeDescription": desc, "ChargePeriodStart": _iso(lines.start_us[a:b]),
         "ChargePeriodEnd": _iso(lines.end_us[a:b]), "BilledCost": cost, "EffectiveCost": cost,
         "ListCost": cost, "ListUnitPrice": unit_price, "ConsumedQuantity": qty,
