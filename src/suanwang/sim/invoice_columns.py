@@ -308,11 +308,15 @@ def _line_cells(result: SimResult, lines: Lines, a: int, b: int,
     price = lines.price[a:b]
     # descriptions: per (slice, price) of usage lines, per slice of egress lines; made once
     # per distinct (slice, item, price) of the block and taken per line
-    keys = np.empty(b - a, dtype=[("sl", np.int64), ("item", np.int64), ("price", np.float64)])
-    keys["sl"], keys["item"], keys["price"] = sl, lines.item[a:b], price
-    distinct, key_of = np.unique(keys, return_inverse=True)
+    prices, price_of = np.unique(price, return_inverse=True)
+    items = lines.item[a:b] + 1  # from 0 (egress: -1)
+    n_items, n_prices = int(items.max()) + 1 if len(items) else 1, max(1, len(prices))
+    distinct, key_of = np.unique((sl * n_items + items) * n_prices + price_of,
+                                 return_inverse=True)
     texts_of_keys = []
-    for r, code, pr_ in distinct.tolist():
+    for key in distinct.tolist():
+        r, code, pr_ = (key // n_prices // n_items, key // n_prices % n_items - 1,
+                        float(prices[key % n_prices]))
         kind, unit = kinds[r], UNIT_NAMES[kinds[r]]
         texts_of_keys.append(
             f"input data moved in at {prov[r].egress_yuan_per_gb:g} yuan/GB" if code < 0
