@@ -11,7 +11,8 @@ policy and size, outputs included (a benchmark, not a test; run by hand).
 
 Each run is one child process, `python -m suanwang simulate --policy P --jobs N --days D
 --seed S --out DIR [extra]`, timed from spawn to exit (imports, demand, energy, simulation
-and every file written); its peak resident memory is the child's own (`os.wait4`). With
+and every file written: the default outputs, without the ledger since issue 18's second round,
+`--extra=--ledger` for it); its peak resident memory is the child's own (`os.wait4`). With
 --runs N each figure is the median of N runs. The run folder is measured (MB on disk) and
 deleted. Prints a markdown table.
 """

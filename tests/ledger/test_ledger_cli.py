@@ -23,7 +23,7 @@ def invoke(*args: str) -> tuple[int, str]:
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run")
     code, text = invoke("simulate", "--policy", "greenest", "--jobs", "200", "--days", "1",
-                        "--seed", "4", "--out", str(out))
+                        "--seed", "4", "--out", str(out), "--ledger")
     assert code == 0, text
     assert "ledger.jsonl" in text
     return out

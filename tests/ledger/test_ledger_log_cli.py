@@ -36,7 +36,7 @@ def invoke(*args: str) -> tuple[int, str]:
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run")
     code, text = invoke("simulate", "--policy", "greenest", "--jobs", "120", "--days", "1",
-                        "--seed", "5", "--out", str(out))
+                        "--seed", "5", "--out", str(out), "--ledger")
     assert code == 0, text
     return out
 
@@ -89,7 +89,8 @@ def test_a_simulation_signs_with_the_operators_key(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     invoke("ledger", "keygen", "--dir", str(tmp_path / "keys"), "--name", "ops.example/log")
     monkeypatch.setenv("SUANWANG_LEDGER_KEY", str(tmp_path / "keys" / "ledger.key"))
-    code, out = invoke("simulate", "--jobs", "20", "--days", "1", "--out", str(tmp_path / "r"))
+    code, out = invoke("simulate", "--jobs", "20", "--days", "1", "--out", str(tmp_path / "r"),
+                       "--ledger")
     assert code == 0, out
     assert not (tmp_path / "r" / "ledger.key").exists()
     assert (tmp_path / "r" / "ledger.pub").read_text() == (tmp_path / "keys"

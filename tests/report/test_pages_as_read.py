@@ -35,7 +35,7 @@ def invoke(*args: str) -> str:
 def week(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("week")
     invoke("simulate", "--policy", "greenest", "--jobs", "400", "--days", "7", "--seed", "2",
-           "--out", str(out / "run"))
+           "--out", str(out / "run"), "--ledger")
     invoke("report", "bulletin", "--run", str(out / "run"), "--out", str(out / "bulletin"))
     return out
 

@@ -34,7 +34,7 @@ def simulate(out: Path, *extra: str) -> str:
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("full")
-    simulate(out, "--format", "both")
+    simulate(out, "--format", "both", "--ledger")
     return out
 
 
@@ -171,6 +171,13 @@ def test_no_ledger_writes_no_ledger_and_the_rest_unchanged(tmp_path: Path,
     assert code != 0  # nothing to verify
 
 
+def test_the_ledger_is_written_only_when_asked_for(tmp_path: Path, full_run: Path) -> None:
+    text = simulate(tmp_path)
+    assert "ledger.jsonl" not in text and "invoices/" in text
+    assert not any(p.name.startswith("ledger") for p in tmp_path.iterdir())
+    assert (tmp_path / "jobs.csv").read_bytes() == (full_run / "jobs.csv").read_bytes()
+
+
 def test_no_invoices_writes_no_invoices(tmp_path: Path, full_run: Path) -> None:
     simulate(tmp_path, "--no-invoices", "--no-ledger")
     assert not (tmp_path / "invoices").exists()
@@ -188,7 +195,7 @@ def test_the_ledger_written_with_the_run_verifies(full_run: Path) -> None:
 # ---- determinism -------------------------------------------------------------------------
 
 def test_same_seed_same_files(tmp_path: Path, full_run: Path) -> None:
-    simulate(tmp_path, "--format", "both")
+    simulate(tmp_path, "--format", "both", "--ledger")
     again, first = files_of(tmp_path), files_of(full_run)
     assert set(again) == set(first)
     # the run key is generated per run, so the checkpoints' signatures differ; all else not

@@ -39,7 +39,9 @@ def float_cells(values: np.ndarray, digits: int = 6) -> pa.StringArray:
                               "0")
     text = pc.utf8_rtrim(pc.binary_join_element_wise(
         pc.cast(pa.array(whole), pa.string()), frac_text, "."), ".")
-    text = pc.if_else(pa.array(m < 0), pc.binary_join_element_wise("-", text, ""), text)
+    negative = m < 0
+    if negative.any():  # (most columns have none: skip the pass)
+        text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
     slow = (~finite & ~np.isnan(x)) | (finite & near_tie)
     if slow.any():
         idx = np.flatnonzero(slow)
@@ -48,7 +50,7 @@ def float_cells(values: np.ndarray, digits: int = 6) -> pa.StringArray:
     nan = np.isnan(x)
     if nan.any():
         text = pc.replace_with_mask(text, pa.array(nan),
-                                    pa.array([""] * int(nan.sum()), type=pa.string()))
+                                    pa.repeat(pa.scalar("", pa.string()), int(nan.sum())))
     return text
 
 

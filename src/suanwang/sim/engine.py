@@ -21,6 +21,7 @@ from suanwang.core.scheduler import PolicyError, Scheduler
 from suanwang.core.state import Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import EnergySeries
+from suanwang.gc_pause import gc_paused
 from suanwang.model import Job, Network, Placement
 from suanwang.sim.result import SimResult
 
@@ -110,13 +111,14 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
     started = time.perf_counter()
     next_progress = progress_every
     advance, submit = sched.advance, sched.submit
-    for job in jobs:
-        advance(job.submit_s)
-        submit(job, job.submit_s)
-        if progress is not None and rec.settled >= next_progress:
-            progress(rec.settled, n)
-            next_progress = rec.settled + progress_every
-    advance(math.inf)
+    with gc_paused():  # millions of objects kept, no cycles among them (`gc_pause`)
+        for job in jobs:
+            advance(job.submit_s)
+            submit(job, job.submit_s)
+            if progress is not None and rec.settled >= next_progress:
+                progress(rec.settled, n)
+                next_progress = rec.settled + progress_every
+        advance(math.inf)
     for j in sched.waiting():  # can never run (e.g. every site it could use was drained)
         rec.rejected_why[rec.index[j.job_id]] = "still waiting for capacity when the run ended"
     if progress is not None:

@@ -262,35 +262,67 @@ def _texts(names: Sequence[str], index: np.ndarray) -> pa.Array:
     return pc.take(text_cells(list(names)), pa.array(index, type=pa.int64()))
 
 
-def _line_cells(result: SimResult, lines: Lines, a: int, b: int) -> list[pa.Array]:
+@dataclass(frozen=True)
+class JobTexts:
+    """The text cells an invoice line takes from its job, made once for all jobs of a run:
+    the tenant's (and its code, for the file), the job id and the resource name."""
+
+    tenant_code: np.ndarray  # per job, into `tenants`
+    tenants: list[str]  # sorted
+    tenant_cells: pa.Array  # per tenant code
+    job_id: pa.Array  # per job
+    resource: pa.Array  # per job: its workload, else its id
+
+    @classmethod
+    def of(cls, result: SimResult) -> JobTexts:
+        jobs = result.jobs
+        names = [j.tenant for j in jobs]
+        tenants = sorted(set(names))
+        code = {t: k for k, t in enumerate(tenants)}
+        return cls(np.fromiter(map(code.__getitem__, names), dtype=np.int64, count=len(jobs)),
+                   tenants, text_cells(tenants), text_cells([j.job_id for j in jobs]),
+                   text_cells([j.workload or j.job_id for j in jobs]))
+
+
+def _line_cells(result: SimResult, lines: Lines, a: int, b: int,
+                texts: JobTexts | None = None) -> list[pa.Array]:
     """The FOCUS cells of lines [a, b), one array per column of `FOCUS_COLUMNS`."""
     topo = result.topology
-    jobs = result.jobs
     sites = result.network.sites
-    job = lines.job[a:b]
+    texts = JobTexts.of(result) if texts is None else texts
+    job = pa.array(lines.job[a:b], type=pa.int64())
     sl = lines.slice[a:b]
     egress = pa.array(lines.egress[a:b])
-    job_list = job.tolist()
-    tenant = text_cells([jobs[i].tenant for i in job_list])
-    job_id = text_cells([jobs[i].job_id for i in job_list])
-    resource = text_cells([jobs[i].workload or jobs[i].job_id for i in job_list])
+    tenant = pc.take(texts.tenant_cells,
+                     pa.array(texts.tenant_code[lines.job[a:b]], type=pa.int64()))
+    job_id = pc.take(texts.job_id, job)
+    resource = pc.take(texts.resource, job)
     prov = [pr for pr, _ in topo.slices]
     kinds = [k for _, k in topo.slices]
     site = [sites[s] for s in topo.slice_site]
-    month = lines.month[a:b]
-    m0 = _month_start_us(month)
-    m1 = _month_start_us(month + 1)
+    # the billing period: the cells of each month of the block, taken per line
+    months, month_of = np.unique(lines.month[a:b], return_inverse=True)
+    month_of = pa.array(month_of.astype(np.int64))
+    period_start = pc.take(_iso(_month_start_us(months)), month_of)
+    period_end = pc.take(_iso(_month_start_us(months + 1)), month_of)
     price = lines.price[a:b]
-    # descriptions: per (slice, price) of usage lines, per slice of egress lines
-    keys = list(zip(sl.tolist(), lines.item[a:b].tolist(), price.tolist(), strict=True))
-    usage_desc = {}
-    for r, code, pr_ in set(keys):
+    # descriptions: per (slice, price) of usage lines, per slice of egress lines; made once
+    # per distinct (slice, item, price) of the block and taken per line
+    prices, price_of = np.unique(price, return_inverse=True)
+    items = lines.item[a:b] + 1  # from 0 (egress: -1)
+    n_items, n_prices = int(items.max()) + 1 if len(items) else 1, max(1, len(prices))
+    distinct, key_of = np.unique((sl * n_items + items) * n_prices + price_of,
+                                 return_inverse=True)
+    texts_of_keys = []
+    for key in distinct.tolist():
+        r, code, pr_ = (key // n_prices // n_items, key // n_prices % n_items - 1,
+                        float(prices[key % n_prices]))
         kind, unit = kinds[r], UNIT_NAMES[kinds[r]]
-        usage_desc[(r, code, pr_)] = (
+        texts_of_keys.append(
             f"input data moved in at {prov[r].egress_yuan_per_gb:g} yuan/GB" if code < 0
             else "electricity cost of the units (energy-priced provider)" if code == 0
             else f"{kind.value} compute at {pr_:g} yuan per {unit}")
-    desc = text_cells([usage_desc[k] for k in keys])
+    desc = pc.take(text_cells(texts_of_keys), pa.array(key_of.astype(np.int64)))
     unit = pc.if_else(egress, "GB", _texts([UNIT_NAMES[k] for k in kinds], sl))
     item_names = [*lines.item_ids, ""]
     item_code = np.where(lines.item[a:b] < 0, len(lines.item_ids), lines.item[a:b])
@@ -308,8 +340,8 @@ def _line_cells(result: SimResult, lines: Lines, a: int, b: int) -> list[pa.Arra
 
     cells = {
         "BillingAccountId": tenant, "BillingAccountName": tenant,
-        "BillingCurrency": const("CNY"), "BillingPeriodStart": _iso(m0),
-        "BillingPeriodEnd": _iso(m1), "ChargeCategory": const("Usage"),
+        "BillingCurrency": const("CNY"), "BillingPeriodStart": period_start,
+        "BillingPeriodEnd": period_end, "ChargeCategory": const("Usage"),
         "ChargeDescription": desc, "ChargePeriodStart": _iso(lines.start_us[a:b]),
         "ChargePeriodEnd": _iso(lines.end_us[a:b]), "BilledCost": cost, "EffectiveCost": cost,
         "ListCost": cost, "ListUnitPrice": unit_price, "ConsumedQuantity": qty,
@@ -354,17 +386,14 @@ def write_invoice_columns(result: SimResult, out_dir: Path) -> list[Path]:
     billed = billed_jobs(result)
     if len(billed) == 0:
         return []
-    jobs = result.jobs
-    tenants = sorted({jobs[i].tenant for i in billed.tolist()})
-    t_code = {t: k for k, t in enumerate(tenants)}
+    texts = JobTexts.of(result)
     tables = price_tables(result)
     header = csv_text([]).encode("utf-8")
     files: dict[tuple[int, int], tuple[Path, BinaryIO]] = {}
     try:
         for c in range(0, len(billed), JOB_BLOCK):
             lines = invoice_columns(result, billed[c:c + JOB_BLOCK], tables)
-            tenant = np.array([t_code[jobs[i].tenant] for i in lines.job.tolist()],
-                              dtype=np.int64)
+            tenant = texts.tenant_code[lines.job]
             # by file, (tenant, month); a file's lines keep their order
             order = np.lexsort((np.arange(len(tenant)), lines.month, tenant))
             lines, tenant = lines.take(order), tenant[order]
@@ -377,17 +406,18 @@ def write_invoice_columns(result: SimResult, out_dir: Path) -> list[Path]:
                 if k not in files:
                     month = np.datetime_as_string(np.array(k[1], dtype="datetime64[M]"),
                                                   unit="M")
-                    path = folder / f"{safe_name(tenants[k[0]])}_{month}.csv"
+                    path = folder / f"{safe_name(texts.tenants[k[0]])}_{month}.csv"
                     files[k] = (path, path.open("wb"))
                     files[k][1].write(header)
                 f = files[k][1]
                 for x in range(a, b, BLOCK_LINES):
-                    write_rows(f, _line_cells(result, lines, x, min(b, x + BLOCK_LINES)))
+                    write_rows(f, _line_cells(result, lines, x, min(b, x + BLOCK_LINES),
+                                              texts))
     finally:
         for _, f in files.values():
             f.close()
     return [files[k][0] for k in sorted(files)]
 
 
-__all__ = ["Lines", "aligned", "billed_jobs", "invoice_columns", "price_tables", "safe_name",
-           "write_invoice_columns"]
+__all__ = ["JobTexts", "Lines", "aligned", "billed_jobs", "invoice_columns", "price_tables",
+           "safe_name", "write_invoice_columns"]

@@ -94,10 +94,7 @@ class SimResult:
             carbon[ran], cost[ran] = ch.carbon_kg, ch.cost_yuan
         compute_bill, egress = _bills(jobs, series, topology, ran, slice_idx, units, start, end,
                                       cost)
-        rtt = np.full(n, np.nan)
-        site_ids = topology.site_ids
-        for i in np.flatnonzero(ran).tolist():
-            rtt[i] = network.rtt_ms[(jobs[i].origin, site_ids[site[i]])]
+        rtt = _rtt_ms(network, jobs, topology.site_ids, site, ran)
         late = ran & (end > deadline + 1e-6)
         status = [DONE] * n
         for i in np.flatnonzero(late).tolist():
@@ -197,6 +194,25 @@ class SimResult:
             "wall_s": self.wall_s,
             "jobs_per_s": n / self.wall_s if self.wall_s > 0 else 0.0,
         }
+
+
+def _rtt_ms(network: Network, jobs: Sequence[Job], site_ids: Sequence[str], site: np.ndarray,
+            ran: np.ndarray) -> np.ndarray:
+    """The round trip from each job's origin to its site (NaN where it did not run), from a
+    table of origin by site. Raises KeyError, naming the pair, where the network has none."""
+    origins = [j.origin for j in jobs]
+    names = sorted(set(origins))
+    code = {o: k for k, o in enumerate(names)}
+    table = np.array([[network.rtt_ms.get((o, s), np.nan) for s in site_ids] for o in names],
+                     dtype=float).reshape(len(names), len(site_ids))
+    origin = np.fromiter(map(code.__getitem__, origins), dtype=np.int64, count=len(jobs))
+    rtt = np.full(len(jobs), np.nan)
+    rtt[ran] = table[origin[ran], site[ran]]
+    missing = ran & np.isnan(rtt)
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        raise KeyError((jobs[i].origin, site_ids[site[i]]))
+    return rtt
 
 
 def _bills(jobs: Sequence[Job], series: EnergySeries, topology: Topology, ran: np.ndarray,

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from suanwang.model import Job, Kind, Network
+from suanwang.workload.job_columns import jobs_from_columns
 
 BEIJING = timezone(timedelta(hours=8))
 DEFAULT_LOAD = 0.6
@@ -190,19 +191,26 @@ def synthetic_jobs(network: Network, n_jobs: int, days: float, seed: int = 0,
         if c.rtt_bound_ms is None:
             deadline[mask] = np.round(submit[mask] + c.deadline_factor * duration[mask]
                                       + c.deadline_slack_s, 3)
-    # build jobs in submit order, walking every column sequentially
-    columns = [a[order].tolist() for a in (class_idx, np.round(submit, 3), units, duration,
-                                           data_gb, deadline, origin_idx, tenant_idx)]
-    jobs: list[Job] = []
-    append = jobs.append
-    for rank, (i, s, u, d, g, dl, o, t) in enumerate(zip(*columns, strict=True)):
-        c = usable[i]
-        # positional, in Job's field order (job_id, tenant, origin, kind, units, duration_s,
-        # submit_s, rtt_bound_ms, deadline_s, data_gb, workload): a third faster than by name
-        append(Job(f"j{rank:07d}", c.tenants[t], region_names[o], c.kind, u, d, s,
-                   c.rtt_bound_ms, None if dl != dl else dl, g, c.name))
-    return jobs
-
+    # the jobs in submit order, from columns (per-class fields taken from small tables by
+    # class code)
+    cls = class_idx[order]
+    tenant_names = [t for c in usable for t in c.tenants]
+    tenant_first = np.cumsum([0] + [len(c.tenants) for c in usable])[:-1]
+    by_class = {name: np.array([getattr(c, name) for c in usable] + [None], dtype=object)
+                for name in ("kind", "rtt_bound_ms", "name")}
+    dl = deadline[order]
+    deadline_obj = np.array(dl.tolist(), dtype=object)
+    deadline_obj[np.isnan(dl)] = None
+    return jobs_from_columns(
+        n_jobs, job_id=[f"j{rank:07d}" for rank in range(n_jobs)],
+        tenant=np.array(tenant_names, dtype=object)[tenant_first[cls]
+                                                    + tenant_idx[order]].tolist(),
+        origin=np.array(region_names, dtype=object)[origin_idx[order]].tolist(),
+        kind=by_class["kind"][cls].tolist(), units=units[order].tolist(),
+        duration_s=duration[order].tolist(), submit_s=np.round(submit, 3)[order].tolist(),
+        rtt_bound_ms=by_class["rtt_bound_ms"][cls].tolist(),
+        deadline_s=deadline_obj.tolist(), data_gb=data_gb[order].tolist(),
+        workload=by_class["name"][cls].tolist())
 
 def _draw_sizes(rng: np.random.Generator, usable: list[WorkloadClass], class_idx: np.ndarray,
                 scale: dict[Kind, float],
