@@ -61,7 +61,7 @@ def _open(path: Path) -> FileLedger:
     ledger = FileLedger.at(path)
     if not ledger.path.is_file():
         raise _fail(f"{ledger.path}: no ledger there (write one with `suanwang simulate "
-                    "--out DIR`)")
+                    "--out DIR --ledger`)")
     return ledger
 
 

@@ -129,7 +129,7 @@ def read_run(directory: Path) -> Run:
     ledger = FileLedger(directory)
     if not ledger.path.is_file():
         raise InputError(str(ledger.path), "(file)", None,
-                         "missing: write one with `suanwang simulate --out DIR`")
+                         "missing: write one with `suanwang simulate --out DIR --ledger`")
     head = ledger.read_head()
     if head is None or not isinstance(head.get("clock_start"), str):
         raise InputError(str(ledger.head_path), "clock_start", None,
