@@ -104,7 +104,8 @@ def test_a_bad_path_is_one_line_naming_it(tmp_path: Path, name: str) -> None:
 
 def test_a_bad_run_file_in_a_run_directory_is_named(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    result = runner.invoke(app, ["simulate", *SMALL, "--policy", "nearest", "--out", str(run)])
+    result = runner.invoke(app, ["simulate", *SMALL, "--policy", "nearest", "--out", str(run),
+                                 "--ledger"])
     assert result.exit_code == 0, result.output
     (run / "jobs.csv").write_bytes(b"\xff\xfe" + (run / "jobs.csv").read_bytes())
     result = runner.invoke(app, ["report", "bulletin", "--run", str(run),

@@ -217,7 +217,8 @@ def test_a_trace_run_bulletin_covers_the_hours_its_jobs_arrive_in(tmp_path: Path
         "a,t1,bth,intelligent,8,7200,0,5,,0\n"
         "b,t1,yrd,intelligent,64,7200,3000,,90000,10\n"
         "c,t2,gba,general,1000,1800,4000,10,,1\n", encoding="utf-8")
-    invoke("simulate", "--trace", str(trace), "--policy", "nearest", "--out", str(tmp_path / "r"))
+    invoke("simulate", "--trace", str(trace), "--policy", "nearest", "--out", str(tmp_path / "r"),
+           "--ledger")
     summary = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
     assert summary["horizon_s"] == 2 * 3600  # the last job arrives in the second hour
     invoke("report", "bulletin", "--run", str(tmp_path / "r"), "--out", str(tmp_path / "b"))
