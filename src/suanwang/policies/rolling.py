@@ -40,7 +40,9 @@ is revised before it is acted on.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -66,6 +68,8 @@ from suanwang.planning.objective import Objective
 from suanwang.planning.priced import PricedPolicy
 from suanwang.planning.rates import bill_per_unit_h
 
+DAY_S = 86_400.0
+
 
 def _may_wait(job: Job) -> bool:
     return job.deadline_s is not None and job.rtt_bound_ms is None
@@ -77,7 +81,8 @@ class RollingPolicy(PricedPolicy):
     def __init__(self, interval_s: float = 900.0, revise_s: float = HOUR_S,
                  objective: Objective | None = None, risk_aversion: float = 1.0,
                  resolve_s: float = HOUR_S, resolve_share: float = 0.1, reserve: bool = True,
-                 margin_s: float = 1800.0, margin_fraction: float = 0.1) -> None:
+                 margin_s: float = 1800.0, margin_fraction: float = 0.1,
+                 realtime_reserve: bool = False, realtime_own_cost: bool = False) -> None:
         if not (interval_s > 0 and revise_s > 0):
             raise ValueError(f"interval_s and revise_s must be > 0, got {interval_s}, "
                              f"{revise_s}")
@@ -90,6 +95,12 @@ class RollingPolicy(PricedPolicy):
         self.reserve = reserve
         self.margin_s = margin_s
         self.margin_fraction = margin_fraction
+        self.realtime_reserve = realtime_reserve
+        self.realtime_own_cost = realtime_own_cost
+        self._own_book: PriceBook | None = None  # the forecast objective, no capacity prices
+        # real-time jobs seen in the last day (submit order), for the reserve's forecast
+        self._rt_seen: deque[Job] = deque()
+        self._rt_ids: set[str] = set()
         self._solved: tuple[float, float] = (-math.inf, 0.0)  # when, waiting work then
         self._prices: tuple[int, np.ndarray] | None = None  # slot0, capacity prices
         self._rated_hour = -1  # forecast issue the price book's rates come from
@@ -139,6 +150,7 @@ class RollingPolicy(PricedPolicy):
         if k < prices.shape[1]:
             shifted[:, :prices.shape[1] - k] = prices[:, k:k + n]
         self._book = base.with_prices(shifted)
+        self._own_book = base
         self._rated_hour = view.issued_hour
 
     def _solve(self, state: SchedulerState, jobs: list[Job], now_s: float,
@@ -151,6 +163,7 @@ class RollingPolicy(PricedPolicy):
         if state.power:
             run_kwh, run_rt_kwh = self._running_kwh(state, available, now_s, slot0, n)
             grid = grid_rows(topo, state.power, slot0, n, per_unit_h, run_kwh, run_rt_kwh)
+        jobs = jobs + self._expected_realtime(now_s, end_s)
         windows = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s, horizon_end_s=end_s)
         sol = solve_slot_model(topo, aggregate(windows), per_unit_h, slot0, available,
                                grid=grid)
@@ -162,6 +175,19 @@ class RollingPolicy(PricedPolicy):
         self.lp_solves += 1
         self.last_solution_status = sol.status
         return sol.price_per_unit_h if sol.status == OPTIMAL else np.zeros_like(available)
+
+    def _expected_realtime(self, now_s: float, end_s: float) -> list[Job]:
+        """With `realtime_reserve`: the real-time demand expected between now and `end_s`,
+        forecast as the same as a day earlier (each real-time job seen in the last day again,
+        one day later; `~`-prefixed ids). Planned with the waiting work, these phantom jobs
+        hold capacity (and raise its price) where and when real-time work will want it, so
+        deferrable work plans around them. Only jobs already seen: no look-ahead."""
+        while self._rt_seen and self._rt_seen[0].submit_s <= now_s - DAY_S:
+            self._rt_ids.discard(self._rt_seen.popleft().job_id)
+        if not self.realtime_reserve:
+            return []
+        return [replace(j, job_id="~" + j.job_id, submit_s=j.submit_s + DAY_S)
+                for j in self._rt_seen if now_s < j.submit_s + DAY_S < end_s]
 
     def _available(self, state: SchedulerState, now_s: float, slot0: int,
                    n: int) -> np.ndarray:
@@ -215,6 +241,9 @@ class RollingPolicy(PricedPolicy):
     def decide(self, state: SchedulerState, pending: Sequence[Job], now_s: float) -> Decision:
         for j in pending:
             self._known[j.job_id] = j
+            if self.realtime_reserve and j.realtime and j.job_id not in self._rt_ids:
+                self._rt_ids.add(j.job_id)
+                self._rt_seen.append(j)
         if self._book is None or now_s >= self._next_replan_s:
             self._replan(state, now_s)
         return super().decide(state, pending, now_s)
@@ -226,6 +255,17 @@ class RollingPolicy(PricedPolicy):
             raise RuntimeError("rolling: no plan")
         opts = price_options(jobs, cands, now_s, book, state.drained, latest_end_s=book.end_s,
                              margin_s=self.margin_s, margin_fraction=self.margin_fraction)
+        if self.realtime_own_cost and self._own_book is not None:
+            # real-time work takes the best site on its own forecast objective: the capacity
+            # prices are there to move deferrable work, not the work that cannot wait
+            rt = [i for i, j in enumerate(jobs) if j.realtime]
+            if rt:
+                own = price_options([jobs[i] for i in rt], [cands[i] for i in rt], now_s,
+                                    self._own_book, state.drained,
+                                    latest_end_s=book.end_s, margin_s=self.margin_s,
+                                    margin_fraction=self.margin_fraction)
+                for i, o in zip(rt, own, strict=True):
+                    opts[i] = o
         return steer_realtime(state, jobs, cands, opts, now_s, book)
 
     def choice(self, state: SchedulerState, job: Job, options: Options | None,

@@ -1,0 +1,83 @@
+"""`rolling` with and without its real-time reserve (a benchmark, not a test).
+
+    python benchmarks/bench_rolling_reserve.py                       # the 2-day instances
+    python benchmarks/bench_rolling_reserve.py --instances week:4000:0 --errors 0,1
+
+Each instance (`name:jobs:seed`; `2d` = 2 days at load 0.6, `week` = 7 days) is synthetic
+demand on the bundled national network with the actual series. Per instance the aggregated
+LP bound (carbon), then `rolling` as the service runs it and `rolling` with
+`realtime_reserve=True` (phantom real-time demand, the same as a day earlier, planned with
+the waiting work: `policies/rolling.py`), at each forecast error of `--errors`: carbon x the
+bound, carbon of real-time and of other work, deadline misses, latency violations, run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from suanwang.energy.forecast import Forecaster
+from suanwang.network import load_network
+from suanwang.planning.bound import lower_bound
+from suanwang.policies.rolling import RollingPolicy
+from suanwang.sim import DEFAULT_START, energy_for
+from suanwang.sim.engine import simulate
+from suanwang.workload.synthetic import synthetic_jobs
+
+DAYS = {"2d": 2.0, "week": 7.0}
+
+
+def instance(spec: str, errors: list[float]) -> list[dict[str, Any]]:
+    name, n_jobs, seed = spec.split(":")
+    days = DAYS[name]
+    net = load_network()
+    jobs = synthetic_jobs(net, int(n_jobs), days, seed=int(seed), start_utc=DEFAULT_START)
+    series = energy_for(net, jobs, int(seed), DEFAULT_START, days=days)
+    bound = lower_bound(net, jobs, series)
+    rt = np.array([j.realtime for j in jobs])
+    rows = []
+    for error in errors:
+        for reserve, own in ((False, False), (True, False), (False, True), (True, True)):
+            forecaster = Forecaster(series, [s.grid_intensity_g_per_kwh for s in net.sites],
+                                    seed=int(seed), error_scale=error)
+            t0 = time.perf_counter()
+            res = simulate(net, jobs, RollingPolicy(realtime_reserve=reserve,
+                                                     realtime_own_cost=own), series,
+                           forecaster)
+            run_s = time.perf_counter() - t0
+            s = res.summary()
+            carbon = np.asarray(res.carbon_kg, dtype=float)
+            row = {"instance": spec, "error": error, "reserve": reserve, "realtime_own_cost": own,
+                   "carbon_to_bound": s["carbon_t"] * 1000.0 / bound.value,
+                   "carbon_rt_t": float(np.nansum(carbon[rt])) / 1000.0,
+                   "carbon_other_t": float(np.nansum(carbon[~rt])) / 1000.0,
+                   "deadline_misses": s["deadline_misses"],
+                   "latency_violations": s["latency_violations"], "run_s": run_s}
+            rows.append(row)
+            flags = f"reserve {'on ' if reserve else 'off'} own {'on ' if own else 'off'}"
+            print(f"{spec:>14} error {error:g} {flags}: carbon x"
+                  f"{row['carbon_to_bound']:.3f} (real-time {row['carbon_rt_t']:,.0f} t, "
+                  f"other {row['carbon_other_t']:,.0f} t)  late {row['deadline_misses']}  "
+                  f"latency {row['latency_violations']}  ({run_s:.0f} s)", flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--instances", default="2d:5000:3,2d:5000:7,2d:5000:11")
+    ap.add_argument("--errors", default="0")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args()
+    errors = [float(e) for e in args.errors.split(",")]
+    rows = [r for spec in args.instances.split(",") for r in instance(spec, errors)]
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
