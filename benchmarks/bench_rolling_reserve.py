@@ -1,7 +1,8 @@
 """`rolling` with and without its real-time reserve (a benchmark, not a test).
 
     python benchmarks/bench_rolling_reserve.py                       # the 2-day instances
-    python benchmarks/bench_rolling_reserve.py --instances week:4000:0 --errors 0,1
+    python benchmarks/bench_rolling_reserve.py --instances week:40000:0 --errors 0,1 \
+        --variants plain,reserve
 
 Each instance (`name:jobs:seed`; `2d` = 2 days at load 0.6, `week` = 7 days) is synthetic
 demand on the bundled national network with the actual series. Per instance the aggregated
@@ -31,7 +32,11 @@ from suanwang.workload.synthetic import synthetic_jobs
 DAYS = {"2d": 2.0, "week": 7.0}
 
 
-def instance(spec: str, errors: list[float]) -> list[dict[str, Any]]:
+VARIANTS = {"plain": (False, False), "reserve": (True, False), "own": (False, True),
+            "both": (True, True)}
+
+
+def instance(spec: str, errors: list[float], variants: list[str]) -> list[dict[str, Any]]:
     name, n_jobs, seed = spec.split(":")
     days = DAYS[name]
     net = load_network()
@@ -41,7 +46,7 @@ def instance(spec: str, errors: list[float]) -> list[dict[str, Any]]:
     rt = np.array([j.realtime for j in jobs])
     rows = []
     for error in errors:
-        for reserve, own in ((False, False), (True, False), (False, True), (True, True)):
+        for reserve, own in (VARIANTS[v] for v in variants):
             forecaster = Forecaster(series, [s.grid_intensity_g_per_kwh for s in net.sites],
                                     seed=int(seed), error_scale=error)
             t0 = time.perf_counter()
@@ -70,10 +75,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", default="2d:5000:3,2d:5000:7,2d:5000:11")
     ap.add_argument("--errors", default="0")
+    ap.add_argument("--variants", default="plain,reserve,own,both",
+                    help="plain, reserve (realtime_reserve), own (realtime_own_cost), both")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
     errors = [float(e) for e in args.errors.split(",")]
-    rows = [r for spec in args.instances.split(",") for r in instance(spec, errors)]
+    variants = args.variants.split(",")
+    for v in variants:
+        if v not in VARIANTS:
+            ap.error(f"--variants: unknown {v!r}; choose from {', '.join(VARIANTS)}")
+    rows = [r for spec in args.instances.split(",") for r in instance(spec, errors, variants)]
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(rows, f, indent=1)
