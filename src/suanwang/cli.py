@@ -37,7 +37,7 @@ from suanwang.errors import InputError
 from suanwang.grid.calendar import power_calendar
 from suanwang.grid.event import EventKind
 from suanwang.grid.run import run_with_events
-from suanwang.market.posted import SCARCITY_SOURCES, PostedRule
+from suanwang.market.posted import PostedRule
 from suanwang.model import KIND_NAMES_ZH, Job, Network
 from suanwang.network.loader import load_network
 from suanwang.planning.bound import Bound, compare_bounds
@@ -298,7 +298,7 @@ def compare(
     carbon and cost as a ratio to the LP lower bound. With --market, one policy through the
     scheduler alone, posted prices and the call auction."""
     if market:
-        rule = _posted_rule(posted_scarcity_source, posted_yuan_per_t_co2)
+        rule = cli_service.posted_rule_of(posted_scarcity_source, posted_yuan_per_t_co2)
         _compare_market(days, jobs, seed, load, trace, network, out, forecast_error, energy,
                         energy_series, policies or "green-window", grid_events, rule)
         return
@@ -345,17 +345,6 @@ def compare(
         (out / "compare.json").write_text(json.dumps(summaries, indent=2, ensure_ascii=False),
                                           encoding="utf-8")
         stdout().print(f"wrote {out}/compare.json")
-
-
-def _posted_rule(source: str, yuan_per_t_co2: float) -> PostedRule:
-    """The posted prices' rule from the command line, refused naming the option."""
-    if source not in SCARCITY_SOURCES:
-        raise _fail(f"--posted-scarcity-source {source!r}: choose one of "
-                    f"{', '.join(SCARCITY_SOURCES)}")
-    try:
-        return PostedRule(source, yuan_per_t_co2)
-    except ValueError as exc:
-        raise _fail(f"--posted-yuan-per-t-co2 {yuan_per_t_co2!r}: {exc}") from None
 
 
 def _compare_market(days: float, jobs: int, seed: int, load: float, trace: Path | None,

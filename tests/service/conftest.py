@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from svc_support import settings_for
 
+from suanwang.model import Network
 from suanwang.service.app import create_app
 
 PG_URL = os.environ.get("SUANWANG_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
@@ -39,11 +40,12 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, st
 
 @pytest.fixture
 def make_client(db: tuple[str, str | None]) -> Iterator[Callable[..., TestClient]]:
-    """Start a service on the test database (again, to test restarts); closed at the end."""
+    """Start a service on the test database (again, to test restarts), on `network` if
+    given (else the settings'); closed at the end."""
     opened: list[TestClient] = []
 
-    def make(**kw: Any) -> TestClient:
-        client = TestClient(create_app(settings_for(db, **kw)))
+    def make(network: Network | None = None, **kw: Any) -> TestClient:
+        client = TestClient(create_app(settings_for(db, **kw), network))
         client.__enter__()
         opened.append(client)
         return client

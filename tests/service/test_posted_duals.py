@@ -12,14 +12,14 @@ every site (intelligent cards: local 8, west 10, mid 6, half each), SQLite and P
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from svc_support import ALICE, OPS, settings_for, wait_for
+from svc_support import ALICE, OPS, wait_for
 from typer.testing import CliRunner
 
 from suanwang import cli_client
@@ -27,27 +27,19 @@ from suanwang.cli import app
 from suanwang.market.posted import ALPHA, UTILISATION, PostedRule
 from suanwang.network.loader import parse_network
 from suanwang.pricing.tariff import CHINA_TZ
-from suanwang.service.app import create_app
 
 HOUR = 3600.0
 
 
 @pytest.fixture
-def make_tiny(db: tuple[str, str | None], tiny_doc: dict[str, Any],
-              provider_doc: Callable[..., dict[str, Any]]
-              ) -> Iterator[Callable[..., TestClient]]:
-    opened: list[TestClient] = []
-
+def make_tiny(make_client: Callable[..., TestClient], tiny_doc: dict[str, Any],
+              provider_doc: Callable[..., dict[str, Any]]) -> Callable[..., TestClient]:
+    """A service on the tiny network with two providers at every site."""
     def make(**kw: Any) -> TestClient:
         doc = provider_doc(copy.deepcopy(tiny_doc))
-        c = TestClient(create_app(settings_for(db, **kw), parse_network(doc, "<tiny>")))
-        c.__enter__()
-        opened.append(c)
-        return c
+        return make_client(network=parse_network(doc, "<tiny>"), **kw)
 
-    yield make
-    for c in opened:
-        c.__exit__(None, None, None)
+    return make
 
 
 CLI_ENV = {"COLUMNS": "220", "SUANWANG_URL": "http://cli", "SUANWANG_TOKEN": "tok-alice",
