@@ -33,10 +33,8 @@ from suanwang.core.state import Topology
 from suanwang.energy.forecast import ForecastView
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job
-from suanwang.planning.aggregate import aggregate
 from suanwang.planning.choose import occupancy_unit_h
-from suanwang.planning.demand import job_windows
-from suanwang.planning.model import OPTIMAL, solve_slot_model
+from suanwang.planning.model import OPTIMAL, solve_waiting
 from suanwang.planning.objective import Objective
 from suanwang.planning.rates import objective_per_unit_h
 
@@ -117,15 +115,8 @@ def capacity_duals(demand: Demand, yuan_per_t_co2: float) -> Duals:
         return Duals(slot0, zero, OPTIMAL, False, 0, time.perf_counter() - t0)
     available = available_unit_h(demand, slot0, n)
     end_s = (slot0 + n) * HOUR_S
-    relaxed = False
-    windows = job_windows(topo, demand.jobs, now_s=demand.now_s, late_end_s=end_s,
-                          horizon_end_s=end_s)
-    sol = solve_slot_model(topo, aggregate(windows), per_unit_h, slot0, available)
-    if sol.status != OPTIMAL:  # more work than room by the deadlines
-        relaxed = True
-        windows = job_windows(topo, demand.jobs, now_s=demand.now_s, late_end_s=end_s,
-                              horizon_end_s=end_s, drop_deadlines=True)
-        sol = solve_slot_model(topo, aggregate(windows), per_unit_h, slot0, available)
+    sol, relaxed = solve_waiting(topo, demand.jobs, demand.now_s, end_s, per_unit_h, slot0,
+                                 available)
     prices = np.array(sol.price_per_unit_h, dtype=float) if sol.status == OPTIMAL else zero
     return Duals(slot0, prices, sol.status, relaxed, len(demand.jobs),
                  time.perf_counter() - t0)

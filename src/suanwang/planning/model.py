@@ -44,7 +44,9 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from suanwang.core.state import Topology
-from suanwang.planning.aggregate import JobClasses
+from suanwang.model import Job
+from suanwang.planning.aggregate import JobClasses, aggregate
+from suanwang.planning.demand import job_windows
 from suanwang.planning.grid_rows import GridRows
 
 OPTIMAL, INFEASIBLE = "optimal", "infeasible"
@@ -146,6 +148,24 @@ def solve_slot_model(topo: Topology, classes: JobClasses, objective_per_unit_h: 
 
 _SOLVED: OrderedDict[bytes, SlotSolution] = OrderedDict()
 _SOLVED_LOCK = threading.Lock()
+
+
+def solve_waiting(topo: Topology, jobs: list[Job], now_s: float, end_s: float,
+                  objective_per_unit_h: np.ndarray, slot0: int, available: np.ndarray,
+                  grid: GridRows | None = None) -> tuple[SlotSolution, bool]:
+    """The slot model over waiting `jobs` from `now_s` to the plan's end `end_s` (the online
+    planners' model: `rolling`, the posted prices' duals); if they cannot all meet their
+    deadlines, solved again with the deadlines dropped to `end_s`. Returns the solution and
+    whether the deadlines were dropped."""
+    windows = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s, horizon_end_s=end_s)
+    sol = solve_slot_model(topo, aggregate(windows), objective_per_unit_h, slot0, available,
+                           grid=grid)
+    if sol.status == OPTIMAL:
+        return sol, False
+    relaxed = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s, horizon_end_s=end_s,
+                          drop_deadlines=True)
+    return solve_slot_model(topo, aggregate(relaxed), objective_per_unit_h, slot0, available,
+                            grid=grid), True
 
 
 def _digest(topo: Topology, classes: JobClasses, objective_per_unit_h: np.ndarray, slot0: int,

@@ -50,7 +50,6 @@ from suanwang.core.policy import Decision
 from suanwang.core.state import Offer, SchedulerState
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job
-from suanwang.planning.aggregate import aggregate
 from suanwang.planning.choose import (
     Bookings,
     Choice,
@@ -60,10 +59,9 @@ from suanwang.planning.choose import (
     pick,
     price_options,
 )
-from suanwang.planning.demand import job_windows
 from suanwang.planning.grid_rows import grid_rows
 from suanwang.planning.grid_steer import steer_realtime
-from suanwang.planning.model import OPTIMAL, solve_slot_model
+from suanwang.planning.model import OPTIMAL, solve_waiting
 from suanwang.planning.objective import Objective
 from suanwang.planning.priced import PricedPolicy
 from suanwang.planning.rates import bill_per_unit_h
@@ -164,14 +162,7 @@ class RollingPolicy(PricedPolicy):
             run_kwh, run_rt_kwh = self._running_kwh(state, available, now_s, slot0, n)
             grid = grid_rows(topo, state.power, slot0, n, per_unit_h, run_kwh, run_rt_kwh)
         jobs = jobs + self._expected_realtime(now_s, end_s)
-        windows = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s, horizon_end_s=end_s)
-        sol = solve_slot_model(topo, aggregate(windows), per_unit_h, slot0, available,
-                               grid=grid)
-        if sol.status != OPTIMAL:  # more work than capacity by the deadlines
-            relaxed = job_windows(topo, jobs, now_s=now_s, late_end_s=end_s,
-                                  horizon_end_s=end_s, drop_deadlines=True)
-            sol = solve_slot_model(topo, aggregate(relaxed), per_unit_h, slot0, available,
-                                   grid=grid)
+        sol, _ = solve_waiting(topo, jobs, now_s, end_s, per_unit_h, slot0, available, grid)
         self.lp_solves += 1
         self.last_solution_status = sol.status
         return sol.price_per_unit_h if sol.status == OPTIMAL else np.zeros_like(available)
