@@ -219,3 +219,46 @@ def test_provider_bindings_in_the_deployment_file_are_checked(tmp_path: Path) ->
     got = load_deployment(good, ["horinger"], providers=provs)
     assert got[binding_key("horinger", "scnet")].settings == {"grace_s": 5}
     assert got["horinger"].backend == "local"
+
+
+# ---- reports newer than the tick's clock ----------------------------------------------------
+
+class AheadExecutor(LocalExecutor):
+    """A local executor that reports a run only once it has ended, both its times a minute
+    ahead of the scheduler's tick (as a worker's are when a short run starts and ends between
+    a tick's clock reading and its poll)."""
+
+    name = "ahead"
+
+    def poll(self, handles: Sequence[str]) -> dict[str, ExecStatus]:
+        from dataclasses import replace
+
+        from suanwang.executors.base import ExecState
+
+        out: dict[str, ExecStatus] = {}
+        for h, st in super().poll(handles).items():
+            if not st.ended or st.started_wall_s is None or st.ended_wall_s is None:
+                out[h] = ExecStatus(ExecState.PENDING)
+            else:
+                out[h] = replace(st, started_wall_s=st.started_wall_s + 60.0,
+                                 ended_wall_s=st.ended_wall_s + 60.0)
+        return out
+
+
+def test_a_run_reported_ahead_of_the_tick_keeps_its_measured_length(
+        make_client: Callable[..., TestClient], tmp_path: Path) -> None:
+    register_backend("ahead", lambda cfg, log_dir: AheadExecutor(log_dir))
+    deployment = tmp_path / "deploy.yaml"
+    deployment.write_text("default: {backend: ahead}\n", encoding="utf-8")
+    try:
+        c = make_client(deployment_path=deployment, log_dir=tmp_path / "logs",
+                        allow_tenant_commands=True)
+        # about 0.5 s of wall time = about 1,800 s of the run clock at x3600
+        body = rt_job(duration_s=36_000, command=["sh", "-c", "sleep 0.5"])
+        j = c.post("/v1/jobs", json=body, headers=ALICE).json()
+        done = wait_for(lambda: job(c, j["id"]), lambda x: x["state"] == "finished")
+    finally:
+        BACKENDS.pop("ahead", None)
+    ran_s = done["end_s"] - done["start_s"]
+    assert 900 < ran_s < 20_000  # not both times clamped to the tick: the length stands
+    assert done["energy_kwh"] > 0

@@ -418,8 +418,14 @@ class LiveScheduler:
         if r is None:
             self._handles.pop(job_id, None)
             return
+        # the tick's clock reading can be older than a report (a short run can start and
+        # end between the tick's start and its poll): a run's times are moved back by the
+        # same lag, so they stay at or before `now` and its measured length is kept
+        late_s = 0.0
+        if st.ended and st.ended_wall_s:
+            late_s = max(self.clock.run_of(st.ended_wall_s) - now, 0.0)
         if st.started_wall_s is not None and job_id not in self._started:
-            start = min(self.clock.run_of(st.started_wall_s), now)
+            start = min(self.clock.run_of(st.started_wall_s) - late_s, now)
             self._started[job_id] = start
             how = f" as {st.started_as}" if st.started_as else ""
             self._outbox.append(Transition(job_id, RUNNING, start,
@@ -432,7 +438,7 @@ class LiveScheduler:
         if forget is not None:
             forget(handle)
         start = self._started.pop(job_id, None)
-        end = min(self.clock.run_of(st.ended_wall_s), now) if st.ended_wall_s else now
+        end = min(self.clock.run_of(st.ended_wall_s) - late_s, now) if st.ended_wall_s else now
         self.scheduler.release(job_id, now, notify=False)
         charges = self.charge(r.job, r.pool, start, end) if start is not None else {}
         posted = charges.pop(POSTED_KEY, None)
