@@ -9,7 +9,7 @@ At west a card draws 1 kW x 1.2 = 1.2 kW of facility power: 10 cards 12 kW."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,20 +26,13 @@ HOUR = 3600.0
 
 
 @pytest.fixture
-def make_tiny(db: tuple[str, str | None], tiny_net: Network
-              ) -> Iterator[Callable[..., TestClient]]:
-    opened: list[TestClient] = []
-
+def make_tiny(make_client: Callable[..., TestClient], tiny_net: Network
+              ) -> Callable[..., TestClient]:
     def make(**kw: Any) -> TestClient:
         kw.setdefault("tokens", GRID_TOKENS)
-        c = TestClient(create_app(settings_for(db, **kw), tiny_net))
-        c.__enter__()
-        opened.append(c)
-        return c
+        return make_client(network=tiny_net, **kw)
 
-    yield make
-    for c in opened:
-        c.__exit__(None, None, None)
+    return make
 
 
 def batch(units: int, hours: float, **kw: Any) -> dict[str, Any]:

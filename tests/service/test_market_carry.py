@@ -10,21 +10,20 @@ PostgreSQL."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from svc_support import ALICE, BOB, OPS, settings_for, wait_for
+from svc_support import ALICE, BOB, OPS, wait_for
 
 from suanwang.accounts.account import month_of
 from suanwang.model import Job
 from suanwang.network.loader import parse_network
 from suanwang.service.account_needs import Need
 from suanwang.service.account_store import Admission
-from suanwang.service.app import create_app
 from suanwang.service.market_desk import round_id_of
 from suanwang.service.market_schemas import BidIn
 
@@ -163,27 +162,19 @@ def test_a_round_cleared_again_after_a_crash_makes_no_second_job(client: TestCli
 # ---- the tiny network with providers: per-tenant caps, grid ceilings ---------------------
 
 @pytest.fixture
-def make_tiny(db: tuple[str, str | None], tiny_doc: dict[str, Any],
-              provider_doc: Callable[..., dict[str, Any]]
-              ) -> Iterator[Callable[..., TestClient]]:
+def make_tiny(make_client: Callable[..., TestClient], tiny_doc: dict[str, Any],
+              provider_doc: Callable[..., dict[str, Any]]) -> Callable[..., TestClient]:
     """A service on the tiny network with providers `cheap` and `dear` at every site (cheap:
     10 yuan per card-hour, 2 yuan/GB egress; dear: 12, none), each holding half of every
     pool; `caps` sets both providers' per-tenant caps."""
-    opened: list[TestClient] = []
-
     def make(caps: dict[str, int] | None = None, **kw: Any) -> TestClient:
         doc = provider_doc(copy.deepcopy(tiny_doc))
         if caps:
             for p in doc["providers"]:
                 p["tenant_cap"] = {**caps, "source": "test"}
-        c = TestClient(create_app(settings_for(db, **kw), parse_network(doc, "<tiny>")))
-        c.__enter__()
-        opened.append(c)
-        return c
+        return make_client(network=parse_network(doc, "<tiny>"), **kw)
 
-    yield make
-    for c in opened:
-        c.__exit__(None, None, None)
+    return make
 
 
 LOCAL = {"origin": "east", "kind": "intelligent", "duration_s": 30 * 24 * HOUR,

@@ -13,19 +13,18 @@ a start within 60 s. Input data from `east` crosses a 40 Gbps link: 45 GB takes 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from svc_support import ALICE, OPS, settings_for, wait_for
+from svc_support import ALICE, OPS, wait_for
 
 from suanwang.executors.registry import BACKENDS, register_backend
 from suanwang.model import Network
 from suanwang.network.loader import parse_network
 from suanwang.service import health_log
-from suanwang.service.app import create_app
 
 
 @pytest.fixture
@@ -37,19 +36,12 @@ def west_net(tiny_doc: dict[str, Any], provider_doc: Callable[..., dict[str, Any
 
 
 @pytest.fixture
-def make_west(db: tuple[str, str | None], west_net: Network
-              ) -> Iterator[Callable[..., TestClient]]:
-    opened: list[TestClient] = []
-
+def make_west(make_client: Callable[..., TestClient], west_net: Network
+              ) -> Callable[..., TestClient]:
     def make(**kw: Any) -> TestClient:
-        c = TestClient(create_app(settings_for(db, **kw), west_net))
-        c.__enter__()
-        opened.append(c)
-        return c
+        return make_client(network=west_net, **kw)
 
-    yield make
-    for c in opened:
-        c.__exit__(None, None, None)
+    return make
 
 
 def job(units: int, hours: float, data_gb: float, provider: str) -> dict[str, Any]:
