@@ -43,6 +43,17 @@ is the LP's. If overflow remains at convergence no plan meets every deadline: as
 aggregated bound does, deadlines are then dropped (`deadlines_relaxed`). When the time limit
 ends the run before convergence, the larger of the best L and the aggregated bound is
 returned, and `Bound.method` / `Bound.note` say which and why.
+
+Classes at scale (`tight_classes`): at 100,000 jobs almost no two jobs are identical and the
+per-job options number about 134 million, too many to price in seconds. `class_grid` then
+merges interchangeable jobs by a relaxation that keeps the LP a bound (hull of the members'
+windows per bin, a duration bucket's shortest run plus its members' extra work at the
+cheapest rate, unit-weighted columns; the proof is in `tight_classes`): `TIGHT_CLASSES` /
+`LAGRANGIAN_CLASSES` say that the value is that looser LP's (or its Lagrangian), and the note
+names the grid. Such classes share their durations, so the pricing (`_price_shared`)
+computes, per duration, the cost of the runs from and to every slot boundary in every pool
+once, and each class's best inside its window by a range-minimum query. `AUTO` (default)
+keeps the per-job LP up to `EXACT_MAX_OPTIONS` options.
 """
 
 from __future__ import annotations
@@ -363,11 +374,11 @@ class _Master:
 
 def _solve_master(topo: Topology, classes: Classes, cols: dict[str, np.ndarray],
                   cost: np.ndarray, n_slots: int, slot_s: float, penalty: np.ndarray,
-                  time_limit_s: float, caps_kwh: np.ndarray | None = None,
+                  deadline: float, caps_kwh: np.ndarray | None = None,
                   penalty_kwh: float = 0.0) -> _Master:
-    """The restricted master; with `caps_kwh` (sites x hours, inf where none), a row per
-    capped site and hour: the facility kWh of the runs there <= the cap, with a priced
-    overflow column like the capacity rows'."""
+    """The restricted master, solved by `deadline` (a `time.perf_counter` time); with
+    `caps_kwh` (sites x hours, inf where none), a row per capped site and hour: the facility
+    kWh of the runs there <= the cap, with a priced overflow column like the capacity rows'."""
     n_pools = len(topo.slices)
     # a row per slice and slot: unit-hours used <= capacity x the slot's hours
     cap = np.maximum(np.asarray(topo.slice_capacity, dtype=float), 1.0) * (slot_s / HOUR_S)
@@ -420,7 +431,7 @@ def _solve_master(topo: Topology, classes: Classes, cols: dict[str, np.ndarray],
     t0 = time.perf_counter()
     res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(n_c),
                   bounds=(0, None), method=MASTER_METHOD,
-                  options={"time_limit": max(time_limit_s, 0.01),
+                  options={"time_limit": max(deadline - time.perf_counter(), 0.01),
                            "presolve": True})
     solve_s = time.perf_counter() - t0
     lam = np.zeros((n_pools, n_slots))
@@ -517,7 +528,7 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
         left = deadline - time.perf_counter()
         if left <= 0:
             break
-        m = _solve_master(topo, classes, cols, cost, n_slots, slot_s, penalty, left,
+        m = _solve_master(topo, classes, cols, cost, n_slots, slot_s, penalty, deadline,
                           caps_kwh, penalty_kwh)
         solve_s += m.solve_s
         rounds += 1
