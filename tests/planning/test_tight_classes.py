@@ -1,6 +1,6 @@
 """The tight bound over grid classes (`planning/tight_classes.py`): class bound <= per-job
 tight bound <= every feasible plan; equal when every job is its own class; the shared-duration
-pricing gives the same minima as the per-class one.
+pricing gives the same minima as the per-class one (plus what the tails cost).
 
 Per busy intelligent unit-hour on the tiny network's file values (tests/planning/plan_support):
 local 1080 g, west 84 g (green share 0.9 of a 840 g grid), mid 325 g.
@@ -22,6 +22,7 @@ from suanwang.planning.demand import job_windows
 from suanwang.planning.objective import Objective
 from suanwang.planning.rates import trace_rates
 from suanwang.planning.tight_bound import (
+    LAGRANGIAN_CLASSES,
     TIGHT,
     TIGHT_CLASSES,
     _price,
@@ -101,23 +102,50 @@ def test_a_bucket_runs_its_shortest_job_and_counts_the_tails(
     assert cls.value == pytest.approx(exact.value, rel=1e-9)
 
 
+def test_a_class_lagrangian_cut_short_is_still_below_the_per_job_bound(
+        tiny_net: Network, make_series: SeriesMaker, make_job: JobMaker) -> None:
+    # west fully green (0 g) in hours 6 and 9 only: a whole run of 2.2 or 2.4 h covers one
+    # green hour, the rest at 84 g (exact: 1.2 + 1.4 h); the class runs 2.2 h and its tail
+    # may fall in the other green hour, so at least 2 x 1.2 h; the aggregated bound is 0
+    green = [0.9] * 48
+    green[6] = green[9] = 1.0
+    series = make_series(tiny_net, 48, green={"west": green})
+    jobs = [make_job("a", duration_s=2.2 * H, deadline_s=24 * H),
+            make_job("b", duration_s=2.4 * H, deadline_s=24 * H)]
+    grid = ClassGrid(window_s=H, duration_ratio=1.25)
+    exact = tight_lower_bound(tiny_net, jobs, series, class_grid="exact")
+    assert exact.value == pytest.approx(2.6 * 0.084, rel=1e-9)
+    lag = tight_lower_bound(tiny_net, jobs, series, class_grid=grid, time_limit_s=1e-9)
+    assert lag.method == LAGRANGIAN_CLASSES and "class grid" in lag.note
+    assert 2.4 * 0.084 * (1 - 1e-9) <= lag.value <= exact.value * (1 + 1e-9)
+
+
 @pytest.mark.parametrize("slot_s", [H, 300.0])
 def test_shared_pricing_matches_per_class_pricing(slot_s: float, tiny_net: Network,
                                                   make_series: SeriesMaker) -> None:
     topo = Topology(tiny_net)
     jobs = random_jobs(1, n=40)
     series = random_series(make_series, tiny_net, 1)
-    classes = grid_classes(job_windows(topo, jobs, late_end_s=72 * H), ClassGrid())
+    windows = job_windows(topo, jobs, late_end_s=72 * H)
     n_hours = 40
     intensity, price, bill, _ = trace_rates(topo, series, Objective.carbon(), n_hours)
     book = PriceBook.of(topo, Objective.carbon(), 0, intensity, price, bill)
     rng = np.random.default_rng(0)
     shape = (len(topo.slices), n_hours * round(H / slot_s))
     lam = rng.uniform(0, 0.5, shape) * (rng.uniform(size=shape) < 0.3)
-    a = _price(classes, book, lam, slot_s, None, 2)
-    b = _price_shared(classes, book, lam, slot_s, None, 2)
-    assert b.lagrangian_sum == pytest.approx(a.lagrangian_sum, rel=1e-9)
-    assert b.n_options == a.n_options
+    # without tails (exact durations) the same minima; with tails the shared pricing adds
+    # what they cost at least
+    for grid in (ClassGrid(duration_ratio=1.0), ClassGrid()):
+        classes = grid_classes(windows, grid)
+        a = _price(classes, book, lam, slot_s, None, 2)
+        b = _price_shared(classes, book, lam, slot_s, None, 2)
+        assert b.n_options == a.n_options
+        if grid.duration_ratio == 1:
+            assert not classes.tail_unit_s.any()
+            assert b.lagrangian_sum == pytest.approx(a.lagrangian_sum, rel=1e-9)
+        else:
+            assert classes.tail_unit_s.any()
+            assert b.lagrangian_sum >= a.lagrangian_sum * (1 - 1e-9)
 
 
 def test_auto_keeps_the_per_job_bound_where_it_fits(tiny_net: Network,

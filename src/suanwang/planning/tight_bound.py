@@ -88,8 +88,11 @@ from suanwang.planning.tight_classes import (
 TIGHT, LAGRANGIAN, AGGREGATED = "tight", "tight (Lagrangian)", "aggregated"
 TIGHT_CLASSES, LAGRANGIAN_CLASSES = "tight (classes)", "tight (classes, Lagrangian)"
 AUTO, EXACT = "auto", "exact"  # class_grid: by size, or identical jobs only
-EXACT_MAX_OPTIONS = 10_000_000  # AUTO: the per-job LP up to this many options
+EXACT_MAX_OPTIONS = 20_000_000  # AUTO: the per-job LP up to this many options (10k jobs: 13.5M)
 DEFAULT_GRID = ClassGrid()
+# HiGHS stops a little after its time limit (about 0.3 s on the 100,000-job master), and the
+# result is assembled after that: the master's limit leaves this much of the deadline
+MASTER_MARGIN_S = 0.3
 CHUNK_ROWS = 256
 RC_TOL = 1e-9  # relative: reduced costs above -RC_TOL x scale count as non-negative
 OVERFLOW_TOL = 1e-7  # fraction of a pool-slot's capacity
@@ -251,6 +254,7 @@ def _price_shared(classes: Classes, book: PriceBook, lam: np.ndarray, slot_s: fl
         return psi[pools, k] + rate[pools, k] * (x - k)
 
     flat = _padded(classes)
+    rate_table = _range_min(rate)
     all_pools = np.arange(len(rate))[:, None]
     s_pts = np.arange(n_slots + 1) * slot_s
     total = 0.0
@@ -290,6 +294,10 @@ def _price_shared(classes: Classes, book: PriceBook, lam: np.ndarray, slot_s: fl
         start = np.take_along_axis(starts, pick[None], axis=0)[0]
         low = best.min(axis=1)
         total += float((classes.count[c] * low).sum())
+        tau = float(classes.tail_max_s[c].max()) if len(classes.tail_max_s) else 0.0
+        if tau > 0:  # the members' tails (`_tail_lagrangian`)
+            total += _tail_lagrangian(rate_table, slot_s, n_slots, classes, c, pools, e, lt,
+                                      ok, d, tau, best, low)
         if conv_dual is None:
             rc = best
             want = np.isfinite(best)
@@ -310,6 +318,28 @@ def _price_shared(classes: Classes, book: PriceBook, lam: np.ndarray, slot_s: fl
     order = np.argsort(cat(out_c, np.int64), kind="stable")  # by class, as `_price`
     return _Priced(total, cat(out_c, np.int64)[order], cat(out_p, np.int64)[order],
                    cat(out_s, float)[order], n_opt)
+
+
+def _tail_lagrangian(rate_table: tuple[np.ndarray, np.ndarray], slot_s: float, n_slots: int,
+                     classes: Classes, c: np.ndarray, pools: np.ndarray, e: np.ndarray,
+                     lt: np.ndarray, ok: np.ndarray, d: float, tau: float, best: np.ndarray,
+                     low: np.ndarray) -> float:
+    """What the tails of classes `c` (all of duration `d`, tails at most `tau` s) add to the
+    Lagrangian. A member j of tail t_j <= tau run from a in pool p costs (objective plus
+    capacity price) at least G(p, a) + t_j M_p, G the class run's and M_p the smallest rate of
+    pool p over [E_p + d, L_p + d + tau] (the class's window: every tail lies inside). So the
+    member's best is at least h(t_j), h(t) = min_p (best_p + t M_p) concave, hence at least
+    (1 - t_j / tau) h(0) + t_j / tau h(tau): the class's members add at most sum_j units_j
+    h(t_j) >= count h(0) + tail_c / tau (h(tau) - h(0)), of which count h(0) is counted."""
+    lo = np.clip(np.floor((e + d) / slot_s).astype(np.int64), 0, n_slots - 1)
+    hi = np.where(ok, np.clip(np.floor((lt + d + tau) / slot_s).astype(np.int64), 0,
+                              n_slots - 1), -1)
+    lo = np.minimum(lo, np.maximum(hi, 0))
+    per_slot, _ = _query(rate_table, pools, lo, hi)
+    extra = classes.units[c][:, None] * np.where(ok, per_slot, 0.0) / slot_s * tau
+    low_tau = np.where(ok, best + extra, np.inf).min(axis=1)
+    gain = np.where(np.isfinite(low_tau) & np.isfinite(low), low_tau - low, 0.0)
+    return float((classes.tail_unit_s[c] / tau * np.maximum(gain, 0.0)).sum())
 
 
 @dataclass(frozen=True)
@@ -431,7 +461,8 @@ def _solve_master(topo: Topology, classes: Classes, cols: dict[str, np.ndarray],
     t0 = time.perf_counter()
     res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(n_c),
                   bounds=(0, None), method=MASTER_METHOD,
-                  options={"time_limit": max(deadline - time.perf_counter(), 0.01),
+                  options={"time_limit": max(deadline - time.perf_counter() - MASTER_MARGIN_S,
+                                             0.01),
                            "presolve": True})
     solve_s = time.perf_counter() - t0
     lam = np.zeros((n_pools, n_slots))
@@ -515,7 +546,9 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
         w = min(n_hours, lam0.shape[1])
         lam[:, :w * per_hour] = np.repeat(np.maximum(lam0[:, :w], 0.0), per_hour, axis=1)
     price = _price if grid is None else _price_shared
+    t_price = time.perf_counter()
     first = price(classes, own, lam, slot_s, None, per_class)
+    price_s = time.perf_counter() - t_price  # a round's pricing takes about as long
     cols = {"cls": first.cls, "pool": first.pool, "start_s": first.start_s}
     cost = _column_cost(own, classes, cols["cls"], cols["pool"], cols["start_s"])
     best_l = first.lagrangian_sum - float((lam * cap_units).sum())
@@ -524,18 +557,23 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
     sizes = (0, 0)  # of the last master solved
     m: _Master | None = None
     status = "time limit"
+    setup_s = 0.0  # the last master's time outside HiGHS (building it, reading it back)
     while rounds < max_rounds:
         left = deadline - time.perf_counter()
-        if left <= 0:
+        if left <= setup_s + (MASTER_MARGIN_S if rounds else 0.0):
             break
+        t_master = time.perf_counter()
         m = _solve_master(topo, classes, cols, cost, n_slots, slot_s, penalty, deadline,
                           caps_kwh, penalty_kwh)
+        setup_s = time.perf_counter() - t_master - m.solve_s
         solve_s += m.solve_s
         rounds += 1
         if m.status != 0:
             m = None
             break
         sizes = (m.n_vars, m.n_rows)
+        if time.perf_counter() + price_s > deadline:  # no time to price this round
+            break
         priced = price(classes, own, priced_lam(m), slot_s, m.conv_dual, per_class)
         best_l = max(best_l, priced.lagrangian_sum - float((m.lam * cap_units).sum())
                      - cap_term(m))
@@ -556,7 +594,7 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
                                                   priced.start_s)])
     n_vars, n_rows = sizes
     if status != "optimal" or m is None:
-        return _Run(status, best_l + tail, math.nan, math.nan, len(classes), n_vars, n_rows,
+        return _Run(status, best_l, math.nan, math.nan, len(classes), n_vars, n_rows,
                     solve_s, rounds, first.n_options, math.nan, grid)
     w = classes.count[cols["cls"]] * m.x
     d, u = classes.duration_s[cols["cls"]], classes.units[cols["cls"]]
@@ -565,7 +603,7 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
     yuan = PriceBook.build(0, yuan_rate).cost(p, a, d, u)
     billed = (PriceBook.build(0, bill).cost(p, a, d, u)
               + classes.data_gb[cols["cls"]] * own.egress_yuan_per_gb[p])
-    return _Run("optimal", m.objective + tail,
+    return _Run("optimal", max(m.objective + tail, best_l),
                 float(w @ carbon) + classes.tail_value(carbon_rate),
                 float(w @ yuan) + classes.tail_value(yuan_rate), len(classes),
                 n_vars, n_rows, solve_s, rounds, first.n_options,

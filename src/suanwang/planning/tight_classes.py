@@ -51,7 +51,7 @@ class ClassGrid:
     of ratio `duration_ratio` (1: exact durations)."""
 
     window_s: float = 900.0
-    duration_ratio: float = 1.02
+    duration_ratio: float = 1.05
 
     def __post_init__(self) -> None:
         if not (self.window_s > 0 and math.isfinite(self.window_s)):
@@ -83,6 +83,7 @@ class Classes:
     latest_s: list[np.ndarray]
     ok: list[np.ndarray]
     tail_unit_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (C,) or empty
+    tail_max_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (C,): longest tail
 
     def __len__(self) -> int:
         return len(self.units)
@@ -131,7 +132,7 @@ def job_classes(windows: Windows) -> Classes:
 def grid_classes(windows: Windows, grid: ClassGrid) -> Classes:
     """Merge the jobs of each group by `grid` (module docstring): unit-weighted classes over
     the hull of their members' windows, with their shortest duration and their tails."""
-    pools, rows, dur, data, count, early, late, oks, tails = ([] for _ in range(9))
+    pools, rows, dur, data, count, early, late, oks, tails, t_max = ([] for _ in range(10))
     n = 0
     # every class of a bucket runs the bucket's shortest duration over all groups (shared,
     # so that the pricing computes each duration's runs once: `tight_bound._price_shared`)
@@ -180,10 +181,11 @@ def grid_classes(windows: Windows, grid: ClassGrid) -> Classes:
         late.append(l_c)
         oks.append(ok_c)
         tails.append(np.add.reduceat(u * (d - d_min[inv[order]]), starts))
+        t_max.append(np.maximum.reduceat(d - d_min[inv[order]], starts))
         n += m
     dur_a = _cat(dur)
     return Classes(pools, rows, np.ones(len(dur_a)), dur_a, _cat(data), _cat(count), early,
-                   late, oks, _cat(tails))
+                   late, oks, _cat(tails), _cat(t_max))
 
 
 def _bucket(duration_s: np.ndarray, grid: ClassGrid) -> np.ndarray:
