@@ -148,6 +148,15 @@ def test_shared_pricing_matches_per_class_pricing(slot_s: float, tiny_net: Netwo
             assert b.lagrangian_sum >= a.lagrangian_sum * (1 - 1e-9)
 
 
+def test_grid_classes_are_deterministic(tiny_net: Network, make_series: SeriesMaker) -> None:
+    jobs = random_jobs(4, n=30)
+    series = random_series(make_series, tiny_net, 4)
+    a, b = (tight_lower_bound(tiny_net, jobs, series, Objective.cost(), class_grid=ClassGrid())
+            for _ in range(2))
+    assert (a.value, a.carbon_kg, a.n_classes, a.n_vars, a.method) == \
+        (b.value, b.carbon_kg, b.n_classes, b.n_vars, b.method)
+
+
 def test_auto_keeps_the_per_job_bound_where_it_fits(tiny_net: Network,
                                                     make_series: SeriesMaker) -> None:
     jobs = random_jobs(2, n=20)
