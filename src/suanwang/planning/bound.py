@@ -92,14 +92,18 @@ def lower_bound(network: Network | Topology, jobs: Sequence[Job], series: Energy
 def lower_bound_and_prices(network: Network | Topology, jobs: Sequence[Job],
                            series: EnergySeries, objective: Objective | None = None,
                            rt_wait_s: float = 0.0, bucket_h: int = 1,
-                           power: PowerCalendar | None = None) -> tuple[Bound, np.ndarray]:
-    """`lower_bound`, with the capacity prices of its slot model (slices x slots)."""
+                           power: PowerCalendar | None = None,
+                           windows: Windows | None = None) -> tuple[Bound, np.ndarray]:
+    """`lower_bound`, with the capacity prices of its slot model (slices x slots); `windows`,
+    if given, must be `job_windows` of the same jobs with the same `rt_wait_s` and late end
+    (saves computing them again)."""
     objective = objective or Objective.carbon()
     topo = network if isinstance(network, Topology) else Topology(network)
     t0 = time.perf_counter()
     last_end = max((j.submit_s + j.duration_s for j in jobs), default=0.0)
     late_end_s = max(series.hours * HOUR_S, last_end + HOUR_S)
-    windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s)
+    if windows is None:
+        windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s)
     infeasible = tuple(windows.infeasible)
     relaxed = False
     while True:

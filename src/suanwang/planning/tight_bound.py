@@ -43,6 +43,17 @@ is the LP's. If overflow remains at convergence no plan meets every deadline: as
 aggregated bound does, deadlines are then dropped (`deadlines_relaxed`). When the time limit
 ends the run before convergence, the larger of the best L and the aggregated bound is
 returned, and `Bound.method` / `Bound.note` say which and why.
+
+Classes at scale (`tight_classes`): at 100,000 jobs almost no two jobs are identical and the
+per-job options number about 134 million, too many to price in seconds. `class_grid` then
+merges interchangeable jobs by a relaxation that keeps the LP a bound (hull of the members'
+windows per bin, a duration bucket's shortest run plus its members' extra work at the
+cheapest rate, unit-weighted columns; the proof is in `tight_classes`): `TIGHT_CLASSES` /
+`LAGRANGIAN_CLASSES` say that the value is that looser LP's (or its Lagrangian), and the note
+names the grid. Such classes share their durations, so the pricing (`_price_shared`)
+computes, per duration, the cost of the runs from and to every slot boundary in every pool
+once, and each class's best inside its window by a range-minimum query. `AUTO` (default)
+keeps the per-job LP up to `EXACT_MAX_OPTIONS` options.
 """
 
 from __future__ import annotations
@@ -66,56 +77,28 @@ from suanwang.planning.demand import Windows, job_windows
 from suanwang.planning.objective import Objective
 from suanwang.planning.power_caps import hourly_cap_kwh
 from suanwang.planning.rates import objective_per_unit_h, trace_rates
+from suanwang.planning.tight_classes import (
+    Classes,
+    ClassGrid,
+    grid_classes,
+    job_classes,
+    option_count,
+)
 
 TIGHT, LAGRANGIAN, AGGREGATED = "tight", "tight (Lagrangian)", "aggregated"
+TIGHT_CLASSES, LAGRANGIAN_CLASSES = "tight (classes)", "tight (classes, Lagrangian)"
+AUTO, EXACT = "auto", "exact"  # class_grid: by size, or identical jobs only
+EXACT_MAX_OPTIONS = 20_000_000  # AUTO: the per-job LP up to this many options (10k jobs: 13.5M)
+DEFAULT_GRID = ClassGrid()
+# HiGHS stops a little after its time limit (0.2-0.5 s on the 100,000-job master, on a loaded
+# machine), and the result is assembled after that: the master's limit leaves this much of
+# the deadline, and no master starts with less than this (plus its build) left
+MASTER_MARGIN_S = 0.5
 CHUNK_ROWS = 256
 RC_TOL = 1e-9  # relative: reduced costs above -RC_TOL x scale count as non-negative
 OVERFLOW_TOL = 1e-7  # fraction of a pool-slot's capacity
 MASTER_METHOD = "highs"
 PENALTY, RAISE, MAX_RAISES = 10.0, 100.0, 3
-
-
-@dataclass(frozen=True)
-class Classes:
-    """Classes of identical jobs; arrays per class (C) or per class and pool (C, k) of its
-    group; `groups[g]` the pools of group g."""
-
-    pools: list[np.ndarray]
-    group_rows: list[np.ndarray]  # class indices of each group
-    units: np.ndarray  # (C,)
-    duration_s: np.ndarray  # (C,)
-    data_gb: np.ndarray  # (C,) input data of each job
-    count: np.ndarray  # (C,) jobs in the class
-    earliest_s: list[np.ndarray]  # per group (n_g, k_g)
-    latest_s: list[np.ndarray]
-    ok: list[np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.units)
-
-
-def job_classes(windows: Windows) -> Classes:
-    """Merge jobs whose windows, units, duration, data and pools are all equal."""
-    pools, rows, units, dur, data, count, early, late, oks = ([] for _ in range(9))
-    n = 0
-    for g in windows.groups:
-        key = np.concatenate([g.units[:, None], g.duration_s[:, None], g.data_gb[:, None],
-                              g.earliest_s,
-                              np.where(g.ok, g.latest_s, -1.0), g.ok.astype(float)], axis=1)
-        uniq, first, cnt = np.unique(key, axis=0, return_index=True, return_counts=True)
-        m = len(uniq)
-        pools.append(g.pools)
-        rows.append(np.arange(n, n + m))
-        units.append(g.units[first])
-        dur.append(g.duration_s[first])
-        data.append(g.data_gb[first])
-        count.append(cnt.astype(float))
-        early.append(g.earliest_s[first])
-        late.append(np.where(g.ok[first], g.latest_s[first], g.earliest_s[first]))
-        oks.append(g.ok[first])
-        n += m
-    cat = (lambda a: np.concatenate(a) if a else np.zeros(0))  # noqa: E731
-    return Classes(pools, rows, cat(units), cat(dur), cat(data), cat(count), early, late, oks)
 
 
 def _chunk_starts(earliest: np.ndarray, latest: np.ndarray, ok: np.ndarray,
@@ -214,6 +197,178 @@ def _price(classes: Classes, book: PriceBook, lam: np.ndarray, slot_s: float,
     return _Priced(total, cat(out_c, np.int64), cat(out_p, np.int64), cat(out_s, float), n_opt)
 
 
+def _range_min(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A sparse table of `values` (k, m): (minima, argminima), each (levels, k, m): level j
+    holds the minimum over [i, i + 2^j) (entries past the end are inf)."""
+    k, m = values.shape
+    levels = max(int(m).bit_length(), 1)
+    best = np.full((levels, k, m), np.inf)
+    arg = np.zeros((levels, k, m), dtype=np.int64)
+    best[0] = values
+    arg[0] = np.arange(m)[None, :]
+    for j in range(1, levels):
+        h = 1 << (j - 1)
+        n = m - (1 << j) + 1
+        if n <= 0:
+            break
+        a, b = best[j - 1, :, :n], best[j - 1, :, h:h + n]
+        take_b = b < a
+        best[j, :, :n] = np.where(take_b, b, a)
+        arg[j, :, :n] = np.where(take_b, arg[j - 1, :, h:h + n], arg[j - 1, :, :n])
+    return best, arg
+
+
+def _query(table: tuple[np.ndarray, np.ndarray], pools: np.ndarray, lo: np.ndarray,
+           hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(min, argmin) over [lo, hi] (inclusive) of row `pools` of the table ((n, k) arrays
+    each); inf where lo > hi."""
+    best, arg = table
+    empty = lo > hi
+    lo_ = np.where(empty, 0, lo)
+    hi_ = np.where(empty, 0, hi)
+    j = np.floor(np.log2(hi_ - lo_ + 1)).astype(np.int64)
+    col = pools
+    i2 = hi_ - (1 << j) + 1
+    v1, v2 = best[j, col, lo_], best[j, col, i2]
+    second = v2 < v1
+    v = np.where(empty, np.inf, np.where(second, v2, v1))
+    return v, np.where(second, arg[j, col, i2], arg[j, col, lo_])
+
+
+def _price_shared(classes: Classes, book: PriceBook, lam: np.ndarray, slot_s: float,
+                  conv_dual: np.ndarray | None, per_class: int) -> _Priced:
+    """`_price` for classes that share durations (`grid_classes`): per duration D, the cost
+    of a run from every slot boundary, and of a run ending on every slot boundary, in every
+    pool, once; each class's best of them inside its window by a range-minimum query, against
+    the window's two ends. The same options and minima as `_price`."""
+    n_slots = lam.shape[1]
+    frac = slot_s / HOUR_S
+    per_hour = round(HOUR_S / slot_s)
+    n_book = book.per_unit_h.shape[1]
+    hour = np.minimum(np.arange(n_slots) // per_hour, n_book - 1)
+    rate = (book.per_unit_h[:, hour] + lam) * frac  # (pools, slots): per unit and slot
+    psi = np.concatenate([np.zeros((len(rate), 1)), np.cumsum(rate, axis=1)], axis=1)
+
+    def integral(pools: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        x = t_s / slot_s
+        k = np.clip(np.floor(x).astype(np.int64), 0, n_slots - 1)
+        return psi[pools, k] + rate[pools, k] * (x - k)
+
+    flat = _padded(classes)
+    rate_table = _range_min(rate)
+    all_pools = np.arange(len(rate))[:, None]
+    s_pts = np.arange(n_slots + 1) * slot_s
+    total = 0.0
+    n_opt = 0
+    out_c, out_p, out_s = [], [], []
+    durs, inv = np.unique(classes.duration_s, return_inverse=True)
+    by_dur = np.argsort(inv.ravel(), kind="stable")
+    bounds = np.searchsorted(inv.ravel()[by_dur], np.arange(len(durs) + 1))
+    for i, d in enumerate(durs.tolist()):
+        c = by_dur[bounds[i]:bounds[i + 1]]
+        pools, e, lt, ok = flat.pools[c], flat.earliest_s[c], flat.latest_s[c], flat.ok[c]
+        n_end = n_slots + math.ceil(d / slot_s) + 2
+        m_pts = np.arange(n_end + 1) * slot_s
+        # runs from every slot boundary, and runs ending on every slot boundary
+        from_grid = _range_min(integral(all_pools, s_pts[None, :] + d)
+                               - integral(all_pools, s_pts[None, :]))
+        to_grid = _range_min(integral(all_pools, m_pts[None, :])
+                             - integral(all_pools, m_pts[None, :] - d))
+        s_lo = np.floor(e / slot_s).astype(np.int64) + 1
+        s_hi = np.where(ok, np.minimum(np.ceil(lt / slot_s).astype(np.int64) - 1, n_slots), -1)
+        m_lo = np.floor((e + d) / slot_s).astype(np.int64) + 1
+        m_hi = np.where(ok, np.minimum(np.ceil((lt + d) / slot_s).astype(np.int64) - 1, n_end),
+                        -1)
+        v_s, a_s = _query(from_grid, pools, s_lo, s_hi)
+        v_m, a_m = _query(to_grid, pools, m_lo, m_hi)
+        v_e = np.where(ok, integral(pools, e + d) - integral(pools, e), np.inf)
+        two = ok & (lt > e)
+        v_l = np.where(two, integral(pools, lt + d) - integral(pools, lt), np.inf)
+        n_opt += int(ok.sum() + two.sum() + np.maximum(s_hi - s_lo + 1, 0).sum()
+                     + np.maximum(m_hi - m_lo + 1, 0).sum())
+        cand = np.stack([v_e, v_l, v_s, v_m])
+        starts = np.stack([e, lt, a_s * slot_s, a_m * slot_s - d])
+        pick = cand.argmin(axis=0)
+        best = (classes.units[c][:, None] * np.take_along_axis(cand, pick[None], axis=0)[0]
+                + classes.data_gb[c][:, None] * book.egress_per_gb[pools])
+        best = np.where(ok, best, np.inf)
+        start = np.take_along_axis(starts, pick[None], axis=0)[0]
+        low = best.min(axis=1)
+        total += float((classes.count[c] * low).sum())
+        tau = float(classes.tail_max_s[c].max()) if len(classes.tail_max_s) else 0.0
+        if tau > 0:  # the members' tails (`_tail_lagrangian`)
+            total += _tail_lagrangian(rate_table, slot_s, n_slots, classes, c, pools, e, lt,
+                                      ok, d, tau, best, low)
+        if conv_dual is None:
+            rc = best
+            want = np.isfinite(best)
+        else:
+            rc = classes.count[c][:, None] * best - conv_dual[c][:, None]
+            scale = np.maximum(np.abs(classes.count[c] * low), 1e-12)[:, None]
+            want = rc < -RC_TOL * scale
+        if per_class < pools.shape[1]:
+            top = np.argpartition(rc, per_class - 1, axis=1)[:, :per_class]
+            keep = np.zeros_like(want)
+            np.put_along_axis(keep, top, True, axis=1)
+            want &= keep
+        r, k = np.nonzero(want)
+        out_c.append(c[r])
+        out_p.append(pools[r, k])
+        out_s.append(start[r, k])
+    cat = (lambda a, t: np.concatenate(a).astype(t) if a else np.zeros(0, t))  # noqa: E731
+    order = np.argsort(cat(out_c, np.int64), kind="stable")  # by class, as `_price`
+    return _Priced(total, cat(out_c, np.int64)[order], cat(out_p, np.int64)[order],
+                   cat(out_s, float)[order], n_opt)
+
+
+def _tail_lagrangian(rate_table: tuple[np.ndarray, np.ndarray], slot_s: float, n_slots: int,
+                     classes: Classes, c: np.ndarray, pools: np.ndarray, e: np.ndarray,
+                     lt: np.ndarray, ok: np.ndarray, d: float, tau: float, best: np.ndarray,
+                     low: np.ndarray) -> float:
+    """What the tails of classes `c` (all of duration `d`, tails at most `tau` s) add to the
+    Lagrangian. A member j of tail t_j <= tau run from a in pool p costs (objective plus
+    capacity price) at least G(p, a) + t_j M_p, G the class run's and M_p the smallest rate of
+    pool p over [E_p + d, L_p + d + tau] (the class's window: every tail lies inside). So the
+    member's best is at least h(t_j), h(t) = min_p (best_p + t M_p) concave, hence at least
+    (1 - t_j / tau) h(0) + t_j / tau h(tau): the class's members add at most sum_j units_j
+    h(t_j) >= count h(0) + tail_c / tau (h(tau) - h(0)), of which count h(0) is counted."""
+    lo = np.clip(np.floor((e + d) / slot_s).astype(np.int64), 0, n_slots - 1)
+    hi = np.where(ok, np.clip(np.floor((lt + d + tau) / slot_s).astype(np.int64), 0,
+                              n_slots - 1), -1)
+    lo = np.minimum(lo, np.maximum(hi, 0))
+    per_slot, _ = _query(rate_table, pools, lo, hi)
+    extra = classes.units[c][:, None] * np.where(ok, per_slot, 0.0) / slot_s * tau
+    low_tau = np.where(ok, best + extra, np.inf).min(axis=1)
+    gain = np.where(np.isfinite(low_tau) & np.isfinite(low), low_tau - low, 0.0)
+    return float((classes.tail_unit_s[c] / tau * np.maximum(gain, 0.0)).sum())
+
+
+@dataclass(frozen=True)
+class _Flat:
+    """Every class's windows in one (C, k_max) layout; pads are pool 0 and not ok."""
+
+    pools: np.ndarray
+    earliest_s: np.ndarray
+    latest_s: np.ndarray
+    ok: np.ndarray
+
+
+def _padded(classes: Classes) -> _Flat:
+    k = max((len(p) for p in classes.pools), default=1)
+    n = len(classes)
+    pools = np.zeros((n, k), dtype=np.int64)
+    early = np.zeros((n, k))
+    late = np.zeros((n, k))
+    ok = np.zeros((n, k), dtype=bool)
+    for g, rows in enumerate(classes.group_rows):
+        w = len(classes.pools[g])
+        pools[rows, :w] = classes.pools[g][None, :]
+        early[rows, :w] = classes.earliest_s[g]
+        late[rows, :w] = classes.latest_s[g]
+        ok[rows, :w] = classes.ok[g]
+    return _Flat(pools, early, late, ok)
+
+
 def _column_cost(book: PriceBook, classes: Classes, cls: np.ndarray, pool: np.ndarray,
                  start_s: np.ndarray) -> np.ndarray:
     """The objective of one job of class `cls` run in slice `pool` from `start_s` (arrays)."""
@@ -250,11 +405,11 @@ class _Master:
 
 def _solve_master(topo: Topology, classes: Classes, cols: dict[str, np.ndarray],
                   cost: np.ndarray, n_slots: int, slot_s: float, penalty: np.ndarray,
-                  time_limit_s: float, caps_kwh: np.ndarray | None = None,
+                  deadline: float, caps_kwh: np.ndarray | None = None,
                   penalty_kwh: float = 0.0) -> _Master:
-    """The restricted master; with `caps_kwh` (sites x hours, inf where none), a row per
-    capped site and hour: the facility kWh of the runs there <= the cap, with a priced
-    overflow column like the capacity rows'."""
+    """The restricted master, solved by `deadline` (a `time.perf_counter` time); with
+    `caps_kwh` (sites x hours, inf where none), a row per capped site and hour: the facility
+    kWh of the runs there <= the cap, with a priced overflow column like the capacity rows'."""
     n_pools = len(topo.slices)
     # a row per slice and slot: unit-hours used <= capacity x the slot's hours
     cap = np.maximum(np.asarray(topo.slice_capacity, dtype=float), 1.0) * (slot_s / HOUR_S)
@@ -307,7 +462,8 @@ def _solve_master(topo: Topology, classes: Classes, cols: dict[str, np.ndarray],
     t0 = time.perf_counter()
     res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(n_c),
                   bounds=(0, None), method=MASTER_METHOD,
-                  options={"time_limit": max(time_limit_s, 0.01),
+                  options={"time_limit": max(deadline - time.perf_counter() - MASTER_MARGIN_S,
+                                             0.01),
                            "presolve": True})
     solve_s = time.perf_counter() - t0
     lam = np.zeros((n_pools, n_slots))
@@ -339,24 +495,32 @@ class _Run:
     rounds: int
     n_options: int
     bill_yuan: float
+    grid: ClassGrid | None  # the class grid used (None: identical jobs only)
 
 
 def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
                        objective: Objective, deadline: float, per_class: int,
                        max_rounds: int, lam0: np.ndarray | None, slot_s: float,
-                       power: PowerCalendar | None = None) -> _Run:
-    classes = job_classes(windows)
-    if len(classes) == 0:
-        return _Run("optimal", 0.0, 0.0, 0.0, 0, 0, 0, 0.0, 0, 0, 0.0)
-    last_end = max(float((classes.latest_s[g].max(axis=1)
-                          + classes.duration_s[r]).max())
-                   for g, r in enumerate(classes.group_rows))
+                       power: PowerCalendar | None = None,
+                       grid: ClassGrid | None = None) -> _Run:
+    if windows.n_jobs == 0:
+        return _Run("optimal", 0.0, 0.0, 0.0, 0, 0, 0, 0.0, 0, 0, 0.0, None)
+    last_end = max(float((np.where(g.ok, g.latest_s, g.earliest_s).max(axis=1)
+                          + g.duration_s).max()) for g in windows.groups)
     n_hours = max(math.ceil(last_end / HOUR_S), 1)
     per_hour = round(HOUR_S / slot_s)
     n_slots = n_hours * per_hour
     intensity, price, bill, per_unit_h = trace_rates(topo, series, objective, n_hours)
     kw = np.asarray(topo.slice_kw_facility, dtype=float)
     own = PriceBook.of(topo, objective, 0, intensity, price, bill)
+    # grid classes are a bound only if a shorter run never costs more (tight_classes)
+    if grid is not None and (per_unit_h.min(initial=0.0) < 0
+                             or own.egress_per_gb.min(initial=0.0) < 0):
+        grid = None
+    classes = job_classes(windows) if grid is None else grid_classes(windows, grid)
+    carbon_rate = objective_per_unit_h(topo, Objective.carbon(), intensity, price, None)
+    yuan_rate = objective_per_unit_h(topo, Objective.cost(), intensity, price, None)
+    tail = classes.tail_value(per_unit_h)
     # overflow of a unit-hour costs more than running it at the worst rate (per kW) anywhere
     # (raised while overflow remains at convergence: the penalty only decides when to stop)
     penalty = PENALTY * kw * max(float((np.abs(per_unit_h) / kw[:, None]).max(initial=0.0)),
@@ -382,7 +546,10 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
     if lam0 is not None:  # the aggregated model's capacity prices: L(lam0) >= its optimum
         w = min(n_hours, lam0.shape[1])
         lam[:, :w * per_hour] = np.repeat(np.maximum(lam0[:, :w], 0.0), per_hour, axis=1)
-    first = _price(classes, own, lam, slot_s, None, per_class)
+    price = _price if grid is None else _price_shared
+    t_price = time.perf_counter()
+    first = price(classes, own, lam, slot_s, None, per_class)
+    price_s = time.perf_counter() - t_price  # a round's pricing takes about as long
     cols = {"cls": first.cls, "pool": first.pool, "start_s": first.start_s}
     cost = _column_cost(own, classes, cols["cls"], cols["pool"], cols["start_s"])
     best_l = first.lagrangian_sum - float((lam * cap_units).sum())
@@ -391,19 +558,24 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
     sizes = (0, 0)  # of the last master solved
     m: _Master | None = None
     status = "time limit"
+    setup_s = 0.0  # the last master's time outside HiGHS (building it, reading it back)
     while rounds < max_rounds:
         left = deadline - time.perf_counter()
-        if left <= 0:
+        if left <= setup_s + MASTER_MARGIN_S:
             break
-        m = _solve_master(topo, classes, cols, cost, n_slots, slot_s, penalty, left,
+        t_master = time.perf_counter()
+        m = _solve_master(topo, classes, cols, cost, n_slots, slot_s, penalty, deadline,
                           caps_kwh, penalty_kwh)
+        setup_s = time.perf_counter() - t_master - m.solve_s
         solve_s += m.solve_s
         rounds += 1
         if m.status != 0:
             m = None
             break
         sizes = (m.n_vars, m.n_rows)
-        priced = _price(classes, own, priced_lam(m), slot_s, m.conv_dual, per_class)
+        if time.perf_counter() + price_s > deadline:  # no time to price this round
+            break
+        priced = price(classes, own, priced_lam(m), slot_s, m.conv_dual, per_class)
         best_l = max(best_l, priced.lagrangian_sum - float((m.lam * cap_units).sum())
                      - cap_term(m))
         if len(priced.cls) == 0:
@@ -424,31 +596,42 @@ def _column_generation(topo: Topology, windows: Windows, series: EnergySeries,
     n_vars, n_rows = sizes
     if status != "optimal" or m is None:
         return _Run(status, best_l, math.nan, math.nan, len(classes), n_vars, n_rows,
-                    solve_s, rounds, first.n_options, math.nan)
+                    solve_s, rounds, first.n_options, math.nan, grid)
     w = classes.count[cols["cls"]] * m.x
     d, u = classes.duration_s[cols["cls"]], classes.units[cols["cls"]]
     p, a = cols["pool"], cols["start_s"]
-    carbon = PriceBook.build(0, objective_per_unit_h(topo, Objective.carbon(), intensity,
-                                                     price, None)).cost(p, a, d, u)
-    yuan = PriceBook.build(0, objective_per_unit_h(topo, Objective.cost(), intensity, price,
-                                                   None)).cost(p, a, d, u)
+    carbon = PriceBook.build(0, carbon_rate).cost(p, a, d, u)
+    yuan = PriceBook.build(0, yuan_rate).cost(p, a, d, u)
     billed = (PriceBook.build(0, bill).cost(p, a, d, u)
               + classes.data_gb[cols["cls"]] * own.egress_yuan_per_gb[p])
-    return _Run("optimal", m.objective, float(w @ carbon), float(w @ yuan), len(classes),
-                n_vars, n_rows, solve_s, rounds, first.n_options, float(w @ billed))
+    return _Run("optimal", max(m.objective + tail, best_l),
+                float(w @ carbon) + classes.tail_value(carbon_rate),
+                float(w @ yuan) + classes.tail_value(yuan_rate), len(classes),
+                n_vars, n_rows, solve_s, rounds, first.n_options,
+                float(w @ billed) + classes.tail_value(bill), grid)
 
 
 def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: EnergySeries,
                       objective: Objective | None = None, rt_wait_s: float = 0.0,
                       time_limit_s: float = 60.0, per_class: int = 2,
                       max_rounds: int = 200, slot_s: float = HOUR_S,
-                      power: PowerCalendar | None = None) -> Bound:
+                      power: PowerCalendar | None = None,
+                      class_grid: ClassGrid | str = AUTO) -> Bound:
     """The configuration-LP bound on `jobs` (module docstring); `Bound.method` says which
-    bound the value is (`TIGHT`, `LAGRANGIAN` or `AGGREGATED`) and `Bound.note` why. With
+    bound the value is (`TIGHT`, `LAGRANGIAN`, `TIGHT_CLASSES`, `LAGRANGIAN_CLASSES` or
+    `AGGREGATED`) and `Bound.note` why and, for grid classes, at which granularity. With
     `power`, the hard site caps of its grid events are rows per site and hour (facility kWh
     of the runs there <= the cap's integral, `power_caps`; their prices enter the options'
-    like capacity prices and the Lagrangian): the bound on plans that keep them."""
+    like capacity prices and the Lagrangian): the bound on plans that keep them.
+
+    `class_grid`: `EXACT` merges identical jobs only (the per-job LP); a `ClassGrid` merges
+    interchangeable jobs by that relaxation (`tight_classes`: a looser bound, far fewer
+    options); `AUTO` is `EXACT` when the per-job LP has at most `EXACT_MAX_OPTIONS` options
+    (`tight_classes.option_count`), else `DEFAULT_GRID`."""
     objective = objective or Objective.carbon()
+    if isinstance(class_grid, str) and class_grid not in (AUTO, EXACT):
+        raise ValueError(f"class_grid must be a ClassGrid, {AUTO!r} or {EXACT!r}, got "
+                         f"{class_grid!r}")
     if not time_limit_s > 0:
         raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
     if per_class < 1:
@@ -460,15 +643,23 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
     deadline = t0 + time_limit_s
     last_end = max((j.submit_s + j.duration_s for j in jobs), default=0.0)
     late_end_s = max(series.hours * HOUR_S, last_end + HOUR_S)
+    windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s)
     agg, lam0 = lower_bound_and_prices(topo, jobs, series, objective, rt_wait_s,
-                                       power=power)
+                                       power=power, windows=windows)
+    if isinstance(class_grid, ClassGrid):
+        grid: ClassGrid | None = class_grid
+    elif class_grid == AUTO and option_count(windows, slot_s) > EXACT_MAX_OPTIONS:
+        grid = DEFAULT_GRID
+    else:
+        grid = None
     relaxed = agg.deadlines_relaxed
     while True:
-        windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s,
-                              drop_deadlines=relaxed)
+        if relaxed:
+            windows = job_windows(topo, jobs, rt_wait_s=rt_wait_s, late_end_s=late_end_s,
+                                  drop_deadlines=True)
         run = _column_generation(topo, windows, series, objective, deadline, per_class,
                                  max_rounds, lam0 if relaxed == agg.deadlines_relaxed
-                                 else None, slot_s, power)
+                                 else None, slot_s, power, grid)
         if run.status != "overflow" or relaxed:
             break
         relaxed = True
@@ -477,16 +668,19 @@ def tight_lower_bound(network: Network | Topology, jobs: Sequence[Job], series: 
             "n_classes": run.n_classes, "n_vars": run.n_vars, "n_rows": run.n_rows,
             "build_s": build_s, "solve_s": run.solve_s, "deadlines_relaxed": relaxed}
     detail = (f"{run.n_classes:,} job classes, {run.n_options:,} options, "
-              f"{run.rounds} rounds of column generation")
+              f"{run.rounds} rounds of column generation"
+              + ("" if run.grid is None else f"; {run.grid.describe()}"))
     if run.status == "optimal":
         return Bound(value=run.value, carbon_kg=run.carbon_kg, cost_yuan=run.cost_yuan,
                      bill_yuan=run.bill_yuan,
-                     method=TIGHT, note=f"configuration LP optimum ({detail})", **base)
+                     method=TIGHT if run.grid is None else TIGHT_CLASSES,
+                     note=f"configuration LP optimum ({detail})", **base)
     why = (f"time limit {time_limit_s:g} s reached" if run.status == "time limit"
            else f"no plan meets every deadline even with deadlines dropped ({run.status})")
     if math.isfinite(run.value) and run.value > agg.value + 1e-9 * max(abs(agg.value), 1e-9):
         return Bound(value=run.value, carbon_kg=math.nan, cost_yuan=math.nan,
-                     method=LAGRANGIAN, note=f"{why}: best Lagrangian bound ({detail})", **base)
+                     method=LAGRANGIAN if run.grid is None else LAGRANGIAN_CLASSES,
+                     note=f"{why}: best Lagrangian bound ({detail})", **base)
     return replace(agg, method=AGGREGATED,
                    note=f"{why}; the aggregated bound is used ({detail})")
 
