@@ -65,9 +65,9 @@ def quote(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"'
 
 
-def text_cells(values: Sequence[str]) -> pa.StringArray:
+def text_cells(values: Sequence[str] | pa.Array) -> pa.StringArray:
     """Text cells, quoted where they hold a comma, a quote or a line break."""
-    arr = pa.array(values, type=pa.string())
+    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
     needs = pc.match_substring_regex(arr, '[,"\r\n]')
     if not pc.any(needs).as_py():
         return arr

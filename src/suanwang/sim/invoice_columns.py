@@ -48,7 +48,7 @@ def aligned(result: SimResult) -> bool:
     start = result.series.start_utc
     if start.minute or start.second or start.microsecond:
         return False
-    tenants = {j.tenant for j in result.jobs}
+    tenants = result.job_columns.tenants
     return len({safe_name(t) for t in tenants}) == len(tenants)
 
 
@@ -170,7 +170,7 @@ def price_tables(result: SimResult) -> tuple[np.ndarray, np.ndarray, list[str]]:
 def invoice_columns(result: SimResult, billed: np.ndarray | None = None,
                     tables: tuple[np.ndarray, np.ndarray, list[str]] | None = None) -> Lines:
     """The invoice lines of the `billed` jobs (default: all that ran), job by job."""
-    jobs = result.jobs
+    cols = result.job_columns
     billed = billed_jobs(result) if billed is None else billed
     price_tab, item_tab, item_ids = price_tables(result) if tables is None else tables
     empty = np.zeros(0, dtype=np.int64)
@@ -180,8 +180,7 @@ def invoice_columns(result: SimResult, billed: np.ndarray | None = None,
                      empty, item_ids)
     hours = price_tab.shape[1]
     p = _pieces(result, billed, hours)
-    units = np.fromiter((jobs[i].units for i in billed.tolist()), dtype=np.float64,
-                        count=len(billed))
+    units = cols.units[billed].astype(np.float64)
     hour = np.clip(p["hour"], 0, hours - 1)
     price = price_tab[p["slice"], hour]
     item = item_tab[p["slice"], hour]
@@ -208,8 +207,7 @@ def invoice_columns(result: SimResult, billed: np.ndarray | None = None,
     topo = result.topology
     sl = np.asarray(result.slice)[billed].astype(np.int64)
     per_gb = np.asarray(topo.slice_egress, dtype=np.float64)[sl]
-    data = np.fromiter((jobs[i].data_gb for i in billed.tolist()), dtype=np.float64,
-                       count=len(billed))
+    data = cols.data_gb[billed]
     egress_yuan = data * per_gb
     has_egress = (egress_yuan > 0) | (data > 0)
     e_job = np.flatnonzero(has_egress)
@@ -275,13 +273,17 @@ class JobTexts:
 
     @classmethod
     def of(cls, result: SimResult) -> JobTexts:
-        jobs = result.jobs
-        names = [j.tenant for j in jobs]
-        tenants = sorted(set(names))
-        code = {t: k for k, t in enumerate(tenants)}
-        return cls(np.fromiter(map(code.__getitem__, names), dtype=np.int64, count=len(jobs)),
-                   tenants, text_cells(tenants), text_cells([j.job_id for j in jobs]),
-                   text_cells([j.workload or j.job_id for j in jobs]))
+        cols = result.job_columns
+        job_id = text_cells(cols.job_id)
+        # the resource: the job's workload, else its id
+        workload = pc.take(text_cells([*cols.workloads]),
+                           pa.array(cols.workload_code, type=pa.int64()))
+        no_workload = np.asarray([not w for w in cols.workloads], dtype=bool)
+        resource = workload
+        if no_workload.any():
+            resource = pc.if_else(pa.array(no_workload[cols.workload_code]), job_id, workload)
+        return cls(cols.tenant_code, list(cols.tenants), text_cells(cols.tenants), job_id,
+                   resource)
 
 
 def _line_cells(result: SimResult, lines: Lines, a: int, b: int,

@@ -15,12 +15,20 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from suanwang.ledger.sim_output import write_sim_ledger
 from suanwang.network.loader import network_to_dict
 from suanwang.sim.csv_columns import float_cells, header, int_cells, text_cells, write_rows
 from suanwang.sim.invoices import write_invoices
-from suanwang.sim.job_table import JOB_COLUMN_TYPES, JOB_COLUMNS, JobTable, job_table
+from suanwang.sim.job_table import (
+    JOB_COLUMN_TYPES,
+    JOB_COLUMNS,
+    Coded,
+    Column,
+    JobTable,
+    job_table,
+)
 from suanwang.sim.result import SimResult
 
 __all__ = [
@@ -43,6 +51,15 @@ FORMATS = ("csv", "parquet", "both")
 JOB_BLOCK_ROWS = 50_000  # jobs whose rows are built at a time: bounds the memory
 
 
+def _text(col: Column) -> pa.Array:
+    """A text column as CSV cells."""
+    if isinstance(col, Coded):
+        names = text_cells([*col.names, ""])
+        return pc.take(names, pa.array(np.where(col.codes < 0, len(col.names), col.codes),
+                                        type=pa.int64()))
+    return text_cells(col)  # type: ignore[arg-type]
+
+
 def _cells(table: JobTable) -> list[pa.Array]:
     out = []
     for name, kind in JOB_COLUMN_TYPES:
@@ -52,13 +69,24 @@ def _cells(table: JobTable) -> list[pa.Array]:
         elif kind == "int":
             out.append(int_cells(np.asarray(col)))
         else:
-            out.append(text_cells(col))  # type: ignore[arg-type]
+            out.append(_text(col))
     return out
 
 
 PARQUET_SCHEMA = pa.schema([(name, {"str": pa.string(), "int": pa.int64(),
                                     "float": pa.float64()}[kind])
                             for name, kind in JOB_COLUMN_TYPES])
+
+
+def _nullable_text(col: Column) -> pa.Array:
+    """A text column with null for "" (jobs.parquet)."""
+    if isinstance(col, Coded):
+        names = pa.array([*(v if v else None for v in col.names), None], type=pa.string())
+        return pc.take(names, pa.array(np.where(col.codes < 0, len(col.names), col.codes),
+                                        type=pa.int64()))
+    if isinstance(col, pa.Array):
+        return pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+    return pa.array([v if v else None for v in col], type=pa.string())
 
 
 def _arrow_table(table: JobTable) -> pa.Table:
@@ -72,7 +100,7 @@ def _arrow_table(table: JobTable) -> pa.Table:
         elif kind == "int":
             arrays.append(pa.array(np.asarray(col, dtype=np.int64), type=pa.int64()))
         else:
-            arrays.append(pa.array([v if v else None for v in col], type=pa.string()))
+            arrays.append(_nullable_text(col))
     return pa.Table.from_arrays(arrays, schema=PARQUET_SCHEMA)
 
 
@@ -86,7 +114,7 @@ def write_jobs(result: SimResult, csv_path: Path | None = None,
     too: "" is written as null), one row group per block."""
     import pyarrow.parquet as pq
 
-    n = len(result.jobs)
+    n = len(result.job_columns)
     csv_file = csv_path.open("wb") if csv_path is not None else None
     parquet = (pq.ParquetWriter(parquet_path, PARQUET_SCHEMA, compression="zstd")
                if parquet_path is not None else None)

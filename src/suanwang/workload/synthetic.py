@@ -17,10 +17,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from suanwang.model import Job, Kind, Network
+from suanwang.workload.columns import JobColumns, JobList
 from suanwang.workload.job_columns import jobs_from_columns
 
 BEIJING = timezone(timedelta(hours=8))
@@ -192,7 +195,7 @@ def synthetic_jobs(network: Network, n_jobs: int, days: float, seed: int = 0,
             deadline[mask] = np.round(submit[mask] + c.deadline_factor * duration[mask]
                                       + c.deadline_slack_s, 3)
     # the jobs in submit order, from columns (per-class fields taken from small tables by
-    # class code)
+    # class code); the columns go with them (`JobList`), for the outputs to read
     cls = class_idx[order]
     tenant_names = [t for c in usable for t in c.tenants]
     tenant_first = np.cumsum([0] + [len(c.tenants) for c in usable])[:-1]
@@ -201,16 +204,40 @@ def synthetic_jobs(network: Network, n_jobs: int, days: float, seed: int = 0,
     dl = deadline[order]
     deadline_obj = np.array(dl.tolist(), dtype=object)
     deadline_obj[np.isnan(dl)] = None
-    return jobs_from_columns(
-        n_jobs, job_id=[f"j{rank:07d}" for rank in range(n_jobs)],
-        tenant=np.array(tenant_names, dtype=object)[tenant_first[cls]
-                                                    + tenant_idx[order]].tolist(),
-        origin=np.array(region_names, dtype=object)[origin_idx[order]].tolist(),
+    tenant_of = tenant_first[cls] + tenant_idx[order]  # into tenant_names
+    origin_of = origin_idx[order]  # into region_names
+    submit_s = np.round(submit, 3)[order]
+    job_id = [f"j{rank:07d}" for rank in range(n_jobs)]
+    jobs = jobs_from_columns(
+        n_jobs, job_id=job_id,
+        tenant=np.array(tenant_names, dtype=object)[tenant_of].tolist(),
+        origin=np.array(region_names, dtype=object)[origin_of].tolist(),
         kind=by_class["kind"][cls].tolist(), units=units[order].tolist(),
-        duration_s=duration[order].tolist(), submit_s=np.round(submit, 3)[order].tolist(),
+        duration_s=duration[order].tolist(), submit_s=submit_s.tolist(),
         rtt_bound_ms=by_class["rtt_bound_ms"][cls].tolist(),
         deadline_s=deadline_obj.tolist(), data_gb=data_gb[order].tolist(),
         workload=by_class["name"][cls].tolist())
+    rtt_bound = np.array([np.nan if c.rtt_bound_ms is None else c.rtt_bound_ms
+                          for c in usable], dtype=np.float64)[cls]
+    columns = JobColumns(
+        job_id=pa.array(job_id, type=pa.string()),
+        **_recoded("tenant", tenant_names, tenant_of),
+        **_recoded("origin", region_names, origin_of),
+        **_recoded("kind", [c.kind.value for c in usable], cls),
+        **_recoded("workload", [c.name for c in usable], cls),
+        units=units[order], duration_s=duration[order], submit_s=submit_s,
+        rtt_bound_ms=rtt_bound, deadline_s=dl, data_gb=data_gb[order])
+    return JobList(jobs, columns)
+
+
+def _recoded(field: str, names: list[str], index: np.ndarray) -> dict[str, Any]:
+    """The `JobColumns` fields of a text field whose value is names[index]: codes into its
+    sorted distinct names."""
+    distinct = sorted(set(names))
+    rank = np.array([distinct.index(x) for x in names], dtype=np.int64)
+    plural = {"tenant": "tenants", "origin": "origins", "kind": "kinds",
+              "workload": "workloads"}[field]
+    return {f"{field}_code": rank[index], plural: distinct}
 
 def _draw_sizes(rng: np.random.Generator, usable: list[WorkloadClass], class_idx: np.ndarray,
                 scale: dict[Kind, float],
