@@ -14,7 +14,7 @@ egress line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -379,17 +379,21 @@ def _unit_price_cells(lines: Lines, a: int, b: int, prov: Sequence[Provider]) ->
     return pc.replace_with_mask(cells, pa.array(odd), pa.array(text, type=pa.string()))
 
 
-def write_invoice_columns(result: SimResult, out_dir: Path) -> list[Path]:
+def write_invoice_columns(result: SimResult, out_dir: Path,
+                          tenants: Collection[str] | None = None) -> list[Path]:
     """invoices/<tenant>_<YYYY-MM>.csv from the columns, `JOB_BLOCK` jobs at a time (each
     block's lines appended to their files: a file's lines stay in job order); return the
-    files written, in (tenant, month) order."""
+    files written, in (tenant, month) order. With `tenants`, only their files."""
     folder = out_dir / "invoices"
     folder.mkdir(parents=True, exist_ok=True)
     billed = billed_jobs(result)
+    tables = price_tables(result)  # (over all billed jobs, whichever are written)
+    texts = JobTexts.of(result)
+    if tenants is not None:
+        wanted = np.isin(np.asarray(texts.tenants, dtype=object), list(tenants))
+        billed = billed[wanted[texts.tenant_code[billed]]]
     if len(billed) == 0:
         return []
-    texts = JobTexts.of(result)
-    tables = price_tables(result)
     header = csv_text([]).encode("utf-8")
     files: dict[tuple[int, int], tuple[Path, BinaryIO]] = {}
     try:
