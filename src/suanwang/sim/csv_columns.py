@@ -79,9 +79,13 @@ def write_rows(f: BinaryIO, columns: Sequence[pa.Array]) -> None:
     """Write rows of formatted cells (one array per column), each ending "\\r\\n", as UTF-8."""
     if not columns or len(columns[0]) == 0:
         return
-    lines = pc.binary_join_element_wise(*columns, ",")
-    lines = pc.binary_join_element_wise(lines, "\r\n", "")
-    for chunk in _chunks(lines):
+    last = pc.binary_join_element_wise(columns[-1], "\r\n", "")  # (a short column)
+    write_text(f, pc.binary_join_element_wise(*columns[:-1], last, ","))
+
+
+def write_text(f: BinaryIO, rows: pa.Array | pa.ChunkedArray) -> None:
+    """Write the values of a string array one after the other, as UTF-8."""
+    for chunk in _chunks(rows):
         f.write(_string_data(chunk))
 
 
