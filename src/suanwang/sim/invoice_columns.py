@@ -407,7 +407,7 @@ def write_invoice_columns(result: SimResult, out_dir: Path,
     try:
         for c in range(0, len(billed), JOB_BLOCK):
             lines = invoice_columns(result, billed[c:c + JOB_BLOCK], tables)
-            tenant = texts.tenant_code[lines.job]
+            tenant = texts.tenant_code[lines.job].astype(np.int64)
             # by file, (tenant, month); a file's lines keep their order
             order = np.lexsort((np.arange(len(tenant)), lines.month, tenant))
             lines, tenant = lines.take(order), tenant[order]

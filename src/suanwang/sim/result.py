@@ -70,6 +70,8 @@ class SimResult:
               placed_s: np.ndarray, transfer_s: np.ndarray, deferrals: np.ndarray,
               reasons: dict[int, str], rejected: dict[int, str], wall_s: float,
               slice_idx: np.ndarray | None = None) -> SimResult:
+        """The result of a run from what its recorder kept (`reasons` is taken over: the
+        rejections are added to it)."""
         n = len(jobs)
         cols = JobColumns.of(jobs)
         duration = cols.duration_s
@@ -105,7 +107,7 @@ class SimResult:
         status = [DONE] * n
         for i in np.flatnonzero(late).tolist():
             status[i] = LATE
-        all_reasons = dict(reasons)
+        all_reasons = reasons  # (taken over, not copied: a million entries at scale)
         for i, why in rejected.items():
             status[i] = REJECTED
             all_reasons[i] = why

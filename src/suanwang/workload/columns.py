@@ -24,14 +24,21 @@ import pyarrow as pa
 
 from suanwang.model import Job
 
-__all__ = ["JobColumns", "JobList", "coded"]
+__all__ = ["JobColumns", "JobList", "code_dtype", "coded"]
+
+
+def code_dtype(n_names: int) -> type[np.signedinteger[Any]]:
+    """The smallest signed integer type holding codes into `n_names` names (and -1)."""
+    return np.int8 if n_names < 2**7 else np.int16 if n_names < 2**15 else np.int32 \
+        if n_names < 2**31 else np.int64
 
 
 def coded(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """(codes, names): names sorted and distinct, values[i] == names[codes[i]]."""
     names = sorted(set(values))
     code = {v: k for k, v in enumerate(names)}
-    return np.fromiter(map(code.__getitem__, values), dtype=np.int64, count=len(values)), names
+    return np.fromiter(map(code.__getitem__, values), dtype=code_dtype(len(names)),
+                       count=len(values)), names
 
 
 def _floats(values: Iterable[float | None], n: int) -> np.ndarray:
@@ -43,7 +50,7 @@ class JobColumns:
     """Per job i (in the order of the jobs): the fields of jobs[i]."""
 
     job_id: pa.Array  # string
-    tenant_code: np.ndarray  # into `tenants`
+    tenant_code: np.ndarray  # into `tenants` (codes: `code_dtype`)
     tenants: list[str]  # sorted, distinct
     origin_code: np.ndarray
     origins: list[str]

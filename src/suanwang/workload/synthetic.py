@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from suanwang.model import Job, Kind, Network
-from suanwang.workload.columns import JobColumns, JobList
+from suanwang.workload.columns import JobColumns, JobList, code_dtype
 from suanwang.workload.job_columns import jobs_from_columns
 
 BEIJING = timezone(timedelta(hours=8))
@@ -212,10 +212,10 @@ def synthetic_jobs(network: Network, n_jobs: int, days: float, seed: int = 0,
         n_jobs, job_id=job_id,
         tenant=np.array(tenant_names, dtype=object)[tenant_of].tolist(),
         origin=np.array(region_names, dtype=object)[origin_of].tolist(),
-        kind=by_class["kind"][cls].tolist(), units=units[order].tolist(),
-        duration_s=duration[order].tolist(), submit_s=submit_s.tolist(),
+        kind=by_class["kind"][cls].tolist(), units=_shared(units[order]),
+        duration_s=_shared(duration[order]), submit_s=submit_s.tolist(),
         rtt_bound_ms=by_class["rtt_bound_ms"][cls].tolist(),
-        deadline_s=deadline_obj.tolist(), data_gb=data_gb[order].tolist(),
+        deadline_s=deadline_obj.tolist(), data_gb=_shared(data_gb[order]),
         workload=by_class["name"][cls].tolist())
     rtt_bound = np.array([np.nan if c.rtt_bound_ms is None else c.rtt_bound_ms
                           for c in usable], dtype=np.float64)[cls]
@@ -237,7 +237,14 @@ def _recoded(field: str, names: list[str], index: np.ndarray) -> dict[str, Any]:
     rank = np.array([distinct.index(x) for x in names], dtype=np.int64)
     plural = {"tenant": "tenants", "origin": "origins", "kind": "kinds",
               "workload": "workloads"}[field]
-    return {f"{field}_code": rank[index], plural: distinct}
+    return {f"{field}_code": rank[index].astype(code_dtype(len(distinct))), plural: distinct}
+
+
+def _shared(values: np.ndarray) -> list[Any]:
+    """`values.tolist()`, equal values one Python object (a million jobs' sizes and durations
+    repeat: tens of MB fewer objects)."""
+    distinct, index = np.unique(values, return_inverse=True)
+    return np.array(distinct.tolist(), dtype=object)[index.reshape(-1)].tolist()
 
 def _draw_sizes(rng: np.random.Generator, usable: list[WorkloadClass], class_idx: np.ndarray,
                 scale: dict[Kind, float],
