@@ -243,8 +243,9 @@ def _recoded(field: str, names: list[str], index: np.ndarray) -> dict[str, Any]:
 def _shared(values: np.ndarray) -> list[Any]:
     """`values.tolist()`, equal values one Python object (a million jobs' sizes and durations
     repeat: tens of MB fewer objects)."""
-    distinct, index = np.unique(values, return_inverse=True)
-    return np.array(distinct.tolist(), dtype=object)[index.reshape(-1)].tolist()
+    first: dict[Any, Any] = {}
+    items = values.tolist()
+    return list(map(first.setdefault, items, items))
 
 def _draw_sizes(rng: np.random.Generator, usable: list[WorkloadClass], class_idx: np.ndarray,
                 scale: dict[Kind, float],
