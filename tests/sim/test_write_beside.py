@@ -45,12 +45,29 @@ def test_the_tenants_split_by_billed_jobs() -> None:
     assert first and second and not set(first) & set(second)
 
 
-def test_a_failing_child_makes_the_parent_raise() -> None:
+def test_a_failing_child_makes_the_parent_raise_its_error() -> None:
     def fail() -> None:
         raise ValueError("no such tenant")
 
-    with pytest.raises(BesideError, match="no such tenant"), beside(fail):
+    with pytest.raises(ValueError, match="no such tenant"), beside(fail):
         pass
+
+
+def test_an_error_that_cannot_be_sent_comes_as_its_traceback() -> None:
+    class Local(Exception):  # (a local class: not picklable)
+        pass
+
+    def fail() -> None:
+        raise Local("deep inside")
+
+    with pytest.raises(BesideError, match="deep inside"), beside(fail):
+        pass
+
+
+def test_the_childs_value_comes_back() -> None:
+    with beside(lambda: {"hours": list(range(5))}) as got:
+        assert got.value is None
+    assert got.value == {"hours": [0, 1, 2, 3, 4]}
 
 
 def test_the_blocks_own_error_comes_first() -> None:
@@ -63,6 +80,6 @@ def test_the_blocks_own_error_comes_first() -> None:
 
 def test_without_fork_the_task_runs_after_the_block() -> None:
     seen: list[str] = []
-    with beside(lambda: seen.append("task"), fork=False):
+    with beside(lambda: seen.append("task") or 7, fork=False) as got:
         seen.append("block")
-    assert seen == ["block", "task"]
+    assert seen == ["block", "task"] and got.value == 7

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from suanwang.model import Job, Kind, Network
-from suanwang.workload.columns import JobColumns, JobList, code_dtype
-from suanwang.workload.job_columns import jobs_from_columns
+from suanwang.workload.columns import JobColumns, code_dtype, jobs_of
 
 BEIJING = timezone(timedelta(hours=8))
 DEFAULT_LOAD = 0.6
@@ -123,8 +123,16 @@ def synthetic_jobs(network: Network, n_jobs: int, days: float, seed: int = 0,
     """`n_jobs` jobs arriving over `days` days, sized so the offered load is `load` per kind.
 
     Classes whose kind the network lacks, and origins it lacks, are left out (weights
-    renormalised). Deterministic for (network, n_jobs, days, seed, load, start_utc).
+    renormalised). Deterministic for (network, n_jobs, days, seed, load, start_utc). The
+    jobs come as a `JobList` holding their columns (`synthetic_columns`).
     """
+    return jobs_of(synthetic_columns(network, n_jobs, days, seed, load, start_utc, classes))
+
+
+def synthetic_columns(network: Network, n_jobs: int, days: float, seed: int = 0,
+                      load: float = DEFAULT_LOAD, start_utc: datetime | None = None,
+                      classes: tuple[WorkloadClass, ...] = WORKLOAD_CLASSES) -> JobColumns:
+    """The columns of `synthetic_jobs` (the same arguments), before any `Job` is made."""
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
     if not days > 0:
@@ -194,40 +202,23 @@ def synthetic_jobs(network: Network, n_jobs: int, days: float, seed: int = 0,
         if c.rtt_bound_ms is None:
             deadline[mask] = np.round(submit[mask] + c.deadline_factor * duration[mask]
                                       + c.deadline_slack_s, 3)
-    # the jobs in submit order, from columns (per-class fields taken from small tables by
-    # class code); the columns go with them (`JobList`), for the outputs to read
+    # the jobs' columns in submit order (per-class fields taken from small tables by class
+    # code)
     cls = class_idx[order]
     tenant_names = [t for c in usable for t in c.tenants]
     tenant_first = np.cumsum([0] + [len(c.tenants) for c in usable])[:-1]
-    by_class = {name: np.array([getattr(c, name) for c in usable] + [None], dtype=object)
-                for name in ("kind", "rtt_bound_ms", "name")}
-    dl = deadline[order]
-    deadline_obj = np.array(dl.tolist(), dtype=object)
-    deadline_obj[np.isnan(dl)] = None
-    tenant_of = tenant_first[cls] + tenant_idx[order]  # into tenant_names
-    origin_of = origin_idx[order]  # into region_names
-    submit_s = np.round(submit, 3)[order]
-    job_id = [f"j{rank:07d}" for rank in range(n_jobs)]
-    jobs = jobs_from_columns(
-        n_jobs, job_id=job_id,
-        tenant=np.array(tenant_names, dtype=object)[tenant_of].tolist(),
-        origin=np.array(region_names, dtype=object)[origin_of].tolist(),
-        kind=by_class["kind"][cls].tolist(), units=_shared(units[order]),
-        duration_s=_shared(duration[order]), submit_s=submit_s.tolist(),
-        rtt_bound_ms=by_class["rtt_bound_ms"][cls].tolist(),
-        deadline_s=deadline_obj.tolist(), data_gb=_shared(data_gb[order]),
-        workload=by_class["name"][cls].tolist())
     rtt_bound = np.array([np.nan if c.rtt_bound_ms is None else c.rtt_bound_ms
                           for c in usable], dtype=np.float64)[cls]
-    columns = JobColumns(
-        job_id=pa.array(job_id, type=pa.string()),
-        **_recoded("tenant", tenant_names, tenant_of),
-        **_recoded("origin", region_names, origin_of),
+    job_id = pc.binary_join_element_wise(
+        "j", pc.utf8_lpad(pc.cast(pa.array(np.arange(n_jobs)), pa.string()), 7, "0"), "")
+    return JobColumns(
+        job_id=job_id,
+        **_recoded("tenant", tenant_names, tenant_first[cls] + tenant_idx[order]),
+        **_recoded("origin", region_names, origin_idx[order]),
         **_recoded("kind", [c.kind.value for c in usable], cls),
         **_recoded("workload", [c.name for c in usable], cls),
-        units=units[order], duration_s=duration[order], submit_s=submit_s,
-        rtt_bound_ms=rtt_bound, deadline_s=dl, data_gb=data_gb[order])
-    return JobList(jobs, columns)
+        units=units[order], duration_s=duration[order], submit_s=np.round(submit, 3)[order],
+        rtt_bound_ms=rtt_bound, deadline_s=deadline[order], data_gb=data_gb[order])
 
 
 def _recoded(field: str, names: list[str], index: np.ndarray) -> dict[str, Any]:
@@ -239,13 +230,6 @@ def _recoded(field: str, names: list[str], index: np.ndarray) -> dict[str, Any]:
               "workload": "workloads"}[field]
     return {f"{field}_code": rank[index].astype(code_dtype(len(distinct))), plural: distinct}
 
-
-def _shared(values: np.ndarray) -> list[Any]:
-    """`values.tolist()`, equal values one Python object (a million jobs' sizes and durations
-    repeat: tens of MB fewer objects)."""
-    first: dict[Any, Any] = {}
-    items = values.tolist()
-    return list(map(first.setdefault, items, items))
 
 def _draw_sizes(rng: np.random.Generator, usable: list[WorkloadClass], class_idx: np.ndarray,
                 scale: dict[Kind, float],
