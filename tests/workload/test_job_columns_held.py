@@ -32,12 +32,6 @@ def test_the_generators_columns_are_the_jobs_columns() -> None:
     assert np.isnan(made.deadline_s[[j.deadline_s is None for j in jobs]]).all()
 
 
-def test_the_generators_jobs_share_equal_values() -> None:
-    jobs = synthetic_jobs(load_network(), 2000, 1.0, seed=1)
-    durations = [j.duration_s for j in jobs]
-    assert len({id(d) for d in durations}) == len(set(durations))
-
-
 def test_a_changed_list_drops_its_columns() -> None:
     jobs = synthetic_jobs(load_network(), 200, 1.0, seed=2)
     jobs.append(jobs[0])

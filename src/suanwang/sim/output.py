@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from suanwang.ledger.sim_output import write_sim_ledger
+from suanwang.memory_trim import give_back
 from suanwang.network.loader import network_to_dict
 from suanwang.sim.beside import beside, can_fork
 from suanwang.sim.csv_columns import float_cells, header, int_cells, text_cells, write_rows
@@ -180,6 +181,8 @@ def write_run(result: SimResult, out_dir: Path, run_info: dict[str, Any], *,
     fork = invoices and can_fork() and len(result.job_columns) >= FORK_MIN_JOBS
     child_tenants, own_tenants = split_tenants(result, CHILD_INVOICE_SHARE) if fork \
         else ([], [])
+    if fork:
+        give_back()  # (what the run freed: neither process should hold it)
 
     def child_task() -> None:
         if child_tenants:

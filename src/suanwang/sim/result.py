@@ -13,6 +13,7 @@ import numpy as np
 from suanwang.core.accounting import busy_unit_seconds_by_hour, charge_jobs
 from suanwang.core.state import Topology
 from suanwang.energy.series import HOUR_S, EnergySeries
+from suanwang.memory_trim import give_back
 from suanwang.model import Job, Network
 from suanwang.pricing.table import PriceTable
 from suanwang.workload.columns import JobColumns
@@ -118,6 +119,7 @@ class SimResult:
                      cost_yuan=cost, deferrals=deferrals, reasons=all_reasons, wall_s=wall_s,
                      slice=slice_idx, compute_bill_yuan=compute_bill, egress_yuan=egress)
         result.__dict__["job_columns"] = cols  # (the cached property, made once here)
+        give_back()  # (the accounting's temporaries)
         return result
 
     # ---- views -------------------------------------------------------------------------

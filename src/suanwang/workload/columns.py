@@ -22,6 +22,7 @@ from typing import Any, SupportsIndex
 import numpy as np
 import pyarrow as pa
 
+from suanwang.memory_trim import give_back
 from suanwang.model import Job, Kind
 from suanwang.workload.job_columns import jobs_from_columns
 
@@ -162,9 +163,8 @@ class JobList(list[Job]):
 
 
 def jobs_of(columns: JobColumns) -> JobList:
-    """The jobs of `columns` (their other fields at their defaults), holding the columns.
-    Equal values are one Python object (a million jobs' sizes and durations repeat: tens of
-    MB fewer objects); NaN is None."""
+    """The jobs of `columns` (their other fields at their defaults, None where a number is
+    NaN), holding the columns."""
     n = len(columns)
 
     def names(codes: np.ndarray, values: Sequence[Any]) -> list[Any]:
@@ -175,19 +175,16 @@ def jobs_of(columns: JobColumns) -> JobList:
         tenant=names(columns.tenant_code, columns.tenants),
         origin=names(columns.origin_code, columns.origins),
         kind=names(columns.kind_code, [Kind(k) for k in columns.kinds]),
-        units=_shared(columns.units), duration_s=_shared(columns.duration_s),
-        submit_s=columns.submit_s.tolist(), rtt_bound_ms=_shared(columns.rtt_bound_ms),
-        deadline_s=_shared(columns.deadline_s), data_gb=_shared(columns.data_gb),
+        units=columns.units.tolist(), duration_s=columns.duration_s.tolist(),
+        submit_s=columns.submit_s.tolist(), rtt_bound_ms=_or_none(columns.rtt_bound_ms),
+        deadline_s=_or_none(columns.deadline_s), data_gb=columns.data_gb.tolist(),
         workload=names(columns.workload_code, columns.workloads))
+    give_back()  # (the lists the jobs were made from)
     return JobList(jobs, columns)
 
 
-def _shared(values: np.ndarray) -> list[Any]:
-    """`values.tolist()` with equal values one object, and None for NaN."""
-    first: dict[Any, Any] = {}
-    items = values.tolist()
-    out = list(map(first.setdefault, items, items))
-    if values.dtype.kind == "f":
-        for i in np.flatnonzero(np.isnan(values)).tolist():
-            out[i] = None
-    return out
+def _or_none(values: np.ndarray) -> list[float | None]:
+    """`values.tolist()` with None for NaN."""
+    objects = np.array(values.tolist(), dtype=object)
+    objects[np.isnan(values)] = None
+    return objects.tolist()  # type: ignore[no-any-return]

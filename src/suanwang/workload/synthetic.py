@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from suanwang.memory_trim import give_back
 from suanwang.model import Job, Kind, Network
 from suanwang.workload.columns import JobColumns, code_dtype, jobs_of
 
@@ -211,7 +212,7 @@ def synthetic_columns(network: Network, n_jobs: int, days: float, seed: int = 0,
                           for c in usable], dtype=np.float64)[cls]
     job_id = pc.binary_join_element_wise(
         "j", pc.utf8_lpad(pc.cast(pa.array(np.arange(n_jobs)), pa.string()), 7, "0"), "")
-    return JobColumns(
+    columns = JobColumns(
         job_id=job_id,
         **_recoded("tenant", tenant_names, tenant_first[cls] + tenant_idx[order]),
         **_recoded("origin", region_names, origin_idx[order]),
@@ -219,6 +220,8 @@ def synthetic_columns(network: Network, n_jobs: int, days: float, seed: int = 0,
         **_recoded("workload", [c.name for c in usable], cls),
         units=units[order], duration_s=duration[order], submit_s=np.round(submit, 3)[order],
         rtt_bound_ms=rtt_bound, deadline_s=deadline[order], data_gb=data_gb[order])
+    give_back()  # (the draws' temporaries: a hundred MB or more at a million jobs)
+    return columns
 
 
 def _recoded(field: str, names: list[str], index: np.ndarray) -> dict[str, Any]:
