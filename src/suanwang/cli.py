@@ -43,11 +43,13 @@ from suanwang.network.loader import load_network
 from suanwang.planning.bound import Bound, compare_bounds
 from suanwang.planning.tight_bound import tight_compare_bounds
 from suanwang.policies.registry import OFFLINE_POLICIES, POLICIES, UnknownPolicyError
+from suanwang.sim.beside import beside, can_fork
 from suanwang.sim.market_compare import market_compare
 from suanwang.sim.output import FORMATS, run_files, write_run
 from suanwang.sim.result import SimResult
 from suanwang.sim.runner import DEFAULT_START, energy_for, run
-from suanwang.workload.synthetic import DEFAULT_LOAD, synthetic_jobs
+from suanwang.workload.columns import jobs_of
+from suanwang.workload.synthetic import DEFAULT_LOAD, synthetic_columns, synthetic_jobs
 from suanwang.workload.traces import read_trace
 
 app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True,
@@ -107,6 +109,7 @@ class _Bar:
 
 
 _fail = fail
+ENERGY_BESIDE_MIN_JOBS = 100_000  # from this many synthetic jobs on, the series is made beside
 
 
 def _network(path: Path | None) -> Network:
@@ -237,10 +240,14 @@ def simulate(
         raise _fail(str(UnknownPolicyError(f"unknown policy {policy!r}; choose one of: "
                                            f"{', '.join([*POLICIES, *OFFLINE_POLICIES])}")))
     net = _network(network)
-    demand, info = _demand(net, trace, days, jobs, seed, load)
     events = None if grid_events is None else cli_grid.events_of(grid_events, net,
                                                                    DEFAULT_START)
-    series = _energy(net, demand, seed, None, energy, energy_series)
+    if trace is None and jobs >= ENERGY_BESIDE_MIN_JOBS and can_fork():
+        demand, info, series = _demand_and_energy(net, days, jobs, seed, load, energy,
+                                                  energy_series)
+    else:
+        demand, info = _demand(net, trace, days, jobs, seed, load)
+        series = _energy(net, demand, seed, None, energy, energy_series)
     grid = None
     if events is not None:
         grid = _run_grid(net, demand, policy, seed, forecast_error, series, events)
@@ -381,6 +388,34 @@ def _compare_market(days: float, jobs: int, seed: int, load: float, trace: Path 
         (out / "compare.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False),
                                           encoding="utf-8")
         stdout().print(f"wrote {out}/compare.json")
+
+
+def _demand_and_energy(net: Network, days: float, jobs: int, seed: int, load: float,
+                       model: str, measured_path: Path | None
+                       ) -> tuple[list[Job], dict[str, Any], EnergySeries]:
+    """`_demand` (synthetic) and `_energy` with the energy series made in a child process
+    (`sim.beside`) while this one makes the jobs from their columns: the same jobs and series
+    (the series needs only the columns' horizon)."""
+    if model not in ENERGY_MODELS:
+        raise _fail(f"unknown energy model {model!r}; choose one of: {', '.join(ENERGY_MODELS)}")
+    try:
+        columns = synthetic_columns(net, jobs, days, seed=seed, load=load,
+                                    start_utc=DEFAULT_START)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+    def series_of() -> EnergySeries:
+        measured = None if measured_path is None else read_measured(measured_path, net)
+        return energy_for(net, columns, seed, DEFAULT_START, days=None, model=model,
+                          measured=measured)
+
+    try:
+        with beside(series_of) as made:
+            demand = jobs_of(columns)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    return demand, {"demand": "synthetic", "jobs_requested": jobs, "days": days, "seed": seed,
+                    "load": load, "horizon_s": days * 86400.0}, made.value
 
 
 def _energy(net: Network, demand: list[Job], seed: int, days: float | None, model: str,

@@ -16,7 +16,6 @@ from suanwang.cli_output import Column, print_table, stdout
 from suanwang.errors import InputError
 from suanwang.ledger.bundle import CertificateInvalid, verify_bundle
 from suanwang.ledger.certificate import LedgerBroken, Subject, build_bundle, build_certificate
-from suanwang.ledger.certificate_page import render_certificate_html
 from suanwang.ledger.chain import energy_only
 from suanwang.ledger.checkpoint import (
     KEY_ENV,
@@ -436,6 +435,9 @@ def certificate(
         html_path = stem.parent / f"{stem.name}.html"
         json_path.write_text(json.dumps(cert, indent=2, ensure_ascii=False) + "\n",
                              encoding="utf-8")
+        # (the page embeds a font subset: fontTools is imported only for it)
+        from suanwang.ledger.certificate_page import render_certificate_html
+
         html_path.write_text(render_certificate_html(cert), encoding="utf-8")
         console.print(f"wrote {json_path} and {html_path}", highlight=False, soft_wrap=True)
 

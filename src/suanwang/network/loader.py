@@ -18,7 +18,7 @@ from suanwang.errors import InputError
 from suanwang.model import Contracts, Hub, Kind, Network, Pool, Region, Site, Snapshot
 from suanwang.network.providers import parse_catalogue, provider_to_dict, site_providers
 from suanwang.network.reader import _Reader
-from suanwang.yaml_input import all_keys, load_yaml_located, refuse_misspelt_keys
+from suanwang.yaml_input import Located, all_keys, load_yaml_located, refuse_misspelt_keys
 
 BUNDLED = "national"
 EARTH_RADIUS_KM = 6371.0
@@ -52,10 +52,11 @@ def provincial_grid_factors_g_per_kwh(year: int = 2022) -> dict[str, float]:
 
 
 def load_network(path: str | Path | None = None) -> Network:
-    """Load a network file; `None` loads the bundled national network."""
+    """Load a network file; `None` loads the bundled national network (its file parsed once
+    per process)."""
     file = Path(path) if path is not None else bundled_network_path()
     source = str(file)
-    located = load_yaml_located(file)
+    located = _bundled_located() if path is None else load_yaml_located(file)
     refuse_misspelt_keys(located, _known_keys(), source)
     try:
         return parse_network(located.doc, source)
@@ -71,9 +72,15 @@ _OPTIONAL_KEYS = frozenset({"grid_intensity_g_per_kwh", "contracts", "wind_mw", 
 
 
 @functools.cache
+def _bundled_located() -> Located:
+    """The bundled network file, parsed (read only: `parse_network` does not change it)."""
+    return load_yaml_located(bundled_network_path())
+
+
+@functools.cache
 def _known_keys() -> frozenset[str]:
     """The keys of the bundled network file and the optional ones (for `refuse_misspelt_keys`)."""
-    return frozenset(all_keys(load_yaml_located(bundled_network_path()).doc) | _OPTIONAL_KEYS)
+    return frozenset(all_keys(_bundled_located().doc) | _OPTIONAL_KEYS)
 
 
 def parse_network(doc: Any, source: str = "<network>") -> Network:

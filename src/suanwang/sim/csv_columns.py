@@ -65,9 +65,9 @@ def quote(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"'
 
 
-def text_cells(values: Sequence[str]) -> pa.StringArray:
+def text_cells(values: Sequence[str] | pa.Array) -> pa.StringArray:
     """Text cells, quoted where they hold a comma, a quote or a line break."""
-    arr = pa.array(values, type=pa.string())
+    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
     needs = pc.match_substring_regex(arr, '[,"\r\n]')
     if not pc.any(needs).as_py():
         return arr
@@ -79,9 +79,13 @@ def write_rows(f: BinaryIO, columns: Sequence[pa.Array]) -> None:
     """Write rows of formatted cells (one array per column), each ending "\\r\\n", as UTF-8."""
     if not columns or len(columns[0]) == 0:
         return
-    lines = pc.binary_join_element_wise(*columns, ",")
-    lines = pc.binary_join_element_wise(lines, "\r\n", "")
-    for chunk in _chunks(lines):
+    last = pc.binary_join_element_wise(columns[-1], "\r\n", "")  # (a short column)
+    write_text(f, pc.binary_join_element_wise(*columns[:-1], last, ","))
+
+
+def write_text(f: BinaryIO, rows: pa.Array | pa.ChunkedArray) -> None:
+    """Write the values of a string array one after the other, as UTF-8."""
+    for chunk in _chunks(rows):
         f.write(_string_data(chunk))
 
 

@@ -68,12 +68,17 @@ class _Recorder:
         self.settled += 1
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"site": np.array(self.site, dtype=np.int64),
-                "pool": np.array(self.pool, dtype=np.int64),
-                "slice_idx": np.array(self.slice, dtype=np.int64),
-                "placed_s": np.array(self.placed_s, dtype=float),
-                "transfer_s": np.array(self.transfer_s, dtype=float),
-                "deferrals": np.array(self.deferrals, dtype=np.int32)}
+        """The kept lists as arrays, each list let go once converted (a million-job run's
+        lists and their floats are over 100 MB)."""
+        out = {}
+        for key, name, dtype in (("site", "site", np.int64), ("pool", "pool", np.int64),
+                                 ("slice_idx", "slice", np.int64),
+                                 ("placed_s", "placed_s", float),
+                                 ("transfer_s", "transfer_s", float),
+                                 ("deferrals", "deferrals", np.int32)):
+            out[key] = np.array(getattr(self, name), dtype=dtype)
+            setattr(self, name, [])
+        return out
 
     def deferred(self, job: Job, until_s: float, reason: str) -> None:
         i = self.index[job.job_id]

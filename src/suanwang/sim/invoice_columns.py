@@ -14,7 +14,7 @@ egress line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -23,11 +23,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from suanwang.model import Provider
 from suanwang.pricing.bill import ENERGY_ITEM
-from suanwang.pricing.focus import FOCUS_COLUMNS, ISSUER, UNIT_NAMES, csv_text
+from suanwang.pricing.focus import ISSUER, UNIT_NAMES, csv_text
 from suanwang.pricing.tariff import hourly_unit_prices
-from suanwang.sim.csv_columns import float_cells, text_cells, write_rows
+from suanwang.sim.csv_columns import float_cells, quote, text_cells, write_text
 from suanwang.sim.result import SimResult
 
 US = 1_000_000  # microseconds per second
@@ -48,7 +47,7 @@ def aligned(result: SimResult) -> bool:
     start = result.series.start_utc
     if start.minute or start.second or start.microsecond:
         return False
-    tenants = {j.tenant for j in result.jobs}
+    tenants = result.job_columns.tenants
     return len({safe_name(t) for t in tenants}) == len(tenants)
 
 
@@ -170,7 +169,7 @@ def price_tables(result: SimResult) -> tuple[np.ndarray, np.ndarray, list[str]]:
 def invoice_columns(result: SimResult, billed: np.ndarray | None = None,
                     tables: tuple[np.ndarray, np.ndarray, list[str]] | None = None) -> Lines:
     """The invoice lines of the `billed` jobs (default: all that ran), job by job."""
-    jobs = result.jobs
+    cols = result.job_columns
     billed = billed_jobs(result) if billed is None else billed
     price_tab, item_tab, item_ids = price_tables(result) if tables is None else tables
     empty = np.zeros(0, dtype=np.int64)
@@ -180,8 +179,7 @@ def invoice_columns(result: SimResult, billed: np.ndarray | None = None,
                      empty, item_ids)
     hours = price_tab.shape[1]
     p = _pieces(result, billed, hours)
-    units = np.fromiter((jobs[i].units for i in billed.tolist()), dtype=np.float64,
-                        count=len(billed))
+    units = cols.units[billed].astype(np.float64)
     hour = np.clip(p["hour"], 0, hours - 1)
     price = price_tab[p["slice"], hour]
     item = item_tab[p["slice"], hour]
@@ -189,15 +187,7 @@ def invoice_columns(result: SimResult, billed: np.ndarray | None = None,
     cost = price * unit_h
     month = _month(p["start"])
     # usage lines: pieces of a job with one (item, price, month), in time order
-    pos = np.arange(len(price))
-    order = np.lexsort((pos, month, price, item, p["job"]))
-    keys = (p["job"][order], item[order], price[order], month[order])
-    change = np.ones(len(order), dtype=bool)
-    if len(order):
-        diff = np.zeros(len(order) - 1, dtype=bool)
-        for key in keys:
-            diff |= key[1:] != key[:-1]
-        change[1:] = diff
+    order, change = _line_groups(p["job"], item, price, month, price_tab)
     heads = np.flatnonzero(change)
     lengths = np.diff(np.append(heads, len(order)))
     q_sum, c_sum = _sequential_sums(heads, lengths, unit_h[order], cost[order])
@@ -208,8 +198,7 @@ def invoice_columns(result: SimResult, billed: np.ndarray | None = None,
     topo = result.topology
     sl = np.asarray(result.slice)[billed].astype(np.int64)
     per_gb = np.asarray(topo.slice_egress, dtype=np.float64)[sl]
-    data = np.fromiter((jobs[i].data_gb for i in billed.tolist()), dtype=np.float64,
-                       count=len(billed))
+    data = cols.data_gb[billed]
     egress_yuan = data * per_gb
     has_egress = (egress_yuan > 0) | (data > 0)
     e_job = np.flatnonzero(has_egress)
@@ -236,6 +225,37 @@ def invoice_columns(result: SimResult, billed: np.ndarray | None = None,
     )
 
 
+def _line_groups(job: np.ndarray, item: np.ndarray, price: np.ndarray, month: np.ndarray,
+                 price_tab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pieces ordered by (job, item, price, month), in time order within each, and where
+    each group (a usage line) starts. The four keys are packed into one integer where they
+    fit (the prices ranked among the table's), else sorted one after the other."""
+    n = len(job)
+    prices = np.unique(price_tab)
+    n_jobs = int(job.max()) + 1 if n else 1
+    n_items = int(item.max()) + 1 if n else 1
+    m0 = int(month.min()) if n else 0
+    n_months = int(month.max()) - m0 + 1 if n else 1
+    if n and n_jobs * n_items * len(prices) * n_months < 2**62 \
+            and int(item.min()) >= 0 and np.array_equal(prices[np.searchsorted(
+                prices, price).clip(0, len(prices) - 1)], price):
+        rank = np.searchsorted(prices, price)
+        key = ((job * n_items + item) * len(prices) + rank) * n_months + (month - m0)
+        order = np.argsort(key, kind="stable")  # (nearly sorted already: job by job)
+        packed = key[order]
+        change = np.ones(n, dtype=bool)
+        change[1:] = packed[1:] != packed[:-1]
+        return order, change
+    order = np.lexsort((np.arange(n), month, price, item, job))
+    change = np.ones(n, dtype=bool)
+    if n:
+        diff = np.zeros(n - 1, dtype=bool)
+        for k in (job[order], item[order], price[order], month[order]):
+            diff |= k[1:] != k[:-1]
+        change[1:] = diff
+    return order, change
+
+
 def _sequential_sums(heads: np.ndarray, lengths: np.ndarray, *values: np.ndarray
                      ) -> list[np.ndarray]:
     """Sums of runs [heads[g], heads[g] + lengths[g]) added left to right (as `sum` adds)."""
@@ -257,11 +277,6 @@ def _money(values: np.ndarray) -> pa.Array:
     return float_cells(values, 6)
 
 
-def _texts(names: Sequence[str], index: np.ndarray) -> pa.Array:
-    """names[index] as CSV cells."""
-    return pc.take(text_cells(list(names)), pa.array(index, type=pa.int64()))
-
-
 @dataclass(frozen=True)
 class JobTexts:
     """The text cells an invoice line takes from its job, made once for all jobs of a run:
@@ -275,128 +290,128 @@ class JobTexts:
 
     @classmethod
     def of(cls, result: SimResult) -> JobTexts:
-        jobs = result.jobs
-        names = [j.tenant for j in jobs]
-        tenants = sorted(set(names))
-        code = {t: k for k, t in enumerate(tenants)}
-        return cls(np.fromiter(map(code.__getitem__, names), dtype=np.int64, count=len(jobs)),
-                   tenants, text_cells(tenants), text_cells([j.job_id for j in jobs]),
-                   text_cells([j.workload or j.job_id for j in jobs]))
+        cols = result.job_columns
+        job_id = text_cells(cols.job_id)
+        # the resource: the job's workload, else its id
+        workload = pc.take(text_cells([*cols.workloads]),
+                           pa.array(cols.workload_code, type=pa.int64()))
+        no_workload = np.asarray([not w for w in cols.workloads], dtype=bool)
+        resource = workload
+        if no_workload.any():
+            resource = pc.if_else(pa.array(no_workload[cols.workload_code]), job_id, workload)
+        return cls(cols.tenant_code, list(cols.tenants), text_cells(cols.tenants), job_id,
+                   resource)
 
 
-def _line_cells(result: SimResult, lines: Lines, a: int, b: int,
-                texts: JobTexts | None = None) -> list[pa.Array]:
-    """The FOCUS cells of lines [a, b), one array per column of `FOCUS_COLUMNS`."""
-    topo = result.topology
-    sites = result.network.sites
-    texts = JobTexts.of(result) if texts is None else texts
-    job = pa.array(lines.job[a:b], type=pa.int64())
-    sl = lines.slice[a:b]
-    egress = pa.array(lines.egress[a:b])
-    tenant = pc.take(texts.tenant_cells,
-                     pa.array(texts.tenant_code[lines.job[a:b]], type=pa.int64()))
-    job_id = pc.take(texts.job_id, job)
-    resource = pc.take(texts.resource, job)
-    prov = [pr for pr, _ in topo.slices]
-    kinds = [k for _, k in topo.slices]
-    site = [sites[s] for s in topo.slice_site]
-    # the billing period: the cells of each month of the block, taken per line
-    months, month_of = np.unique(lines.month[a:b], return_inverse=True)
-    month_of = pa.array(month_of.astype(np.int64))
-    period_start = pc.take(_iso(_month_start_us(months)), month_of)
-    period_end = pc.take(_iso(_month_start_us(months + 1)), month_of)
-    price = lines.price[a:b]
-    # descriptions: per (slice, price) of usage lines, per slice of egress lines; made once
-    # per distinct (slice, item, price) of the block and taken per line
-    prices, price_of = np.unique(price, return_inverse=True)
-    items = lines.item[a:b] + 1  # from 0 (egress: -1)
-    n_items, n_prices = int(items.max()) + 1 if len(items) else 1, max(1, len(prices))
-    distinct, key_of = np.unique((sl * n_items + items) * n_prices + price_of,
-                                 return_inverse=True)
-    texts_of_keys = []
-    for key in distinct.tolist():
-        r, code, pr_ = (key // n_prices // n_items, key // n_prices % n_items - 1,
-                        float(prices[key % n_prices]))
-        kind, unit = kinds[r], UNIT_NAMES[kinds[r]]
-        texts_of_keys.append(
-            f"input data moved in at {prov[r].egress_yuan_per_gb:g} yuan/GB" if code < 0
-            else "electricity cost of the units (energy-priced provider)" if code == 0
-            else f"{kind.value} compute at {pr_:g} yuan per {unit}")
-    desc = pc.take(text_cells(texts_of_keys), pa.array(key_of.astype(np.int64)))
-    unit = pc.if_else(egress, "GB", _texts([UNIT_NAMES[k] for k in kinds], sl))
-    item_names = [*lines.item_ids, ""]
-    item_code = np.where(lines.item[a:b] < 0, len(lines.item_ids), lines.item[a:b])
-    sku_price = pc.if_else(egress, _texts([f"{pr.id}/{s.id}/egress"
-                                           for pr, s in zip(prov, site, strict=True)], sl),
-                           _texts(item_names, item_code))
+@dataclass(frozen=True)
+class LineKeys:
+    """What an invoice line's cells take from its (provider pool, price item, unit price):
+    the key of every line and, per distinct key, the text of each run of cells that depends
+    on the key alone (made once per key, taken per line)."""
+
+    key_of: np.ndarray  # per line, into the tables
+    description: pa.Array  # ChargeDescription
+    unit_price: pa.Array  # ListUnitPrice
+    unit: pa.Array  # ConsumedUnit
+    unit_to_region: pa.Array  # PricingUnit .. RegionName
+    type_to_sku: pa.Array  # ResourceType .. SkuPriceId, then the line's end
+
+    @classmethod
+    def of(cls, result: SimResult, lines: Lines) -> LineKeys:
+        topo = result.topology
+        sites = result.network.sites
+        prov = [pr for pr, _ in topo.slices]
+        kinds = [k for _, k in topo.slices]
+        site = [sites[s] for s in topo.slice_site]
+        prices, price_of = np.unique(lines.price, return_inverse=True)
+        items = lines.item + 1  # from 0 (egress: -1)
+        n_items = int(items.max()) + 1 if len(items) else 1
+        n_prices = max(1, len(prices))
+        distinct, key_of = np.unique((lines.slice * n_items + items) * n_prices
+                                     + price_of.reshape(-1), return_inverse=True)
+        item_ids = lines.item_ids
+        desc, unit, to_region, to_sku, price_text = [], [], [], [], []
+        key_price = np.zeros(len(distinct))
+        for k, key in enumerate(distinct.tolist()):
+            r, code, price = (key // n_prices // n_items, key // n_prices % n_items - 1,
+                              float(prices[key % n_prices]))
+            pr, kind, st = prov[r], kinds[r], site[r]
+            egress = code < 0
+            key_price[k] = price
+            desc.append(f"input data moved in at {pr.egress_yuan_per_gb:g} yuan/GB" if egress
+                        else "electricity cost of the units (energy-priced provider)"
+                        if code == 0 else
+                        f"{kind.value} compute at {price:g} yuan per {UNIT_NAMES[kind]}")
+            unit_name = "GB" if egress else UNIT_NAMES[kind]
+            unit.append(quote(unit_name))
+            to_region.append(",".join(quote(c) for c in (
+                unit_name, pr.name_en, pr.name_en, ISSUER, st.id, st.name_en)))
+            to_sku.append(",".join(quote(c) for c in (
+                kind.value, "Networking" if egress else "Compute",
+                f"{pr.id} data transfer" if egress else f"{pr.id} {kind.value} compute",
+                f"{pr.id}/egress" if egress else f"{pr.id}/{kind.value}",
+                f"{pr.id}/{st.id}/egress" if egress else item_ids[code])) + "\r\n")
+            # an egress price as `csv.writer` writes the provider's value (an int as an int)
+            price_text.append(None if not egress or isinstance(pr.egress_yuan_per_gb, float)
+                              else str(pr.egress_yuan_per_gb))
+        money = _money(key_price).to_pylist()
+        unit_price = [m if t is None else t for m, t in zip(money, price_text, strict=True)]
+        return cls(key_of.reshape(-1).astype(np.int64), text_cells(desc),
+                   pa.array(unit_price, type=pa.string()), pa.array(unit, type=pa.string()),
+                   pa.array(to_region, type=pa.string()), pa.array(to_sku, type=pa.string()))
+
+
+def _file_prefix(tenant_cell: str, month: int) -> str:
+    """The cells every line of one invoice file starts with (BillingAccountId ..
+    ChargeCategory): its tenant's and its month's."""
+    period = _iso(_month_start_us(np.array([month, month + 1]))).to_pylist()
+    return ",".join([tenant_cell, tenant_cell, quote("CNY"), period[0], period[1],
+                     quote("Usage")])
+
+
+def _line_rows(lines: Lines, keys: LineKeys, a: int, b: int, prefix: str,
+               job_cells: pa.Array) -> pa.Array:
+    """The CSV rows of lines [a, b) of one file (whose lines start with `prefix`), each
+    ending "\\r\\n": the columns of `pricing.focus.FOCUS_COLUMNS`, in order."""
+    key = pa.array(keys.key_of[a:b], type=pa.int64())
     cost = _money(lines.cost[a:b])
     qty = _money(lines.quantity[a:b])
-    unit_price = _unit_price_cells(lines, a, b, prov)
-    provider_name = _texts([pr.name_en for pr in prov], sl)
-    n = b - a
-
-    def const(text: str) -> pa.Array:
-        return pa.repeat(pa.scalar(text_cells([text])[0].as_py(), pa.string()), n)
-
-    cells = {
-        "BillingAccountId": tenant, "BillingAccountName": tenant,
-        "BillingCurrency": const("CNY"), "BillingPeriodStart": period_start,
-        "BillingPeriodEnd": period_end, "ChargeCategory": const("Usage"),
-        "ChargeDescription": desc, "ChargePeriodStart": _iso(lines.start_us[a:b]),
-        "ChargePeriodEnd": _iso(lines.end_us[a:b]), "BilledCost": cost, "EffectiveCost": cost,
-        "ListCost": cost, "ListUnitPrice": unit_price, "ConsumedQuantity": qty,
-        "ConsumedUnit": unit, "PricingQuantity": qty, "PricingUnit": unit,
-        "ProviderName": provider_name, "PublisherName": provider_name,
-        "InvoiceIssuerName": const(ISSUER), "RegionId": _texts([s.id for s in site], sl),
-        "RegionName": _texts([s.name_en for s in site], sl), "ResourceId": job_id,
-        "ResourceName": resource, "ResourceType": _texts([k.value for k in kinds], sl),
-        "ServiceCategory": pc.if_else(egress, "Networking", "Compute"),
-        "ServiceName": pc.if_else(
-            egress, _texts([f"{pr.id} data transfer" for pr in prov], sl),
-            _texts([f"{pr.id} {k.value} compute" for pr, k in zip(prov, kinds, strict=True)],
-                   sl)),
-        "SkuId": pc.if_else(egress, _texts([f"{pr.id}/egress" for pr in prov], sl),
-                            _texts([f"{pr.id}/{k.value}" for pr, k in
-                                    zip(prov, kinds, strict=True)], sl)),
-        "SkuPriceId": sku_price,
-    }
-    return [cells[c] for c in FOCUS_COLUMNS]
+    return pc.binary_join_element_wise(
+        pa.scalar(prefix, pa.string()), pc.take(keys.description, key),
+        _iso(lines.start_us[a:b]), _iso(lines.end_us[a:b]), cost, cost, cost,
+        pc.take(keys.unit_price, key), qty, pc.take(keys.unit, key), qty,
+        pc.take(keys.unit_to_region, key),
+        pc.take(job_cells, pa.array(lines.job[a:b], type=pa.int64())),
+        pc.take(keys.type_to_sku, key), ",")
 
 
-def _unit_price_cells(lines: Lines, a: int, b: int, prov: Sequence[Provider]) -> pa.Array:
-    """ListUnitPrice: money for usage lines; an egress price as `csv.writer` writes the
-    provider's value (an int as an int)."""
-    cells = _money(lines.price[a:b])
-    ints = [i for i, pr in enumerate(prov) if not isinstance(pr.egress_yuan_per_gb, float)]
-    if not ints:
-        return cells
-    odd = lines.egress[a:b] & np.isin(lines.slice[a:b], ints)
-    if not odd.any():
-        return cells
-    text = [str(prov[r].egress_yuan_per_gb) for r in lines.slice[a:b][odd].tolist()]
-    return pc.replace_with_mask(cells, pa.array(odd), pa.array(text, type=pa.string()))
-
-
-def write_invoice_columns(result: SimResult, out_dir: Path) -> list[Path]:
+def write_invoice_columns(result: SimResult, out_dir: Path,
+                          tenants: Collection[str] | None = None) -> list[Path]:
     """invoices/<tenant>_<YYYY-MM>.csv from the columns, `JOB_BLOCK` jobs at a time (each
     block's lines appended to their files: a file's lines stay in job order); return the
-    files written, in (tenant, month) order."""
+    files written, in (tenant, month) order. With `tenants`, only their files."""
     folder = out_dir / "invoices"
     folder.mkdir(parents=True, exist_ok=True)
     billed = billed_jobs(result)
+    tables = price_tables(result)  # (over all billed jobs, whichever are written)
+    texts = JobTexts.of(result)
+    if tenants is not None:
+        wanted = np.isin(np.asarray(texts.tenants, dtype=object), list(tenants))
+        billed = billed[wanted[texts.tenant_code[billed]]]
     if len(billed) == 0:
         return []
-    texts = JobTexts.of(result)
-    tables = price_tables(result)
     header = csv_text([]).encode("utf-8")
     files: dict[tuple[int, int], tuple[Path, BinaryIO]] = {}
+    tenant_cells = texts.tenant_cells.to_pylist()
+    job_cells = pc.binary_join_element_wise(texts.job_id, texts.resource, ",")
     try:
         for c in range(0, len(billed), JOB_BLOCK):
             lines = invoice_columns(result, billed[c:c + JOB_BLOCK], tables)
-            tenant = texts.tenant_code[lines.job]
+            tenant = texts.tenant_code[lines.job].astype(np.int64)
             # by file, (tenant, month); a file's lines keep their order
             order = np.lexsort((np.arange(len(tenant)), lines.month, tenant))
             lines, tenant = lines.take(order), tenant[order]
+            keys = LineKeys.of(result, lines)
             key = tenant * 1_000_000 + lines.month
             bounds = np.flatnonzero(np.diff(key)) + 1
             starts = np.concatenate([[0], bounds]).tolist()
@@ -410,14 +425,15 @@ def write_invoice_columns(result: SimResult, out_dir: Path) -> list[Path]:
                     files[k] = (path, path.open("wb"))
                     files[k][1].write(header)
                 f = files[k][1]
+                prefix = _file_prefix(tenant_cells[k[0]], k[1])
                 for x in range(a, b, BLOCK_LINES):
-                    write_rows(f, _line_cells(result, lines, x, min(b, x + BLOCK_LINES),
-                                              texts))
+                    write_text(f, _line_rows(lines, keys, x, min(b, x + BLOCK_LINES), prefix,
+                                             job_cells))
     finally:
         for _, f in files.values():
             f.close()
     return [files[k][0] for k in sorted(files)]
 
 
-__all__ = ["JobTexts", "Lines", "aligned", "billed_jobs", "invoice_columns", "price_tables",
-           "safe_name", "write_invoice_columns"]
+__all__ = ["JobTexts", "LineKeys", "Lines", "aligned", "billed_jobs", "invoice_columns",
+           "price_tables", "safe_name", "write_invoice_columns"]

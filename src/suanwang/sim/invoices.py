@@ -12,6 +12,7 @@ Billing months are calendar months in China time (UTC+8).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -57,20 +58,25 @@ def invoice_lines(result: SimResult) -> dict[tuple[str, str], list[dict[str, Any
     return out
 
 
-def write_invoices(result: SimResult, out_dir: Path) -> list[Path]:
-    """Write invoices/<tenant>_<YYYY-MM>.csv; return the files written. Computed as columns
-    (`sim.invoice_columns`, the same bytes) when the run's clock starts on a whole hour."""
+def write_invoices(result: SimResult, out_dir: Path,
+                   tenants: Collection[str] | None = None) -> list[Path]:
+    """Write invoices/<tenant>_<YYYY-MM>.csv (with `tenants`, only their files); return the
+    files written. Computed as columns (`sim.invoice_columns`, the same bytes) when the run's
+    clock starts on a whole hour."""
     if aligned(result):
-        return write_invoice_columns(result, out_dir)
-    return write_invoices_per_job(result, out_dir)
+        return write_invoice_columns(result, out_dir, tenants)
+    return write_invoices_per_job(result, out_dir, tenants)
 
 
-def write_invoices_per_job(result: SimResult, out_dir: Path) -> list[Path]:
+def write_invoices_per_job(result: SimResult, out_dir: Path,
+                           tenants: Collection[str] | None = None) -> list[Path]:
     """`write_invoices` job by job through `invoice_lines` (the reference)."""
     folder = out_dir / "invoices"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for (tenant, month), lines in sorted(invoice_lines(result).items()):
+        if tenants is not None and tenant not in tenants:
+            continue
         path = folder / f"{safe_name(tenant)}_{month}.csv"
         with path.open("w", newline="", encoding="utf-8") as f:
             f.write(csv_text(lines))

@@ -2,7 +2,8 @@
 in its order, shared by the CSV and Parquet writers (`sim.output`).
 
 Numbers are float64 (NaN where a value does not apply: no deadline for a real-time job, no
-site for a rejected one) or int64; text columns are lists of str ("" where nothing applies).
+site for a rejected one) or int64; text columns are lists of str, Arrow string arrays or
+`Coded` ("" where nothing applies).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from suanwang.sim.result import SimResult
+from suanwang.workload.columns import coded
 
 # the columns of jobs.csv, in order, with how each is held: "str", "int" or "float"
 JOB_COLUMN_TYPES: tuple[tuple[str, str], ...] = (
@@ -26,7 +29,23 @@ JOB_COLUMN_TYPES: tuple[tuple[str, str], ...] = (
 )
 JOB_COLUMNS: tuple[str, ...] = tuple(name for name, _ in JOB_COLUMN_TYPES)
 
-Column = np.ndarray | list[str]
+
+@dataclass(frozen=True)
+class Coded:
+    """A text column as codes into its distinct values: names[codes[i]], "" where codes[i] is
+    negative."""
+
+    codes: np.ndarray
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def values(self) -> list[str]:
+        return _lookup(self.names, self.codes)
+
+
+Column = np.ndarray | list[str] | pa.Array | Coded
 
 
 @dataclass(frozen=True)
@@ -39,10 +58,6 @@ class JobTable:
         return len(self.columns["job_id"])
 
 
-def _floats(values: Sequence[float | None]) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-
-
 def _lookup(names: Sequence[str], index: np.ndarray) -> list[str]:
     """names[index[i]], "" where index[i] < 0."""
     table = [*names, ""]
@@ -50,44 +65,45 @@ def _lookup(names: Sequence[str], index: np.ndarray) -> list[str]:
 
 
 def job_table(result: SimResult, a: int = 0, b: int | None = None) -> JobTable:
-    """The jobs.csv columns of `result`'s jobs [a, b) (all by default)."""
-    b = len(result.jobs) if b is None else b
-    jobs = result.jobs[a:b]
-    n = len(jobs)
+    """The jobs.csv columns of `result`'s jobs [a, b) (all by default). Text columns of few
+    distinct values are (codes, names) pairs (`Coded`), read by the writers as such."""
+    cols = result.job_columns
+    b = len(cols) if b is None else b
+    n = b - a
     cut = slice(a, b)
     site = np.asarray(result.site)[cut]
     topo = result.topology
     if result.slice is None:
-        provider = [""] * n
+        provider: Column = Coded(np.full(n, -1, dtype=np.int64), [])
     else:
-        provider = _lookup(topo.slice_provider, np.asarray(result.slice)[cut])
+        provider = Coded(np.asarray(result.slice)[cut], list(topo.slice_provider))
     reasons = result.reasons
-    submit = np.fromiter((j.submit_s for j in jobs), dtype=np.float64, count=n)
+    submit = cols.submit_s[cut]
     start = np.asarray(result.start_s, dtype=np.float64)[cut]
     bill = np.asarray(result.compute_bill_yuan)[cut] + np.asarray(result.egress_yuan)[cut] \
         if result.compute_bill_yuan is not None and result.egress_yuan is not None \
         else np.zeros(n)
-    cols: dict[str, Column] = {
-        "job_id": [j.job_id for j in jobs],
-        "tenant": [j.tenant for j in jobs],
-        "origin": [j.origin for j in jobs],
-        "kind": [j.kind.value for j in jobs],
-        "units": np.fromiter((j.units for j in jobs), dtype=np.int64, count=n),
+    out: dict[str, Column] = {
+        "job_id": cols.job_id[a:b],
+        "tenant": Coded(cols.tenant_code[cut], cols.tenants),
+        "origin": Coded(cols.origin_code[cut], cols.origins),
+        "kind": Coded(cols.kind_code[cut], cols.kinds),
+        "units": cols.units[cut],
         "submit_s": submit,
         "start_s": start,
         "end_s": np.asarray(result.end_s, dtype=np.float64)[cut],
-        "site": _lookup(topo.site_ids, site),
+        "site": Coded(site, list(topo.site_ids)),
         "rtt_ms": np.asarray(result.rtt_ms, dtype=np.float64)[cut],
-        "rtt_bound_ms": _floats([j.rtt_bound_ms for j in jobs]),
-        "deadline_s": _floats([j.deadline_s for j in jobs]),
-        "data_gb": np.fromiter((j.data_gb for j in jobs), dtype=np.float64, count=n),
+        "rtt_bound_ms": cols.rtt_bound_ms[cut],
+        "deadline_s": cols.deadline_s[cut],
+        "data_gb": cols.data_gb[cut],
         "energy_kwh": np.asarray(result.energy_kwh, dtype=np.float64)[cut],
         "green_kwh": np.asarray(result.green_kwh, dtype=np.float64)[cut],
         "carbon_kg": np.asarray(result.carbon_kg, dtype=np.float64)[cut],
         "cost_yuan": np.asarray(result.cost_yuan, dtype=np.float64)[cut],
         "wait_s": start - submit,  # SimResult.wait_s
-        "status": list(result.status[a:b]),
-        "workload": [j.workload for j in jobs],
+        "status": _status(result.status, a, b),
+        "workload": Coded(cols.workload_code[cut], cols.workloads),
         "placed_s": np.asarray(result.placed_s, dtype=np.float64)[cut],
         "transfer_s": np.asarray(result.transfer_s, dtype=np.float64)[cut],
         "deferrals": np.asarray(result.deferrals, dtype=np.int64)[cut],
@@ -95,4 +111,9 @@ def job_table(result: SimResult, a: int = 0, b: int | None = None) -> JobTable:
         "provider": provider,
         "bill_yuan": np.where(site >= 0, bill, np.nan),
     }
-    return JobTable(cols)
+    return JobTable(out)
+
+
+def _status(status: Sequence[str], a: int, b: int) -> Coded:
+    codes, names = coded(status[a:b])
+    return Coded(codes, names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,10 @@ import numpy as np
 from suanwang.core.accounting import busy_unit_seconds_by_hour, charge_jobs
 from suanwang.core.state import Topology
 from suanwang.energy.series import HOUR_S, EnergySeries
+from suanwang.memory_trim import give_back
 from suanwang.model import Job, Network
 from suanwang.pricing.table import PriceTable
+from suanwang.workload.columns import JobColumns
 
 DONE, LATE, REJECTED = "done", "late", "rejected"
 
@@ -51,6 +54,11 @@ class SimResult:
         assert self.compute_bill_yuan is not None and self.egress_yuan is not None
         return self.compute_bill_yuan + self.egress_yuan
 
+    @cached_property
+    def job_columns(self) -> JobColumns:
+        """The jobs' fields as columns (`workload.columns`)."""
+        return JobColumns.of(self.jobs)
+
     def provider_of(self, i: int) -> str:
         """The provider job i ran with ("" if it did not run)."""
         if self.slice is None or self.slice[i] < 0:
@@ -63,12 +71,13 @@ class SimResult:
               placed_s: np.ndarray, transfer_s: np.ndarray, deferrals: np.ndarray,
               reasons: dict[int, str], rejected: dict[int, str], wall_s: float,
               slice_idx: np.ndarray | None = None) -> SimResult:
+        """The result of a run from what its recorder kept (`reasons` is taken over: the
+        rejections are added to it)."""
         n = len(jobs)
-        duration = np.fromiter((j.duration_s for j in jobs), dtype=float, count=n)
-        units = np.fromiter((j.units for j in jobs), dtype=float, count=n)
-        deadline = np.fromiter(
-            (j.deadline_s if j.deadline_s is not None else np.inf for j in jobs),
-            dtype=float, count=n)
+        cols = JobColumns.of(jobs)
+        duration = cols.duration_s
+        units = cols.units.astype(float)
+        deadline = np.where(np.isnan(cols.deadline_s), np.inf, cols.deadline_s)
         if slice_idx is None:  # one provider per pool: the pool's first
             slice_idx = np.array([topology.pool_slices[p][0] if p >= 0 else -1
                                   for p in pool.tolist()], dtype=np.int64)
@@ -92,23 +101,26 @@ class SimResult:
             ch = charge_jobs(series, site[ran], power[ran], start[ran], end[ran])
             energy[ran], green[ran] = ch.energy_kwh, ch.green_kwh
             carbon[ran], cost[ran] = ch.carbon_kg, ch.cost_yuan
-        compute_bill, egress = _bills(jobs, series, topology, ran, slice_idx, units, start, end,
+        compute_bill, egress = _bills(cols, series, topology, ran, slice_idx, units, start, end,
                                       cost)
-        rtt = _rtt_ms(network, jobs, topology.site_ids, site, ran)
+        rtt = _rtt_ms(network, cols, topology.site_ids, site, ran)
         late = ran & (end > deadline + 1e-6)
         status = [DONE] * n
         for i in np.flatnonzero(late).tolist():
             status[i] = LATE
-        all_reasons = dict(reasons)
+        all_reasons = reasons  # (taken over, not copied: a million entries at scale)
         for i, why in rejected.items():
             status[i] = REJECTED
             all_reasons[i] = why
-        return cls(policy_name=policy_name, network=network, jobs=jobs, series=series,
-                   topology=topology, site=site, pool=pool, placed_s=placed_s, start_s=start,
-                   end_s=end, transfer_s=transfer_s, rtt_ms=rtt, status=status,
-                   energy_kwh=energy, green_kwh=green, carbon_kg=carbon, cost_yuan=cost,
-                   deferrals=deferrals, reasons=all_reasons, wall_s=wall_s,
-                   slice=slice_idx, compute_bill_yuan=compute_bill, egress_yuan=egress)
+        result = cls(policy_name=policy_name, network=network, jobs=jobs, series=series,
+                     topology=topology, site=site, pool=pool, placed_s=placed_s,
+                     start_s=start, end_s=end, transfer_s=transfer_s, rtt_ms=rtt,
+                     status=status, energy_kwh=energy, green_kwh=green, carbon_kg=carbon,
+                     cost_yuan=cost, deferrals=deferrals, reasons=all_reasons, wall_s=wall_s,
+                     slice=slice_idx, compute_bill_yuan=compute_bill, egress_yuan=egress)
+        result.__dict__["job_columns"] = cols  # (the cached property, made once here)
+        give_back()  # (the accounting's temporaries)
+        return result
 
     # ---- views -------------------------------------------------------------------------
 
@@ -117,13 +129,11 @@ class SimResult:
         return self.site >= 0
 
     def wait_s(self) -> np.ndarray:
-        submit = np.fromiter((j.submit_s for j in self.jobs), dtype=float, count=len(self.jobs))
-        return self.start_s - submit
+        return self.start_s - self.job_columns.submit_s
 
     def latency_violations(self) -> int:
-        bound = np.fromiter(
-            (j.rtt_bound_ms if j.rtt_bound_ms is not None else np.inf for j in self.jobs),
-            dtype=float, count=len(self.jobs))
+        bound = self.job_columns.rtt_bound_ms
+        bound = np.where(np.isnan(bound), np.inf, bound)
         return int(np.sum(self.ran & (self.rtt_ms > bound + 1e-9)))
 
     def site_hours(self) -> dict[str, np.ndarray]:
@@ -135,7 +145,7 @@ class SimResult:
         last_end = float(np.nanmax(self.end_s)) if ran.any() else 0.0
         n_hours = max(1, math.ceil(last_end / HOUR_S))
         topo = self.topology
-        units = np.fromiter((j.units for j in self.jobs), dtype=float, count=len(self.jobs))
+        units = self.job_columns.units.astype(float)
         rows_pool, rows_hour, busy, energy = [], [], [], []
         for p in range(len(topo.pools)):
             mask = ran & (self.pool == p)
@@ -196,32 +206,30 @@ class SimResult:
         }
 
 
-def _rtt_ms(network: Network, jobs: Sequence[Job], site_ids: Sequence[str], site: np.ndarray,
+def _rtt_ms(network: Network, cols: JobColumns, site_ids: Sequence[str], site: np.ndarray,
             ran: np.ndarray) -> np.ndarray:
     """The round trip from each job's origin to its site (NaN where it did not run), from a
     table of origin by site. Raises KeyError, naming the pair, where the network has none."""
-    origins = [j.origin for j in jobs]
-    names = sorted(set(origins))
-    code = {o: k for k, o in enumerate(names)}
+    names = cols.origins
     table = np.array([[network.rtt_ms.get((o, s), np.nan) for s in site_ids] for o in names],
                      dtype=float).reshape(len(names), len(site_ids))
-    origin = np.fromiter(map(code.__getitem__, origins), dtype=np.int64, count=len(jobs))
-    rtt = np.full(len(jobs), np.nan)
+    origin = cols.origin_code
+    rtt = np.full(len(cols), np.nan)
     rtt[ran] = table[origin[ran], site[ran]]
     missing = ran & np.isnan(rtt)
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
-        raise KeyError((jobs[i].origin, site_ids[site[i]]))
+        raise KeyError((names[origin[i]], site_ids[site[i]]))
     return rtt
 
 
-def _bills(jobs: Sequence[Job], series: EnergySeries, topology: Topology, ran: np.ndarray,
+def _bills(cols: JobColumns, series: EnergySeries, topology: Topology, ran: np.ndarray,
            slice_idx: np.ndarray, units: np.ndarray, start: np.ndarray, end: np.ndarray,
            cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The tenant's bill per job: units x the integral of the provider's hourly price over
     the run (`suanwang.pricing`), or for an energy-priced provider the electricity cost of its
     units (already charged as `cost`); plus data_gb x the provider's egress price."""
-    n = len(jobs)
+    n = len(cols)
     compute = np.zeros(n)
     egress = np.zeros(n)
     if not ran.any():
@@ -236,6 +244,6 @@ def _bills(jobs: Sequence[Job], series: EnergySeries, topology: Topology, ran: n
         r = slice_idx[fixed]
         compute[fixed] = units[fixed] * (table.integral(r, end[fixed])
                                          - table.integral(r, start[fixed]))
-    data = np.fromiter((j.data_gb for j in jobs), dtype=float, count=n)
+    data = cols.data_gb
     egress[idx] = data[idx] * np.asarray(topology.slice_egress, dtype=float)[rows]
     return compute, egress

@@ -17,11 +17,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from suanwang.memory_trim import give_back
 from suanwang.model import Job, Kind, Network
-from suanwang.workload.job_columns import jobs_from_columns
+from suanwang.workload.columns import JobColumns, code_dtype, jobs_of
 
 BEIJING = timezone(timedelta(hours=8))
 DEFAULT_LOAD = 0.6
@@ -120,8 +124,16 @@ def synthetic_jobs(network: Network, n_jobs: int, days: float, seed: int = 0,
     """`n_jobs` jobs arriving over `days` days, sized so the offered load is `load` per kind.
 
     Classes whose kind the network lacks, and origins it lacks, are left out (weights
-    renormalised). Deterministic for (network, n_jobs, days, seed, load, start_utc).
+    renormalised). Deterministic for (network, n_jobs, days, seed, load, start_utc). The
+    jobs come as a `JobList` holding their columns (`synthetic_columns`).
     """
+    return jobs_of(synthetic_columns(network, n_jobs, days, seed, load, start_utc, classes))
+
+
+def synthetic_columns(network: Network, n_jobs: int, days: float, seed: int = 0,
+                      load: float = DEFAULT_LOAD, start_utc: datetime | None = None,
+                      classes: tuple[WorkloadClass, ...] = WORKLOAD_CLASSES) -> JobColumns:
+    """The columns of `synthetic_jobs` (the same arguments), before any `Job` is made."""
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
     if not days > 0:
@@ -191,26 +203,36 @@ def synthetic_jobs(network: Network, n_jobs: int, days: float, seed: int = 0,
         if c.rtt_bound_ms is None:
             deadline[mask] = np.round(submit[mask] + c.deadline_factor * duration[mask]
                                       + c.deadline_slack_s, 3)
-    # the jobs in submit order, from columns (per-class fields taken from small tables by
-    # class code)
+    # the jobs' columns in submit order (per-class fields taken from small tables by class
+    # code)
     cls = class_idx[order]
     tenant_names = [t for c in usable for t in c.tenants]
     tenant_first = np.cumsum([0] + [len(c.tenants) for c in usable])[:-1]
-    by_class = {name: np.array([getattr(c, name) for c in usable] + [None], dtype=object)
-                for name in ("kind", "rtt_bound_ms", "name")}
-    dl = deadline[order]
-    deadline_obj = np.array(dl.tolist(), dtype=object)
-    deadline_obj[np.isnan(dl)] = None
-    return jobs_from_columns(
-        n_jobs, job_id=[f"j{rank:07d}" for rank in range(n_jobs)],
-        tenant=np.array(tenant_names, dtype=object)[tenant_first[cls]
-                                                    + tenant_idx[order]].tolist(),
-        origin=np.array(region_names, dtype=object)[origin_idx[order]].tolist(),
-        kind=by_class["kind"][cls].tolist(), units=units[order].tolist(),
-        duration_s=duration[order].tolist(), submit_s=np.round(submit, 3)[order].tolist(),
-        rtt_bound_ms=by_class["rtt_bound_ms"][cls].tolist(),
-        deadline_s=deadline_obj.tolist(), data_gb=data_gb[order].tolist(),
-        workload=by_class["name"][cls].tolist())
+    rtt_bound = np.array([np.nan if c.rtt_bound_ms is None else c.rtt_bound_ms
+                          for c in usable], dtype=np.float64)[cls]
+    job_id = pc.binary_join_element_wise(
+        "j", pc.utf8_lpad(pc.cast(pa.array(np.arange(n_jobs)), pa.string()), 7, "0"), "")
+    columns = JobColumns(
+        job_id=job_id,
+        **_recoded("tenant", tenant_names, tenant_first[cls] + tenant_idx[order]),
+        **_recoded("origin", region_names, origin_idx[order]),
+        **_recoded("kind", [c.kind.value for c in usable], cls),
+        **_recoded("workload", [c.name for c in usable], cls),
+        units=units[order], duration_s=duration[order], submit_s=np.round(submit, 3)[order],
+        rtt_bound_ms=rtt_bound, deadline_s=deadline[order], data_gb=data_gb[order])
+    give_back()  # (the draws' temporaries: a hundred MB or more at a million jobs)
+    return columns
+
+
+def _recoded(field: str, names: list[str], index: np.ndarray) -> dict[str, Any]:
+    """The `JobColumns` fields of a text field whose value is names[index]: codes into its
+    sorted distinct names."""
+    distinct = sorted(set(names))
+    rank = np.array([distinct.index(x) for x in names], dtype=np.int64)
+    plural = {"tenant": "tenants", "origin": "origins", "kind": "kinds",
+              "workload": "workloads"}[field]
+    return {f"{field}_code": rank[index].astype(code_dtype(len(distinct))), plural: distinct}
+
 
 def _draw_sizes(rng: np.random.Generator, usable: list[WorkloadClass], class_idx: np.ndarray,
                 scale: dict[Kind, float],
