@@ -33,7 +33,7 @@ from suanwang.core.policy import Decision, Policy
 from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.core.power_guard import PowerGuard
 from suanwang.core.provider_choice import slice_in_pool
-from suanwang.core.state import Candidate, SchedulerState, Topology
+from suanwang.core.state import Candidate, Offer, SchedulerState, Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.network.providers import rescale_providers
@@ -121,7 +121,64 @@ class Scheduler:
         self.now_s = now_s
         if self.guard is not None and self.guard.steer(job, now_s):
             return
-        self._apply(self.policy.decide(self.state, (job,), now_s), now_s)
+        self._decide_apply(job, now_s)
+
+    def submit_all(self, jobs: Iterable[Job]) -> None:
+        """Submit each of `jobs` (sorted by submit_s) at its submit_s, advancing the clock to
+        it first: the simulator's loop, the same as `advance(t)` then `submit(job, t)` per
+        job."""
+        heap = self._heap
+        advance = self.advance
+        for job in jobs:
+            t = job.submit_s
+            if heap and heap[0][0] <= t:
+                advance(t)
+            self.now_s = t
+            if self.guard is not None and self.guard.steer(job, t):
+                continue
+            self._decide_apply(job, t)
+
+    def _decide_apply(self, job: Job, now_s: float) -> None:
+        """Ask the policy about one job now and apply its answer. A policy with `decide_one`
+        (the greedy ones) answers a placement as (offer, reason), which is applied without
+        building the decision's objects; with grid events the guard checks every placement
+        of a `Decision`."""
+        one = getattr(self.policy, "decide_one", None)
+        if one is None or self.guard is not None:
+            self._apply(self.policy.decide(self.state, (job,), now_s), now_s)
+            return
+        pick = one(self.state, job, now_s)
+        if pick.__class__ is tuple:
+            self._place_offer(job, pick[0], pick[1], now_s)
+        else:
+            self._apply(pick, now_s)
+
+    def _place_offer(self, job: Job, c: Offer, reason: str, now_s: float) -> None:
+        """`place` of the placement (job, c's site, now, c's transfer, reason, c's provider)
+        in c's pool and slice, checked as `_apply` checks it."""
+        p, sl, units = c.pool, c.slice, job.units
+        state = self.state
+        if state.free_units[p] < units or state.free_slice[sl] < units:
+            raise PolicyError(f"{self.policy.name} placed {job.job_id} needing {units} units "
+                              f"at {self.topology.site_ids[c.site]} {job.kind.value} with "
+                              f"{state.free_units[p]} free ({state.free_slice[sl]} at "
+                              f"{c.provider})")
+        self._take(job, p, sl)
+        if self._queued:
+            self._queued.pop(job.job_id, None)
+        transfer_s = c.transfer_s(job.data_gb)
+        end = now_s + transfer_s + job.duration_s
+        self.running[job.job_id] = Running(job, p, end, sl)
+        if self.estimate_sites is None or c.site in self.estimate_sites:
+            self._seq += 1
+            heapq.heappush(self._heap, (end, RELEASE, self._seq, 0, job.job_id))
+        listener = self.listener
+        fast = getattr(listener, "placed_offer", None)
+        if fast is not None:
+            fast(job, c, now_s, transfer_s, reason, p)
+        else:
+            listener.placed(Placement(job, self.topology.site_ids[c.site], now_s, transfer_s,
+                                      reason, c.provider), p)
 
     def resume_running(self, job: Job, site_id: str, end_s: float,
                        provider_id: str = "") -> None:
@@ -154,19 +211,22 @@ class Scheduler:
 
     def _give_back(self, r: Running) -> None:
         state = self.state
-        state.free_units[r.pool] += r.job.units
-        if r.slice in state.withheld:  # a closed slice keeps what its jobs give back
-            state.free_units[r.pool] -= r.job.units
-            state.withheld[r.slice] += r.job.units
-        elif r.slice >= 0:
-            free = state.free_slice[r.slice] + r.job.units
-            state.free_slice[r.slice] = free
-            cap = self.topology.slice_cap[r.slice]
+        units = r.job.units
+        sl = r.slice
+        state.free_units[r.pool] += units
+        withheld = state.withheld
+        if withheld and sl in withheld:  # a closed slice keeps what its jobs give back
+            state.free_units[r.pool] -= units
+            withheld[sl] += units
+        elif sl >= 0:
+            free = state.free_slice[sl] + units
+            state.free_slice[sl] = free
+            cap = self.topology.slice_cap[sl]
             room = free if cap is None else min(free, cap)
             if room > state.pool_room[r.pool]:
                 state.pool_room[r.pool] = room
-            if self.topology.slice_cap[r.slice] is not None:
-                key = (r.job.tenant, r.slice)
+            if cap is not None:
+                key = (r.job.tenant, sl)
                 left = state.tenant_units.get(key, 0) - r.job.units
                 if left > 0:
                     state.tenant_units[key] = left
@@ -199,7 +259,7 @@ class Scheduler:
         if r is None:
             return False
         self._give_back(r)
-        self._apply(self.policy.decide(self.state, (r.job,), now_s), now_s)
+        self._decide_apply(r.job, now_s)
         self._drain_queue(r.job.kind, now_s)
         return True
 
@@ -324,6 +384,8 @@ class Scheduler:
     def advance(self, until_s: float) -> None:
         """Process every release and wake-up due at or before `until_s`, in time order."""
         heap = self._heap
+        running = self.running
+        pop = heapq.heappop
         while heap and heap[0][0] <= until_s:
             now = heap[0][0]
             self.now_s = now
@@ -331,17 +393,17 @@ class Scheduler:
             woken: list[Job] = []
             grid_tick = False
             while heap and heap[0][0] == now:
-                _, kind_ev, _, _, job_id = heapq.heappop(heap)
-                if kind_ev == GRID:
-                    grid_tick = True
-                elif kind_ev == RELEASE:
-                    r = self.running.get(job_id)
+                _, kind_ev, _, _, job_id = pop(heap)
+                if kind_ev == RELEASE:
+                    r = running.get(job_id)
                     if r is None or r.end_s != now:
                         continue  # cancelled, or re-placed since
-                    del self.running[job_id]
+                    del running[job_id]
                     self._give_back(r)
                     dirty.add(r.job.kind)
                     self.listener.finished(r.job, r.pool, now)
+                elif kind_ev == GRID:
+                    grid_tick = True
                 else:
                     entry = self.deferred.get(job_id)
                     if entry is None or entry[1] != now:
@@ -355,8 +417,9 @@ class Scheduler:
             if grid_tick and self.guard is not None:
                 self.guard.fill(now)
                 dirty = set(Kind)
-            for k in dirty:
-                self._drain_queue(k, now)
+            if self._queued:  # with nothing waiting, draining the queues would do nothing
+                for k in dirty:
+                    self._drain_queue(k, now)
         if until_s > self.now_s:
             self.now_s = until_s
 
@@ -500,7 +563,7 @@ class Scheduler:
                 cands = topo.candidates(j)
                 if cands is not group and j.units > self._room(cands):
                     continue
-                self._apply(self.policy.decide(self.state, (j,), now_s), now_s)
+                self._decide_apply(j, now_s)
                 room = self._room(group)
             q[:] = [j for j in q if j.job_id in queued]
 

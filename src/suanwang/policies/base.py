@@ -69,6 +69,10 @@ class RankingPolicy:
         self._group_cache: dict[int, tuple[list[Offer], list[list[Offer]]]] = {}
         self._single = False  # deciding one job: read the state's lists, do not copy them
         self._reason_cache: dict[tuple[int, float, float, int], str] = {}
+        # `decide_one` may skip `decide` and `place_or_wait` (this class does not change them)
+        cls = type(self)
+        self._plain = (cls.decide is RankingPolicy.decide
+                       and cls.place_or_wait is RankingPolicy.place_or_wait)
 
     def score(self, state: SchedulerState, view: ForecastView, job: Job, cand: Offer,
               start_s: float) -> float:
@@ -294,6 +298,27 @@ class RankingPolicy:
                 cache.clear()
             cache[key] = why
         return why
+
+    def decide_one(self, state: SchedulerState, job: Job,
+                   now_s: float) -> tuple[Offer, str] | Decision:
+        """`decide(state, (job,), now_s)` for one job, without the decision's objects when the
+        job is placed: (offer, reason) to place it there now, else the `Decision` (what the
+        scheduler asks of a policy per arrival; the same choice as `decide`)."""
+        if not self._plain:
+            return self.decide(state, (job,), now_s)
+        cands = state.topology.offers(job)
+        if not cands:
+            return self.decide(state, (job,), now_s)
+        self._single = True
+        self._pool_free = state.free_units
+        if self._held:
+            self._held = {}
+        pick = self.choose(state, job, cands, state.free_slice, now_s)
+        if pick is None:
+            decision = Decision()
+            decision.unplaced.append(Unplaced(job, self.why_waiting(job, cands), retry=True))
+            return decision
+        return pick
 
     def decide(self, state: SchedulerState, pending: Sequence[Job], now_s: float) -> Decision:
         decision = Decision()

@@ -18,7 +18,7 @@ import numpy as np
 from suanwang.core.policy import Policy
 from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.core.scheduler import PolicyError, Scheduler
-from suanwang.core.state import Topology
+from suanwang.core.state import Offer, Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import EnergySeries
 from suanwang.gc_pause import gc_paused
@@ -67,6 +67,18 @@ class _Recorder:
         self.reasons[i] = placement.reason
         self.settled += 1
 
+    def placed_offer(self, job: Job, offer: Offer, placed_s: float, transfer_s: float,
+                     reason: str, pool: int) -> None:
+        """`placed` of a placement at `offer` (the scheduler's fast path: no `Placement`)."""
+        i = self.index[job.job_id]
+        self.site[i] = offer.site
+        self.pool[i] = pool
+        self.slice[i] = offer.slice
+        self.placed_s[i] = placed_s
+        self.transfer_s[i] = transfer_s
+        self.reasons[i] = reason
+        self.settled += 1
+
     def arrays(self) -> dict[str, np.ndarray]:
         return {"site": np.array(self.site, dtype=np.int64),
                 "pool": np.array(self.pool, dtype=np.int64),
@@ -110,15 +122,17 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
 
     started = time.perf_counter()
     next_progress = progress_every
-    advance, submit = sched.advance, sched.submit
     with gc_paused():  # millions of objects kept, no cycles among them (`gc_pause`)
-        for job in jobs:
-            advance(job.submit_s)
-            submit(job, job.submit_s)
-            if progress is not None and rec.settled >= next_progress:
-                progress(rec.settled, n)
-                next_progress = rec.settled + progress_every
-        advance(math.inf)
+        if progress is None:
+            sched.submit_all(jobs)
+        else:  # in chunks, to report between them
+            chunk = max(1, min(progress_every, 4096))
+            for at in range(0, n, chunk):
+                sched.submit_all(jobs[at:at + chunk])
+                if rec.settled >= next_progress:
+                    progress(rec.settled, n)
+                    next_progress = rec.settled + progress_every
+        sched.advance(math.inf)
     for j in sched.waiting():  # can never run (e.g. every site it could use was drained)
         rec.rejected_why[rec.index[j.job_id]] = "still waiting for capacity when the run ended"
     if progress is not None:
