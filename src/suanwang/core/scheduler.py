@@ -129,14 +129,29 @@ class Scheduler:
         job."""
         heap = self._heap
         advance = self.advance
-        for job in jobs:
+        one = getattr(self.policy, "decide_one", None)
+        if one is None or self.guard is not None:
+            for job in jobs:
+                t = job.submit_s
+                if heap and heap[0][0] <= t:
+                    advance(t)
+                self.now_s = t
+                if self.guard is not None and self.guard.steer(job, t):
+                    continue
+                self._decide_apply(job, t)
+            return
+        state = self.state
+        place, apply = self._place_offer, self._apply
+        for job in jobs:  # `_decide_apply` inlined: no guard, a policy with `decide_one`
             t = job.submit_s
             if heap and heap[0][0] <= t:
                 advance(t)
             self.now_s = t
-            if self.guard is not None and self.guard.steer(job, t):
-                continue
-            self._decide_apply(job, t)
+            pick = one(state, job, t)
+            if pick.__class__ is tuple:
+                place(job, pick[0], pick[1], t)
+            else:
+                apply(pick, t)
 
     def _decide_apply(self, job: Job, now_s: float) -> None:
         """Ask the policy about one job now and apply its answer. A policy with `decide_one`
@@ -163,7 +178,15 @@ class Scheduler:
                               f"at {self.topology.site_ids[c.site]} {job.kind.value} with "
                               f"{state.free_units[p]} free ({state.free_slice[sl]} at "
                               f"{c.provider})")
-        self._take(job, p, sl)
+        # `_take`, inlined
+        state.free_units[p] -= units
+        before = state.free_slice[sl]
+        state.free_slice[sl] = before - units
+        if before >= state.pool_room[p]:  # it may have been the largest
+            state.update_room(p)
+        if self.topology.slice_cap[sl] is not None:
+            key = (job.tenant, sl)
+            state.tenant_units[key] = state.tenant_units.get(key, 0) + units
         if self._queued:
             self._queued.pop(job.job_id, None)
         transfer_s = c.transfer_s(job.data_gb)
