@@ -343,6 +343,12 @@ class RankingPolicy:
         self._pool_free = state.free_units
         if self._held:
             self._held = {}
+        return self.place_now(state, job, cands, now_s)
+
+    def place_now(self, state: SchedulerState, job: Job, cands: list[Offer],
+                  now_s: float) -> tuple[Offer, str] | Decision:
+        """`decide_one`'s choice among `cands` now: (offer, reason), or a decision keeping the
+        job waiting for capacity."""
         if (job.providers_prefer or job.max_price_yuan_per_unit_h is not None
                 or job.max_bill_yuan is not None or (self.score_is_price and job.data_gb > 0)):
             pick = self.choose(state, job, cands, state.free_slice, now_s)
