@@ -32,6 +32,9 @@ from suanwang.model import Job
 from suanwang.policies.base import RankingPolicy
 from suanwang.policies.greenest import GreenestPolicy
 
+# per pool of an offer list: (its first offer, its offers, site, pool, kW per unit, bandwidth)
+_Pool = tuple[Offer, list[Offer], int, int, float, float]
+
 
 class _WindowMinima:
     def __init__(self, view: ForecastView, max_len_h: int, risk_aversion: float) -> None:
@@ -52,15 +55,31 @@ class _WindowMinima:
         prev = np.concatenate([np.full((n_sites, self.max_len_h, 1), np.inf),
                                best[:, :, :-1]], axis=2)
         pos = np.where(windows < prev, np.arange(horizon)[None, None, :], 0)
-        # nested lists: a decision reads a few values, and list indexing beats numpy's
-        self.best: list[list[list[float]]] = best.tolist()
-        self.best_start: list[list[list[int]]] = np.maximum.accumulate(pos, axis=2).tolist()
+        self._best = best
+        self._best_start = np.maximum.accumulate(pos, axis=2)
+        # nested lists: a decision reads a few values, and list indexing beats numpy's; each
+        # (site, length) row is made a list when first read (`row`: most lengths never are)
+        self.best: list[list[list[float] | None]] = [[None] * self.max_len_h
+                                                     for _ in range(n_sites)]
+        self.best_start: list[list[list[int] | None]] = [[None] * self.max_len_h
+                                                         for _ in range(n_sites)]
         self.horizon = horizon
+
+    def row(self, site: int, d_index: int) -> list[float]:
+        """best[site][d_index] (filled, with best_start's, on first use)."""
+        values = self.best[site][d_index]
+        if values is None:
+            values = self.best[site][d_index] = self._best[site, d_index].tolist()
+            self.best_start[site][d_index] = self._best_start[site, d_index].tolist()
+        return values
 
     def lookup(self, site: int, length_h: int, latest_k: int) -> tuple[float, int]:
         d = min(max(length_h, 1), self.max_len_h)
         k = min(latest_k, self.horizon - d)
-        return self.best[site][d - 1][k], self.best_start[site][d - 1][k]
+        values = self.row(site, d - 1)
+        starts = self.best_start[site][d - 1]
+        assert starts is not None
+        return values[k], starts[k]
 
 
 class GreenWindowPolicy(GreenestPolicy):
@@ -79,7 +98,7 @@ class GreenWindowPolicy(GreenestPolicy):
         # soft reservations of deferred jobs: (pool, hour) -> units, and job id -> its entry
         self._planned: dict[tuple[int, int], int] = {}
         self._plan_of: dict[str, tuple[int, int, int]] = {}
-        self._pools_cache: dict[int, tuple[list[Offer], list[tuple[Offer, list[Offer]]]]] = {}
+        self._pools_cache: dict[int, tuple[list[Offer], list[_Pool]]] = {}
 
     def _forget_plan(self, job: Job) -> None:
         entry = self._plan_of.pop(job.job_id, None)
@@ -103,18 +122,20 @@ class GreenWindowPolicy(GreenestPolicy):
                                                            self.risk_aversion))
         return self._minima[1]
 
-    def _pools_of(self, cands: list[Offer]) -> list[tuple[Offer, list[Offer]]]:
-        """Per pool of `cands`, in their order: (its first offer, its offers in order); cached
-        per list."""
+    def _pools_of(self, cands: list[Offer]) -> list[_Pool]:
+        """Per pool of `cands`, in their order: (its first offer, its offers in order, site,
+        pool, kW per unit, bandwidth); cached per list."""
         hit = self._pools_cache.get(id(cands))
         if hit is not None and hit[0] is cands:
             return hit[1]
-        out: list[tuple[Offer, list[Offer]]] = []
+        runs: list[list[Offer]] = []
         for c in cands:  # offers of one pool are adjacent
-            if out and out[-1][0].pool == c.pool:
-                out[-1][1].append(c)
+            if runs and runs[-1][0].pool == c.pool:
+                runs[-1].append(c)
             else:
-                out.append((c, [c]))
+                runs.append([c])
+        out = [(g[0], g, g[0].site, g[0].pool, g[0].kw_per_unit_facility, g[0].bandwidth_gbps)
+               for g in runs]
         if len(self._pools_cache) > 4096:
             self._pools_cache.clear()
         self._pools_cache[id(cands)] = (cands, out)
@@ -183,19 +204,20 @@ class GreenWindowPolicy(GreenestPolicy):
         best_val = math.inf
         best_k = 0
         best_now = math.inf
-        for c, group in self._pools_of(cands):
-            site = c.site
+        dm1 = d - 1
+        for c, group, site, pool, kw, bandwidth in self._pools_of(cands):
             if drained and site in drained:
                 continue
-            values = best_rows[site][d - 1]
-            kw = c.kw_per_unit_facility
+            values = best_rows[site][dm1]
+            if values is None:
+                values = minima.row(site, dm1)
             now_val = kw * values[0]
-            if now_val < best_now and pool_free[c.pool] >= units:
+            if now_val < best_now and pool_free[pool] >= units:
                 for o in group:
                     if free[o.slice] >= units:
                         best_now = now_val
                         break
-            latest = latest_base - (data_gbit / c.bandwidth_gbps if data_gbit > 0 else 0.0)
+            latest = latest_base - (data_gbit / bandwidth if data_gbit > 0 else 0.0)
             latest_k = int(latest // HOUR_S) - issued
             if latest_k < 1:
                 continue  # no room to wait at this site
@@ -204,7 +226,7 @@ class GreenWindowPolicy(GreenestPolicy):
             wait_val = kw * values[latest_k]
             if wait_val == math.inf or (best_c is not None and wait_val >= best_val):
                 continue
-            k = start_rows[site][d - 1][latest_k]
+            k = start_rows[site][dm1][latest_k]  # type: ignore[index]  # filled with values
             if k > 0:  # the first offer of the pool with room planned at that hour (`_room`)
                 at = issued + k
                 for o in group:
