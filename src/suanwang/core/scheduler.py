@@ -25,7 +25,7 @@ capacity.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -33,7 +33,7 @@ from suanwang.core.policy import Decision, Policy
 from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.core.power_guard import PowerGuard
 from suanwang.core.provider_choice import slice_in_pool
-from suanwang.core.state import Candidate, Offer, SchedulerState, Topology
+from suanwang.core.state import GB_TO_GBIT, Candidate, Offer, SchedulerState, Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.network.providers import rescale_providers
@@ -94,6 +94,8 @@ class Scheduler:
         self.state = SchedulerState(topology, forecaster)
         self.policy = policy
         self.listener: Listener = listener or NullListener()
+        self._fast_of: Listener | None = None  # the listener `_fast_placed` belongs to
+        self._fast_placed: Callable[[Job, Offer, float, float, str, int], None] | None = None
         self.now_s = 0.0
         self._heap: list[tuple[float, int, int, int, str]] = []
         self._seq = 0
@@ -189,14 +191,18 @@ class Scheduler:
             state.tenant_units[key] = state.tenant_units.get(key, 0) + units
         if self._queued:
             self._queued.pop(job.job_id, None)
-        transfer_s = c.transfer_s(job.data_gb)
+        data_gb = job.data_gb
+        transfer_s = data_gb * GB_TO_GBIT / c.bandwidth_gbps if data_gb > 0 else 0.0
         end = now_s + transfer_s + job.duration_s
         self.running[job.job_id] = Running(job, p, end, sl)
         if self.estimate_sites is None or c.site in self.estimate_sites:
             self._seq += 1
             heapq.heappush(self._heap, (end, RELEASE, self._seq, 0, job.job_id))
         listener = self.listener
-        fast = getattr(listener, "placed_offer", None)
+        if listener is not self._fast_of:  # the listener's `placed_offer`, looked up once
+            self._fast_of = listener
+            self._fast_placed = getattr(listener, "placed_offer", None)
+        fast = self._fast_placed
         if fast is not None:
             fast(job, c, now_s, transfer_s, reason, p)
         else:
@@ -409,12 +415,14 @@ class Scheduler:
         heap = self._heap
         running = self.running
         pop = heapq.heappop
+        give_back = self._give_back
         while heap and heap[0][0] <= until_s:
             now = heap[0][0]
             self.now_s = now
             dirty: set[Kind] = set()
             woken: list[Job] = []
             grid_tick = False
+            finished = self.listener.finished
             while heap and heap[0][0] == now:
                 _, kind_ev, _, _, job_id = pop(heap)
                 if kind_ev == RELEASE:
@@ -422,9 +430,10 @@ class Scheduler:
                     if r is None or r.end_s != now:
                         continue  # cancelled, or re-placed since
                     del running[job_id]
-                    self._give_back(r)
-                    dirty.add(r.job.kind)
-                    self.listener.finished(r.job, r.pool, now)
+                    give_back(r)
+                    job = r.job
+                    dirty.add(job.kind)
+                    finished(job, r.pool, now)
                 elif kind_ev == GRID:
                     grid_tick = True
                 else:
@@ -435,7 +444,9 @@ class Scheduler:
                     woken.append(entry[0])
             if grid_tick and self.guard is not None:
                 self.guard.sync_all()
-            if woken:
+            if len(woken) == 1:  # `decide` of one job is `decide_one`'s
+                self._decide_apply(woken[0], now)
+            elif woken:
                 self._apply(self.policy.decide(self.state, woken, now), now)
             if grid_tick and self.guard is not None:
                 self.guard.fill(now)

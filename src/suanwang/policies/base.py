@@ -30,12 +30,13 @@ from suanwang.model import Job, Placement
 class Ranking:
     """Offers best first with their scores, as two parallel lists (iterates as pairs)."""
 
-    __slots__ = ("_min_egress", "offers", "scores", "why")
+    __slots__ = ("_by_egress", "_min_egress", "offers", "scores", "why")
 
     def __init__(self, scores: list[float], offers: list[Offer]) -> None:
         self.scores = scores
         self.offers = offers
         self._min_egress: float | None = None
+        self._by_egress: list[tuple[float, list[int]]] | None = None
         # per position, the reason text of choosing that offer (`RankingPolicy.reason`, with
         # n = the number of offers), made on first use
         self.why: list[str | None] = [None] * len(offers)
@@ -46,6 +47,15 @@ class Ranking:
         if self._min_egress is None:
             self._min_egress = min((c.egress_yuan_per_gb for c in self.offers), default=0.0)
         return self._min_egress
+
+    def by_egress(self) -> list[tuple[float, list[int]]]:
+        """The positions of the offers per egress price (yuan per GB), each in rank order."""
+        if self._by_egress is None:
+            groups: dict[float, list[int]] = {}
+            for i, c in enumerate(self.offers):
+                groups.setdefault(c.egress_yuan_per_gb, []).append(i)
+            self._by_egress = list(groups.items())
+        return self._by_egress
 
     def __iter__(self) -> Iterator[tuple[float, Offer]]:
         return zip(self.scores, self.offers, strict=True)
@@ -170,35 +180,45 @@ class RankingPolicy:
 
     def _least_bill(self, state: SchedulerState, job: Job, ranked: Ranking,
                     free: list[int], now_s: float, n: int) -> tuple[Offer, str] | None:
-        """The offer with room and the least expected bill (price x units x hours + egress),
-        walking offers by price and stopping once no later one can beat the best."""
+        """The offer with room and the least expected bill (price x units x hours + egress);
+        on a tie the first in price order. Offers of one egress price are in price order, so
+        their bills are too: per egress price, the first offer with room is its least bill
+        (the first with room that meets the deadline, else the first with room)."""
         units = job.units
         duration = job.duration_s
         uh = units * duration / HOUR_S
         data = job.data_gb
-        floor = data * ranked.min_egress
         pool_free = self._pool_free
         drained = state.drained
         deadline = math.inf if job.deadline_s is None else job.deadline_s
         scores, offers = ranked.scores, ranked.offers
         best_bill = late_bill = math.inf
         best = late = -1
-        for i in range(len(offers)):
-            base = uh * scores[i]
-            if base + floor >= best_bill:
-                break  # sorted by price: no later offer can beat the best bill
-            c = offers[i]
-            if free[c.slice] < units or pool_free[c.pool] < units or c.site in drained:
-                continue
-            if c.capped and not state.tenant_room(job, c.slice, self._held):
-                continue
-            bill = base + data * c.egress_yuan_per_gb
-            if now_s + c.transfer_s(data) + duration > deadline:
-                if bill < late_bill:
-                    late_bill, late = bill, i
-                continue
-            if bill < best_bill:
-                best_bill, best = bill, i
+        data_gbit = data * GB_TO_GBIT if data > 0 else 0.0  # `Candidate.transfer_s`, inline
+        for egress, positions in ranked.by_egress():
+            extra = data * egress
+            first_late = -1
+            for i in positions:
+                c = offers[i]
+                if free[c.slice] < units or pool_free[c.pool] < units:
+                    continue
+                if drained and c.site in drained:
+                    continue
+                if c.capped and not state.tenant_room(job, c.slice, self._held):
+                    continue
+                if now_s + (data_gbit / c.bandwidth_gbps if data_gbit else 0.0) + duration \
+                        > deadline:
+                    if first_late < 0:
+                        first_late = i
+                    continue
+                bill = uh * scores[i] + extra
+                if bill < best_bill or (bill == best_bill and i < best):
+                    best_bill, best = bill, i
+                break
+            if first_late >= 0 and best < 0:
+                bill = uh * scores[first_late] + extra
+                if bill < late_bill or (bill == late_bill and first_late < late):
+                    late_bill, late = bill, first_late
         pick, bill = (best, best_bill) if best >= 0 else (late, late_bill)
         if pick < 0:
             return None
@@ -343,7 +363,17 @@ class RankingPolicy:
         self._pool_free = state.free_units
         if self._held:
             self._held = {}
-        return self.place_now(state, job, cands, now_s)
+        if (job.providers_prefer or job.max_price_yuan_per_unit_h is not None
+                or job.max_bill_yuan is not None or (self.score_is_price and job.data_gb > 0)):
+            return self.place_now(state, job, cands, now_s)
+        # `place_now` of a job without asks, inlined
+        pick = self._first_free(state, job, self.ranked(state, job, cands, now_s),
+                                state.free_slice, now_s, len(cands))
+        if pick is None:
+            decision = Decision()
+            decision.unplaced.append(Unplaced(job, self.why_waiting(job, cands), retry=True))
+            return decision
+        return pick
 
     def place_now(self, state: SchedulerState, job: Job, cands: list[Offer],
                   now_s: float) -> tuple[Offer, str] | Decision:
