@@ -420,7 +420,7 @@ class Scheduler:
             now = heap[0][0]
             self.now_s = now
             dirty: set[Kind] = set()
-            woken: list[Job] = []
+            woken: list[Job] | None = None
             grid_tick = False
             finished = self.listener.finished
             while heap and heap[0][0] == now:
@@ -441,13 +441,16 @@ class Scheduler:
                     if entry is None or entry[1] != now:
                         continue
                     del self.deferred[job_id]
+                    if woken is None:
+                        woken = []
                     woken.append(entry[0])
             if grid_tick and self.guard is not None:
                 self.guard.sync_all()
-            if len(woken) == 1:  # `decide` of one job is `decide_one`'s
-                self._decide_apply(woken[0], now)
-            elif woken:
-                self._apply(self.policy.decide(self.state, woken, now), now)
+            if woken is not None:
+                if len(woken) == 1:  # `decide` of one job is `decide_one`'s
+                    self._decide_apply(woken[0], now)
+                else:
+                    self._apply(self.policy.decide(self.state, woken, now), now)
             if grid_tick and self.guard is not None:
                 self.guard.fill(now)
                 dirty = set(Kind)
@@ -577,8 +580,16 @@ class Scheduler:
         free = self.state.free_units
         room = self.state.pool_room
         drained = self.state.drained
-        return max((min(free[c.pool], room[c.pool]) for c in cands if c.site not in drained),
-                   default=0)
+        most: int | None = None  # max(..., default=0), as a loop
+        for c in cands:
+            if drained and c.site in drained:
+                continue
+            f = free[c.pool]
+            r = room[c.pool]
+            m = f if f < r else r
+            if most is None or m > most:
+                most = m
+        return 0 if most is None else most
 
     def _drain_queue(self, kind: Kind, now_s: float) -> None:
         topo = self.topology
@@ -589,6 +600,8 @@ class Scheduler:
                 continue
             group = topo.reachable(*key)
             room = self._room(group)
+            if room <= 0:
+                continue  # no job of the group can be offered anything
             for j in q:
                 if room <= 0:
                     break

@@ -55,31 +55,15 @@ class _WindowMinima:
         prev = np.concatenate([np.full((n_sites, self.max_len_h, 1), np.inf),
                                best[:, :, :-1]], axis=2)
         pos = np.where(windows < prev, np.arange(horizon)[None, None, :], 0)
-        self._best = best
-        self._best_start = np.maximum.accumulate(pos, axis=2)
-        # nested lists: a decision reads a few values, and list indexing beats numpy's; each
-        # (site, length) row is made a list when first read (`row`: most lengths never are)
-        self.best: list[list[list[float] | None]] = [[None] * self.max_len_h
-                                                     for _ in range(n_sites)]
-        self.best_start: list[list[list[int] | None]] = [[None] * self.max_len_h
-                                                         for _ in range(n_sites)]
+        # nested lists: a decision reads a few values, and list indexing beats numpy's
+        self.best: list[list[list[float]]] = best.tolist()
+        self.best_start: list[list[list[int]]] = np.maximum.accumulate(pos, axis=2).tolist()
         self.horizon = horizon
-
-    def row(self, site: int, d_index: int) -> list[float]:
-        """best[site][d_index] (filled, with best_start's, on first use)."""
-        values = self.best[site][d_index]
-        if values is None:
-            values = self.best[site][d_index] = self._best[site, d_index].tolist()
-            self.best_start[site][d_index] = self._best_start[site, d_index].tolist()
-        return values
 
     def lookup(self, site: int, length_h: int, latest_k: int) -> tuple[float, int]:
         d = min(max(length_h, 1), self.max_len_h)
         k = min(latest_k, self.horizon - d)
-        values = self.row(site, d - 1)
-        starts = self.best_start[site][d - 1]
-        assert starts is not None
-        return values[k], starts[k]
+        return self.best[site][d - 1][k], self.best_start[site][d - 1][k]
 
 
 class GreenWindowPolicy(GreenestPolicy):
@@ -203,30 +187,22 @@ class GreenWindowPolicy(GreenestPolicy):
         best_c: Offer | None = None
         best_val = math.inf
         best_k = 0
-        best_now = math.inf
         dm1 = d - 1
-        for c, group, site, pool, kw, bandwidth in self._pools_of(cands):
+        pools = self._pools_of(cands)
+        # first the best start to wait for (per pool: its offers share its site's values)
+        for c, group, site, _, kw, bandwidth in pools:
             if drained and site in drained:
                 continue
-            values = best_rows[site][dm1]
-            if values is None:
-                values = minima.row(site, dm1)
-            now_val = kw * values[0]
-            if now_val < best_now and pool_free[pool] >= units:
-                for o in group:
-                    if free[o.slice] >= units:
-                        best_now = now_val
-                        break
             latest = latest_base - (data_gbit / bandwidth if data_gbit > 0 else 0.0)
             latest_k = int(latest // HOUR_S) - issued
             if latest_k < 1:
                 continue  # no room to wait at this site
             if latest_k > k_max:
                 latest_k = k_max
-            wait_val = kw * values[latest_k]
+            wait_val = kw * best_rows[site][dm1][latest_k]
             if wait_val == math.inf or (best_c is not None and wait_val >= best_val):
                 continue
-            k = start_rows[site][dm1][latest_k]  # type: ignore[index]  # filled with values
+            k = start_rows[site][dm1][latest_k]
             if k > 0:  # the first offer of the pool with room planned at that hour (`_room`)
                 at = issued + k
                 for o in group:
@@ -237,16 +213,33 @@ class GreenWindowPolicy(GreenestPolicy):
                         break
             else:
                 best_c, best_val, best_k = c, wait_val, k
-        if best_c is not None and best_k > 0 and best_val < best_now * (1.0 - self.min_gain):
-            until = (issued + best_k) * HOUR_S
-            if until > now_s:
-                hour = issued + best_k
-                key = (best_c.slice, hour)
-                planned[key] = planned.get(key, 0) + job.units
-                self._plan_of[job.job_id] = (best_c.slice, hour, job.units)
-                site_id = state.topology.site_ids[best_c.site]
-                return Deferral(
-                    job, until,
-                    f"{self.name}: wait {(until - now_s) / HOUR_S:.1f} h for {site_id} "
-                    f"({best_val:.4g} vs {best_now:.4g} g CO2/unit-h now)")
-        return None
+        if best_c is None or best_k <= 0 or (issued + best_k) * HOUR_S <= now_s:
+            return None  # nothing to wait for
+        # then whether it beats the best place now by enough: the least carbon now of a pool
+        # with room, walked until it is low enough that waiting does not pay
+        keep = 1.0 - self.min_gain
+        falls = keep >= 0.0
+        best_now = math.inf
+        for _, group, site, pool, kw, _ in pools:
+            if drained and site in drained:
+                continue
+            now_val = kw * best_rows[site][dm1][0]
+            if now_val < best_now and pool_free[pool] >= units:
+                for o in group:
+                    if free[o.slice] >= units:
+                        best_now = now_val
+                        if falls and not best_val < best_now * keep:
+                            return None  # best_now * keep only falls from here
+                        break
+        if not best_val < best_now * keep:
+            return None
+        until = (issued + best_k) * HOUR_S
+        hour = issued + best_k
+        key = (best_c.slice, hour)
+        planned[key] = planned.get(key, 0) + job.units
+        self._plan_of[job.job_id] = (best_c.slice, hour, job.units)
+        site_id = state.topology.site_ids[best_c.site]
+        return Deferral(
+            job, until,
+            f"{self.name}: wait {(until - now_s) / HOUR_S:.1f} h for {site_id} "
+            f"({best_val:.4g} vs {best_now:.4g} g CO2/unit-h now)")
