@@ -67,9 +67,16 @@ class _Recorder:
         self.reasons[i] = placement.reason
         self.settled += 1
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "placed" in cls.__dict__ and "placed_offer" not in cls.__dict__:
+            # a subclass with its own `placed` sees every placement as a `Placement`
+            cls.placed_offer = None  # type: ignore[assignment,method-assign]
+
     def placed_offer(self, job: Job, offer: Offer, placed_s: float, transfer_s: float,
                      reason: str, pool: int) -> None:
-        """`placed` of a placement at `offer` (the scheduler's fast path: no `Placement`)."""
+        """`placed` of a placement at `offer` (the scheduler's fast path: no `Placement`;
+        a listener without this method is told `placed`)."""
         i = self.index[job.job_id]
         self.site[i] = offer.site
         self.pool[i] = pool
