@@ -37,33 +37,50 @@ _Pool = tuple[Offer, list[Offer], int, int, float, float]
 
 
 class _WindowMinima:
+    """Per job length d (hours), site and latest start k: the least mean (risk-weighted)
+    intensity of a d-hour window starting at or before k, and that start. The rows of one
+    length are computed when a job of that length first asks (`of_length`): a forecast
+    issue serves an hour's jobs, whose lengths are a few of the 48."""
+
     def __init__(self, view: ForecastView, max_len_h: int, risk_aversion: float) -> None:
         # hedge against forecast error: a far-off hour counts as worse by its expected error
         intensity = (np.asarray(view.intensity_g_per_kwh)
                      + risk_aversion * np.asarray(view.intensity_sd_g_per_kwh))  # (sites, H)
         n_sites, horizon = intensity.shape
         self.max_len_h = min(max_len_h, horizon)
-        cum = np.concatenate([np.zeros((n_sites, 1)), np.cumsum(intensity, axis=1)], axis=1)
-        d = np.arange(1, self.max_len_h + 1)[:, None]  # (D, 1)
-        k = np.arange(horizon)[None, :]  # (1, H)
+        self._cum = np.concatenate([np.zeros((n_sites, 1)), np.cumsum(intensity, axis=1)],
+                                   axis=1)
+        self.horizon = horizon
+        # by d - 1, then site: nested lists, since a decision reads a few values, and list
+        # indexing beats numpy's; None until a job of that length asks
+        self.best: list[list[list[float]] | None] = [None] * self.max_len_h
+        self.best_start: list[list[list[int]] | None] = [None] * self.max_len_h
+
+    def of_length(self, d: int) -> tuple[list[list[float]], list[list[int]]]:
+        """(best, best_start) per site and latest start, for jobs of d hours."""
+        best_d, start_d = self.best[d - 1], self.best_start[d - 1]
+        if best_d is not None and start_d is not None:
+            return best_d, start_d
+        cum = self._cum
+        horizon = self.horizon
+        k = np.arange(horizon)  # (H,)
         end = k + d
         valid = end <= horizon
         endc = np.minimum(end, horizon)
-        windows = (cum[:, endc] - cum[:, np.broadcast_to(k, endc.shape)]) / d  # (S, D, H)
-        windows = np.where(valid[None, :, :], windows, np.inf)
-        best = np.minimum.accumulate(windows, axis=2)
-        prev = np.concatenate([np.full((n_sites, self.max_len_h, 1), np.inf),
-                               best[:, :, :-1]], axis=2)
-        pos = np.where(windows < prev, np.arange(horizon)[None, None, :], 0)
-        # nested lists: a decision reads a few values, and list indexing beats numpy's
-        self.best: list[list[list[float]]] = best.tolist()
-        self.best_start: list[list[list[int]]] = np.maximum.accumulate(pos, axis=2).tolist()
-        self.horizon = horizon
+        windows = (cum[:, endc] - cum[:, k]) / d  # (S, H)
+        windows = np.where(valid[None, :], windows, np.inf)
+        best = np.minimum.accumulate(windows, axis=1)
+        prev = np.concatenate([np.full((cum.shape[0], 1), np.inf), best[:, :-1]], axis=1)
+        pos = np.where(windows < prev, k[None, :], 0)
+        best_d = self.best[d - 1] = best.tolist()
+        start_d = self.best_start[d - 1] = np.maximum.accumulate(pos, axis=1).tolist()
+        return best_d, start_d
 
     def lookup(self, site: int, length_h: int, latest_k: int) -> tuple[float, int]:
         d = min(max(length_h, 1), self.max_len_h)
         k = min(latest_k, self.horizon - d)
-        return self.best[site][d - 1][k], self.best_start[site][d - 1][k]
+        best, start = self.of_length(d)
+        return best[site][k], start[site][k]
 
 
 class GreenWindowPolicy(GreenestPolicy):
@@ -174,7 +191,7 @@ class GreenWindowPolicy(GreenestPolicy):
         # pool (its offers share its site's values)
         d = min(max(1, math.ceil(job.duration_s / HOUR_S)), minima.max_len_h)
         k_max = minima.horizon - d
-        best_rows, start_rows = minima.best, minima.best_start
+        best_rows, start_rows = minima.of_length(d)  # per site
         issued = view.issued_hour
         margin = max(self.margin_s, self.margin_fraction * job.duration_s)
         latest_base = job.deadline_s - job.duration_s - margin
@@ -187,7 +204,6 @@ class GreenWindowPolicy(GreenestPolicy):
         best_c: Offer | None = None
         best_val = math.inf
         best_k = 0
-        dm1 = d - 1
         pools = self._pools_of(cands)
         # first the best start to wait for (per pool: its offers share its site's values)
         for c, group, site, _, kw, bandwidth in pools:
@@ -199,10 +215,10 @@ class GreenWindowPolicy(GreenestPolicy):
                 continue  # no room to wait at this site
             if latest_k > k_max:
                 latest_k = k_max
-            wait_val = kw * best_rows[site][dm1][latest_k]
+            wait_val = kw * best_rows[site][latest_k]
             if wait_val == math.inf or (best_c is not None and wait_val >= best_val):
                 continue
-            k = start_rows[site][dm1][latest_k]
+            k = start_rows[site][latest_k]
             if k > 0:  # the first offer of the pool with room planned at that hour (`_room`)
                 at = issued + k
                 for o in group:
@@ -223,7 +239,7 @@ class GreenWindowPolicy(GreenestPolicy):
         for _, group, site, pool, kw, _ in pools:
             if drained and site in drained:
                 continue
-            now_val = kw * best_rows[site][dm1][0]
+            now_val = kw * best_rows[site][0]
             if now_val < best_now and pool_free[pool] >= units:
                 for o in group:
                     if free[o.slice] >= units:
