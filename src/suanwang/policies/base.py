@@ -149,9 +149,15 @@ class RankingPolicy:
     def rank_pools(pools: list[tuple[float, float, int, list[Offer]]]) -> Ranking:
         """The ranking of (score, rtt, site, the pool's offers) per pool: pools sorted by
         (score, rtt, site), stable; each pool's offers together, in their order."""
-        scored_pools = sorted(pools, key=lambda x: (x[0], x[1], x[2]))
-        scores = [score for score, _, _, group in scored_pools for _ in group]
-        return Ranking(scores, [c for *_, group in scored_pools for c in group])
+        # (score, rtt, site, position): unique, so the plain tuple sort is the stable one
+        scored_pools = sorted([(x[0], x[1], x[2], i) for i, x in enumerate(pools)])
+        scores: list[float] = []
+        offers: list[Offer] = []
+        for score, _, _, i in scored_pools:
+            group = pools[i][3]
+            offers += group
+            scores += [score] * len(group)
+        return Ranking(scores, offers)
 
     def _pool_groups(self, cands: list[Offer]) -> list[list[Offer]]:
         """The offers of `cands` grouped by pool (each group in slice order), cached per
