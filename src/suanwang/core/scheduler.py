@@ -144,16 +144,41 @@ class Scheduler:
             return
         state = self.state
         place, apply = self._place_offer, self._apply
+        running, queued, push = self.running, self._queued, heapq.heappush
+        at_estimate = self.estimate_sites is None
         for job in jobs:  # `_decide_apply` inlined: no guard, a policy with `decide_one`
             t = job.submit_s
             if heap and heap[0][0] <= t:
                 advance(t)
             self.now_s = t
             pick = one(state, job, t)
-            if pick.__class__ is tuple:
-                place(job, pick[0], pick[1], t)
-            else:
+            if pick.__class__ is not tuple:
                 apply(pick, t)
+                continue
+            c = pick[0]
+            fast = self._fast_placed if self.listener is self._fast_of else None
+            p, sl, units = c.pool, c.slice, job.units
+            free_units, free_slice = state.free_units, state.free_slice
+            if (fast is None or not at_estimate or free_units[p] < units
+                    or free_slice[sl] < units or self.topology.slice_cap[sl] is not None):
+                place(job, c, pick[1], t)  # the general placement (and its checks)
+                continue
+            # `_place_offer` inlined for the common case: an uncapped slice with room, the
+            # simulator's clock, a listener told by `placed_offer`
+            free_units[p] -= units
+            before = free_slice[sl]
+            free_slice[sl] = before - units
+            if before >= state.pool_room[p]:  # it may have been the largest
+                state.update_room(p)
+            if queued:
+                queued.pop(job.job_id, None)
+            data_gb = job.data_gb
+            transfer_s = data_gb * GB_TO_GBIT / c.bandwidth_gbps if data_gb > 0 else 0.0
+            end = t + transfer_s + job.duration_s
+            running[job.job_id] = Running(job, p, end, sl)
+            self._seq += 1
+            push(heap, (end, RELEASE, self._seq, 0, job.job_id))
+            fast(job, c, t, transfer_s, pick[1], p)
 
     def _decide_apply(self, job: Job, now_s: float) -> None:
         """Ask the policy about one job now and apply its answer. A policy with `decide_one`
