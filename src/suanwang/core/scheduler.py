@@ -16,6 +16,11 @@ facility power under its ceilings for every policy alike: the units a ceiling le
 for are withheld from the free-unit lists the policies read, and each placement is checked
 over its run before it is applied (`core.power_guard`).
 
+The simulator submits its arrivals through `submit_all` (the clock advanced only when an event
+is due); a policy with `decide_one` (core.policy) answers one job's placement as (offer,
+reason), which is applied without a `Decision` or `Placement` and told to a listener with
+`placed_offer` (the simulator's recorder) without one: the per-job path of the greedy policies.
+
 Jobs waiting for capacity are grouped by (origin, kind, rtt bound): jobs of a group can use the
 same pools, so one "largest free pool of the group" check skips most of them when capacity
 frees; within a group they are offered first come, first served, one at a time, against live
