@@ -32,8 +32,16 @@ from suanwang.workload.synthetic import synthetic_jobs
 DAYS = {"2d": 2.0, "week": 7.0}
 
 
-VARIANTS = {"plain": (False, False), "reserve": (True, False), "own": (False, True),
-            "both": (True, True)}
+# name -> RollingPolicy options (the service runs "plain": the defaults)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "reserve": {"realtime_reserve": True},
+    "own": {"realtime_own_cost": True},
+    "both": {"realtime_reserve": True, "realtime_own_cost": True},
+    # phantom demand of every kind: the work of a day earlier, deferrable work too
+    "defer": {"deferrable_reserve": True},
+    "all": {"realtime_reserve": True, "deferrable_reserve": True},
+}
 
 
 def instance(spec: str, errors: list[float], variants: list[str]) -> list[dict[str, Any]]:
@@ -46,28 +54,28 @@ def instance(spec: str, errors: list[float], variants: list[str]) -> list[dict[s
     rt = np.array([j.realtime for j in jobs])
     rows = []
     for error in errors:
-        for reserve, own in (VARIANTS[v] for v in variants):
+        for variant in variants:
+            options = VARIANTS[variant]
             forecaster = Forecaster(series, [s.grid_intensity_g_per_kwh for s in net.sites],
                                     seed=int(seed), error_scale=error)
-            t0 = time.perf_counter()
-            res = simulate(net, jobs, RollingPolicy(realtime_reserve=reserve,
-                                                     realtime_own_cost=own), series,
-                           forecaster)
-            run_s = time.perf_counter() - t0
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = simulate(net, jobs, RollingPolicy(**options), series, forecaster)
+            run_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
             s = res.summary()
             carbon = np.asarray(res.carbon_kg, dtype=float)
-            row = {"instance": spec, "error": error, "reserve": reserve, "realtime_own_cost": own,
+            row = {"instance": spec, "error": error, "variant": variant, "options": options,
                    "carbon_to_bound": s["carbon_t"] * 1000.0 / bound.value,
                    "carbon_rt_t": float(np.nansum(carbon[rt])) / 1000.0,
                    "carbon_other_t": float(np.nansum(carbon[~rt])) / 1000.0,
                    "deadline_misses": s["deadline_misses"],
-                   "latency_violations": s["latency_violations"], "run_s": run_s}
+                   "latency_violations": s["latency_violations"], "run_s": run_s,
+                   "cpu_s": cpu_s}
             rows.append(row)
-            flags = f"reserve {'on ' if reserve else 'off'} own {'on ' if own else 'off'}"
-            print(f"{spec:>14} error {error:g} {flags}: carbon x"
+            print(f"{spec:>14} error {error:g} {variant:>8}: carbon x"
                   f"{row['carbon_to_bound']:.3f} (real-time {row['carbon_rt_t']:,.0f} t, "
                   f"other {row['carbon_other_t']:,.0f} t)  late {row['deadline_misses']}  "
-                  f"latency {row['latency_violations']}  ({run_s:.0f} s)", flush=True)
+                  f"latency {row['latency_violations']}  ({run_s:.0f} s, {cpu_s:.0f} CPU s)",
+                  flush=True)
     return rows
 
 
@@ -76,7 +84,7 @@ def main() -> None:
     ap.add_argument("--instances", default="2d:5000:3,2d:5000:7,2d:5000:11")
     ap.add_argument("--errors", default="0")
     ap.add_argument("--variants", default="plain,reserve,own,both",
-                    help="plain, reserve (realtime_reserve), own (realtime_own_cost), both")
+                    help="comma-separated: " + ", ".join(VARIANTS))
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
     errors = [float(e) for e in args.errors.split(",")]

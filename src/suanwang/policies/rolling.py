@@ -80,7 +80,8 @@ class RollingPolicy(PricedPolicy):
                  objective: Objective | None = None, risk_aversion: float = 1.0,
                  resolve_s: float = HOUR_S, resolve_share: float = 0.1, reserve: bool = True,
                  margin_s: float = 1800.0, margin_fraction: float = 0.1,
-                 realtime_reserve: bool = False, realtime_own_cost: bool = False) -> None:
+                 realtime_reserve: bool = False, realtime_own_cost: bool = False,
+                 deferrable_reserve: bool = False) -> None:
         if not (interval_s > 0 and revise_s > 0):
             raise ValueError(f"interval_s and revise_s must be > 0, got {interval_s}, "
                              f"{revise_s}")
@@ -95,10 +96,12 @@ class RollingPolicy(PricedPolicy):
         self.margin_fraction = margin_fraction
         self.realtime_reserve = realtime_reserve
         self.realtime_own_cost = realtime_own_cost
+        self.deferrable_reserve = deferrable_reserve
         self._own_book: PriceBook | None = None  # the forecast objective, no capacity prices
-        # real-time jobs seen in the last day (submit order), for the reserve's forecast
-        self._rt_seen: deque[Job] = deque()
-        self._rt_ids: set[str] = set()
+        # jobs seen in the last day (submit order; real-time ones, and with
+        # `deferrable_reserve` the others too), for the reserve's forecast
+        self._seen: deque[Job] = deque()
+        self._seen_ids: set[str] = set()
         self._solved: tuple[float, float] = (-math.inf, 0.0)  # when, waiting work then
         self._prices: tuple[int, np.ndarray] | None = None  # slot0, capacity prices
         self._rated_hour = -1  # forecast issue the price book's rates come from
@@ -161,24 +164,28 @@ class RollingPolicy(PricedPolicy):
         if state.power:
             run_kwh, run_rt_kwh = self._running_kwh(state, available, now_s, slot0, n)
             grid = grid_rows(topo, state.power, slot0, n, per_unit_h, run_kwh, run_rt_kwh)
-        jobs = jobs + self._expected_realtime(now_s, end_s)
+        jobs = jobs + self._expected_work(now_s, end_s)
         sol, _ = solve_waiting(topo, jobs, now_s, end_s, per_unit_h, slot0, available, grid)
         self.lp_solves += 1
         self.last_solution_status = sol.status
         return sol.price_per_unit_h if sol.status == OPTIMAL else np.zeros_like(available)
 
-    def _expected_realtime(self, now_s: float, end_s: float) -> list[Job]:
+    def _expected_work(self, now_s: float, end_s: float) -> list[Job]:
         """With `realtime_reserve`: the real-time demand expected between now and `end_s`,
         forecast as the same as a day earlier (each real-time job seen in the last day again,
-        one day later; `~`-prefixed ids). Planned with the waiting work, these phantom jobs
-        hold capacity (and raise its price) where and when real-time work will want it, so
-        deferrable work plans around them. Only jobs already seen: no look-ahead."""
-        while self._rt_seen and self._rt_seen[0].submit_s <= now_s - DAY_S:
-            self._rt_ids.discard(self._rt_seen.popleft().job_id)
-        if not self.realtime_reserve:
-            return []
-        return [replace(j, job_id="~" + j.job_id, submit_s=j.submit_s + DAY_S)
-                for j in self._rt_seen if now_s < j.submit_s + DAY_S < end_s]
+        one day later; `~`-prefixed ids); with `deferrable_reserve`, the other work too (its
+        deadline a day later as well). Planned with the waiting work, these phantom jobs
+        hold capacity (and raise its price) where and when the work to come will want it, so
+        the waiting work does not count on capacity that later jobs will take. Only jobs
+        already seen: no look-ahead."""
+        while self._seen and self._seen[0].submit_s <= now_s - DAY_S:
+            self._seen_ids.discard(self._seen.popleft().job_id)
+        return [replace(j, job_id="~" + j.job_id, submit_s=j.submit_s + DAY_S,
+                        deadline_s=None if j.deadline_s is None else j.deadline_s + DAY_S)
+                for j in self._seen if now_s < j.submit_s + DAY_S < end_s]
+
+    def _reserves(self, job: Job) -> bool:
+        return self.realtime_reserve if job.realtime else self.deferrable_reserve
 
     def _available(self, state: SchedulerState, now_s: float, slot0: int,
                    n: int) -> np.ndarray:
@@ -232,9 +239,9 @@ class RollingPolicy(PricedPolicy):
     def decide(self, state: SchedulerState, pending: Sequence[Job], now_s: float) -> Decision:
         for j in pending:
             self._known[j.job_id] = j
-            if self.realtime_reserve and j.realtime and j.job_id not in self._rt_ids:
-                self._rt_ids.add(j.job_id)
-                self._rt_seen.append(j)
+            if self._reserves(j) and j.job_id not in self._seen_ids:
+                self._seen_ids.add(j.job_id)
+                self._seen.append(j)
         if self._book is None or now_s >= self._next_replan_s:
             self._replan(state, now_s)
         return super().decide(state, pending, now_s)
