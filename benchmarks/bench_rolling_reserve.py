@@ -41,6 +41,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # phantom demand of every kind: the work of a day earlier, deferrable work too
     "defer": {"deferrable_reserve": True},
     "all": {"realtime_reserve": True, "deferrable_reserve": True},
+    # a deferrable job starts now where that is as green as its planned later start
+    "green": {"green_now": True},
+    "green+reserve": {"green_now": True, "realtime_reserve": True},
+    # a start now takes the provider slice of its pool it fits most tightly
+    "fit": {"best_fit": True},
+    "fit+reserve": {"best_fit": True, "realtime_reserve": True},
 }
 
 

@@ -47,10 +47,12 @@ from dataclasses import replace
 import numpy as np
 
 from suanwang.core.policy import Decision
+from suanwang.core.provider_choice import preference_rank
 from suanwang.core.state import Offer, SchedulerState
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job
 from suanwang.planning.choose import (
+    TIE,
     Bookings,
     Choice,
     Options,
@@ -81,7 +83,8 @@ class RollingPolicy(PricedPolicy):
                  resolve_s: float = HOUR_S, resolve_share: float = 0.1, reserve: bool = True,
                  margin_s: float = 1800.0, margin_fraction: float = 0.1,
                  realtime_reserve: bool = False, realtime_own_cost: bool = False,
-                 deferrable_reserve: bool = False) -> None:
+                 deferrable_reserve: bool = False, green_now: bool = False,
+                 green_now_slack: float = 0.0, best_fit: bool = False) -> None:
         if not (interval_s > 0 and revise_s > 0):
             raise ValueError(f"interval_s and revise_s must be > 0, got {interval_s}, "
                              f"{revise_s}")
@@ -97,6 +100,9 @@ class RollingPolicy(PricedPolicy):
         self.realtime_reserve = realtime_reserve
         self.realtime_own_cost = realtime_own_cost
         self.deferrable_reserve = deferrable_reserve
+        self.green_now = green_now
+        self.green_now_slack = green_now_slack
+        self.best_fit = best_fit
         self._own_book: PriceBook | None = None  # the forecast objective, no capacity prices
         # jobs seen in the last day (submit order; real-time ones, and with
         # `deferrable_reserve` the others too), for the reserve's forecast
@@ -271,7 +277,72 @@ class RollingPolicy(PricedPolicy):
         if self._bookings is None or options is None:
             return None
         self._bookings.remove(job.job_id)
-        return pick(job, options, now_s, free, self._bookings, self._book)
+        ch = pick(job, options, now_s, free, self._bookings, self._book)
+        if self.green_now and ch is not None and not ch.now and self._book is not None:
+            ch = self._now_if_as_green(job, options, ch, now_s, free) or ch
+        if self.best_fit and ch is not None and ch.now:
+            ch = self._best_fit_now(job, options, ch, free)
+        return ch
+
+    def _best_fit_now(self, job: Job, opt: Options, ch: Choice, free: list[int]) -> Choice:
+        """With `best_fit`: of the provider slices of the chosen pool that price a start now
+        alike (twins, with the same place in the tenant's preferences), the one the job
+        leaves the fewest units free in: large jobs find whole slices free for them later."""
+        m = opt.start_s.shape[1]
+        rows = opt.order[opt.order % m == 0] // m
+        best, left = None, free[ch.cand.slice] - job.units
+        scale = max(abs(ch.cost), 1e-300)
+        rank = preference_rank(job, ch.cand.provider) if job.providers_prefer else 0
+        for r in rows.tolist():
+            c = opt.cands[r]
+            if c.pool != ch.cand.pool or c.slice == ch.cand.slice:
+                continue
+            room = free[c.slice] - job.units
+            if not (0 <= room < left) or abs(float(opt.cost[r, 0]) - ch.cost) > TIE * scale:
+                continue
+            if job.providers_prefer and preference_rank(job, c.provider) != rank:
+                continue
+            best, left = r, room
+        if best is None:
+            return ch
+        return Choice(opt.cands[best], float(opt.start_s[best, 0]), ch.placed_s,
+                      float(opt.cost[best, 0]), True, not bool(opt.timely[best]))
+
+    def _now_if_as_green(self, job: Job, opt: Options, ch: Choice, now_s: float,
+                         free: list[int]) -> Choice | None:
+        """With `green_now`: a start now, where the job's own objective is at most that of
+        its planned later start (x 1 + `green_now_slack`), in a slice with the units free
+        now (the cheapest such with its capacity price). The capacity prices of the future
+        count only the work already seen, so a later start that looks as good as one now is
+        likely to be taken by the work still to come: a job does not wait for what it can
+        have now."""
+        book = self._book
+        assert book is not None
+        m = opt.start_s.shape[1]
+        rows = opt.order[opt.order % m == 0] // m  # starts now allowed by the tenant's asks
+        rows = rows[[free[p] >= job.units for p in opt.pools[rows].tolist()]]
+        if len(rows) == 0:
+            return None
+        d, u = job.duration_s, float(job.units)
+        pools = opt.pools[rows]
+        (own_now,) = book.costs(pools, opt.start_s[rows, 0], np.full(len(rows), d),
+                                np.full(len(rows), u), parts=(1,))
+        own_now = own_now + opt.data_gb * book.egress_per_gb[pools]
+        sl = ch.cand.slice
+        (own_later,) = book.costs(np.array([sl]), np.array([ch.start_s]), np.array([d]),
+                                  np.array([u]), parts=(1,))
+        limit = (float(own_later[0]) + opt.data_gb * float(book.egress_per_gb[sl])) * (
+            1 + self.green_now_slack)
+        scale = max(abs(limit), float(np.abs(own_now).max()), 1e-300)
+        ok = own_now <= limit + TIE * scale
+        if job.providers_prefer:
+            ok &= np.array([preference_rank(job, opt.cands[r].provider)
+                            <= preference_rank(job, ch.cand.provider) for r in rows.tolist()])
+        if not ok.any():
+            return None
+        r = int(rows[np.flatnonzero(ok)[0]])  # the first in the job's order: cheapest
+        return Choice(opt.cands[r], float(opt.start_s[r, 0]), now_s, float(opt.cost[r, 0]),
+                      True, not bool(opt.timely[r]))
 
     def defer_until(self, job: Job, choice: Choice, now_s: float) -> float:
         """Its planned start, or a revision: at the first `revise_s` boundary at least half
