@@ -47,6 +47,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # a start now takes the provider slice of its pool it fits most tightly
     "fit": {"best_fit": True},
     "fit+reserve": {"best_fit": True, "realtime_reserve": True},
+    # ... of any pool that prices it alike
+    "fitall": {"best_fit": True, "best_fit_pools": True},
 }
 
 

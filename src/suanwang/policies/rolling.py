@@ -84,7 +84,8 @@ class RollingPolicy(PricedPolicy):
                  margin_s: float = 1800.0, margin_fraction: float = 0.1,
                  realtime_reserve: bool = False, realtime_own_cost: bool = False,
                  deferrable_reserve: bool = False, green_now: bool = False,
-                 green_now_slack: float = 0.0, best_fit: bool = False) -> None:
+                 green_now_slack: float = 0.0, best_fit: bool = False,
+                 best_fit_pools: bool = False) -> None:
         if not (interval_s > 0 and revise_s > 0):
             raise ValueError(f"interval_s and revise_s must be > 0, got {interval_s}, "
                              f"{revise_s}")
@@ -103,6 +104,7 @@ class RollingPolicy(PricedPolicy):
         self.green_now = green_now
         self.green_now_slack = green_now_slack
         self.best_fit = best_fit
+        self.best_fit_pools = best_fit_pools
         self._own_book: PriceBook | None = None  # the forecast objective, no capacity prices
         # jobs seen in the last day (submit order; real-time ones, and with
         # `deferrable_reserve` the others too), for the reserve's forecast
@@ -287,7 +289,10 @@ class RollingPolicy(PricedPolicy):
     def _best_fit_now(self, job: Job, opt: Options, ch: Choice, free: list[int]) -> Choice:
         """With `best_fit`: of the provider slices of the chosen pool that price a start now
         alike (twins, with the same place in the tenant's preferences), the one the job
-        leaves the fewest units free in: large jobs find whole slices free for them later."""
+        leaves the fewest units free in: large jobs find whole slices free for them later.
+        With `best_fit_pools`, of every pool that prices it alike (e.g. two sites with no
+        carbon and no capacity price now). Only for a start now: the same rule on the
+        bookings of later starts was measured worse (`bench_rolling_reserve.py`)."""
         m = opt.start_s.shape[1]
         rows = opt.order[opt.order % m == 0] // m
         best, left = None, free[ch.cand.slice] - job.units
@@ -295,7 +300,8 @@ class RollingPolicy(PricedPolicy):
         rank = preference_rank(job, ch.cand.provider) if job.providers_prefer else 0
         for r in rows.tolist():
             c = opt.cands[r]
-            if c.pool != ch.cand.pool or c.slice == ch.cand.slice:
+            if c.slice == ch.cand.slice or (c.pool != ch.cand.pool
+                                            and not self.best_fit_pools):
                 continue
             room = free[c.slice] - job.units
             if not (0 <= room < left) or abs(float(opt.cost[r, 0]) - ch.cost) > TIE * scale:
