@@ -49,6 +49,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "fit+reserve": {"best_fit": True, "realtime_reserve": True},
     # ... of any pool that prices it alike
     "fitall": {"best_fit": True, "best_fit_pools": True},
+    "fitall+reserve": {"best_fit": True, "best_fit_pools": True, "realtime_reserve": True},
+    # the expected real-time work booked where it would run (later starts plan around it)
+    "firm": {"realtime_reserve": True, "firm_reserve": True},
+    # a deferrable start now must fit the bookings over its whole run
+    "whole": {"whole_job_now": True},
+    "firm+whole": {"realtime_reserve": True, "firm_reserve": True, "whole_job_now": True},
+    "whole+reserve": {"whole_job_now": True, "realtime_reserve": True},
+    "whole+fitall": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True},
+    "whole+fitall+reserve": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True,
+                             "realtime_reserve": True},
 }
 
 

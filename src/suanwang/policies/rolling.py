@@ -85,7 +85,8 @@ class RollingPolicy(PricedPolicy):
                  realtime_reserve: bool = False, realtime_own_cost: bool = False,
                  deferrable_reserve: bool = False, green_now: bool = False,
                  green_now_slack: float = 0.0, best_fit: bool = False,
-                 best_fit_pools: bool = False) -> None:
+                 best_fit_pools: bool = False, firm_reserve: bool = False,
+                 whole_job_now: bool = False) -> None:
         if not (interval_s > 0 and revise_s > 0):
             raise ValueError(f"interval_s and revise_s must be > 0, got {interval_s}, "
                              f"{revise_s}")
@@ -105,6 +106,9 @@ class RollingPolicy(PricedPolicy):
         self.green_now_slack = green_now_slack
         self.best_fit = best_fit
         self.best_fit_pools = best_fit_pools
+        self.firm_reserve = firm_reserve
+        self.whole_job_now = whole_job_now
+        self._phantom_booked: dict[str, float] = {}  # booking key -> its start
         self._own_book: PriceBook | None = None  # the forecast objective, no capacity prices
         # jobs seen in the last day (submit order; real-time ones, and with
         # `deferrable_reserve` the others too), for the reserve's forecast
@@ -172,7 +176,11 @@ class RollingPolicy(PricedPolicy):
         if state.power:
             run_kwh, run_rt_kwh = self._running_kwh(state, available, now_s, slot0, n)
             grid = grid_rows(topo, state.power, slot0, n, per_unit_h, run_kwh, run_rt_kwh)
-        jobs = jobs + self._expected_work(now_s, end_s)
+        expected = self._expected_work(now_s, end_s)
+        jobs = jobs + expected
+        if self.firm_reserve:
+            self._book_phantoms(state, [j for j in expected if j.realtime], slot0, n,
+                                per_unit_h)
         sol, _ = solve_waiting(topo, jobs, now_s, end_s, per_unit_h, slot0, available, grid)
         self.lp_solves += 1
         self.last_solution_status = sol.status
@@ -191,6 +199,41 @@ class RollingPolicy(PricedPolicy):
         return [replace(j, job_id="~" + j.job_id, submit_s=j.submit_s + DAY_S,
                         deadline_s=None if j.deadline_s is None else j.deadline_s + DAY_S)
                 for j in self._seen if now_s < j.submit_s + DAY_S < end_s]
+
+    def _book_phantoms(self, state: SchedulerState, phantoms: list[Job], slot0: int, n: int,
+                       per_unit_h: np.ndarray) -> None:
+        """With `firm_reserve`: the expected real-time jobs booked (`Bookings`) where each
+        would run on its own objective (its greenest slice within its bound), so that
+        deferrable work planning a later start does not take the capacity they will want.
+        A phantom's booking is dropped once its start has come (the real jobs then hold
+        what they take)."""
+        bookings = self._bookings
+        assert bookings is not None
+        for key in self._phantom_booked:
+            bookings.remove(key)
+        self._phantom_booked = {}
+        if not phantoms:
+            return
+        topo = state.topology
+        own = PriceBook.build(slot0, per_unit_h)
+        cands = [topo.offers(j) for j in phantoms]
+        for j, opt in zip(phantoms, price_options(phantoms, cands, None, own, state.drained),
+                          strict=True):
+            if opt is None or len(opt.order) == 0:
+                continue
+            r = int(opt.order[0]) // opt.start_s.shape[1]
+            start = float(opt.start_s[r, 0])
+            bookings.add(j.job_id, int(opt.pools[r]), float(opt.placed_s[r, 0]),
+                         start + j.duration_s, j.units)
+            self._phantom_booked[j.job_id] = start
+
+    def _drop_due_phantoms(self, now_s: float) -> None:
+        if self._bookings is None:
+            return
+        due = [k for k, a in self._phantom_booked.items() if a <= now_s]
+        for k in due:
+            self._bookings.remove(k)
+            del self._phantom_booked[k]
 
     def _reserves(self, job: Job) -> bool:
         return self.realtime_reserve if job.realtime else self.deferrable_reserve
@@ -252,6 +295,8 @@ class RollingPolicy(PricedPolicy):
                 self._seen.append(j)
         if self._book is None or now_s >= self._next_replan_s:
             self._replan(state, now_s)
+        if self._phantom_booked:
+            self._drop_due_phantoms(now_s)
         return super().decide(state, pending, now_s)
 
     def prepare(self, state: SchedulerState, jobs: list[Job], cands: list[list[Offer]],
@@ -279,12 +324,30 @@ class RollingPolicy(PricedPolicy):
         if self._bookings is None or options is None:
             return None
         self._bookings.remove(job.job_id)
+        if self.whole_job_now and not job.realtime:
+            free = self._free_over_run(job, options, now_s, free)
         ch = pick(job, options, now_s, free, self._bookings, self._book)
         if self.green_now and ch is not None and not ch.now and self._book is not None:
             ch = self._now_if_as_green(job, options, ch, now_s, free) or ch
         if self.best_fit and ch is not None and ch.now:
             ch = self._best_fit_now(job, options, ch, free)
         return ch
+
+    def _free_over_run(self, job: Job, opt: Options, now_s: float,
+                       free: list[int]) -> list[int]:
+        """With `whole_job_now`: `free` with no room in the slices where a deferrable job
+        starting now would not fit the bookings over its whole run (work running and planned
+        there, and with `firm_reserve` the real-time work expected)."""
+        bookings = self._bookings
+        assert bookings is not None
+        fit = bookings.fit_mask(opt.pools, opt.placed_s[:, :1], opt.start_s[:, :1]
+                                + job.duration_s, float(job.units), opt.caps).ravel()
+        if fit.all():
+            return free
+        out = list(free)
+        for p in opt.pools[~fit].tolist():
+            out[p] = 0
+        return out
 
     def _best_fit_now(self, job: Job, opt: Options, ch: Choice, free: list[int]) -> Choice:
         """With `best_fit`: of the provider slices of the chosen pool that price a start now
