@@ -59,6 +59,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "whole+fitall": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True},
     "whole+fitall+reserve": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True,
                              "realtime_reserve": True},
+    "packed": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True,
+               "realtime_reserve": True},  # = whole+fitall+reserve
+    "whole+fitall+all": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True,
+                         "realtime_reserve": True, "deferrable_reserve": True},
 }
 
 
