@@ -38,31 +38,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "reserve": {"realtime_reserve": True},
     "own": {"realtime_own_cost": True},
     "both": {"realtime_reserve": True, "realtime_own_cost": True},
-    # phantom demand of every kind: the work of a day earlier, deferrable work too
-    "defer": {"deferrable_reserve": True},
-    "all": {"realtime_reserve": True, "deferrable_reserve": True},
-    # a deferrable job starts now where that is as green as its planned later start
-    "green": {"green_now": True},
-    "green+reserve": {"green_now": True, "realtime_reserve": True},
-    # a start now takes the provider slice of its pool it fits most tightly
+    # a start now takes the provider slice of its pool it fits most tightly ...
     "fit": {"best_fit": True},
-    "fit+reserve": {"best_fit": True, "realtime_reserve": True},
-    # ... of any pool that prices it alike
+    # ... or of any pool that prices it alike
     "fitall": {"best_fit": True, "best_fit_pools": True},
     "fitall+reserve": {"best_fit": True, "best_fit_pools": True, "realtime_reserve": True},
-    # the expected real-time work booked where it would run (later starts plan around it)
-    "firm": {"realtime_reserve": True, "firm_reserve": True},
     # a deferrable start now must fit the bookings over its whole run
     "whole": {"whole_job_now": True},
-    "firm+whole": {"realtime_reserve": True, "firm_reserve": True, "whole_job_now": True},
     "whole+reserve": {"whole_job_now": True, "realtime_reserve": True},
     "whole+fitall": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True},
-    "whole+fitall+reserve": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True,
-                             "realtime_reserve": True},
+    # all three: whole+fitall+reserve
     "packed": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True,
-               "realtime_reserve": True},  # = whole+fitall+reserve
-    "whole+fitall+all": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True,
-                         "realtime_reserve": True, "deferrable_reserve": True},
+               "realtime_reserve": True},
 }
 
 

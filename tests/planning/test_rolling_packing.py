@@ -1,8 +1,7 @@
 """`rolling`'s packing options (issue 18 item 2): a deferrable start now must fit the bookings
 over its whole run (`whole_job_now`), a start now takes the slice it fits most tightly
-(`best_fit`), expected real-time work may be booked (`firm_reserve`) and deferrable work
-forecast too (`deferrable_reserve`); still online, within every bound, deadline and
-capacity."""
+(`best_fit`, of its pool or of any pool priced alike: `best_fit_pools`), with the real-time
+reserve; still online, within every bound, deadline and capacity."""
 
 from __future__ import annotations
 
@@ -25,8 +24,7 @@ from suanwang.sim.result import SimResult
 
 JobMaker = Callable[..., Job]
 SeriesMaker = Callable[..., EnergySeries]
-ALL: dict[str, Any] = {"realtime_reserve": True, "deferrable_reserve": True,
-                       "firm_reserve": True, "whole_job_now": True, "best_fit": True,
+ALL: dict[str, Any] = {"realtime_reserve": True, "whole_job_now": True, "best_fit": True,
                        "best_fit_pools": True}
 
 

@@ -39,14 +39,14 @@ def test_expected_real_time_work_is_the_last_days_a_day_later(
     batch = make_job("b", deadline_s=30 * H, submit_s=1 * H)
     policy.decide(state, [rt, batch], 1 * H)
     policy.decide(state, [rt], 1 * H + 60)  # a retry is not seen twice
-    (phantom,) = policy._expected_work(2 * H, 96 * H)
+    (phantom,) = policy._expected_realtime(2 * H, 96 * H)
     assert (phantom.job_id, phantom.submit_s, phantom.units) == ("~r", 25 * H, 2)
     assert phantom.rtt_bound_ms == 30.0 and phantom.origin == rt.origin
-    assert policy._expected_work(2 * H, 20 * H) == []  # past the plan's end
-    assert policy._expected_work(25 * H, 96 * H) == []  # its day is over: forgotten
+    assert policy._expected_realtime(2 * H, 20 * H) == []  # past the plan's end
+    assert policy._expected_realtime(25 * H, 96 * H) == []  # its day is over: forgotten
     off = RollingPolicy()
     off.decide(make_state(tiny_net, make_series(tiny_net, 96)), [rt], 1 * H)
-    assert off._expected_work(2 * H, 96 * H) == []
+    assert off._expected_realtime(2 * H, 96 * H) == []
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -83,9 +83,7 @@ class RollingPolicy(PricedPolicy):
                  resolve_s: float = HOUR_S, resolve_share: float = 0.1, reserve: bool = True,
                  margin_s: float = 1800.0, margin_fraction: float = 0.1,
                  realtime_reserve: bool = False, realtime_own_cost: bool = False,
-                 deferrable_reserve: bool = False, green_now: bool = False,
-                 green_now_slack: float = 0.0, best_fit: bool = False,
-                 best_fit_pools: bool = False, firm_reserve: bool = False,
+                 best_fit: bool = False, best_fit_pools: bool = False,
                  whole_job_now: bool = False) -> None:
         if not (interval_s > 0 and revise_s > 0):
             raise ValueError(f"interval_s and revise_s must be > 0, got {interval_s}, "
@@ -101,19 +99,13 @@ class RollingPolicy(PricedPolicy):
         self.margin_fraction = margin_fraction
         self.realtime_reserve = realtime_reserve
         self.realtime_own_cost = realtime_own_cost
-        self.deferrable_reserve = deferrable_reserve
-        self.green_now = green_now
-        self.green_now_slack = green_now_slack
         self.best_fit = best_fit
         self.best_fit_pools = best_fit_pools
-        self.firm_reserve = firm_reserve
         self.whole_job_now = whole_job_now
-        self._phantom_booked: dict[str, float] = {}  # booking key -> its start
         self._own_book: PriceBook | None = None  # the forecast objective, no capacity prices
-        # jobs seen in the last day (submit order; real-time ones, and with
-        # `deferrable_reserve` the others too), for the reserve's forecast
-        self._seen: deque[Job] = deque()
-        self._seen_ids: set[str] = set()
+        # real-time jobs seen in the last day (submit order), for the reserve's forecast
+        self._rt_seen: deque[Job] = deque()
+        self._rt_ids: set[str] = set()
         self._solved: tuple[float, float] = (-math.inf, 0.0)  # when, waiting work then
         self._prices: tuple[int, np.ndarray] | None = None  # slot0, capacity prices
         self._rated_hour = -1  # forecast issue the price book's rates come from
@@ -176,67 +168,24 @@ class RollingPolicy(PricedPolicy):
         if state.power:
             run_kwh, run_rt_kwh = self._running_kwh(state, available, now_s, slot0, n)
             grid = grid_rows(topo, state.power, slot0, n, per_unit_h, run_kwh, run_rt_kwh)
-        expected = self._expected_work(now_s, end_s)
-        jobs = jobs + expected
-        if self.firm_reserve:
-            self._book_phantoms(state, [j for j in expected if j.realtime], slot0, n,
-                                per_unit_h)
+        jobs = jobs + self._expected_realtime(now_s, end_s)
         sol, _ = solve_waiting(topo, jobs, now_s, end_s, per_unit_h, slot0, available, grid)
         self.lp_solves += 1
         self.last_solution_status = sol.status
         return sol.price_per_unit_h if sol.status == OPTIMAL else np.zeros_like(available)
 
-    def _expected_work(self, now_s: float, end_s: float) -> list[Job]:
+    def _expected_realtime(self, now_s: float, end_s: float) -> list[Job]:
         """With `realtime_reserve`: the real-time demand expected between now and `end_s`,
         forecast as the same as a day earlier (each real-time job seen in the last day again,
-        one day later; `~`-prefixed ids); with `deferrable_reserve`, the other work too (its
-        deadline a day later as well). Planned with the waiting work, these phantom jobs
-        hold capacity (and raise its price) where and when the work to come will want it, so
-        the waiting work does not count on capacity that later jobs will take. Only jobs
-        already seen: no look-ahead."""
-        while self._seen and self._seen[0].submit_s <= now_s - DAY_S:
-            self._seen_ids.discard(self._seen.popleft().job_id)
-        return [replace(j, job_id="~" + j.job_id, submit_s=j.submit_s + DAY_S,
-                        deadline_s=None if j.deadline_s is None else j.deadline_s + DAY_S)
-                for j in self._seen if now_s < j.submit_s + DAY_S < end_s]
-
-    def _book_phantoms(self, state: SchedulerState, phantoms: list[Job], slot0: int, n: int,
-                       per_unit_h: np.ndarray) -> None:
-        """With `firm_reserve`: the expected real-time jobs booked (`Bookings`) where each
-        would run on its own objective (its greenest slice within its bound), so that
-        deferrable work planning a later start does not take the capacity they will want.
-        A phantom's booking is dropped once its start has come (the real jobs then hold
-        what they take)."""
-        bookings = self._bookings
-        assert bookings is not None
-        for key in self._phantom_booked:
-            bookings.remove(key)
-        self._phantom_booked = {}
-        if not phantoms:
-            return
-        topo = state.topology
-        own = PriceBook.build(slot0, per_unit_h)
-        cands = [topo.offers(j) for j in phantoms]
-        for j, opt in zip(phantoms, price_options(phantoms, cands, None, own, state.drained),
-                          strict=True):
-            if opt is None or len(opt.order) == 0:
-                continue
-            r = int(opt.order[0]) // opt.start_s.shape[1]
-            start = float(opt.start_s[r, 0])
-            bookings.add(j.job_id, int(opt.pools[r]), float(opt.placed_s[r, 0]),
-                         start + j.duration_s, j.units)
-            self._phantom_booked[j.job_id] = start
-
-    def _drop_due_phantoms(self, now_s: float) -> None:
-        if self._bookings is None:
-            return
-        due = [k for k, a in self._phantom_booked.items() if a <= now_s]
-        for k in due:
-            self._bookings.remove(k)
-            del self._phantom_booked[k]
-
-    def _reserves(self, job: Job) -> bool:
-        return self.realtime_reserve if job.realtime else self.deferrable_reserve
+        one day later; `~`-prefixed ids). Planned with the waiting work, these phantom jobs
+        hold capacity (and raise its price) where and when real-time work will want it, so
+        deferrable work plans around them. Only jobs already seen: no look-ahead."""
+        while self._rt_seen and self._rt_seen[0].submit_s <= now_s - DAY_S:
+            self._rt_ids.discard(self._rt_seen.popleft().job_id)
+        if not self.realtime_reserve:
+            return []
+        return [replace(j, job_id="~" + j.job_id, submit_s=j.submit_s + DAY_S)
+                for j in self._rt_seen if now_s < j.submit_s + DAY_S < end_s]
 
     def _available(self, state: SchedulerState, now_s: float, slot0: int,
                    n: int) -> np.ndarray:
@@ -290,13 +239,11 @@ class RollingPolicy(PricedPolicy):
     def decide(self, state: SchedulerState, pending: Sequence[Job], now_s: float) -> Decision:
         for j in pending:
             self._known[j.job_id] = j
-            if self._reserves(j) and j.job_id not in self._seen_ids:
-                self._seen_ids.add(j.job_id)
-                self._seen.append(j)
+            if self.realtime_reserve and j.realtime and j.job_id not in self._rt_ids:
+                self._rt_ids.add(j.job_id)
+                self._rt_seen.append(j)
         if self._book is None or now_s >= self._next_replan_s:
             self._replan(state, now_s)
-        if self._phantom_booked:
-            self._drop_due_phantoms(now_s)
         return super().decide(state, pending, now_s)
 
     def prepare(self, state: SchedulerState, jobs: list[Job], cands: list[list[Offer]],
@@ -324,11 +271,9 @@ class RollingPolicy(PricedPolicy):
         if self._bookings is None or options is None:
             return None
         self._bookings.remove(job.job_id)
-        if self.whole_job_now and not job.realtime:
+        if self.whole_job_now and not job.realtime and options.timely.any():
             free = self._free_over_run(job, options, now_s, free)
         ch = pick(job, options, now_s, free, self._bookings, self._book)
-        if self.green_now and ch is not None and not ch.now and self._book is not None:
-            ch = self._now_if_as_green(job, options, ch, now_s, free) or ch
         if self.best_fit and ch is not None and ch.now:
             ch = self._best_fit_now(job, options, ch, free)
         return ch
@@ -337,7 +282,10 @@ class RollingPolicy(PricedPolicy):
                        free: list[int]) -> list[int]:
         """With `whole_job_now`: `free` with no room in the slices where a deferrable job
         starting now would not fit the bookings over its whole run (work running and planned
-        there, and with `firm_reserve` the real-time work expected)."""
+        there): a job that starts now holds its units for its whole run, so it must not take
+        the units that jobs planned to start there during its run will need (they would be
+        pushed to dirtier hours or sites, and so would the real-time jobs that find the
+        slice full). Not for a job that can meet its deadline nowhere (it runs at once)."""
         bookings = self._bookings
         assert bookings is not None
         fit = bookings.fit_mask(opt.pools, opt.placed_s[:, :1], opt.start_s[:, :1]
@@ -376,42 +324,6 @@ class RollingPolicy(PricedPolicy):
             return ch
         return Choice(opt.cands[best], float(opt.start_s[best, 0]), ch.placed_s,
                       float(opt.cost[best, 0]), True, not bool(opt.timely[best]))
-
-    def _now_if_as_green(self, job: Job, opt: Options, ch: Choice, now_s: float,
-                         free: list[int]) -> Choice | None:
-        """With `green_now`: a start now, where the job's own objective is at most that of
-        its planned later start (x 1 + `green_now_slack`), in a slice with the units free
-        now (the cheapest such with its capacity price). The capacity prices of the future
-        count only the work already seen, so a later start that looks as good as one now is
-        likely to be taken by the work still to come: a job does not wait for what it can
-        have now."""
-        book = self._book
-        assert book is not None
-        m = opt.start_s.shape[1]
-        rows = opt.order[opt.order % m == 0] // m  # starts now allowed by the tenant's asks
-        rows = rows[[free[p] >= job.units for p in opt.pools[rows].tolist()]]
-        if len(rows) == 0:
-            return None
-        d, u = job.duration_s, float(job.units)
-        pools = opt.pools[rows]
-        (own_now,) = book.costs(pools, opt.start_s[rows, 0], np.full(len(rows), d),
-                                np.full(len(rows), u), parts=(1,))
-        own_now = own_now + opt.data_gb * book.egress_per_gb[pools]
-        sl = ch.cand.slice
-        (own_later,) = book.costs(np.array([sl]), np.array([ch.start_s]), np.array([d]),
-                                  np.array([u]), parts=(1,))
-        limit = (float(own_later[0]) + opt.data_gb * float(book.egress_per_gb[sl])) * (
-            1 + self.green_now_slack)
-        scale = max(abs(limit), float(np.abs(own_now).max()), 1e-300)
-        ok = own_now <= limit + TIE * scale
-        if job.providers_prefer:
-            ok &= np.array([preference_rank(job, opt.cands[r].provider)
-                            <= preference_rank(job, ch.cand.provider) for r in rows.tolist()])
-        if not ok.any():
-            return None
-        r = int(rows[np.flatnonzero(ok)[0]])  # the first in the job's order: cheapest
-        return Choice(opt.cands[r], float(opt.start_s[r, 0]), now_s, float(opt.cost[r, 0]),
-                      True, not bool(opt.timely[r]))
 
     def defer_until(self, job: Job, choice: Choice, now_s: float) -> float:
         """Its planned start, or a revision: at the first `revise_s` boundary at least half
