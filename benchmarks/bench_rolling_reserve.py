@@ -50,6 +50,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # all three: whole+fitall+reserve
     "packed": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True,
                "realtime_reserve": True},
+    "packed+own": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True,
+                   "realtime_reserve": True, "realtime_own_cost": True},
 }
 
 
