@@ -32,9 +32,13 @@ from suanwang.workload.synthetic import synthetic_jobs
 DAYS = {"2d": 2.0, "week": 7.0}
 
 
-# name -> RollingPolicy options (the service runs "plain": the defaults)
-VARIANTS: dict[str, dict[str, Any]] = {
+# name -> RollingPolicy options over "plain" (rolling before issue 18 item 2: no real-time
+# reserve, no best fit); "default" is what the service runs (fitall+reserve)
+PLAIN: dict[str, Any] = {"realtime_reserve": False, "realtime_own_cost": False,
+                         "best_fit": False, "best_fit_pools": False, "whole_job_now": False}
+VARIANTS: dict[str, dict[str, Any]] = {name: {**PLAIN, **over} for name, over in {
     "plain": {},
+    "default": {k: v for k, v in RollingPolicy().__dict__.items() if k in PLAIN},
     "reserve": {"realtime_reserve": True},
     "own": {"realtime_own_cost": True},
     "both": {"realtime_reserve": True, "realtime_own_cost": True},
@@ -52,7 +56,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
                "realtime_reserve": True},
     "packed+own": {"whole_job_now": True, "best_fit": True, "best_fit_pools": True,
                    "realtime_reserve": True, "realtime_own_cost": True},
-}
+}.items()}
 
 
 def instance(spec: str, errors: list[float], variants: list[str]) -> list[dict[str, Any]]:

@@ -82,8 +82,8 @@ class RollingPolicy(PricedPolicy):
                  objective: Objective | None = None, risk_aversion: float = 1.0,
                  resolve_s: float = HOUR_S, resolve_share: float = 0.1, reserve: bool = True,
                  margin_s: float = 1800.0, margin_fraction: float = 0.1,
-                 realtime_reserve: bool = False, realtime_own_cost: bool = False,
-                 best_fit: bool = False, best_fit_pools: bool = False,
+                 realtime_reserve: bool = True, realtime_own_cost: bool = False,
+                 best_fit: bool = True, best_fit_pools: bool = True,
                  whole_job_now: bool = False) -> None:
         if not (interval_s > 0 and revise_s > 0):
             raise ValueError(f"interval_s and revise_s must be > 0, got {interval_s}, "
@@ -184,8 +184,10 @@ class RollingPolicy(PricedPolicy):
             self._rt_ids.discard(self._rt_seen.popleft().job_id)
         if not self.realtime_reserve:
             return []
+        # whole runs within the plan only (the model's rates end at `end_s`)
         return [replace(j, job_id="~" + j.job_id, submit_s=j.submit_s + DAY_S)
-                for j in self._rt_seen if now_s < j.submit_s + DAY_S < end_s]
+                for j in self._rt_seen
+                if now_s < j.submit_s + DAY_S and j.submit_s + DAY_S + j.duration_s <= end_s]
 
     def _available(self, state: SchedulerState, now_s: float, slot0: int,
                    n: int) -> np.ndarray:
