@@ -4,7 +4,8 @@
     python benchmarks/bench_rolling_reserve.py --instances week:40000:0 --errors 0,1 \
         --variants plain,reserve
 
-Each instance (`name:jobs:seed`; `2d` = 2 days at load 0.6, `week` = 7 days) is synthetic
+Each instance (`name:jobs:seed`; `2d` = 2 days at load 0.6, `week` = 7 days; `high` and
+`lull` the weeks of `bench_planning.py` at load 0.9 and with its wind lull) is synthetic
 demand on the bundled national network with the actual series. Per instance the aggregated
 LP bound (carbon), then `rolling` as the service runs it and `rolling` with
 `realtime_reserve=True` (phantom real-time demand, the same as a day earlier, planned with
@@ -20,6 +21,7 @@ import time
 from typing import Any
 
 import numpy as np
+from bench_planning import wind_lull
 
 from suanwang.energy.forecast import Forecaster
 from suanwang.network import load_network
@@ -27,9 +29,9 @@ from suanwang.planning.bound import lower_bound
 from suanwang.policies.rolling import RollingPolicy
 from suanwang.sim import DEFAULT_START, energy_for
 from suanwang.sim.engine import simulate
-from suanwang.workload.synthetic import synthetic_jobs
+from suanwang.workload.synthetic import DEFAULT_LOAD, synthetic_jobs
 
-DAYS = {"2d": 2.0, "week": 7.0}
+DAYS = {"2d": 2.0, "week": 7.0, "high": 7.0, "lull": 7.0}
 
 
 # name -> RollingPolicy options over "plain" (rolling before issue 18 item 2: no real-time
@@ -63,8 +65,12 @@ def instance(spec: str, errors: list[float], variants: list[str]) -> list[dict[s
     name, n_jobs, seed = spec.split(":")
     days = DAYS[name]
     net = load_network()
-    jobs = synthetic_jobs(net, int(n_jobs), days, seed=int(seed), start_utc=DEFAULT_START)
+    load = 0.9 if name == "high" else DEFAULT_LOAD
+    jobs = synthetic_jobs(net, int(n_jobs), days, seed=int(seed), load=load,
+                          start_utc=DEFAULT_START)
     series = energy_for(net, jobs, int(seed), DEFAULT_START, days=days)
+    if name == "lull":
+        series = wind_lull(net, series)
     bound = lower_bound(net, jobs, series)
     rt = np.array([j.realtime for j in jobs])
     rows = []

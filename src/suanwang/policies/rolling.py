@@ -18,6 +18,13 @@ the next jobs plan around it), to its planned start, or sooner to be revised: at
 `revise_s` boundary at least half-way there. A far-off plan is thus revised a few times on
 newer forecasts and alongside newer jobs before it is acted on; a near one is not.
 
+Real-time demand is forecast as the same as a day earlier (`realtime_reserve`: those
+phantom jobs are planned with the waiting work, so the capacity they will want is priced), and
+a job starting now takes, of the slices that price it alike, the one it fills most
+(`best_fit`, `best_fit_pools`: large jobs still find a slice with room). Optionally a
+deferrable job starts now only where it fits the bookings over its whole run
+(`whole_job_now`; measured in `benchmarks/bench_rolling_reserve.py`, see README).
+
 It never looks ahead: it knows a job only once the scheduler has handed it over, it reads
 energy only through `state.forecast(now)`, and its own placements tell it when capacity frees.
 
