@@ -34,8 +34,8 @@ from suanwang.workload.synthetic import DEFAULT_LOAD, synthetic_jobs
 DAYS = {"2d": 2.0, "week": 7.0, "high": 7.0, "lull": 7.0}
 
 
-# name -> RollingPolicy options over "plain" (rolling before issue 18 item 2: no real-time
-# reserve, no best fit); "default" is what the service runs (fitall+reserve)
+# name -> RollingPolicy options over "plain" (no real-time reserve, no best fit, no whole-run
+# check); "default" is what the service runs (`RollingPolicy()`)
 PLAIN: dict[str, Any] = {"realtime_reserve": False, "realtime_own_cost": False,
                          "best_fit": False, "best_fit_pools": False, "whole_job_now": False}
 VARIANTS: dict[str, dict[str, Any]] = {name: {**PLAIN, **over} for name, over in {

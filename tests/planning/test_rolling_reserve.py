@@ -44,7 +44,7 @@ def test_expected_real_time_work_is_the_last_days_a_day_later(
     assert phantom.rtt_bound_ms == 30.0 and phantom.origin == rt.origin
     assert policy._expected_realtime(2 * H, 20 * H) == []  # past the plan's end
     assert policy._expected_realtime(25 * H, 96 * H) == []  # its day is over: forgotten
-    off = RollingPolicy(realtime_reserve=False)
+    off = RollingPolicy()
     off.decide(make_state(tiny_net, make_series(tiny_net, 96)), [rt], 1 * H)
     assert off._expected_realtime(2 * H, 96 * H) == []
 

@@ -18,12 +18,12 @@ the next jobs plan around it), to its planned start, or sooner to be revised: at
 `revise_s` boundary at least half-way there. A far-off plan is thus revised a few times on
 newer forecasts and alongside newer jobs before it is acted on; a near one is not.
 
-Real-time demand is forecast as the same as a day earlier (`realtime_reserve`: those
-phantom jobs are planned with the waiting work, so the capacity they will want is priced), and
-a job starting now takes, of the slices that price it alike, the one it fills most
-(`best_fit`, `best_fit_pools`: large jobs still find a slice with room). Optionally a
-deferrable job starts now only where it fits the bookings over its whole run
-(`whole_job_now`; measured in `benchmarks/bench_rolling_reserve.py`, see README).
+Options (off by default; measured in `benchmarks/bench_rolling_reserve.py`, see README):
+real-time demand forecast as the same as a day earlier (`realtime_reserve`: those phantom
+jobs are planned with the waiting work, so the capacity they will want is priced); a job
+starting now takes, of the slices that price it alike, the one it fills most (`best_fit`,
+`best_fit_pools`: large jobs still find a slice with room); a deferrable job starts now only
+where it fits the bookings over its whole run (`whole_job_now`).
 
 It never looks ahead: it knows a job only once the scheduler has handed it over, it reads
 energy only through `state.forecast(now)`, and its own placements tell it when capacity frees.
@@ -89,8 +89,8 @@ class RollingPolicy(PricedPolicy):
                  objective: Objective | None = None, risk_aversion: float = 1.0,
                  resolve_s: float = HOUR_S, resolve_share: float = 0.1, reserve: bool = True,
                  margin_s: float = 1800.0, margin_fraction: float = 0.1,
-                 realtime_reserve: bool = True, realtime_own_cost: bool = False,
-                 best_fit: bool = True, best_fit_pools: bool = True,
+                 realtime_reserve: bool = False, realtime_own_cost: bool = False,
+                 best_fit: bool = False, best_fit_pools: bool = False,
                  whole_job_now: bool = False) -> None:
         if not (interval_s > 0 and revise_s > 0):
             raise ValueError(f"interval_s and revise_s must be > 0, got {interval_s}, "
