@@ -18,6 +18,13 @@ the next jobs plan around it), to its planned start, or sooner to be revised: at
 `revise_s` boundary at least half-way there. A far-off plan is thus revised a few times on
 newer forecasts and alongside newer jobs before it is acted on; a near one is not.
 
+Options (off by default; measured in `benchmarks/bench_rolling_reserve.py`, see README):
+real-time demand forecast as the same as a day earlier (`realtime_reserve`: those phantom
+jobs are planned with the waiting work, so the capacity they will want is priced); a job
+starting now takes, of the slices that price it alike, the one it fills most (`best_fit`,
+`best_fit_pools`: large jobs still find a slice with room); a deferrable job starts now only
+where it fits the bookings over its whole run (`whole_job_now`).
+
 It never looks ahead: it knows a job only once the scheduler has handed it over, it reads
 energy only through `state.forecast(now)`, and its own placements tell it when capacity frees.
 
@@ -47,10 +54,12 @@ from dataclasses import replace
 import numpy as np
 
 from suanwang.core.policy import Decision
+from suanwang.core.provider_choice import preference_rank
 from suanwang.core.state import Offer, SchedulerState
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job
 from suanwang.planning.choose import (
+    TIE,
     Bookings,
     Choice,
     Options,
@@ -80,7 +89,9 @@ class RollingPolicy(PricedPolicy):
                  objective: Objective | None = None, risk_aversion: float = 1.0,
                  resolve_s: float = HOUR_S, resolve_share: float = 0.1, reserve: bool = True,
                  margin_s: float = 1800.0, margin_fraction: float = 0.1,
-                 realtime_reserve: bool = False, realtime_own_cost: bool = False) -> None:
+                 realtime_reserve: bool = False, realtime_own_cost: bool = False,
+                 best_fit: bool = False, best_fit_pools: bool = False,
+                 whole_job_now: bool = False) -> None:
         if not (interval_s > 0 and revise_s > 0):
             raise ValueError(f"interval_s and revise_s must be > 0, got {interval_s}, "
                              f"{revise_s}")
@@ -95,6 +106,9 @@ class RollingPolicy(PricedPolicy):
         self.margin_fraction = margin_fraction
         self.realtime_reserve = realtime_reserve
         self.realtime_own_cost = realtime_own_cost
+        self.best_fit = best_fit
+        self.best_fit_pools = best_fit_pools
+        self.whole_job_now = whole_job_now
         self._own_book: PriceBook | None = None  # the forecast objective, no capacity prices
         # real-time jobs seen in the last day (submit order), for the reserve's forecast
         self._rt_seen: deque[Job] = deque()
@@ -177,8 +191,10 @@ class RollingPolicy(PricedPolicy):
             self._rt_ids.discard(self._rt_seen.popleft().job_id)
         if not self.realtime_reserve:
             return []
+        # whole runs within the plan only (the model's rates end at `end_s`)
         return [replace(j, job_id="~" + j.job_id, submit_s=j.submit_s + DAY_S)
-                for j in self._rt_seen if now_s < j.submit_s + DAY_S < end_s]
+                for j in self._rt_seen
+                if now_s < j.submit_s + DAY_S and j.submit_s + DAY_S + j.duration_s <= end_s]
 
     def _available(self, state: SchedulerState, now_s: float, slot0: int,
                    n: int) -> np.ndarray:
@@ -264,7 +280,59 @@ class RollingPolicy(PricedPolicy):
         if self._bookings is None or options is None:
             return None
         self._bookings.remove(job.job_id)
-        return pick(job, options, now_s, free, self._bookings, self._book)
+        if self.whole_job_now and not job.realtime and options.timely.any():
+            free = self._free_over_run(job, options, now_s, free)
+        ch = pick(job, options, now_s, free, self._bookings, self._book)
+        if self.best_fit and ch is not None and ch.now:
+            ch = self._best_fit_now(job, options, ch, free)
+        return ch
+
+    def _free_over_run(self, job: Job, opt: Options, now_s: float,
+                       free: list[int]) -> list[int]:
+        """With `whole_job_now`: `free` with no room in the slices where a deferrable job
+        starting now would not fit the bookings over its whole run (work running and planned
+        there): a job that starts now holds its units for its whole run, so it must not take
+        the units that jobs planned to start there during its run will need (they would be
+        pushed to dirtier hours or sites, and so would the real-time jobs that find the
+        slice full). Not for a job that can meet its deadline nowhere (it runs at once)."""
+        bookings = self._bookings
+        assert bookings is not None
+        fit = bookings.fit_mask(opt.pools, opt.placed_s[:, :1], opt.start_s[:, :1]
+                                + job.duration_s, float(job.units), opt.caps).ravel()
+        if fit.all():
+            return free
+        out = list(free)
+        for p in opt.pools[~fit].tolist():
+            out[p] = 0
+        return out
+
+    def _best_fit_now(self, job: Job, opt: Options, ch: Choice, free: list[int]) -> Choice:
+        """With `best_fit`: of the provider slices of the chosen pool that price a start now
+        alike (twins, with the same place in the tenant's preferences), the one the job
+        leaves the fewest units free in: large jobs find whole slices free for them later.
+        With `best_fit_pools`, of every pool that prices it alike (e.g. two sites with no
+        carbon and no capacity price now). Only for a start now: the same rule on the
+        bookings of later starts was measured worse (`bench_rolling_reserve.py`)."""
+        m = opt.start_s.shape[1]
+        rows = opt.order[opt.order % m == 0] // m
+        best, left = None, free[ch.cand.slice] - job.units
+        scale = max(abs(ch.cost), 1e-300)
+        rank = preference_rank(job, ch.cand.provider) if job.providers_prefer else 0
+        for r in rows.tolist():
+            c = opt.cands[r]
+            if c.slice == ch.cand.slice or (c.pool != ch.cand.pool
+                                            and not self.best_fit_pools):
+                continue
+            room = free[c.slice] - job.units
+            if not (0 <= room < left) or abs(float(opt.cost[r, 0]) - ch.cost) > TIE * scale:
+                continue
+            if job.providers_prefer and preference_rank(job, c.provider) != rank:
+                continue
+            best, left = r, room
+        if best is None:
+            return ch
+        return Choice(opt.cands[best], float(opt.start_s[best, 0]), ch.placed_s,
+                      float(opt.cost[best, 0]), True, not bool(opt.timely[best]))
 
     def defer_until(self, job: Job, choice: Choice, now_s: float) -> float:
         """Its planned start, or a revision: at the first `revise_s` boundary at least half
