@@ -120,7 +120,6 @@ def main() -> None:
             ratios = sorted(r["jobs_per_s"] / b["jobs_per_s"]
                             for r, b in zip(runs, base_runs, strict=True))
             row["ratio_to_baseline"] = statistics.median(ratios)
-            row["baseline_cpu_jobs_per_s"] = base_row["cpu_jobs_per_s"]
             row["cpu_ratio_to_baseline"] = statistics.median(
                 r["cpu_jobs_per_s"] / b["cpu_jobs_per_s"]
                 for r, b in zip(runs, base_runs, strict=True))
@@ -135,9 +134,6 @@ def main() -> None:
             f"{r['baseline_jobs_per_s']:,.0f})" for r in rows))
         print("the same on CPU time of the run: " + ", ".join(
             f"{r['policy']} {r['cpu_ratio_to_baseline']:.2f}" for r in rows))
-        print("CPU s of the run (median), this checkout vs the baseline: " + ", ".join(
-            f"{r['policy']} {args.jobs / r['cpu_jobs_per_s']:.2f} vs "
-            f"{args.jobs / r['baseline_cpu_jobs_per_s']:.2f}" for r in rows))
     base = next((r for r in rows if r["policy"] == "nearest"), None)
     if base:
         print("ratio of jobs/s to nearest: " + ", ".join(

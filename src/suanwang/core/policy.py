@@ -9,11 +9,6 @@ A decision says, for every pending job, one of three things (after Ray autoscale
   `retry=False` rejects it (no site could ever serve it).
 
 A policy reads the state and must not change it; the caller applies the decision.
-
-A policy may also offer `decide_one(state, job, now_s)`, the same decision for one job
-answered as (offer, reason) when it places the job now, or else as the `Decision`: the
-scheduler asks it per arrival (the greedy policies, `policies.base.RankingPolicy`), so that a
-placement costs no decision objects.
 """
 
 from __future__ import annotations

@@ -16,11 +16,6 @@ facility power under its ceilings for every policy alike: the units a ceiling le
 for are withheld from the free-unit lists the policies read, and each placement is checked
 over its run before it is applied (`core.power_guard`).
 
-The simulator submits its arrivals through `submit_all` (the clock advanced only when an event
-is due); a policy with `decide_one` (core.policy) answers one job's placement as (offer,
-reason), which is applied without a `Decision` or `Placement` and told to a listener with
-`placed_offer` (the simulator's recorder) without one: the per-job path of the greedy policies.
-
 Jobs waiting for capacity are grouped by (origin, kind, rtt bound): jobs of a group can use the
 same pools, so one "largest free pool of the group" check skips most of them when capacity
 frees; within a group they are offered first come, first served, one at a time, against live
@@ -30,7 +25,7 @@ capacity.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -38,7 +33,7 @@ from suanwang.core.policy import Decision, Policy
 from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.core.power_guard import PowerGuard
 from suanwang.core.provider_choice import slice_in_pool
-from suanwang.core.state import GB_TO_GBIT, Candidate, Offer, SchedulerState, Topology
+from suanwang.core.state import Candidate, SchedulerState, Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.model import Job, Kind, Network, Placement
 from suanwang.network.providers import rescale_providers
@@ -99,8 +94,6 @@ class Scheduler:
         self.state = SchedulerState(topology, forecaster)
         self.policy = policy
         self.listener: Listener = listener or NullListener()
-        self._fast_of: Listener | None = None  # the listener `_fast_placed` belongs to
-        self._fast_placed: Callable[[Job, Offer, float, float, str, int], None] | None = None
         self.now_s = 0.0
         self._heap: list[tuple[float, int, int, int, str]] = []
         self._seq = 0
@@ -128,116 +121,7 @@ class Scheduler:
         self.now_s = now_s
         if self.guard is not None and self.guard.steer(job, now_s):
             return
-        self._decide_apply(job, now_s)
-
-    def submit_all(self, jobs: Iterable[Job]) -> None:
-        """Submit each of `jobs` (sorted by submit_s) at its submit_s, advancing the clock to
-        it first: the simulator's loop, the same as `advance(t)` then `submit(job, t)` per
-        job."""
-        heap = self._heap
-        advance = self.advance
-        one = getattr(self.policy, "decide_one", None)
-        if one is None or self.guard is not None:
-            for job in jobs:
-                t = job.submit_s
-                if heap and heap[0][0] <= t:
-                    advance(t)
-                self.now_s = t
-                if self.guard is not None and self.guard.steer(job, t):
-                    continue
-                self._decide_apply(job, t)
-            return
-        state = self.state
-        place, apply = self._place_offer, self._apply
-        running, queued, push = self.running, self._queued, heapq.heappush
-        at_estimate = self.estimate_sites is None
-        for job in jobs:  # `_decide_apply` inlined: no guard, a policy with `decide_one`
-            t = job.submit_s
-            if heap and heap[0][0] <= t:
-                advance(t)
-            self.now_s = t
-            pick = one(state, job, t)
-            if pick.__class__ is not tuple:
-                apply(pick, t)
-                continue
-            c = pick[0]
-            fast = self._fast_placed if self.listener is self._fast_of else None
-            p, sl, units = c.pool, c.slice, job.units
-            free_units, free_slice = state.free_units, state.free_slice
-            if (fast is None or not at_estimate or free_units[p] < units
-                    or free_slice[sl] < units or self.topology.slice_cap[sl] is not None):
-                place(job, c, pick[1], t)  # the general placement (and its checks)
-                continue
-            # `_place_offer` inlined for the common case: an uncapped slice with room, the
-            # simulator's clock, a listener told by `placed_offer`
-            free_units[p] -= units
-            before = free_slice[sl]
-            free_slice[sl] = before - units
-            if before >= state.pool_room[p]:  # it may have been the largest
-                state.update_room(p)
-            if queued:
-                queued.pop(job.job_id, None)
-            data_gb = job.data_gb
-            transfer_s = data_gb * GB_TO_GBIT / c.bandwidth_gbps if data_gb > 0 else 0.0
-            end = t + transfer_s + job.duration_s
-            running[job.job_id] = Running(job, p, end, sl)
-            self._seq += 1
-            push(heap, (end, RELEASE, self._seq, 0, job.job_id))
-            fast(job, c, t, transfer_s, pick[1], p)
-
-    def _decide_apply(self, job: Job, now_s: float) -> None:
-        """Ask the policy about one job now and apply its answer. A policy with `decide_one`
-        (the greedy ones) answers a placement as (offer, reason), which is applied without
-        building the decision's objects; with grid events the guard checks every placement
-        of a `Decision`."""
-        one = getattr(self.policy, "decide_one", None)
-        if one is None or self.guard is not None:
-            self._apply(self.policy.decide(self.state, (job,), now_s), now_s)
-            return
-        pick = one(self.state, job, now_s)
-        if pick.__class__ is tuple:
-            self._place_offer(job, pick[0], pick[1], now_s)
-        else:
-            self._apply(pick, now_s)
-
-    def _place_offer(self, job: Job, c: Offer, reason: str, now_s: float) -> None:
-        """`place` of the placement (job, c's site, now, c's transfer, reason, c's provider)
-        in c's pool and slice, checked as `_apply` checks it."""
-        p, sl, units = c.pool, c.slice, job.units
-        state = self.state
-        if state.free_units[p] < units or state.free_slice[sl] < units:
-            raise PolicyError(f"{self.policy.name} placed {job.job_id} needing {units} units "
-                              f"at {self.topology.site_ids[c.site]} {job.kind.value} with "
-                              f"{state.free_units[p]} free ({state.free_slice[sl]} at "
-                              f"{c.provider})")
-        # `_take`, inlined
-        state.free_units[p] -= units
-        before = state.free_slice[sl]
-        state.free_slice[sl] = before - units
-        if before >= state.pool_room[p]:  # it may have been the largest
-            state.update_room(p)
-        if self.topology.slice_cap[sl] is not None:
-            key = (job.tenant, sl)
-            state.tenant_units[key] = state.tenant_units.get(key, 0) + units
-        if self._queued:
-            self._queued.pop(job.job_id, None)
-        data_gb = job.data_gb
-        transfer_s = data_gb * GB_TO_GBIT / c.bandwidth_gbps if data_gb > 0 else 0.0
-        end = now_s + transfer_s + job.duration_s
-        self.running[job.job_id] = Running(job, p, end, sl)
-        if self.estimate_sites is None or c.site in self.estimate_sites:
-            self._seq += 1
-            heapq.heappush(self._heap, (end, RELEASE, self._seq, 0, job.job_id))
-        listener = self.listener
-        if listener is not self._fast_of:  # the listener's `placed_offer`, looked up once
-            self._fast_of = listener
-            self._fast_placed = getattr(listener, "placed_offer", None)
-        fast = self._fast_placed
-        if fast is not None:
-            fast(job, c, now_s, transfer_s, reason, p)
-        else:
-            listener.placed(Placement(job, self.topology.site_ids[c.site], now_s, transfer_s,
-                                      reason, c.provider), p)
+        self._apply(self.policy.decide(self.state, (job,), now_s), now_s)
 
     def resume_running(self, job: Job, site_id: str, end_s: float,
                        provider_id: str = "") -> None:
@@ -270,22 +154,19 @@ class Scheduler:
 
     def _give_back(self, r: Running) -> None:
         state = self.state
-        units = r.job.units
-        sl = r.slice
-        state.free_units[r.pool] += units
-        withheld = state.withheld
-        if withheld and sl in withheld:  # a closed slice keeps what its jobs give back
-            state.free_units[r.pool] -= units
-            withheld[sl] += units
-        elif sl >= 0:
-            free = state.free_slice[sl] + units
-            state.free_slice[sl] = free
-            cap = self.topology.slice_cap[sl]
+        state.free_units[r.pool] += r.job.units
+        if r.slice in state.withheld:  # a closed slice keeps what its jobs give back
+            state.free_units[r.pool] -= r.job.units
+            state.withheld[r.slice] += r.job.units
+        elif r.slice >= 0:
+            free = state.free_slice[r.slice] + r.job.units
+            state.free_slice[r.slice] = free
+            cap = self.topology.slice_cap[r.slice]
             room = free if cap is None else min(free, cap)
             if room > state.pool_room[r.pool]:
                 state.pool_room[r.pool] = room
-            if cap is not None:
-                key = (r.job.tenant, sl)
+            if self.topology.slice_cap[r.slice] is not None:
+                key = (r.job.tenant, r.slice)
                 left = state.tenant_units.get(key, 0) - r.job.units
                 if left > 0:
                     state.tenant_units[key] = left
@@ -318,7 +199,7 @@ class Scheduler:
         if r is None:
             return False
         self._give_back(r)
-        self._decide_apply(r.job, now_s)
+        self._apply(self.policy.decide(self.state, (r.job,), now_s), now_s)
         self._drain_queue(r.job.kind, now_s)
         return True
 
@@ -443,50 +324,39 @@ class Scheduler:
     def advance(self, until_s: float) -> None:
         """Process every release and wake-up due at or before `until_s`, in time order."""
         heap = self._heap
-        running = self.running
-        pop = heapq.heappop
-        give_back = self._give_back
         while heap and heap[0][0] <= until_s:
             now = heap[0][0]
             self.now_s = now
             dirty: set[Kind] = set()
-            woken: list[Job] | None = None
+            woken: list[Job] = []
             grid_tick = False
-            finished = self.listener.finished
             while heap and heap[0][0] == now:
-                _, kind_ev, _, _, job_id = pop(heap)
-                if kind_ev == RELEASE:
-                    r = running.get(job_id)
+                _, kind_ev, _, _, job_id = heapq.heappop(heap)
+                if kind_ev == GRID:
+                    grid_tick = True
+                elif kind_ev == RELEASE:
+                    r = self.running.get(job_id)
                     if r is None or r.end_s != now:
                         continue  # cancelled, or re-placed since
-                    del running[job_id]
-                    give_back(r)
-                    job = r.job
-                    dirty.add(job.kind)
-                    finished(job, r.pool, now)
-                elif kind_ev == GRID:
-                    grid_tick = True
+                    del self.running[job_id]
+                    self._give_back(r)
+                    dirty.add(r.job.kind)
+                    self.listener.finished(r.job, r.pool, now)
                 else:
                     entry = self.deferred.get(job_id)
                     if entry is None or entry[1] != now:
                         continue
                     del self.deferred[job_id]
-                    if woken is None:
-                        woken = []
                     woken.append(entry[0])
             if grid_tick and self.guard is not None:
                 self.guard.sync_all()
-            if woken is not None:
-                if len(woken) == 1:  # `decide` of one job is `decide_one`'s
-                    self._decide_apply(woken[0], now)
-                else:
-                    self._apply(self.policy.decide(self.state, woken, now), now)
+            if woken:
+                self._apply(self.policy.decide(self.state, woken, now), now)
             if grid_tick and self.guard is not None:
                 self.guard.fill(now)
                 dirty = set(Kind)
-            if self._queued:  # with nothing waiting, draining the queues would do nothing
-                for k in dirty:
-                    self._drain_queue(k, now)
+            for k in dirty:
+                self._drain_queue(k, now)
         if until_s > self.now_s:
             self.now_s = until_s
 
@@ -610,16 +480,8 @@ class Scheduler:
         free = self.state.free_units
         room = self.state.pool_room
         drained = self.state.drained
-        most: int | None = None  # max(..., default=0), as a loop
-        for c in cands:
-            if drained and c.site in drained:
-                continue
-            f = free[c.pool]
-            r = room[c.pool]
-            m = f if f < r else r
-            if most is None or m > most:
-                most = m
-        return 0 if most is None else most
+        return max((min(free[c.pool], room[c.pool]) for c in cands if c.site not in drained),
+                   default=0)
 
     def _drain_queue(self, kind: Kind, now_s: float) -> None:
         topo = self.topology
@@ -630,8 +492,6 @@ class Scheduler:
                 continue
             group = topo.reachable(*key)
             room = self._room(group)
-            if room <= 0:
-                continue  # no job of the group can be offered anything
             for j in q:
                 if room <= 0:
                     break
@@ -640,7 +500,7 @@ class Scheduler:
                 cands = topo.candidates(j)
                 if cands is not group and j.units > self._room(cands):
                     continue
-                self._decide_apply(j, now_s)
+                self._apply(self.policy.decide(self.state, (j,), now_s), now_s)
                 room = self._room(group)
             q[:] = [j for j in q if j.job_id in queued]
 

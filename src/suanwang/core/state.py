@@ -276,13 +276,9 @@ class SchedulerState:
         counts at most the cap)."""
         free = self.free_slice
         cap = self.topology.slice_cap
-        room: int | None = None  # max(..., default=0), as a loop
-        for i in self.topology.pool_slices[pool]:
-            c = cap[i]
-            f = free[i] if c is None else min(free[i], c or 0)
-            if room is None or f > room:
-                room = f
-        self.pool_room[pool] = 0 if room is None else room
+        self.pool_room[pool] = max(
+            (free[i] if cap[i] is None else min(free[i], cap[i] or 0)
+             for i in self.topology.pool_slices[pool]), default=0)
 
     def tenant_room(self, job: Job, slice_: int, held: dict[tuple[str, int], int]) -> bool:
         """Whether the job's tenant may hold `job.units` more at the slice (its per-tenant

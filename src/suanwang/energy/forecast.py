@@ -87,11 +87,6 @@ class ForecastView:
         k1 = min(max(k1, k0 + 1), self.horizon_h)
         return k0, k1
 
-    def hours(self, t0_s: float, t1_s: float) -> tuple[int, int]:
-        """The forecast hours k0 .. k1 - 1 that [t0, t1) touches (within the horizon, at least
-        one): what the means below average over."""
-        return self._window(t0_s, t1_s)
-
     def mean_intensity(self, site: int, t0_s: float, t1_s: float) -> float:
         """Mean forecast intensity over the hours that [t0, t1) touches (within the horizon)."""
         k0, k1 = self._window(t0_s, t1_s)

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 
 from suanwang.core.policy import Decision, Unplaced
 from suanwang.core.provider_choice import expected_bill
-from suanwang.core.state import GB_TO_GBIT, Offer, SchedulerState
+from suanwang.core.state import Offer, SchedulerState
 from suanwang.energy.forecast import ForecastView
 from suanwang.energy.series import HOUR_S
 from suanwang.model import Job, Placement
@@ -30,16 +30,12 @@ from suanwang.model import Job, Placement
 class Ranking:
     """Offers best first with their scores, as two parallel lists (iterates as pairs)."""
 
-    __slots__ = ("_by_egress", "_min_egress", "offers", "scores", "why")
+    __slots__ = ("_min_egress", "offers", "scores")
 
     def __init__(self, scores: list[float], offers: list[Offer]) -> None:
         self.scores = scores
         self.offers = offers
         self._min_egress: float | None = None
-        self._by_egress: list[tuple[float, list[int]]] | None = None
-        # per position, the reason text of choosing that offer (`RankingPolicy.reason`, with
-        # n = the number of offers), made on first use
-        self.why: list[str | None] = [None] * len(offers)
 
     @property
     def min_egress(self) -> float:
@@ -47,15 +43,6 @@ class Ranking:
         if self._min_egress is None:
             self._min_egress = min((c.egress_yuan_per_gb for c in self.offers), default=0.0)
         return self._min_egress
-
-    def by_egress(self) -> list[tuple[float, list[int]]]:
-        """The positions of the offers per egress price (yuan per GB), each in rank order."""
-        if self._by_egress is None:
-            groups: dict[float, list[int]] = {}
-            for i, c in enumerate(self.offers):
-                groups.setdefault(c.egress_yuan_per_gb, []).append(i)
-            self._by_egress = list(groups.items())
-        return self._by_egress
 
     def __iter__(self) -> Iterator[tuple[float, Offer]]:
         return zip(self.scores, self.offers, strict=True)
@@ -82,15 +69,6 @@ class RankingPolicy:
         self._group_cache: dict[int, tuple[list[Offer], list[list[Offer]]]] = {}
         self._single = False  # deciding one job: read the state's lists, do not copy them
         self._reason_cache: dict[tuple[int, float, float, int], str] = {}
-        # `decide_one` may skip `decide` and `place_or_wait` (this class does not change them)
-        cls = type(self)
-        self._by_rtt = cls.score is RankingPolicy.score  # no score: nearest first
-        self._view: ForecastView | None = None  # the forecast view of `_view_hour`
-        self._view_hour: int | None = None
-        self._view_of: object = None  # the forecaster that issued it
-        self._plain = (cls.decide is RankingPolicy.decide
-                       and cls.place_or_wait is RankingPolicy.place_or_wait
-                       and cls.choose is RankingPolicy.choose)
 
     def score(self, state: SchedulerState, view: ForecastView, job: Job, cand: Offer,
               start_s: float) -> float:
@@ -104,7 +82,7 @@ class RankingPolicy:
         now (the data transfer, minutes, is left out of ranking): rankings are cached per
         forecast issue, offer list and run window.
         """
-        if self._by_rtt:
+        if type(self).score is RankingPolicy.score:
             hit = self._rtt_cache.get(id(cands))
             if hit is not None and hit[0] is cands:
                 return hit[1]
@@ -113,14 +91,9 @@ class RankingPolicy:
                 self._rtt_cache.clear()
             self._rtt_cache[id(cands)] = (cands, pairs)
             return pairs
-        hour = int(now_s // HOUR_S)
-        if hour == self._view_hour and state.forecaster is self._view_of:
-            view = self._view  # the forecaster issues one view per hour: kept, not asked
-        else:
-            view = self._view = state.forecast(now_s)
-            self._view_hour, self._view_of = hour, state.forecaster
+        view = state.forecast(now_s)
         end_s = now_s + job.duration_s
-        key = (id(cands), hour, self.window_end_key(state, view, cands, now_s, end_s))
+        key = (id(cands), int(now_s // HOUR_S), self.window_end_key(state, cands, now_s, end_s))
         if self._rank_hour != view.issued_hour:
             self._rank_hour = view.issued_hour
             self._rank_cache.clear()
@@ -131,8 +104,8 @@ class RankingPolicy:
         self._rank_cache[key] = (cands, scored)
         return scored
 
-    def window_end_key(self, state: SchedulerState, view: ForecastView, cands: list[Offer],
-                       now_s: float, end_s: float) -> int:
+    def window_end_key(self, state: SchedulerState, cands: list[Offer], now_s: float,
+                       end_s: float) -> int:
         """The part of the rank cache key that stands for the run's end (its hour)."""
         return math.ceil(end_s / HOUR_S)
 
@@ -141,23 +114,12 @@ class RankingPolicy:
         """(score, offer) of every offer, sorted by (score, rtt, site, slice). This default
         scores once per pool (the score must not depend on the provider) and keeps each
         pool's offers together in slice order."""
-        return self.rank_pools(
-            [(self.score(state, view, job, group[0], now_s), group[0].rtt_ms, group[0].site,
-              group) for group in self._pool_groups(cands)])
-
-    @staticmethod
-    def rank_pools(pools: list[tuple[float, float, int, list[Offer]]]) -> Ranking:
-        """The ranking of (score, rtt, site, the pool's offers) per pool: pools sorted by
-        (score, rtt, site), stable; each pool's offers together, in their order."""
-        # (score, rtt, site, position): unique, so the plain tuple sort is the stable one
-        scored_pools = sorted([(x[0], x[1], x[2], i) for i, x in enumerate(pools)])
-        scores: list[float] = []
-        offers: list[Offer] = []
-        for score, _, _, i in scored_pools:
-            group = pools[i][3]
-            offers += group
-            scores += [score] * len(group)
-        return Ranking(scores, offers)
+        scored_pools = sorted(
+            ((self.score(state, view, job, group[0], now_s), group[0].rtt_ms, group[0].site,
+              group) for group in self._pool_groups(cands)),
+            key=lambda x: (x[0], x[1], x[2]))
+        scores = [score for score, _, _, group in scored_pools for _ in group]
+        return Ranking(scores, [c for *_, group in scored_pools for c in group])
 
     def _pool_groups(self, cands: list[Offer]) -> list[list[Offer]]:
         """The offers of `cands` grouped by pool (each group in slice order), cached per
@@ -186,45 +148,35 @@ class RankingPolicy:
 
     def _least_bill(self, state: SchedulerState, job: Job, ranked: Ranking,
                     free: list[int], now_s: float, n: int) -> tuple[Offer, str] | None:
-        """The offer with room and the least expected bill (price x units x hours + egress);
-        on a tie the first in price order. Offers of one egress price are in price order, so
-        their bills are too: per egress price, the first offer with room is its least bill
-        (the first with room that meets the deadline, else the first with room)."""
+        """The offer with room and the least expected bill (price x units x hours + egress),
+        walking offers by price and stopping once no later one can beat the best."""
         units = job.units
         duration = job.duration_s
         uh = units * duration / HOUR_S
         data = job.data_gb
+        floor = data * ranked.min_egress
         pool_free = self._pool_free
         drained = state.drained
         deadline = math.inf if job.deadline_s is None else job.deadline_s
         scores, offers = ranked.scores, ranked.offers
         best_bill = late_bill = math.inf
         best = late = -1
-        data_gbit = data * GB_TO_GBIT if data > 0 else 0.0  # `Candidate.transfer_s`, inline
-        for egress, positions in ranked.by_egress():
-            extra = data * egress
-            first_late = -1
-            for i in positions:
-                c = offers[i]
-                if free[c.slice] < units or pool_free[c.pool] < units:
-                    continue
-                if drained and c.site in drained:
-                    continue
-                if c.capped and not state.tenant_room(job, c.slice, self._held):
-                    continue
-                if now_s + (data_gbit / c.bandwidth_gbps if data_gbit else 0.0) + duration \
-                        > deadline:
-                    if first_late < 0:
-                        first_late = i
-                    continue
-                bill = uh * scores[i] + extra
-                if bill < best_bill or (bill == best_bill and i < best):
-                    best_bill, best = bill, i
-                break
-            if first_late >= 0 and best < 0:
-                bill = uh * scores[first_late] + extra
-                if bill < late_bill or (bill == late_bill and first_late < late):
-                    late_bill, late = bill, first_late
+        for i in range(len(offers)):
+            base = uh * scores[i]
+            if base + floor >= best_bill:
+                break  # sorted by price: no later offer can beat the best bill
+            c = offers[i]
+            if free[c.slice] < units or pool_free[c.pool] < units or c.site in drained:
+                continue
+            if c.capped and not state.tenant_room(job, c.slice, self._held):
+                continue
+            bill = base + data * c.egress_yuan_per_gb
+            if now_s + c.transfer_s(data) + duration > deadline:
+                if bill < late_bill:
+                    late_bill, late = bill, i
+                continue
+            if bill < best_bill:
+                best_bill, best = bill, i
         pick, bill = (best, best_bill) if best >= 0 else (late, late_bill)
         if pick < 0:
             return None
@@ -235,35 +187,23 @@ class RankingPolicy:
     def _first_free(self, state: SchedulerState, job: Job, ranked: Ranking,
                     free: list[int], now_s: float, n: int) -> tuple[Offer, str] | None:
         """The plain walk: the first offer with room that meets the deadline."""
-        late = -1
+        late_pick: tuple[float, Offer] | None = None
         pool_free = self._pool_free
-        units = job.units
-        drained = state.drained
-        deadline = job.deadline_s
-        data_gbit = job.data_gb * GB_TO_GBIT if job.data_gb > 0 else 0.0
-        end_s = now_s + job.duration_s  # the run's end without a transfer
-        i = -1
-        for c in ranked.offers:  # the hot loop of the greedy policies: locals only
-            i += 1
-            if free[c.slice] < units or pool_free[c.pool] < units:
-                continue
-            if drained and c.site in drained:
+        for score, c in ranked:
+            if (free[c.slice] < job.units or pool_free[c.pool] < job.units
+                    or c.site in state.drained):
                 continue
             if c.capped and not state.tenant_room(job, c.slice, self._held):
                 continue
-            if deadline is not None and (
-                    (now_s + data_gbit / c.bandwidth_gbps + job.duration_s if data_gbit
-                     else end_s) > deadline):
-                if late < 0:
-                    late = i
+            if job.deadline_s is not None and (
+                    now_s + c.transfer_s(job.data_gb) + job.duration_s > job.deadline_s):
+                if late_pick is None:
+                    late_pick = (score, c)
                 continue
-            why = ranked.why[i]
-            if why is None:
-                why = ranked.why[i] = self.reason(state, c, ranked.scores[i], n)
-            return c, why
-        if late >= 0:
-            c = ranked.offers[late]
-            return c, self.reason(state, c, ranked.scores[late], n) + "; deadline cannot be met"
+            return c, self.reason(state, c, score, n)
+        if late_pick is not None:
+            score, c = late_pick
+            return c, self.reason(state, c, score, n) + "; deadline cannot be met"
         return None
 
     def _choose_asked(self, state: SchedulerState, job: Job,
@@ -354,48 +294,6 @@ class RankingPolicy:
                 cache.clear()
             cache[key] = why
         return why
-
-    def decide_one(self, state: SchedulerState, job: Job,
-                   now_s: float) -> tuple[Offer, str] | Decision:
-        """`decide(state, (job,), now_s)` for one job, without the decision's objects when the
-        job is placed: (offer, reason) to place it there now, else the `Decision` (what the
-        scheduler asks of a policy per arrival; the same choice as `decide`)."""
-        if not self._plain:
-            return self.decide(state, (job,), now_s)
-        cands = state.topology.offers(job)
-        if not cands:
-            return self.decide(state, (job,), now_s)
-        self._single = True
-        self._pool_free = state.free_units
-        if self._held:
-            self._held = {}
-        if (job.providers_prefer or job.max_price_yuan_per_unit_h is not None
-                or job.max_bill_yuan is not None or (self.score_is_price and job.data_gb > 0)):
-            return self.place_now(state, job, cands, now_s)
-        # `place_now` of a job without asks, inlined
-        pick = self._first_free(state, job, self.ranked(state, job, cands, now_s),
-                                state.free_slice, now_s, len(cands))
-        if pick is None:
-            decision = Decision()
-            decision.unplaced.append(Unplaced(job, self.why_waiting(job, cands), retry=True))
-            return decision
-        return pick
-
-    def place_now(self, state: SchedulerState, job: Job, cands: list[Offer],
-                  now_s: float) -> tuple[Offer, str] | Decision:
-        """`decide_one`'s choice among `cands` now: (offer, reason), or a decision keeping the
-        job waiting for capacity."""
-        if (job.providers_prefer or job.max_price_yuan_per_unit_h is not None
-                or job.max_bill_yuan is not None or (self.score_is_price and job.data_gb > 0)):
-            pick = self.choose(state, job, cands, state.free_slice, now_s)
-        else:  # what `choose` does for a job without asks
-            pick = self._first_free(state, job, self.ranked(state, job, cands, now_s),
-                                    state.free_slice, now_s, len(cands))
-        if pick is None:
-            decision = Decision()
-            decision.unplaced.append(Unplaced(job, self.why_waiting(job, cands), retry=True))
-            return decision
-        return pick
 
     def decide(self, state: SchedulerState, pending: Sequence[Job], now_s: float) -> Decision:
         decision = Decision()

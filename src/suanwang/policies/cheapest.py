@@ -31,8 +31,8 @@ class CheapestPolicy(RankingPolicy):
             return cand.kw_per_unit_facility * view.mean_price(cand.site, start_s, end_s)
         return state.prices.mean(cand.slice, start_s, end_s)
 
-    def window_end_key(self, state: SchedulerState, view: ForecastView, cands: list[Offer],
-                       now_s: float, end_s: float) -> int:
+    def window_end_key(self, state: SchedulerState, cands: list[Offer], now_s: float,
+                       end_s: float) -> int:
         """While no price changes over the run, the ranking is the one by the prices of the
         start hour, whatever the run's length: one cache entry serves every such window."""
         arrays = self._arrays.get(id(cands))

@@ -18,7 +18,7 @@ import numpy as np
 from suanwang.core.policy import Policy
 from suanwang.core.power_ceiling import PowerCalendar
 from suanwang.core.scheduler import PolicyError, Scheduler
-from suanwang.core.state import Offer, Topology
+from suanwang.core.state import Topology
 from suanwang.energy.forecast import Forecaster
 from suanwang.energy.series import EnergySeries
 from suanwang.gc_pause import gc_paused
@@ -65,25 +65,6 @@ class _Recorder:
         self.placed_s[i] = placement.placed_s
         self.transfer_s[i] = placement.transfer_s
         self.reasons[i] = placement.reason
-        self.settled += 1
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        if "placed" in cls.__dict__ and "placed_offer" not in cls.__dict__:
-            # a subclass with its own `placed` sees every placement as a `Placement`
-            cls.placed_offer = None  # type: ignore[assignment,method-assign]
-
-    def placed_offer(self, job: Job, offer: Offer, placed_s: float, transfer_s: float,
-                     reason: str, pool: int) -> None:
-        """`placed` of a placement at `offer` (the scheduler's fast path: no `Placement`;
-        a listener without this method is told `placed`)."""
-        i = self.index[job.job_id]
-        self.site[i] = offer.site
-        self.pool[i] = pool
-        self.slice[i] = offer.slice
-        self.placed_s[i] = placed_s
-        self.transfer_s[i] = transfer_s
-        self.reasons[i] = reason
         self.settled += 1
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -134,17 +115,15 @@ def simulate(network: Network, jobs: Sequence[Job], policy: Policy, series: Ener
 
     started = time.perf_counter()
     next_progress = progress_every
+    advance, submit = sched.advance, sched.submit
     with gc_paused():  # millions of objects kept, no cycles among them (`gc_pause`)
-        if progress is None:
-            sched.submit_all(jobs)
-        else:  # in chunks, to report between them
-            chunk = max(1, min(progress_every, 4096))
-            for at in range(0, n, chunk):
-                sched.submit_all(jobs[at:at + chunk])
-                if rec.settled >= next_progress:
-                    progress(rec.settled, n)
-                    next_progress = rec.settled + progress_every
-        sched.advance(math.inf)
+        for job in jobs:
+            advance(job.submit_s)
+            submit(job, job.submit_s)
+            if progress is not None and rec.settled >= next_progress:
+                progress(rec.settled, n)
+                next_progress = rec.settled + progress_every
+        advance(math.inf)
     for j in sched.waiting():  # can never run (e.g. every site it could use was drained)
         rec.rejected_why[rec.index[j.job_id]] = "still waiting for capacity when the run ended"
     if progress is not None:
