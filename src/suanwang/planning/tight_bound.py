@@ -101,6 +101,18 @@ MASTER_METHOD = "highs"
 PENALTY, RAISE, MAX_RAISES = 10.0, 100.0, 3
 
 
+def reduced_costs(best: np.ndarray, low: np.ndarray, count: np.ndarray,
+                  conv_dual: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per class and pool, the best start's reduced cost and whether its column is worth
+    adding: every finite one before the master has duals, else those below -RC_TOL x the
+    class's best cost."""
+    if conv_dual is None:
+        return best, np.isfinite(best)
+    rc = count[:, None] * best - conv_dual[:, None]
+    scale = np.maximum(np.abs(count * low), 1e-12)[:, None]
+    return rc, rc < -RC_TOL * scale
+
+
 def _chunk_starts(earliest: np.ndarray, latest: np.ndarray, ok: np.ndarray,
                   dur: np.ndarray, slot_s: float) -> tuple[np.ndarray, np.ndarray]:
     """(starts (n, k, m), valid (n, k, m)): each row's window ends and every start or end on
@@ -179,13 +191,8 @@ def _price(classes: Classes, book: PriceBook, lam: np.ndarray, slot_s: float,
             best = np.take_along_axis(cost, arg[:, :, None], axis=2)[:, :, 0]
             low = best.min(axis=1)
             total += float((classes.count[c] * low).sum())
-            if conv_dual is None:
-                rc = best
-                want = np.isfinite(best)
-            else:
-                rc = classes.count[c][:, None] * best - conv_dual[c][:, None]
-                scale = np.maximum(np.abs(classes.count[c] * low), 1e-12)[:, None]
-                want = rc < -RC_TOL * scale
+            rc, want = reduced_costs(best, low, classes.count[c],
+                                     None if conv_dual is None else conv_dual[c])
             if per_class < len(pools):
                 rank = np.argsort(np.argsort(rc, axis=1), axis=1)
                 want &= rank < per_class
@@ -299,13 +306,8 @@ def _price_shared(classes: Classes, book: PriceBook, lam: np.ndarray, slot_s: fl
         if tau > 0:  # the members' tails (`_tail_lagrangian`)
             total += _tail_lagrangian(rate_table, slot_s, n_slots, classes, c, pools, e, lt,
                                       ok, d, tau, best, low)
-        if conv_dual is None:
-            rc = best
-            want = np.isfinite(best)
-        else:
-            rc = classes.count[c][:, None] * best - conv_dual[c][:, None]
-            scale = np.maximum(np.abs(classes.count[c] * low), 1e-12)[:, None]
-            want = rc < -RC_TOL * scale
+        rc, want = reduced_costs(best, low, classes.count[c],
+                                 None if conv_dual is None else conv_dual[c])
         if per_class < pools.shape[1]:
             top = np.argpartition(rc, per_class - 1, axis=1)[:, :per_class]
             keep = np.zeros_like(want)
